@@ -1,0 +1,350 @@
+/**
+ * LangGraph JS side of the side-by-side benchmark.
+ *
+ * Every scenario uses LangGraph's DEFAULT settings (durability "async",
+ * default serializer, SqliteSaver.fromConnString which turns on WAL). The only
+ * non-default knob is `recursionLimit`, raised where the graph legitimately
+ * needs more than the default 25 supersteps.
+ *
+ * Each function returns plain numbers so results can be JSON-printed and
+ * compared with the project's own engine.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { performance } from "node:perf_hooks";
+import { Worker } from "node:worker_threads";
+import {
+  Annotation,
+  Command,
+  END,
+  MemorySaver,
+  START,
+  Send,
+  StateGraph,
+  interrupt,
+  type BaseCheckpointSaver,
+} from "@langchain/langgraph";
+import { SqliteSaver } from "@langchain/langgraph-checkpoint-sqlite";
+
+// ---------------------------------------------------------------------------
+// helpers
+
+const mean = (xs: ReadonlyArray<number>): number =>
+  xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+
+/** Size of a SQLite db plus its -wal / -shm side files (missing files count 0). */
+const sqliteBytes = (file: string): number =>
+  ["", "-wal", "-shm"].reduce((sum, suffix) => {
+    try {
+      return sum + fs.statSync(file + suffix).size;
+    } catch {
+      return sum;
+    }
+  }, 0);
+
+/** Run GC if node was started with --expose-gc (optional, reduces noise). */
+const maybeGc = (): void => {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (g) g();
+};
+
+/**
+ * Worker thread that samples process RSS every `intervalMs` until stopped;
+ * resolves to the highest value seen (bytes).
+ */
+const startRssSampler = async (intervalMs: number) => {
+  const src = `
+    const { parentPort, workerData } = require("node:worker_threads");
+    let peak = 0;
+    const tick = () => { const r = process.memoryUsage.rss(); if (r > peak) peak = r; };
+    const timer = setInterval(tick, workerData);
+    tick();
+    parentPort.postMessage("ready");
+    parentPort.on("message", () => { tick(); clearInterval(timer); parentPort.postMessage(peak); });
+  `;
+  const worker = new Worker(src, { eval: true, workerData: intervalMs });
+  await new Promise<void>((resolve, reject) => {
+    worker.once("message", () => resolve());
+    worker.once("error", reject);
+  });
+  return {
+    stop: async (): Promise<number> => {
+      const peak = new Promise<number>((resolve) => worker.once("message", resolve));
+      worker.postMessage("stop");
+      const value = await peak;
+      await worker.terminate();
+      return Math.max(value, process.memoryUsage.rss());
+    },
+  };
+};
+
+const thread = (id: string) => ({ configurable: { thread_id: id } });
+
+// ---------------------------------------------------------------------------
+// 1. chain: 100-node linear chain, no checkpointer
+
+export interface ChainOptions {
+  nodes?: number;
+  reps?: number;
+  warmup?: number;
+}
+
+/** Returns µs per node execution. */
+export async function chain(opts: ChainOptions = {}): Promise<number> {
+  const { nodes = 100, reps = 20, warmup = 5 } = opts;
+  const State = Annotation.Root({ n: Annotation<number> });
+
+  // addSequence wires n0 -> n1 -> ... -> n{nodes-1}.
+  const steps = Array.from(
+    { length: nodes },
+    (_, i) => [`n${i}`, (s: typeof State.State) => ({ n: s.n + 1 })] as [string, (s: typeof State.State) => { n: number }],
+  );
+  const graph = new StateGraph(State)
+    .addSequence(steps)
+    .addEdge(START, "n0")
+    .addEdge(`n${nodes - 1}`, END)
+    .compile();
+
+  // one superstep per node, default limit (25) is too low for a 100-node chain
+  const config = { recursionLimit: nodes + 10 };
+  for (let i = 0; i < warmup; i++) await graph.invoke({ n: 0 }, config);
+
+  maybeGc();
+  const t0 = performance.now();
+  for (let i = 0; i < reps; i++) {
+    const out = await graph.invoke({ n: 0 }, config);
+    if (out.n !== nodes) throw new Error(`chain: expected ${nodes}, got ${out.n}`);
+  }
+  const elapsedMs = performance.now() - t0;
+  return (elapsedMs * 1000) / (reps * nodes);
+}
+
+// ---------------------------------------------------------------------------
+// 2. loop: a <-> b cycle until counter reaches `steps`
+
+export interface LoopOptions {
+  steps?: number;
+  store?: "none" | "memory" | "sqlite";
+  /** directory for the SQLite file (required when store === "sqlite") */
+  dir?: string;
+}
+
+/** Returns µs per step (one node execution). */
+export async function loop(opts: LoopOptions = {}): Promise<number> {
+  const { steps = 1000, store = "none", dir } = opts;
+  const State = Annotation.Root({ counter: Annotation<number> });
+
+  let saver: BaseCheckpointSaver | undefined;
+  let sqlite: SqliteSaver | undefined;
+  if (store === "memory") saver = new MemorySaver();
+  if (store === "sqlite") {
+    if (!dir) throw new Error("loop: `dir` is required for store=sqlite");
+    saver = sqlite = SqliteSaver.fromConnString(path.join(dir, "loop.sqlite"));
+  }
+
+  const inc = (s: typeof State.State) => ({ counter: s.counter + 1 });
+  const builder = new StateGraph(State)
+    .addNode("a", inc)
+    .addNode("b", inc)
+    .addEdge(START, "a")
+    .addEdge("a", "b")
+    .addConditionalEdges("b", (s) => (s.counter < steps ? "a" : END), ["a", END]);
+  const graph = saver ? builder.compile({ checkpointer: saver }) : builder.compile();
+
+  // one superstep per node execution
+  const run = async (target: number, threadId: string) => {
+    const cfg = { recursionLimit: target + 10, ...(saver ? thread(threadId) : {}) };
+    return graph.invoke({ counter: steps - target }, cfg);
+  };
+
+  try {
+    await run(Math.min(100, steps), "warmup"); // warm up on a separate thread
+    maybeGc();
+    const t0 = performance.now();
+    const out = await run(steps, "measured");
+    const elapsedMs = performance.now() - t0;
+    // counter starts at 0 and each node adds 1, so counter = node executions
+    // (steps + 1 if `steps` is odd, since the check only happens after b)
+    if (out.counter < steps) throw new Error(`loop: expected ${steps}, got ${out.counter}`);
+    return (elapsedMs * 1000) / out.counter;
+  } finally {
+    sqlite?.db.close();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// 3. chat: growing message history on one thread, SqliteSaver
+
+export interface ChatOptions {
+  turns?: number;
+  chars?: number;
+  dir: string;
+}
+
+export interface ChatResult {
+  fileBytes: number;
+  turn10Ms: number;
+  turn300Ms: number;
+  ratio: number;
+}
+
+/**
+ * Messages channel choice: a plain array of `{ role, content }` objects with a
+ * concat reducer, rather than MessagesAnnotation. MessagesAnnotation would
+ * coerce to BaseMessage classes, assign ids and run the id-merging
+ * `messagesStateReducer`; that cost (and the class serialization) would
+ * dominate what we want to compare: the engine + checkpoint cost of a state
+ * whose history grows every turn.
+ */
+export async function chat(opts: ChatOptions): Promise<ChatResult> {
+  const { turns = 300, chars = 200, dir } = opts;
+  if (turns < 15) throw new Error("chat: need at least 15 turns");
+  type Msg = { role: "user" | "assistant"; content: string };
+  const State = Annotation.Root({
+    messages: Annotation<Msg[]>({
+      reducer: (left, right) => left.concat(right),
+      default: () => [],
+    }),
+  });
+
+  const reply = "r".repeat(chars);
+  const file = path.join(dir, "chat.sqlite");
+  const saver = SqliteSaver.fromConnString(file);
+  const graph = new StateGraph(State)
+    .addNode("bot", () => ({ messages: [{ role: "assistant", content: reply } as Msg] }))
+    .addEdge(START, "bot")
+    .addEdge("bot", END)
+    .compile({ checkpointer: saver });
+
+  const userMsg: Msg = { role: "user", content: "u".repeat(chars) };
+  const cfg = thread("chat");
+  const latencies: number[] = [];
+  try {
+    maybeGc();
+    for (let t = 0; t < turns; t++) {
+      const t0 = performance.now();
+      const out = await graph.invoke({ messages: [userMsg] }, cfg);
+      latencies.push(performance.now() - t0);
+      if (out.messages.length !== 2 * (t + 1)) throw new Error("chat: wrong history length");
+    }
+    // measure before close(): closing the last connection checkpoints & removes the WAL
+    const fileBytes = sqliteBytes(file);
+    const turn10Ms = mean(latencies.slice(5, 15)); // turns 6..15 (1-based)
+    const turn300Ms = mean(latencies.slice(-10)); // last 10 turns
+    return { fileBytes, turn10Ms, turn300Ms, ratio: turn300Ms / turn10Ms };
+  } finally {
+    saver.db.close();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// 4. interruptResume: pause with interrupt(), resume with Command
+
+export interface InterruptResumeOptions {
+  threads?: number;
+  dir: string;
+}
+
+/** Returns cycles/second; a cycle = invoke-until-pause + resume-until-end. */
+export async function interruptResume(opts: InterruptResumeOptions): Promise<number> {
+  const { threads = 300, dir } = opts;
+  const State = Annotation.Root({ answer: Annotation<string> });
+  const saver = SqliteSaver.fromConnString(path.join(dir, "interrupt.sqlite"));
+  const graph = new StateGraph(State)
+    .addNode("ask", () => {
+      const answer = interrupt<{ question: string }, string>({ question: "ok?" });
+      return { answer };
+    })
+    .addEdge(START, "ask")
+    .addEdge("ask", END)
+    .compile({ checkpointer: saver });
+
+  const cycle = async (id: string) => {
+    const cfg = thread(id);
+    const paused = await graph.invoke({ answer: "" }, cfg);
+    if (!("__interrupt__" in paused)) throw new Error("interruptResume: did not pause");
+    const done = await graph.invoke(new Command({ resume: "yes" }), cfg);
+    if (done.answer !== "yes") throw new Error("interruptResume: bad resume");
+  };
+
+  try {
+    for (let i = 0; i < 5; i++) await cycle(`warmup-${i}`); // not timed
+    maybeGc();
+    const t0 = performance.now();
+    for (let i = 0; i < threads; i++) await cycle(`t-${i}`);
+    const elapsedS = (performance.now() - t0) / 1000;
+    return threads / elapsedS;
+  } finally {
+    saver.db.close();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// 5. sendJoin: fan-out of N Sends, sum reducer, single join
+
+export interface SendJoinOptions {
+  sends?: number;
+  dir: string;
+}
+
+export interface SendJoinResult {
+  totalMs: number;
+  /** peak absolute process RSS seen while the run was in flight */
+  peakRssMb: number;
+  /** RSS right before the run, for context (peak - base ≈ run's footprint) */
+  baseRssMb: number;
+}
+
+/**
+ * Peak RSS: process.memoryUsage.rss() is sampled every 5 ms from a worker
+ * thread (RSS is per process, so the worker sees the whole process). A timer
+ * on the main thread does not work here: better-sqlite3 is synchronous and
+ * LangGraph's loop is promise-chained, so a main-thread setInterval barely
+ * fires during the run. process.resourceUsage().maxRSS was not used because it
+ * is a lifetime high-water mark: its delta is 0 whenever an earlier phase of
+ * the process peaked higher. The worker's own footprint is already included
+ * in `baseRssMb` (it is started before the baseline sample).
+ */
+export async function sendJoin(opts: SendJoinOptions): Promise<SendJoinResult> {
+  const { sends = 1000, dir } = opts;
+  const State = Annotation.Root({
+    total: Annotation<number>({ reducer: (a, b) => a + b, default: () => 0 }),
+    joined: Annotation<number>,
+  });
+  const saver = SqliteSaver.fromConnString(path.join(dir, "send.sqlite"));
+  let joinRuns = 0;
+  const graph = new StateGraph(State)
+    .addNode("fan", () => ({}))
+    .addNode("work", (input: { i: number }) => ({ total: input.i }))
+    .addNode("join", (s: typeof State.State) => {
+      joinRuns++;
+      return { joined: s.total };
+    })
+    .addEdge(START, "fan")
+    .addConditionalEdges("fan", () => Array.from({ length: sends }, (_, i) => new Send("work", { i })))
+    .addEdge("work", "join")
+    .addEdge("join", END)
+    .compile({ checkpointer: saver });
+
+  const expected = (sends * (sends - 1)) / 2;
+  const MB = 1024 * 1024;
+  try {
+    maybeGc();
+    const sampler = await startRssSampler(5);
+    const baseRss = process.memoryUsage.rss();
+    const t0 = performance.now();
+    let out: typeof State.State;
+    let peak: number;
+    try {
+      out = await graph.invoke({ total: 0 }, thread("send"));
+    } finally {
+      peak = await sampler.stop();
+    }
+    const totalMs = performance.now() - t0;
+    if (out.total !== expected || out.joined !== expected || joinRuns !== 1)
+      throw new Error(`sendJoin: total=${out.total} joined=${out.joined} joinRuns=${joinRuns}`);
+    return { totalMs, peakRssMb: peak / MB, baseRssMb: baseRss / MB };
+  } finally {
+    saver.db.close();
+  }
+}

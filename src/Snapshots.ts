@@ -1,0 +1,180 @@
+/**
+ * `Snapshots` is the one store of checkpoints, shared by every orchestrator. Backends implement
+ * this encoded interface (JSON values); the graph encodes and decodes with its channel schemas.
+ *
+ * Writes are guarded by a run claim: a run claims a thread (compare-and-set on the thread's
+ * owner and head), and each commit is a compare-and-set on the head it expects. A second run gets
+ * `ThreadBusy`, never a silent fork.
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer, Option } from "effect"
+import type { CorruptSnapshot, StoreError } from "./GraphError.js"
+import { ThreadBusy } from "./GraphError.js"
+import * as memory from "./internal/memoryStore.js"
+import type { InterruptRecord, NodeSnapshot, SnapshotStatus, TaskRecord, WorkflowSnapshotEncoded } from "./Snapshot.js"
+
+/**
+ * A channel written by a step: `set` carries the whole encoded value, `append` only the encoded
+ * items added by the step.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ChannelWrite {
+  readonly channel: string
+  readonly mode: "set" | "append"
+  readonly value: unknown
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface CommitRequest {
+  readonly threadId: string
+  readonly runId: string
+  /** the head the run expects; the commit fails with `ThreadBusy` when it moved */
+  readonly expectedHead: string | null
+  /** the checkpoint, its `channels` field empty: the values travel in `writes` */
+  readonly snapshot: WorkflowSnapshotEncoded
+  readonly writes: ReadonlyArray<ChannelWrite>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface StatusPatch {
+  readonly status: SnapshotStatus
+  readonly interrupts: ReadonlyArray<InterruptRecord>
+  readonly nodeStates?: { readonly [node: string]: typeof NodeSnapshot.Encoded }
+  readonly error?: string | undefined
+  readonly pauseReason?: "interrupt" | "breakpoint" | "sleeping" | undefined
+  readonly wakeAt?: number | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListOptions {
+  readonly status?: SnapshotStatus | ReadonlyArray<SnapshotStatus>
+  readonly limit?: number
+  /** only checkpoints created strictly before this one (by id) */
+  readonly before?: string
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ThreadSummary {
+  readonly threadId: string
+  readonly workflowId: string
+  readonly head: string | null
+  readonly status: SnapshotStatus
+  readonly updatedAt: number
+  readonly wakeAt: number | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface CleanupOptions {
+  /** remove checkpoints created before this time (ms since epoch) */
+  readonly olderThan: number
+  /** only threads whose head has one of these statuses (default: completed, failed) */
+  readonly statuses?: ReadonlyArray<SnapshotStatus>
+  readonly batchSize?: number
+}
+
+/**
+ * The store's interface (encoded).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Backend {
+  /** Claims the thread for a run; returns the thread's head checkpoint id (null when new). */
+  readonly claim: (
+    threadId: string,
+    runId: string,
+    options: { readonly workflowId: string; readonly leaseMillis: number }
+  ) => Effect.Effect<string | null, ThreadBusy | StoreError>
+  /** Gives the claim back (no-op when the run no longer holds it). */
+  readonly release: (threadId: string, runId: string) => Effect.Effect<void, StoreError>
+  /** Appends a checkpoint and moves the head to it (compare-and-set). */
+  readonly commit: (request: CommitRequest) => Effect.Effect<void, ThreadBusy | StoreError>
+  /** Records one task's pending writes / answers / journal on a checkpoint of the thread. */
+  readonly putTask: (
+    threadId: string,
+    runId: string,
+    checkpointId: string,
+    record: TaskRecord
+  ) => Effect.Effect<void, ThreadBusy | StoreError>
+  /** Updates the status of the head checkpoint (paused, failed, completed). */
+  readonly setStatus: (
+    threadId: string,
+    runId: string,
+    checkpointId: string,
+    patch: StatusPatch
+  ) => Effect.Effect<void, ThreadBusy | StoreError>
+  /** A checkpoint (default: the head) with its channels and pending writes. */
+  readonly load: (
+    threadId: string,
+    checkpointId?: string
+  ) => Effect.Effect<Option.Option<WorkflowSnapshotEncoded>, StoreError | CorruptSnapshot>
+  /** The lineage from a checkpoint (default: the head) back to the first, newest first. */
+  readonly history: (
+    threadId: string,
+    options?: ListOptions & { readonly checkpointId?: string }
+  ) => Effect.Effect<ReadonlyArray<WorkflowSnapshotEncoded>, StoreError | CorruptSnapshot>
+  /** Every checkpoint of a thread, all branches, newest first. */
+  readonly listByThread: (
+    threadId: string,
+    options?: ListOptions
+  ) => Effect.Effect<ReadonlyArray<WorkflowSnapshotEncoded>, StoreError | CorruptSnapshot>
+  /** The head checkpoints of the threads of a workflow, newest first. */
+  readonly listByWorkflow: (
+    workflowId: string,
+    options?: ListOptions
+  ) => Effect.Effect<ReadonlyArray<WorkflowSnapshotEncoded>, StoreError | CorruptSnapshot>
+  /** Threads, optionally only those with this head status. */
+  readonly listThreads: (options?: {
+    readonly status?: SnapshotStatus | ReadonlyArray<SnapshotStatus>
+    readonly workflowId?: string
+    readonly limit?: number
+  }) => Effect.Effect<ReadonlyArray<ThreadSummary>, StoreError>
+  /** Paused sleeping threads whose wake-up time has come. */
+  readonly dueSleepers: (now: number, limit?: number) => Effect.Effect<ReadonlyArray<ThreadSummary>, StoreError>
+  /** Deletes the checkpoints of one execution (and what depends on them). */
+  readonly delete: (executionId: string) => Effect.Effect<number, StoreError>
+  readonly deleteThread: (threadId: string) => Effect.Effect<number, StoreError>
+  /** Removes old checkpoints without breaking the lineage of any kept one; returns the count. */
+  readonly cleanup: (options: CleanupOptions) => Effect.Effect<number, StoreError>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class Snapshots extends Context.Tag("effect-stategraph/Snapshots")<Snapshots, Backend>() {}
+
+/**
+ * An in-memory store: the same contract as the durable ones, gone with the process.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const makeMemory: Effect.Effect<Backend> = Effect.sync(() => memory.make())
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<Snapshots> = Layer.effect(Snapshots, makeMemory)
+
+/** @internal */
+export const busy = (threadId: string) => new ThreadBusy({ threadId })

@@ -1,0 +1,213 @@
+/**
+ * The pure superstep core: turning node outputs into writes, applying writes through the
+ * reducers, and planning the next step's tasks. No I/O, no Effect.
+ */
+import { Either, ParseResult } from "effect"
+import { isCommand } from "../Command.js"
+import { InvalidUpdate } from "../GraphError.js"
+import { isSend, type Send } from "../Send.js"
+import type { TaskSpec } from "../Snapshot.js"
+import type { ChannelCodec } from "./channel.js"
+import { END, START } from "./constants.js"
+import type { Compiled } from "./graph.js"
+
+/** A node's output split into validated writes and routing. @internal */
+export interface TaskOutput {
+  readonly writes: ReadonlyArray<readonly [string, unknown]>
+  readonly gotos: ReadonlyArray<string | Send>
+}
+
+const EMPTY: TaskOutput = { writes: [], gotos: [] }
+
+/** @internal */
+export const formatIssue = (issue: ParseResult.ParseIssue): string => ParseResult.TreeFormatter.formatIssueSync(issue)
+
+/** Validates an update object against the channels. @internal */
+export const validateUpdate = (
+  compiled: Compiled,
+  node: string,
+  update: unknown
+): Either.Either<ReadonlyArray<readonly [string, unknown]>, InvalidUpdate> => {
+  if (update === undefined || update === null) return Either.right([])
+  if (typeof update !== "object" || Array.isArray(update)) {
+    return Either.left(new InvalidUpdate({ node, channel: "*", issue: `expected an update object, got ${typeof update}` }))
+  }
+  const writes: Array<readonly [string, unknown]> = []
+  for (const key in update) {
+    const value = (update as any)[key]
+    if (value === undefined) continue
+    const codec = compiled.codecByName[key]
+    if (codec === undefined) {
+      return Either.left(new InvalidUpdate({ node, channel: key, issue: `"${key}" is not a channel of the graph` }))
+    }
+    const checked = codec.validateUpdate(value)
+    if (Either.isLeft(checked)) {
+      return Either.left(new InvalidUpdate({ node, channel: key, issue: formatIssue(checked.left) }))
+    }
+    writes.push([key, checked.right])
+  }
+  return Either.right(writes)
+}
+
+/** @internal */
+export const normalizeOutput = (
+  compiled: Compiled,
+  node: string,
+  output: unknown
+): Either.Either<TaskOutput, InvalidUpdate> => {
+  if (output === undefined || output === null) return Either.right(EMPTY)
+  if (isCommand(output)) {
+    return Either.map(validateUpdate(compiled, node, output.update), (writes) => ({
+      writes,
+      gotos: output.goto as ReadonlyArray<string | Send>
+    }))
+  }
+  return Either.map(validateUpdate(compiled, node, output), (writes) => ({ writes, gotos: [] }))
+}
+
+/** The result of applying a step's writes. @internal */
+export interface Applied {
+  readonly values: Record<string, unknown>
+  readonly versions: Record<string, number>
+  /** channels written in the step */
+  readonly changed: ReadonlyArray<ChannelCodec>
+  /** for append channels: the items added in the step */
+  readonly appended: Readonly<Record<string, ReadonlyArray<unknown>>>
+}
+
+/**
+ * Applies writes in task order through the reducers. Two writes to a last-value channel in one
+ * step are an `InvalidUpdate`; the inputs are never mutated.
+ *
+ * @internal
+ */
+export const applyWrites = (
+  compiled: Compiled,
+  values: Readonly<Record<string, unknown>>,
+  versions: Readonly<Record<string, number>>,
+  tasks: ReadonlyArray<{ readonly node: string; readonly writes: ReadonlyArray<readonly [string, unknown]> }>
+): Either.Either<Applied, InvalidUpdate> => {
+  let nextValues: Record<string, unknown> | undefined
+  let nextVersions: Record<string, number> | undefined
+  const changed: Array<ChannelCodec> = []
+  let writer: Record<string, string> | undefined
+  let appended: Record<string, Array<unknown>> | undefined
+  for (const task of tasks) {
+    for (const [channel, update] of task.writes) {
+      const codec = compiled.codecByName[channel]!
+      if (nextValues === undefined) {
+        nextValues = { ...values }
+        nextVersions = { ...versions }
+        writer = {}
+      }
+      const previous = writer![channel]
+      if (previous !== undefined && codec.kind === "LastValue") {
+        return Either.left(
+          new InvalidUpdate({
+            node: task.node,
+            channel,
+            issue: `"${previous}" already wrote this last-value channel in the same step; use Channel.append or Channel.reduce for concurrent writes`
+          })
+        )
+      }
+      if (previous === undefined) {
+        changed.push(codec)
+        nextVersions![channel] = (versions[channel] ?? 0) + 1
+      }
+      writer![channel] = task.node
+      const current = nextValues[channel]
+      nextValues[channel] = codec.channel.reducer(current === undefined ? codec.initial?.() : current, update)
+      if (codec.kind === "Append") {
+        appended ??= {}
+        const items = update as ReadonlyArray<unknown>
+        const list = (appended[channel] ??= [])
+        for (let i = 0; i < items.length; i++) list.push(items[i])
+      }
+    }
+  }
+  if (nextValues === undefined) return Either.right({ values: values as any, versions: versions as any, changed, appended: {} })
+  return Either.right({ values: nextValues, versions: nextVersions!, changed, appended: appended ?? {} })
+}
+
+/** @internal */
+export interface Planned {
+  readonly tasks: ReadonlyArray<TaskSpec>
+  readonly joins: Readonly<Record<string, ReadonlyArray<string>>>
+}
+
+/** A route's raw result → a flat list of targets. @internal */
+export const routeTargets = (result: unknown): ReadonlyArray<string | Send> => {
+  if (Array.isArray(result)) return result as ReadonlyArray<string | Send>
+  if (result === undefined || result === null) return []
+  return [result as string | Send]
+}
+
+/**
+ * Plans the next step: for each finished task in task order, its `goto`s, its static edges, its
+ * conditional routes (already evaluated, passed in `routed`), and the joins it completes.
+ *
+ * @internal
+ */
+export const plan = (
+  compiled: Compiled,
+  checkpointId: string,
+  finished: ReadonlyArray<{ readonly node: string; readonly gotos: ReadonlyArray<string | Send> }>,
+  routed: ReadonlyArray<ReadonlyArray<string | Send>>,
+  joins: Readonly<Record<string, ReadonlyArray<string>>>
+): Either.Either<Planned, string> => {
+  const tasks: Array<TaskSpec> = []
+  const planned = new Set<string>()
+  let nextJoins: Record<string, ReadonlyArray<string>> | undefined
+  let sends = 0
+  const push = (target: string | Send): string | undefined => {
+    if (typeof target === "string") {
+      if (target === END) return undefined
+      if (compiled.nodes[target] === undefined) return `route to unknown node "${target}"`
+      if (!planned.has(target)) {
+        planned.add(target)
+        tasks.push({ id: `${checkpointId}/${target}`, node: target, send: false })
+      }
+      return undefined
+    }
+    if (isSend(target)) {
+      if (compiled.nodes[target.node] === undefined) return `Send to unknown node "${target.node}"`
+      tasks.push({ id: `${checkpointId}/${target.node}.${sends++}`, node: target.node, send: true, arg: target.arg })
+      return undefined
+    }
+    return `invalid route target ${JSON.stringify(target)}`
+  }
+  for (let i = 0; i < finished.length; i++) {
+    const task = finished[i]!
+    for (const g of task.gotos) {
+      const err = push(g)
+      if (err) return Either.left(err)
+    }
+    const edges = compiled.edgesFrom[task.node]
+    if (edges !== undefined) {
+      for (const e of edges) {
+        const err = push(e)
+        if (err) return Either.left(err)
+      }
+    }
+    for (const t of routed[i] ?? []) {
+      const err = push(t)
+      if (err) return Either.left(err)
+    }
+    const js = compiled.joinsFrom[task.node]
+    if (js !== undefined && task.node !== START) {
+      nextJoins ??= { ...joins }
+      for (const j of js) {
+        const seen = nextJoins[j.id] ?? []
+        const now = seen.includes(task.node) ? seen : [...seen, task.node]
+        if (j.sources.every((s) => now.includes(s))) {
+          nextJoins[j.id] = []
+          const err = push(j.target)
+          if (err) return Either.left(err)
+        } else {
+          nextJoins[j.id] = now
+        }
+      }
+    }
+  }
+  return Either.right({ tasks, joins: nextJoins ?? joins })
+}

@@ -1,0 +1,106 @@
+import { Either, ParseResult, Schema, SchemaAST } from "effect"
+import type { Any, Channel } from "../Channel.js"
+
+/** @internal */
+export const TypeId = Symbol.for("effect-stategraph/Channel")
+
+const variance = { _Value: (_: any) => _, _Update: (_: any) => _ }
+
+/** @internal */
+export const lastValue = <A, I>(schema: Schema.Schema<A, I>, initial: (() => A) | undefined): Channel<A, A> => ({
+  [TypeId]: variance,
+  _tag: "LastValue",
+  schema,
+  updateSchema: schema,
+  initial,
+  reducer: (_: A | undefined, update: A) => update
+}) as any
+
+/** @internal */
+export const append = <A, I>(item: Schema.Schema<A, I>): Channel<ReadonlyArray<A>, ReadonlyArray<A>> => {
+  const schema = Schema.Array(item)
+  return {
+    [TypeId]: variance,
+    _tag: "Append",
+    schema,
+    updateSchema: schema,
+    item,
+    initial: () => [],
+    reducer: (current: ReadonlyArray<A> | undefined, update: ReadonlyArray<A>) =>
+      current === undefined || current.length === 0 ? update : update.length === 0 ? current : current.concat(update)
+  } as any
+}
+
+/** @internal */
+export const reduce = <A, I>(
+  schema: Schema.Schema<A, I>,
+  reducer: (current: A, update: A) => A,
+  initial: () => A
+): Channel<A, A> => ({
+  [TypeId]: variance,
+  _tag: "Reduce",
+  schema,
+  updateSchema: schema,
+  initial,
+  reducer: (current: A | undefined, update: A) => reducer(current === undefined ? initial() : current, update)
+}) as any
+
+/**
+ * The compiled codecs of a channel: validators and encoders built once per graph, so the hot
+ * path never rebuilds a parser.
+ *
+ * @internal
+ */
+export interface ChannelCodec {
+  readonly name: string
+  readonly channel: Any
+  readonly kind: "LastValue" | "Append" | "Reduce"
+  /** type-side validation of an update */
+  readonly validateUpdate: (u: unknown) => Either.Either<unknown, ParseResult.ParseIssue>
+  readonly encodeValue: (v: unknown) => Either.Either<unknown, ParseResult.ParseIssue>
+  readonly decodeValue: (u: unknown) => Either.Either<unknown, ParseResult.ParseIssue>
+  /** for append channels: encode / decode only the items added in a step */
+  readonly encodeItems: (items: ReadonlyArray<unknown>) => Either.Either<ReadonlyArray<unknown>, ParseResult.ParseIssue>
+  readonly decodeItems: (u: unknown) => Either.Either<ReadonlyArray<unknown>, ParseResult.ParseIssue>
+  /** the value of an empty channel, if it has one */
+  readonly initial: (() => unknown) | undefined
+  /** whether a thread may start without a value for it */
+  readonly optional: boolean
+}
+
+const isIdentity = (schema: Schema.Schema.Any): boolean => {
+  const ast = schema.ast
+  return SchemaAST.encodedAST(ast) === ast && SchemaAST.typeAST(ast) === ast
+}
+
+const right = Either.right
+
+/** @internal */
+export const makeCodec = (name: string, channel: Any): ChannelCodec => {
+  const schema = channel.schema as Schema.Schema<unknown, unknown>
+  const identity = isIdentity(schema)
+  const validate = ParseResult.validateEither(channel.updateSchema as Schema.Schema<unknown, unknown>)
+  const encode = identity ? right : ParseResult.encodeUnknownEither(schema)
+  const decode = ParseResult.decodeUnknownEither(schema)
+  const item = (channel as any).item as Schema.Schema<unknown, unknown> | undefined
+  const items = item ? Schema.Array(item) : undefined
+  const encodeItems: ChannelCodec["encodeItems"] = items
+    ? (identity ? right : ParseResult.encodeUnknownEither(items)) as any
+    : () => Either.right([])
+  const decodeItems: ChannelCodec["decodeItems"] = items ? ParseResult.decodeUnknownEither(items) as any : () =>
+    Either.right([])
+  const initial = channel.initial
+  const optional = initial !== undefined || Either.isRight(ParseResult.validateEither(schema)(undefined))
+  return {
+    name,
+    channel,
+    kind: channel._tag,
+    validateUpdate: (u) => validate(u, { onExcessProperty: "ignore" }),
+    encodeValue: (v) => encode(v),
+    decodeValue: (u) => decode(u),
+    encodeItems,
+    decodeItems,
+    initial,
+    optional
+  }
+}

@@ -1,0 +1,1123 @@
+/**
+ * The effectful superstep loop: run a step's tasks, persist pending writes, apply, plan,
+ * checkpoint, and stop at END, an interrupt, a failure or the recursion limit.
+ */
+import { Cause, Duration, Effect, Either, Exit, Fiber, Option, ParseResult } from "effect"
+import {
+  CheckpointNotFound,
+  CorruptSnapshot,
+  InterruptAlreadyAnswered,
+  InvalidResumeValue,
+  InvalidUpdate,
+  NodeFailed,
+  NodeTimeout,
+  RecursionLimitExceeded,
+  SnapshotVersionMismatch,
+  ThreadNotFound,
+  ThreadNotPaused,
+  ThreadPaused,
+  UnknownInterrupt
+} from "../GraphError.js"
+import * as Interrupt from "../Interrupt.js"
+import type { Send } from "../Send.js"
+import type { InterruptRecord, TaskRecord, TaskSpec, WorkflowSnapshotEncoded } from "../Snapshot.js"
+import type { Backend, ChannelWrite } from "../Snapshots.js"
+import * as algo from "./algo.js"
+import { START } from "./constants.js"
+import type { Compiled } from "./graph.js"
+import * as Ids from "./ids.js"
+import { CurrentTask, interruptId, type TaskScope } from "./task.js"
+
+// ---------------------------------------------------------------------------------------------
+// models
+// ---------------------------------------------------------------------------------------------
+
+/** A node's state as stored (encoded NodeSnapshot). @internal */
+export interface NodeState {
+  readonly nodeId: string
+  readonly status: "pending" | "running" | "completed" | "failed" | "interrupted" | "skipped"
+  readonly output?: unknown
+  readonly error?: string
+  readonly injected: boolean
+  readonly executionOrder: number
+  readonly attempts: number
+  readonly metadata: Record<string, unknown>
+}
+
+/** The decoded checkpoint the loop works on. @internal */
+export interface Checkpoint {
+  readonly executionId: string
+  readonly checkpointId: string
+  readonly parentCheckpointId: string | null
+  readonly step: number
+  readonly createdAt: number
+  readonly status: "pending" | "running" | "paused" | "completed" | "failed"
+  readonly values: Readonly<Record<string, unknown>>
+  readonly versions: Readonly<Record<string, number>>
+  readonly tasks: ReadonlyArray<TaskSpec>
+  readonly joins: Readonly<Record<string, ReadonlyArray<string>>>
+  readonly nodeStates: Readonly<Record<string, NodeState>>
+  readonly interrupts: ReadonlyArray<InterruptRecord>
+  readonly pending: ReadonlyArray<TaskRecord>
+  readonly pauseReason?: "interrupt" | "breakpoint" | "sleeping" | undefined
+  readonly wakeAt?: number | undefined
+  readonly error?: string | undefined
+  readonly initialInput?: unknown
+  readonly metadata: Readonly<Record<string, unknown>>
+}
+
+/** What a stream sees. @internal */
+export type StreamPart =
+  | { readonly mode: "values"; readonly step: number; readonly values: Record<string, unknown> }
+  | {
+    readonly mode: "updates"
+    readonly step: number
+    readonly node: string
+    readonly taskId: string
+    readonly update: Record<string, unknown>
+  }
+  | { readonly mode: "events"; readonly event: RunEvent }
+
+/** @internal */
+export type RunEvent =
+  | { readonly _tag: "StepStarted"; readonly step: number; readonly tasks: ReadonlyArray<string> }
+  | { readonly _tag: "TaskStarted"; readonly step: number; readonly node: string; readonly taskId: string }
+  | { readonly _tag: "TaskFinished"; readonly step: number; readonly node: string; readonly taskId: string }
+  | {
+    readonly _tag: "TaskFailed"
+    readonly step: number
+    readonly node: string
+    readonly taskId: string
+    readonly error: string
+  }
+  | { readonly _tag: "TaskInterrupted"; readonly step: number; readonly node: string; readonly taskId: string }
+  | { readonly _tag: "CheckpointSaved"; readonly step: number; readonly checkpointId: string }
+  | { readonly _tag: "Paused"; readonly checkpointId: string; readonly interrupts: ReadonlyArray<string> }
+  | { readonly _tag: "Completed"; readonly checkpointId: string }
+
+/** @internal */
+export type RunRequest =
+  | { readonly _tag: "Input"; readonly input: unknown }
+  | { readonly _tag: "Continue" }
+  | { readonly _tag: "Resume"; readonly answers: ReadonlyArray<Interrupt.Answer<string, unknown>> }
+
+/** @internal */
+export interface RunConfig {
+  readonly threadId?: string | undefined
+  readonly checkpointId?: string | undefined
+  readonly allowVersionChange?: boolean | undefined
+  readonly metadata?: Record<string, unknown> | undefined
+  readonly emit?: ((part: StreamPart) => Effect.Effect<void>) | undefined
+  readonly modes?: ReadonlySet<string> | undefined
+  /** stop after these many steps, leaving the thread running (handover) */
+  readonly stopAfterSteps?: number | undefined
+  readonly stopAfterNodes?: ReadonlySet<string> | undefined
+}
+
+// ---------------------------------------------------------------------------------------------
+// encoding at the store boundary
+// ---------------------------------------------------------------------------------------------
+
+const corrupt = (threadId: string, checkpointId: string | undefined, issue: string) =>
+  new CorruptSnapshot({ threadId, checkpointId, issue })
+
+/** Decodes a stored checkpoint with the graph's channel schemas. @internal */
+export const decodeCheckpoint = (
+  compiled: Compiled,
+  enc: WorkflowSnapshotEncoded
+): Either.Either<Checkpoint, CorruptSnapshot> => {
+  const values: Record<string, unknown> = {}
+  for (const key in enc.channels) {
+    const codec = compiled.codecByName[key]
+    if (codec === undefined) {
+      return Either.left(corrupt(enc.threadId, enc.checkpointId, `unknown channel "${key}"`))
+    }
+    const decoded = codec.decodeValue(enc.channels[key])
+    if (Either.isLeft(decoded)) {
+      return Either.left(
+        corrupt(enc.threadId, enc.checkpointId, `channel "${key}": ${algo.formatIssue(decoded.left)}`)
+      )
+    }
+    values[key] = decoded.right
+  }
+  return Either.right({
+    executionId: enc.executionId,
+    checkpointId: enc.checkpointId,
+    parentCheckpointId: enc.parentCheckpointId,
+    step: enc.step,
+    createdAt: enc.createdAt,
+    status: enc.status,
+    values,
+    versions: enc.versions,
+    tasks: enc.tasks,
+    joins: enc.joins,
+    nodeStates: enc.nodeStates as any,
+    interrupts: enc.interrupts,
+    pending: enc.pendingWrites,
+    pauseReason: enc.pauseReason,
+    wakeAt: enc.wakeAt,
+    error: enc.error,
+    initialInput: enc.initialInput,
+    metadata: enc.metadata
+  })
+}
+
+const encodeWrites = (
+  compiled: Compiled,
+  writes: ReadonlyArray<readonly [string, unknown]>
+): ReadonlyArray<readonly [string, unknown]> =>
+  writes.map(([channel, value]) => {
+    const codec = compiled.codecByName[channel]!
+    const enc = codec.kind === "Append" ? codec.encodeItems(value as ReadonlyArray<unknown>) : codec.encodeValue(value)
+    return [channel, Either.getOrElse(enc, () => value)] as const
+  })
+
+const decodeWrites = (
+  compiled: Compiled,
+  threadId: string,
+  record: TaskRecord
+): Either.Either<ReadonlyArray<readonly [string, unknown]>, CorruptSnapshot> => {
+  const out: Array<readonly [string, unknown]> = []
+  for (const [channel, value] of record.writes) {
+    const codec = compiled.codecByName[channel]
+    if (codec === undefined) return Either.left(corrupt(threadId, undefined, `unknown channel "${channel}"`))
+    const dec = codec.kind === "Append" ? codec.decodeItems(value) : codec.decodeValue(value)
+    if (Either.isLeft(dec)) {
+      return Either.left(corrupt(threadId, undefined, `pending write of ${record.taskId}: ${algo.formatIssue(dec.left)}`))
+    }
+    out.push([channel, dec.right])
+  }
+  return Either.right(out)
+}
+
+const toEncoded = (
+  compiled: Compiled,
+  threadId: string,
+  cp: Checkpoint
+): WorkflowSnapshotEncoded => ({
+  executionId: cp.executionId,
+  workflowId: compiled.id,
+  workflowVersion: compiled.version,
+  threadId,
+  checkpointId: cp.checkpointId,
+  parentCheckpointId: cp.parentCheckpointId,
+  step: cp.step,
+  status: cp.status,
+  createdAt: cp.createdAt,
+  channels: {},
+  versions: cp.versions,
+  tasks: cp.tasks,
+  joins: cp.joins as any,
+  nodeStates: cp.nodeStates as any,
+  interrupts: cp.interrupts,
+  pendingWrites: [],
+  ...(cp.initialInput !== undefined ? { initialInput: cp.initialInput } : {}),
+  ...(cp.pauseReason !== undefined ? { pauseReason: cp.pauseReason } : {}),
+  ...(cp.wakeAt !== undefined ? { wakeAt: cp.wakeAt } : {}),
+  ...(cp.error !== undefined ? { error: cp.error } : {}),
+  metadata: cp.metadata
+})
+
+const channelWrites = (compiled: Compiled, applied: algo.Applied, full: boolean): ReadonlyArray<ChannelWrite> => {
+  const out: Array<ChannelWrite> = []
+  for (const codec of applied.changed) {
+    const value = applied.values[codec.name]
+    if (codec.kind === "Append" && !full) {
+      out.push({ channel: codec.name, mode: "append", value: Either.getOrThrow(codec.encodeItems(applied.appended[codec.name] ?? [])) })
+    } else {
+      out.push({ channel: codec.name, mode: "set", value: Either.getOrThrow(codec.encodeValue(value)) })
+    }
+  }
+  void compiled
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------
+// running tasks
+// ---------------------------------------------------------------------------------------------
+
+type Outcome =
+  | {
+    readonly _tag: "Done"
+    readonly task: TaskSpec
+    readonly output: algo.TaskOutput
+    readonly answers: ReadonlyArray<unknown>
+    readonly attempts: number
+  }
+  | {
+    readonly _tag: "Interrupted"
+    readonly task: TaskSpec
+    readonly record: InterruptRecord
+    readonly answers: ReadonlyArray<unknown>
+  }
+  | { readonly _tag: "Failed"; readonly task: TaskSpec; readonly error: unknown; readonly answers: ReadonlyArray<unknown> }
+
+const renderError = (error: unknown): string => {
+  if (error instanceof Error) return error.message ? `${(error as any)._tag ?? error.name}: ${error.message}` : String((error as any)._tag ?? error.name)
+  try {
+    return JSON.stringify(error)
+  } catch {
+    return String(error)
+  }
+}
+
+const runTask = (
+  compiled: Compiled,
+  threadId: string | undefined,
+  checkpointId: string,
+  step: number,
+  state: Readonly<Record<string, unknown>>,
+  task: TaskSpec,
+  answers: ReadonlyArray<unknown>,
+  emit: RunConfig["emit"],
+  modes: ReadonlySet<string>
+): Effect.Effect<Outcome, never, any> => {
+  const node = compiled.nodes[task.node]!
+  const scope: TaskScope = {
+    threadId,
+    checkpointId,
+    taskId: task.id,
+    node: task.node,
+    answers,
+    askIndex: 0,
+    pendingAsk: undefined
+  }
+  let attempts = 0
+  let attempt: Effect.Effect<unknown, unknown, unknown> = Effect.suspend(() => {
+    attempts++
+    scope.askIndex = 0
+    return node.run(task.send ? task.arg : state)
+  })
+  if (node.timeout !== undefined) {
+    const millis = Duration.toMillis(node.timeout)
+    attempt = Effect.timeoutFail(attempt, {
+      duration: node.timeout,
+      onTimeout: () => new NodeTimeout({ node: task.node, taskId: task.id, timeoutMillis: millis })
+    })
+  }
+  if (node.retry !== undefined) {
+    attempt = Effect.retry(attempt, { schedule: node.retry, while: (e) => !Interrupt.isInterrupt(e) }) as any
+  }
+  const events = emit !== undefined && modes.has("events")
+  const started = events
+    ? emit!({ mode: "events", event: { _tag: "TaskStarted", step, node: task.node, taskId: task.id } })
+    : Effect.void
+  const run = Effect.provideService(attempt, CurrentTask, scope).pipe(
+    Effect.exit,
+    Effect.map((exit): Outcome => {
+      if (Exit.isSuccess(exit)) {
+        const output = algo.normalizeOutput(compiled, task.node, exit.value)
+        if (Either.isLeft(output)) return { _tag: "Failed", task, error: output.left, answers }
+        return { _tag: "Done", task, output: output.right, answers, attempts }
+      }
+      const failure = Cause.failureOption(exit.cause)
+      if (Option.isSome(failure)) {
+        const error = failure.value
+        if (Interrupt.isInterrupt(error) && scope.pendingAsk !== undefined) {
+          const ask = scope.pendingAsk
+          return {
+            _tag: "Interrupted",
+            task,
+            answers,
+            record: {
+              id: interruptId(task.id, ask.index),
+              kind: ask.kind,
+              request: ask.request,
+              node: task.node,
+              taskId: task.id,
+              status: "pending"
+            }
+          }
+        }
+        return { _tag: "Failed", task, error, answers }
+      }
+      return {
+        _tag: "Failed",
+        task,
+        answers,
+        error: new NodeFailed({ node: task.node, taskId: task.id, cause: Cause.pretty(exit.cause) })
+      }
+    })
+  )
+  if (!events) return run
+  return Effect.zipRight(started, Effect.tap(run, (o) =>
+    emit!({
+      mode: "events",
+      event: o._tag === "Done"
+        ? { _tag: "TaskFinished", step, node: task.node, taskId: task.id }
+        : o._tag === "Interrupted"
+        ? { _tag: "TaskInterrupted", step, node: task.node, taskId: task.id }
+        : { _tag: "TaskFailed", step, node: task.node, taskId: task.id, error: renderError(o.error) }
+    })))
+}
+
+// ---------------------------------------------------------------------------------------------
+// the run
+// ---------------------------------------------------------------------------------------------
+
+const emptyCheckpoint = (compiled: Compiled): Checkpoint => {
+  const values: Record<string, unknown> = {}
+  for (const c of compiled.codecs) if (c.initial !== undefined) values[c.name] = c.initial()
+  return {
+    executionId: "",
+    checkpointId: "",
+    parentCheckpointId: null,
+    step: -1,
+    createdAt: 0,
+    status: "completed",
+    values,
+    versions: {},
+    tasks: [],
+    joins: {},
+    nodeStates: {},
+    interrupts: [],
+    pending: [],
+    metadata: {}
+  }
+}
+
+/** Evaluates the conditional routes of finished tasks on the new state. */
+const evaluateRoutes = (
+  compiled: Compiled,
+  finished: ReadonlyArray<{ readonly node: string }>,
+  values: Readonly<Record<string, unknown>>
+): Effect.Effect<ReadonlyArray<ReadonlyArray<string | Send>>, unknown, any> => {
+  let any = false
+  for (const f of finished) if (compiled.branchesFrom[f.node] !== undefined) any = true
+  if (!any) return Effect.succeed([])
+  return Effect.forEach(finished, (f) => {
+    const branches = compiled.branchesFrom[f.node]
+    if (branches === undefined) return Effect.succeed([])
+    return Effect.map(
+      Effect.forEach(branches, (b) => {
+        const result = b.route(values)
+        return Effect.isEffect(result) ? result : Effect.succeed(result)
+      }),
+      (results) => results.flatMap(algo.routeTargets)
+    )
+  })
+}
+
+/** @internal */
+export interface Run {
+  readonly compiled: Compiled
+  readonly store: Backend | undefined
+  readonly threadId: string | undefined
+  readonly runId: string
+  readonly config: RunConfig
+  readonly modes: ReadonlySet<string>
+}
+
+const stamp = () => Date.now()
+
+/** The result of a run: the final checkpoint. @internal */
+export type RunResult = Checkpoint
+
+/**
+ * Executes steps from `start` until END, a pause, a failure or the recursion limit.
+ * `resumed` marks tasks that may run (answered interrupts); `skipBreakpoint` lets a resumed
+ * breakpoint pass.
+ */
+const loop = (
+  run: Run,
+  start: Checkpoint,
+  head: string | null,
+  answered: ReadonlyMap<string, ReadonlyArray<unknown>>,
+  skipBreakpoint: boolean
+): Effect.Effect<Checkpoint, any, any> =>
+  Effect.gen(function*() {
+    const { compiled, config, modes, store, threadId } = run
+    const emit = config.emit
+    const persist = store !== undefined && threadId !== undefined
+    let cp = start
+    let expectedHead = head
+    let steps = 0
+    let skipBefore = skipBreakpoint
+    let answersFor = answered
+    let asyncCommit: Fiber.RuntimeFiber<void, any> | undefined
+    let exitPending: { writes: Map<string, ChannelWrite> } | undefined
+    let order = 0
+    for (const k in cp.nodeStates) order = Math.max(order, cp.nodeStates[k]!.executionOrder)
+
+    const awaitCommit = Effect.suspend(() => {
+      if (asyncCommit === undefined) return Effect.void
+      const f = asyncCommit
+      asyncCommit = undefined
+      return Fiber.join(f)
+    })
+
+    const commit = (next: Checkpoint, writes: ReadonlyArray<ChannelWrite>, force: boolean) =>
+      Effect.gen(function*() {
+        if (!persist) return
+        if (compiled.durability === "exit" && !force) {
+          exitPending ??= { writes: new Map() }
+          for (const w of writes) exitPending.writes.set(w.channel, w)
+          return
+        }
+        let all = writes
+        if (exitPending !== undefined) {
+          // an exit-durability run commits once: every channel changed since the last commit, whole
+          const merged = new Map(exitPending.writes)
+          for (const w of writes) merged.set(w.channel, w)
+          all = [...merged.keys()].map((channel) => {
+            const codec = compiled.codecByName[channel]!
+            return { channel, mode: "set", value: Either.getOrThrow(codec.encodeValue(next.values[channel])) }
+          })
+          exitPending = undefined
+        }
+        const snapshot = toEncoded(compiled, threadId!, next)
+        const request = { threadId: threadId!, runId: run.runId, expectedHead, snapshot, writes: all }
+        yield* awaitCommit
+        if (compiled.durability === "async" && !force) {
+          asyncCommit = yield* Effect.forkDaemon(store!.commit(request))
+        } else {
+          yield* store!.commit(request)
+        }
+        expectedHead = next.checkpointId
+        if (emit !== undefined && modes.has("events")) {
+          yield* emit({ mode: "events", event: { _tag: "CheckpointSaved", step: next.step, checkpointId: next.checkpointId } })
+        }
+      })
+
+    /** Writes the records of this step's tasks and the paused / failed status to the head. */
+    const settle = (
+      at: Checkpoint,
+      records: ReadonlyArray<TaskRecord>,
+      patch: Parameters<Backend["setStatus"]>[3]
+    ) =>
+      Effect.gen(function*() {
+        if (!persist) return
+        yield* awaitCommit
+        if (exitPending !== undefined) yield* commit(at, [], true)
+        for (const r of records) yield* store!.putTask(threadId!, run.runId, at.checkpointId, r)
+        yield* store!.setStatus(threadId!, run.runId, at.checkpointId, patch)
+      })
+
+    const pendingOf = (records: ReadonlyArray<TaskRecord>) => {
+      const map = new Map<string, TaskRecord>()
+      for (const r of records) map.set(r.taskId, r)
+      return map
+    }
+
+    while (true) {
+      if (cp.tasks.length === 0) {
+        yield* awaitCommit
+        if (exitPending !== undefined) yield* commit(cp, [], true)
+        if (emit !== undefined && modes.has("events")) {
+          yield* emit({ mode: "events", event: { _tag: "Completed", checkpointId: cp.checkpointId } })
+        }
+        return cp
+      }
+      if (steps >= compiled.recursionLimit) {
+        yield* awaitCommit
+        if (exitPending !== undefined) yield* commit(cp, [], true)
+        return yield* Effect.fail(new RecursionLimitExceeded({ limit: compiled.recursionLimit, threadId }))
+      }
+      if (config.stopAfterSteps !== undefined && steps >= config.stopAfterSteps) {
+        yield* awaitCommit
+        if (exitPending !== undefined) yield* commit(cp, [], true)
+        return cp
+      }
+      // static breakpoint before
+      if (!skipBefore && compiled.interruptBefore.size > 0) {
+        const hit = cp.tasks.filter((t) => compiled.interruptBefore.has(t.node))
+        if (hit.length > 0) {
+          const records = [...new Set(hit.map((t) => t.node))].map((node): InterruptRecord => ({
+            id: `${cp.checkpointId}:before:${node}`,
+            kind: "Breakpoint",
+            request: { node, when: "before" },
+            node,
+            taskId: hit.find((t) => t.node === node)!.id,
+            status: "pending"
+          }))
+          return yield* pause(cp, records, [], "breakpoint")
+        }
+      }
+      skipBefore = false
+      const step = cp.step
+      const pending = pendingOf(cp.pending)
+      if (emit !== undefined && modes.has("events")) {
+        yield* emit({ mode: "events", event: { _tag: "StepStarted", step, tasks: cp.tasks.map((t) => t.node) } })
+      }
+      // which tasks run now: not finished, and (when interrupted) answered in this resume
+      const toRun: Array<TaskSpec> = []
+      const stillWaiting: Array<InterruptRecord> = []
+      for (const t of cp.tasks) {
+        const r = pending.get(t.id)
+        if (r?.status === "done") continue
+        if (r?.status === "interrupted" && !answersFor.has(t.id)) {
+          for (const i of cp.interrupts) if (i.taskId === t.id && i.status === "pending") stillWaiting.push(i)
+          continue
+        }
+        toRun.push(t)
+      }
+      const multi = toRun.length > 1
+      const runOne = (t: TaskSpec) => {
+        const answers = answersFor.get(t.id) ?? pending.get(t.id)?.answers ?? []
+        const task = runTask(compiled, threadId, cp.checkpointId, step, cp.values, t, answers, emit, modes)
+        if (!(persist && multi && compiled.durability !== "exit")) return task
+        // pending writes are saved as each task finishes, so a sibling's failure or a crash
+        // re-runs only the unfinished tasks
+        return Effect.tap(task, (o) =>
+          o._tag === "Done"
+            ? store!.putTask(threadId!, run.runId, cp.checkpointId, doneRecord(o))
+            : Effect.void)
+      }
+      const doneRecord = (o: Extract<Outcome, { _tag: "Done" }>): TaskRecord => ({
+        taskId: o.task.id,
+        node: o.task.node,
+        status: "done",
+        writes: encodeWrites(compiled, o.output.writes) as any,
+        gotos: o.output.gotos as any,
+        answers: o.answers,
+        journal: []
+      })
+      const outcomes: ReadonlyArray<Outcome> = toRun.length === 0
+        ? []
+        : toRun.length === 1
+        ? [yield* runOne(toRun[0]!)]
+        : yield* Effect.forEach(toRun, runOne, { concurrency: compiled.concurrency })
+      answersFor = new Map()
+
+      // gather every task of the step in task order
+      const byId = new Map<string, Outcome>()
+      for (const o of outcomes) byId.set(o.task.id, o)
+      const failed = outcomes.find((o) => o._tag === "Failed") as Extract<Outcome, { _tag: "Failed" }> | undefined
+      const newRecords: Array<TaskRecord> = []
+      const interrupted: Array<InterruptRecord> = [...stillWaiting]
+      for (const o of outcomes) {
+        if (o._tag === "Done" && !(persist && multi && compiled.durability !== "exit")) newRecords.push(doneRecord(o))
+        if (o._tag === "Interrupted") {
+          interrupted.push(o.record)
+          newRecords.push({
+            taskId: o.task.id,
+            node: o.task.node,
+            status: "interrupted",
+            writes: [],
+            gotos: [],
+            answers: o.answers,
+            journal: []
+          })
+        }
+      }
+      if (failed !== undefined) {
+        // the first failure in task order wins; finished tasks keep their pending writes
+        const first = cp.tasks.map((t) => byId.get(t.id)).find((o) => o?._tag === "Failed") as typeof failed
+        const message = renderError(first.error)
+        const nodeStates = { ...cp.nodeStates, [first.task.node]: nodeState(cp, first.task.node, "failed", order, { error: message }) }
+        yield* settle(cp, newRecords, {
+          status: "failed",
+          interrupts: cp.interrupts,
+          nodeStates: nodeStates as any,
+          error: message
+        })
+        return yield* Effect.fail(first.error)
+      }
+      if (interrupted.length > 0) {
+        const answeredIds = new Set(cp.interrupts.filter((i) => i.status === "answered").map((i) => i.id))
+        const records = [
+          ...cp.interrupts.filter((i) => answeredIds.has(i.id)),
+          ...interrupted
+        ]
+        return yield* pause(cp, records, newRecords, "interrupt")
+      }
+
+      // apply: finished tasks in task order (earlier-recorded pending writes included)
+      const finished: Array<{ node: string; writes: ReadonlyArray<readonly [string, unknown]>; gotos: ReadonlyArray<string | Send>; taskId: string; attempts: number }> = []
+      for (const t of cp.tasks) {
+        const o = byId.get(t.id)
+        if (o !== undefined && o._tag === "Done") {
+          finished.push({ node: t.node, writes: o.output.writes, gotos: o.output.gotos, taskId: t.id, attempts: o.attempts })
+          continue
+        }
+        const r = pending.get(t.id)
+        if (r !== undefined && r.status === "done") {
+          const writes = decodeWrites(compiled, threadId ?? "", r)
+          if (Either.isLeft(writes)) return yield* Effect.fail(writes.left)
+          finished.push({ node: t.node, writes: writes.right, gotos: r.gotos as any, taskId: t.id, attempts: 1 })
+        }
+      }
+      const applied = algo.applyWrites(compiled, cp.values, cp.versions, finished)
+      if (Either.isLeft(applied)) {
+        yield* settle(cp, newRecords, { status: "failed", interrupts: cp.interrupts, error: applied.left.message })
+        return yield* Effect.fail(applied.left)
+      }
+      const values = applied.right.values
+      if (emit !== undefined && modes.has("updates")) {
+        for (const f of finished) {
+          const update: Record<string, unknown> = {}
+          for (const [k, v] of f.writes) update[k] = v
+          yield* emit({ mode: "updates", step, node: f.node, taskId: f.taskId, update })
+        }
+      }
+      const routed = yield* evaluateRoutes(compiled, finished, values)
+      const nextId = Ids.make()
+      const planned = algo.plan(compiled, nextId, finished, routed, cp.joins)
+      if (Either.isLeft(planned)) {
+        return yield* Effect.fail(new InvalidUpdate({ node: finished.map((f) => f.node).join(","), channel: "*", issue: planned.left }))
+      }
+      let nodeStates = cp.nodeStates
+      if (persist) {
+        const ns: Record<string, NodeState> = { ...cp.nodeStates }
+        for (const f of finished) {
+          const output: Record<string, unknown> = {}
+          for (const [k, v] of encodeWrites(compiled, f.writes)) output[k] = v
+          ns[f.node] = nodeState(cp, f.node, "completed", ++order, { output, attempts: f.attempts })
+        }
+        nodeStates = ns
+      }
+      const afterHit = compiled.interruptAfter.size > 0 ? finished.filter((f) => compiled.interruptAfter.has(f.node)) : []
+      const next: Checkpoint = {
+        executionId: cp.executionId,
+        checkpointId: nextId,
+        parentCheckpointId: cp.checkpointId === "" ? null : cp.checkpointId,
+        step: step + 1,
+        createdAt: stamp(),
+        status: planned.right.tasks.length === 0 ? "completed" : "running",
+        values,
+        versions: applied.right.versions,
+        tasks: planned.right.tasks,
+        joins: planned.right.joins,
+        nodeStates,
+        interrupts: [],
+        pending: [],
+        metadata: cp.metadata,
+        ...(cp.initialInput !== undefined ? { initialInput: cp.initialInput } : {})
+      }
+      yield* commit(next, persist ? channelWrites(compiled, applied.right, false) : [], false)
+      if (emit !== undefined && modes.has("values")) yield* emit({ mode: "values", step: next.step, values: values as any })
+      cp = next
+      steps++
+      if (afterHit.length > 0 && cp.tasks.length > 0) {
+        const records = [...new Set(afterHit.map((f) => f.node))].map((node): InterruptRecord => ({
+          id: `${cp.checkpointId}:after:${node}`,
+          kind: "Breakpoint",
+          request: { node, when: "after" },
+          node,
+          taskId: afterHit.find((f) => f.node === node)!.taskId,
+          status: "pending"
+        }))
+        return yield* pause(cp, records, [], "breakpoint")
+      }
+      if (config.stopAfterNodes !== undefined && finished.some((f) => config.stopAfterNodes!.has(f.node))) {
+        yield* awaitCommit
+        if (exitPending !== undefined) yield* commit(cp, [], true)
+        return cp
+      }
+    }
+
+    function pause(
+      at: Checkpoint,
+      records: ReadonlyArray<InterruptRecord>,
+      taskRecords: ReadonlyArray<TaskRecord>,
+      reason: "interrupt" | "breakpoint"
+    ) {
+      return Effect.gen(function*() {
+        let nodeStates = at.nodeStates
+        if (persist) {
+          const ns: Record<string, NodeState> = { ...at.nodeStates }
+          for (const r of records) if (r.status === "pending" && r.kind !== "Breakpoint") ns[r.node] = nodeState(at, r.node, "interrupted", order, {})
+          nodeStates = ns
+        }
+        yield* settle(at, taskRecords, { status: "paused", interrupts: records, nodeStates: nodeStates as any, pauseReason: reason })
+        if (!persist && threadId !== undefined) {
+          // no store: nothing to resume from, but the caller still sees the interrupts
+        }
+        const pendingRecords = records.filter((r) => r.status === "pending")
+        if (emit !== undefined && modes.has("events")) {
+          yield* emit({ mode: "events", event: { _tag: "Paused", checkpointId: at.checkpointId, interrupts: pendingRecords.map((r) => r.id) } })
+        }
+        return yield* Effect.fail(
+          new Interrupt.GraphInterrupted<any>({
+            threadId,
+            checkpointId: at.checkpointId,
+            interrupts: pendingRecords.map(toPending)
+          })
+        )
+      })
+    }
+  })
+
+const nodeState = (
+  cp: Checkpoint,
+  node: string,
+  status: NodeState["status"],
+  order: number,
+  extra: { output?: unknown; error?: string; attempts?: number }
+): NodeState => {
+  const prev = cp.nodeStates[node]
+  return {
+    nodeId: node,
+    status,
+    injected: false,
+    executionOrder: status === "completed" ? order : prev?.executionOrder ?? 0,
+    attempts: (prev?.attempts ?? 0) + (extra.attempts ?? (status === "completed" ? 1 : 0)),
+    metadata: prev?.metadata ?? {},
+    ...(extra.output !== undefined ? { output: extra.output } : {}),
+    ...(extra.error !== undefined ? { error: extra.error } : {})
+  }
+}
+
+/** A stored interrupt record as the caller sees it (request decoded when the kind is known). @internal */
+export const toPending = (r: InterruptRecord) => {
+  const kind = Interrupt.registry.get(r.kind)
+  let request = r.request
+  if (kind !== undefined) {
+    const decoded = ParseResult.decodeUnknownEither(kind.requestSchema)(r.request)
+    if (Either.isRight(decoded)) request = decoded.right
+  }
+  return { id: r.id, kind: r.kind, request, node: r.node, taskId: r.taskId }
+}
+
+// ---------------------------------------------------------------------------------------------
+// entry points
+// ---------------------------------------------------------------------------------------------
+
+/** Loads and decodes a checkpoint (default: head). @internal */
+export const loadCheckpoint = (
+  compiled: Compiled,
+  store: Backend,
+  threadId: string,
+  checkpointId: string | undefined
+): Effect.Effect<
+  { readonly cp: Checkpoint; readonly version: string },
+  ThreadNotFound | CheckpointNotFound | CorruptSnapshot | import("../GraphError.js").StoreError
+> =>
+  Effect.flatMap(store.load(threadId, checkpointId), (opt): Effect.Effect<
+    { readonly cp: Checkpoint; readonly version: string },
+    ThreadNotFound | CheckpointNotFound | CorruptSnapshot
+  > => {
+    if (Option.isNone(opt)) {
+      return checkpointId === undefined
+        ? Effect.fail(new ThreadNotFound({ threadId }))
+        : Effect.fail(new CheckpointNotFound({ threadId, checkpointId }))
+    }
+    const decoded = decodeCheckpoint(compiled, opt.value)
+    return Either.isLeft(decoded)
+      ? Effect.fail(decoded.left)
+      : Effect.succeed({ cp: decoded.right, version: opt.value.workflowVersion })
+  })
+
+const startFromInput = (
+  compiled: Compiled,
+  base: Checkpoint,
+  input: unknown,
+  fresh: boolean,
+  executionId: string,
+  metadata: Record<string, unknown>
+): Effect.Effect<{ readonly cp: Checkpoint; readonly writes: ReadonlyArray<ChannelWrite> }, any, any> =>
+  Effect.gen(function*() {
+    const writes = algo.validateUpdate(compiled, START, input)
+    if (Either.isLeft(writes)) return yield* Effect.fail(writes.left)
+    if (fresh) {
+      const written = new Set(writes.right.map(([k]) => k))
+      for (const c of compiled.codecs) {
+        if (!c.optional && !written.has(c.name) && base.values[c.name] === undefined) {
+          return yield* Effect.fail(
+            new InvalidUpdate({
+              node: START,
+              channel: c.name,
+              issue: `a new thread needs a value for "${c.name}" (it has no initial value)`
+            })
+          )
+        }
+      }
+    }
+    const applied = algo.applyWrites(compiled, base.values, base.versions, [{ node: START, writes: writes.right }])
+    if (Either.isLeft(applied)) return yield* Effect.fail(applied.left)
+    const id = Ids.make()
+    const routed = yield* evaluateRoutes(compiled, [{ node: START }], applied.right.values)
+    const planned = algo.plan(compiled, id, [{ node: START, gotos: [] }], routed, base.joins)
+    if (Either.isLeft(planned)) {
+      return yield* Effect.fail(new InvalidUpdate({ node: START, channel: "*", issue: planned.left }))
+    }
+    const encodedInput: Record<string, unknown> = {}
+    for (const [k, v] of writes.right) {
+      const codec = compiled.codecByName[k]!
+      encodedInput[k] = Either.getOrElse(codec.encodeValue(v), () => v)
+    }
+    const cp: Checkpoint = {
+      executionId,
+      checkpointId: id,
+      parentCheckpointId: base.checkpointId === "" ? null : base.checkpointId,
+      step: base.step + 1,
+      createdAt: stamp(),
+      status: planned.right.tasks.length === 0 ? "completed" : "running",
+      values: applied.right.values,
+      versions: applied.right.versions,
+      tasks: planned.right.tasks,
+      joins: planned.right.joins,
+      nodeStates: fresh ? {} : base.nodeStates,
+      interrupts: [],
+      pending: [],
+      initialInput: encodedInput,
+      metadata
+    }
+    const full = base.checkpointId === ""
+    return { cp, writes: channelWrites(compiled, applied.right, full) }
+  })
+
+/**
+ * Validates answers against the pending interrupts of a paused checkpoint: returns, per task,
+ * its full answer list, and the updated interrupt records.
+ */
+const prepareAnswers = (
+  cp: Checkpoint,
+  threadId: string,
+  answers: ReadonlyArray<Interrupt.Answer<string, unknown>>
+) =>
+  Effect.gen(function*() {
+    if (cp.status !== "paused") {
+      return yield* Effect.fail(new ThreadNotPaused({ threadId, status: cp.status }))
+    }
+    const pending = cp.interrupts.filter((i) => i.status === "pending")
+    const byTask = new Map<string, Array<unknown>>()
+    const answeredIds = new Set<string>()
+    const records = new Map(cp.pending.map((r) => [r.taskId, r]))
+    const breakpointsOnly = pending.every((i) => i.kind === "Breakpoint")
+    if (answers.length === 0 && !breakpointsOnly) {
+      return yield* Effect.fail(new UnknownInterrupt({ threadId, kind: "*", reason: "resume needs an answer for a pending interrupt" }))
+    }
+    for (const answer of answers) {
+      let target: InterruptRecord | undefined
+      if (answer.id !== undefined) {
+        target = pending.find((i) => i.id === answer.id)
+        if (target === undefined) {
+          if (cp.interrupts.some((i) => i.id === answer.id && i.status === "answered") || answeredIds.has(answer.id)) {
+            return yield* Effect.fail(new InterruptAlreadyAnswered({ threadId, interruptId: answer.id }))
+          }
+          return yield* Effect.fail(
+            new UnknownInterrupt({ threadId, interruptId: answer.id, kind: answer.kind, reason: "no pending interrupt has this id" })
+          )
+        }
+        if (target.kind !== answer.kind) {
+          return yield* Effect.fail(
+            new UnknownInterrupt({ threadId, interruptId: answer.id, kind: answer.kind, reason: `the interrupt is a ${target.kind}` })
+          )
+        }
+      } else {
+        const candidates = pending.filter((i) => i.kind === answer.kind && !answeredIds.has(i.id))
+        if (candidates.length !== 1) {
+          return yield* Effect.fail(
+            new UnknownInterrupt({
+              threadId,
+              kind: answer.kind,
+              reason: candidates.length === 0
+                ? `no pending ${answer.kind} interrupt`
+                : `${candidates.length} pending ${answer.kind} interrupts: answer each with respondTo(id, value)`
+            })
+          )
+        }
+        target = candidates[0]!
+      }
+      if (answeredIds.has(target.id)) {
+        return yield* Effect.fail(new InterruptAlreadyAnswered({ threadId, interruptId: target.id }))
+      }
+      answeredIds.add(target.id)
+      if (target.kind === "Breakpoint") continue
+      const def = answer.definition
+      const valid = ParseResult.validateEither(def.responseSchema)(answer.value)
+      if (Either.isLeft(valid)) {
+        return yield* Effect.fail(new InvalidResumeValue({ kind: target.kind, interruptId: target.id, issue: algo.formatIssue(valid.left) }))
+      }
+      if (def.check !== undefined) {
+        const request = toPending(target).request
+        const problem = def.check(request, valid.right)
+        if (problem !== undefined) {
+          return yield* Effect.fail(new InvalidResumeValue({ kind: target.kind, interruptId: target.id, issue: problem }))
+        }
+      }
+      const encoded = ParseResult.encodeUnknownEither(def.responseSchema)(valid.right)
+      if (Either.isLeft(encoded)) {
+        return yield* Effect.fail(new InvalidResumeValue({ kind: target.kind, interruptId: target.id, issue: algo.formatIssue(encoded.left) }))
+      }
+      const list = byTask.get(target.taskId) ?? [...(records.get(target.taskId)?.answers ?? [])]
+      list.push(encoded.right)
+      byTask.set(target.taskId, list)
+    }
+    const interrupts = cp.interrupts.map((i) => (answeredIds.has(i.id) ? { ...i, status: "answered" as const } : i))
+    const breakpoint = pending.some((i) => i.kind === "Breakpoint" && (answeredIds.has(i.id) || answers.length === 0))
+    return { byTask, interrupts, breakpoint }
+  })
+
+/**
+ * Runs a graph: with a thread and a store, claims the thread, continues from its head (or from
+ * a checkpoint, as a fork), and releases it at the end.
+ *
+ * @internal
+ */
+export const execute = (
+  compiled: Compiled,
+  store: Backend | undefined,
+  request: RunRequest,
+  config: RunConfig
+): Effect.Effect<Checkpoint, any, any> => {
+  const threadId = config.threadId
+  const modes = config.modes ?? new Set<string>()
+  const run: Run = { compiled, store, threadId, runId: Ids.make(), config, modes }
+  if (store === undefined || threadId === undefined) {
+    if (request._tag !== "Input") {
+      return Effect.dieMessage("resume and continue need a threadId and a Snapshots store")
+    }
+    return Effect.flatMap(
+      startFromInput(compiled, emptyCheckpoint(compiled), request.input, true, "", config.metadata ?? {}),
+      ({ cp }) => loop(run, cp, null, new Map(), false)
+    )
+  }
+  const body = Effect.gen(function*() {
+    const head = yield* store.claim(threadId, run.runId, { workflowId: compiled.id, leaseMillis: compiled.leaseMillis })
+    let base: Checkpoint | undefined
+    if (head !== null || config.checkpointId !== undefined) {
+      const loaded = yield* loadCheckpoint(compiled, store, threadId, config.checkpointId ?? head ?? undefined)
+      if (loaded.version !== compiled.version && !config.allowVersionChange) {
+        return yield* Effect.fail(new SnapshotVersionMismatch({ threadId, expected: compiled.version, found: loaded.version }))
+      }
+      base = loaded.cp
+    }
+    const forking = config.checkpointId !== undefined && config.checkpointId !== head
+    switch (request._tag) {
+      case "Input": {
+        if (request.input === null || request.input === undefined) {
+          if (base === undefined) return yield* Effect.fail(new ThreadNotFound({ threadId }))
+          return yield* continueFrom(base, head, forking)
+        }
+        if (base !== undefined && base.status === "paused" && !forking) {
+          return yield* Effect.fail(
+            new ThreadPaused({ threadId, interruptIds: base.interrupts.filter((i) => i.status === "pending").map((i) => i.id) })
+          )
+        }
+        const fresh = base === undefined
+        const { cp, writes } = yield* startFromInput(
+          compiled,
+          base ?? emptyCheckpoint(compiled),
+          request.input,
+          fresh,
+          Ids.make(),
+          config.metadata ?? {}
+        )
+        yield* store.commit({ threadId, runId: run.runId, expectedHead: head, snapshot: toEncoded(compiled, threadId, cp), writes })
+        return yield* loop(run, cp, cp.checkpointId, new Map(), false)
+      }
+      case "Continue": {
+        if (base === undefined) return yield* Effect.fail(new ThreadNotFound({ threadId }))
+        return yield* continueFrom(base, head, forking)
+      }
+      case "Resume": {
+        if (base === undefined) return yield* Effect.fail(new ThreadNotFound({ threadId }))
+        const prepared = yield* prepareAnswers(base, threadId, request.answers)
+        // record the answers first: a crash after this point resumes with them
+        for (const [taskId, answers] of prepared.byTask) {
+          const prev = base.pending.find((r) => r.taskId === taskId)
+          const task = base.tasks.find((t) => t.id === taskId)!
+          yield* store.putTask(threadId, run.runId, base.checkpointId, {
+            taskId,
+            node: task.node,
+            status: "interrupted",
+            writes: [],
+            gotos: [],
+            answers,
+            journal: prev?.journal ?? []
+          })
+        }
+        yield* store.setStatus(threadId, run.runId, base.checkpointId, {
+          status: "running",
+          interrupts: prepared.interrupts,
+          pauseReason: undefined
+        })
+        const cp: Checkpoint = { ...base, status: "running", interrupts: prepared.interrupts, pauseReason: undefined }
+        return yield* loop(run, cp, head, prepared.byTask, prepared.breakpoint)
+      }
+    }
+  })
+
+  function continueFrom(base: Checkpoint, head: string | null, forking: boolean) {
+    return Effect.gen(function*() {
+      if (base.status === "paused" && !forking) {
+        return yield* Effect.fail(
+          new ThreadPaused({ threadId: threadId!, interruptIds: base.interrupts.filter((i) => i.status === "pending").map((i) => i.id) })
+        )
+      }
+      if (!forking) return yield* loop(run, { ...base, status: base.tasks.length === 0 ? base.status : "running" }, head, new Map(), false)
+      // a fork: a copy of the checkpoint as a new branch whose parent is the old one
+      const id = Ids.make()
+      const cp: Checkpoint = {
+        ...base,
+        checkpointId: id,
+        parentCheckpointId: base.checkpointId,
+        createdAt: stamp(),
+        status: base.tasks.length === 0 ? "completed" : "running",
+        tasks: base.tasks.map((t) => ({ ...t, id: t.id.replace(base.checkpointId, id) })),
+        interrupts: [],
+        pending: [],
+        pauseReason: undefined
+      }
+      const writes: Array<ChannelWrite> = compiled.codecs
+        .filter((c) => cp.values[c.name] !== undefined)
+        .map((c) => ({ channel: c.name, mode: "set", value: Either.getOrThrow(c.encodeValue(cp.values[c.name])) }))
+      yield* store!.commit({ threadId: threadId!, runId: run.runId, expectedHead: head, snapshot: toEncoded(compiled, threadId!, cp), writes })
+      return yield* loop(run, cp, id, new Map(), true)
+    })
+  }
+
+  return Effect.ensuring(body, Effect.ignore(store.release(threadId, run.runId)))
+}
+
+/**
+ * Writes an update as if `asNode` had produced it, and plans the next step from `asNode`'s
+ * edges: the next invoke(null) continues from there.
+ *
+ * @internal
+ */
+export const updateState = (
+  compiled: Compiled,
+  store: Backend,
+  threadId: string,
+  update: unknown,
+  asNode: string | undefined,
+  checkpointId: string | undefined
+) => {
+  const runId = Ids.make()
+  const body = Effect.gen(function*() {
+    const head = yield* store.claim(threadId, runId, { workflowId: compiled.id, leaseMillis: compiled.leaseMillis })
+    if (head === null && checkpointId === undefined) return yield* Effect.fail(new ThreadNotFound({ threadId }))
+    const { cp: base } = yield* loadCheckpoint(compiled, store, threadId, checkpointId ?? head ?? undefined)
+    const node = asNode ?? START
+    if (node !== START && compiled.nodes[node] === undefined) {
+      return yield* Effect.fail(new InvalidUpdate({ node, channel: "*", issue: `"${node}" is not a node of the graph` }))
+    }
+    const output = algo.normalizeOutput(compiled, node, update)
+    if (Either.isLeft(output)) return yield* Effect.fail(output.left)
+    const applied = algo.applyWrites(compiled, base.values, base.versions, [{ node, writes: output.right.writes }])
+    if (Either.isLeft(applied)) return yield* Effect.fail(applied.left)
+    const id = Ids.make()
+    const finished = [{ node, gotos: output.right.gotos }]
+    const routed = yield* evaluateRoutes(compiled, finished, applied.right.values)
+    const planned = algo.plan(compiled, id, finished, routed, base.joins)
+    if (Either.isLeft(planned)) return yield* Effect.fail(new InvalidUpdate({ node, channel: "*", issue: planned.left }))
+    const cp: Checkpoint = {
+      ...base,
+      checkpointId: id,
+      parentCheckpointId: base.checkpointId,
+      step: base.step + 1,
+      createdAt: stamp(),
+      status: planned.right.tasks.length === 0 ? "completed" : "pending",
+      values: applied.right.values,
+      versions: applied.right.versions,
+      tasks: planned.right.tasks,
+      joins: planned.right.joins,
+      interrupts: [],
+      pending: [],
+      pauseReason: undefined,
+      metadata: { ...base.metadata, source: "update", asNode: node }
+    }
+    yield* store.commit({
+      threadId,
+      runId,
+      expectedHead: head,
+      snapshot: toEncoded(compiled, threadId, cp),
+      writes: channelWrites(compiled, applied.right, false)
+    })
+    return cp
+  })
+  return Effect.ensuring(body, Effect.ignore(store.release(threadId, runId)))
+}

@@ -1,0 +1,220 @@
+import { Effect, Option } from "effect"
+import type { TaskRecord, WorkflowSnapshotEncoded } from "../Snapshot.js"
+import type { Backend, ListOptions, ThreadSummary } from "../Snapshots.js"
+import { ThreadBusy } from "../GraphError.js"
+
+interface ThreadEntry {
+  readonly threadId: string
+  workflowId: string
+  head: string | null
+  runId: string | undefined
+  leaseUntil: number
+  updatedAt: number
+  readonly checkpoints: Map<string, WorkflowSnapshotEncoded>
+}
+
+const statusMatches = (status: string, filter: ListOptions["status"]) =>
+  filter === undefined || (typeof filter === "string" ? status === filter : filter.includes(status as any))
+
+const applyList = (rows: Array<WorkflowSnapshotEncoded>, options?: ListOptions) => {
+  let out = rows
+  if (options?.before !== undefined) out = out.filter((r) => r.checkpointId < options.before!)
+  if (options?.status !== undefined) out = out.filter((r) => statusMatches(r.status, options.status))
+  if (options?.limit !== undefined) out = out.slice(0, options.limit)
+  return out
+}
+
+/** @internal */
+export const make = (): Backend => {
+  const threads = new Map<string, ThreadEntry>()
+
+  const owned = (threadId: string, runId: string): ThreadEntry | undefined => {
+    const t = threads.get(threadId)
+    return t !== undefined && t.runId === runId ? t : undefined
+  }
+
+  const summary = (t: ThreadEntry): ThreadSummary => {
+    const head = t.head === null ? undefined : t.checkpoints.get(t.head)
+    return {
+      threadId: t.threadId,
+      workflowId: t.workflowId,
+      head: t.head,
+      status: head?.status ?? "pending",
+      updatedAt: t.updatedAt,
+      wakeAt: head?.wakeAt
+    }
+  }
+
+  const lineage = (t: ThreadEntry, from: string | null) => {
+    const out: Array<WorkflowSnapshotEncoded> = []
+    let id = from
+    while (id !== null) {
+      const cp = t.checkpoints.get(id)
+      if (cp === undefined) break
+      out.push(cp)
+      id = cp.parentCheckpointId
+    }
+    return out
+  }
+
+  const backend: Backend = {
+    claim: (threadId, runId, { leaseMillis, workflowId }) =>
+      Effect.suspend(() => {
+        const now = Date.now()
+        let t = threads.get(threadId)
+        if (t === undefined) {
+          t = { threadId, workflowId, head: null, runId: undefined, leaseUntil: 0, updatedAt: now, checkpoints: new Map() }
+          threads.set(threadId, t)
+        }
+        if (t.runId !== undefined && t.runId !== runId && t.leaseUntil > now) {
+          return Effect.fail(new ThreadBusy({ threadId }))
+        }
+        t.runId = runId
+        t.leaseUntil = now + leaseMillis
+        return Effect.succeed(t.head)
+      }),
+    release: (threadId, runId) =>
+      Effect.sync(() => {
+        const t = owned(threadId, runId)
+        if (t !== undefined) t.runId = undefined
+      }),
+    commit: ({ expectedHead, runId, snapshot, threadId, writes }) =>
+      Effect.suspend(() => {
+        const t = owned(threadId, runId)
+        if (t === undefined || t.head !== expectedHead) return Effect.fail(new ThreadBusy({ threadId }))
+        const parent = snapshot.parentCheckpointId === null ? undefined : t.checkpoints.get(snapshot.parentCheckpointId)
+        const channels: Record<string, unknown> = parent === undefined ? {} : { ...parent.channels }
+        for (const w of writes) {
+          if (w.mode === "set") channels[w.channel] = w.value
+          else {
+            const prev = channels[w.channel] as ReadonlyArray<unknown> | undefined
+            channels[w.channel] = prev === undefined ? w.value : prev.concat(w.value as ReadonlyArray<unknown>)
+          }
+        }
+        t.checkpoints.set(snapshot.checkpointId, { ...snapshot, channels })
+        t.head = snapshot.checkpointId
+        t.workflowId = snapshot.workflowId
+        t.updatedAt = snapshot.createdAt
+        return Effect.void
+      }),
+    putTask: (threadId, runId, checkpointId, record) =>
+      Effect.suspend(() => {
+        const t = owned(threadId, runId)
+        const cp = t?.checkpoints.get(checkpointId)
+        if (t === undefined || cp === undefined) return Effect.fail(new ThreadBusy({ threadId }))
+        const pendingWrites: Array<TaskRecord> = cp.pendingWrites.filter((r) => r.taskId !== record.taskId)
+        pendingWrites.push(record)
+        t.checkpoints.set(checkpointId, { ...cp, pendingWrites })
+        return Effect.void
+      }),
+    setStatus: (threadId, runId, checkpointId, patch) =>
+      Effect.suspend(() => {
+        const t = owned(threadId, runId)
+        const cp = t?.checkpoints.get(checkpointId)
+        if (t === undefined || cp === undefined) return Effect.fail(new ThreadBusy({ threadId }))
+        const next: any = { ...cp, status: patch.status, interrupts: patch.interrupts }
+        if (patch.nodeStates !== undefined) next.nodeStates = patch.nodeStates
+        if ("error" in patch) next.error = patch.error
+        if ("pauseReason" in patch) next.pauseReason = patch.pauseReason
+        if ("wakeAt" in patch) next.wakeAt = patch.wakeAt
+        for (const k of ["error", "pauseReason", "wakeAt"]) if (next[k] === undefined) delete next[k]
+        t.checkpoints.set(checkpointId, next)
+        t.updatedAt = Date.now()
+        return Effect.void
+      }),
+    load: (threadId, checkpointId) =>
+      Effect.sync(() => {
+        const t = threads.get(threadId)
+        if (t === undefined) return Option.none()
+        const id = checkpointId ?? t.head
+        return id === null ? Option.none() : Option.fromNullable(t.checkpoints.get(id))
+      }),
+    history: (threadId, options) =>
+      Effect.sync(() => {
+        const t = threads.get(threadId)
+        if (t === undefined) return []
+        return applyList(lineage(t, options?.checkpointId ?? t.head), options)
+      }),
+    listByThread: (threadId, options) =>
+      Effect.sync(() => {
+        const t = threads.get(threadId)
+        if (t === undefined) return []
+        const rows = [...t.checkpoints.values()].sort((a, b) => (a.checkpointId < b.checkpointId ? 1 : -1))
+        return applyList(rows, options)
+      }),
+    listByWorkflow: (workflowId, options) =>
+      Effect.sync(() => {
+        const rows: Array<WorkflowSnapshotEncoded> = []
+        for (const t of threads.values()) {
+          if (t.workflowId !== workflowId || t.head === null) continue
+          const head = t.checkpoints.get(t.head)
+          if (head !== undefined) rows.push(head)
+        }
+        rows.sort((a, b) => (a.checkpointId < b.checkpointId ? 1 : -1))
+        return applyList(rows, options)
+      }),
+    listThreads: (options) =>
+      Effect.sync(() => {
+        const out = [...threads.values()]
+          .filter((t) => t.head !== null)
+          .map(summary)
+          .filter((s) => statusMatches(s.status, options?.status))
+          .filter((s) => options?.workflowId === undefined || s.workflowId === options.workflowId)
+          .sort((a, b) => b.updatedAt - a.updatedAt)
+        return options?.limit === undefined ? out : out.slice(0, options.limit)
+      }),
+    dueSleepers: (now, limit) =>
+      Effect.sync(() => {
+        const out = [...threads.values()]
+          .map(summary)
+          .filter((s) => s.status === "paused" && s.wakeAt !== undefined && s.wakeAt <= now)
+          .sort((a, b) => a.wakeAt! - b.wakeAt!)
+        return limit === undefined ? out : out.slice(0, limit)
+      }),
+    delete: (executionId) =>
+      Effect.sync(() => {
+        let n = 0
+        for (const t of threads.values()) {
+          for (const [id, cp] of t.checkpoints) {
+            if (cp.executionId === executionId) {
+              t.checkpoints.delete(id)
+              n++
+            }
+          }
+          // checkpoints whose parent is gone start their own lineage: values are stored whole here
+          if (t.head !== null && !t.checkpoints.has(t.head)) {
+            const rest = [...t.checkpoints.keys()].sort()
+            t.head = rest.length === 0 ? null : rest[rest.length - 1]!
+          }
+        }
+        return n
+      }),
+    deleteThread: (threadId) =>
+      Effect.sync(() => {
+        const t = threads.get(threadId)
+        if (t === undefined) return 0
+        threads.delete(threadId)
+        return t.checkpoints.size
+      }),
+    cleanup: ({ olderThan, statuses }) =>
+      Effect.sync(() => {
+        const wanted = statuses ?? ["completed", "failed"]
+        let n = 0
+        for (const t of threads.values()) {
+          if (t.head === null) continue
+          const head = t.checkpoints.get(t.head)!
+          if (!wanted.includes(head.status)) continue
+          // keep the head (and so the thread); drop older checkpoints. Memory values are stored
+          // whole per checkpoint, so the head never needs its ancestors.
+          for (const [id, cp] of t.checkpoints) {
+            if (id !== t.head && cp.createdAt < olderThan) {
+              t.checkpoints.delete(id)
+              n++
+            }
+          }
+        }
+        return n
+      })
+  }
+  return backend
+}
