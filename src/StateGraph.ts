@@ -130,6 +130,8 @@ export interface NodeOptions {
   /** each attempt is interrupted after this long and fails with `NodeTimeout` */
   readonly timeout?: Duration.DurationInput
   readonly metadata?: Record<string, unknown>
+  /** the nodes this node may route to with `Command.goto` (for validation and drawing) */
+  readonly ends?: ReadonlyArray<string>
 }
 
 /**
@@ -241,7 +243,8 @@ export const addNode: {
         run: node,
         retry: options?.retry,
         timeout: options?.timeout,
-        metadata: options?.metadata
+        metadata: options?.metadata,
+        ends: options?.ends
       }]
     })
 )
@@ -496,8 +499,8 @@ export type AnyCompiled = CompiledGraph<any, any, any, any>
  */
 export type StateOf<G> = G extends CompiledGraph<infer S, any, any, any> ? Channel.State<S> : never
 
-type BreakpointsOf<O> = O extends { readonly interruptBefore: ReadonlyArray<any> } ? Interrupt.Breakpoint
-  : O extends { readonly interruptAfter: ReadonlyArray<any> } ? Interrupt.Breakpoint
+type BreakpointsOf<O> = "interruptBefore" extends keyof O ? Interrupt.Breakpoint
+  : "interruptAfter" extends keyof O ? Interrupt.Breakpoint
   : never
 
 type CheckGotos<G extends string, Nodes> = [Exclude<G, (keyof Nodes & string) | END>] extends [never] ? unknown
@@ -659,6 +662,7 @@ const mermaid = (def: internalGraph.GraphDef): string => {
   lines.push(`  __end__([END])`)
   for (const e of def.edges) lines.push(`  ${mermaidId(e.from)} --> ${mermaidId(e.to)}`)
   for (const j of def.joins) for (const s of j.sources) lines.push(`  ${mermaidId(s)} ==> ${mermaidId(j.target)}`)
+  for (const n of def.nodes) for (const t of n.ends ?? []) lines.push(`  ${mermaidId(n.name)} -.-> ${mermaidId(t)}`)
   for (const b of def.branches) {
     const targets = b.targets ?? [...def.nodes.map((n) => n.name), END]
     for (const t of targets) lines.push(`  ${mermaidId(b.from)} -.-> ${mermaidId(t)}`)

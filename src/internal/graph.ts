@@ -11,6 +11,8 @@ export interface NodeDef {
   readonly retry: Schedule.Schedule<unknown, unknown, unknown> | undefined
   readonly timeout: Duration.DurationInput | undefined
   readonly metadata: Record<string, unknown> | undefined
+  /** where the node may route with `Command.goto` (for validation and drawing) */
+  readonly ends: ReadonlyArray<string> | undefined
 }
 
 /** @internal */
@@ -109,6 +111,8 @@ export const validate = (def: GraphDef): string | undefined => {
     return "no entry edge: add an edge from START"
   }
   // reachability from START; a conditional edge without declared targets may go anywhere
+  const nodeByName = new Map(def.nodes.map((n) => [n.name, n]))
+  for (const n of def.nodes) for (const t of n.ends ?? []) if (!known(t)) return `node "${n.name}" ends at unknown node "${t}"`
   const reached = new Set<string>()
   const queue: Array<string> = [START]
   const edgesFrom = group(def.edges, (e) => e.from)
@@ -118,6 +122,7 @@ export const validate = (def: GraphDef): string | undefined => {
     const at = queue.pop()!
     const next: Array<string> = []
     for (const e of edgesFrom[at] ?? []) next.push(e.to)
+    for (const t of nodeByName.get(at)?.ends ?? []) next.push(t)
     for (const b of branchesFrom[at] ?? []) next.push(...(b.targets ?? [...names]))
     for (const j of def.joins) if (j.sources.includes(at)) next.push(j.target)
     for (const n of next) {
@@ -129,7 +134,9 @@ export const validate = (def: GraphDef): string | undefined => {
   }
   void joinsFrom
   for (const n of def.nodes) {
-    if (!reached.has(n.name)) return `node "${n.name}" is unreachable from START`
+    if (!reached.has(n.name)) {
+      return `node "${n.name}" is unreachable from START (a node that routes to it with Command.goto must list it in \`ends\`)`
+    }
   }
   return undefined
 }
@@ -140,7 +147,10 @@ export const version = (def: GraphDef): string => {
     .sort()
     .map((k) => `${k}:${def.channels[k]!._tag}:${String(def.channels[k]!.schema.ast)}`)
   const nodes = def.nodes.map((n) => n.name).sort()
-  const edges = def.edges.map((e) => `${e.from}->${e.to}`).sort()
+  const edges = [
+    ...def.edges.map((e) => `${e.from}->${e.to}`),
+    ...def.nodes.flatMap((n) => (n.ends ?? []).map((t) => `${n.name}=>${t}`))
+  ].sort()
   const joins = def.joins.map((j) => `${[...j.sources].sort().join("+")}->${j.target}`).sort()
   const branches = def.branches.map((b) => `${b.from}?${b.targets ? [...b.targets].sort().join("|") : "*"}`).sort()
   const text = JSON.stringify({ channels, nodes, edges, joins, branches })

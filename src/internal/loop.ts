@@ -2,7 +2,7 @@
  * The effectful superstep loop: run a step's tasks, persist pending writes, apply, plan,
  * checkpoint, and stop at END, an interrupt, a failure or the recursion limit.
  */
-import { Cause, Duration, Effect, Either, Exit, Fiber, Option, ParseResult } from "effect"
+import { Cause, Clock, Duration, Effect, Either, Exit, Fiber, Option, ParseResult } from "effect"
 import {
   CheckpointNotFound,
   CorruptSnapshot,
@@ -465,7 +465,9 @@ const loop = (
           })
           exitPending = undefined
         }
-        const snapshot = toEncoded(compiled, threadId!, next)
+        let snapshot = toEncoded(compiled, threadId!, next)
+        // steps not committed (exit durability) are skipped in the lineage
+        if (snapshot.parentCheckpointId !== expectedHead) snapshot = { ...snapshot, parentCheckpointId: expectedHead }
         const request = { threadId: threadId!, runId: run.runId, expectedHead, snapshot, writes: all }
         yield* awaitCommit
         if (compiled.durability === "async" && !force) {
@@ -966,6 +968,7 @@ export const execute = (
   }
   const body = Effect.gen(function*() {
     const head = yield* store.claim(threadId, run.runId, { workflowId: compiled.id, leaseMillis: compiled.leaseMillis })
+    yield* heartbeat(compiled, store, threadId, run.runId)
     let base: Checkpoint | undefined
     if (head !== null || config.checkpointId !== undefined) {
       const loaded = yield* loadCheckpoint(compiled, store, threadId, config.checkpointId ?? head ?? undefined)
@@ -1059,8 +1062,19 @@ export const execute = (
     })
   }
 
-  return Effect.ensuring(body, Effect.ignore(store.release(threadId, run.runId)))
+  return Effect.scoped(Effect.ensuring(body, Effect.ignore(store.release(threadId, run.runId))))
 }
+
+/** Renews the run's claim while it runs, so a long step keeps the thread. */
+const heartbeat = (compiled: Compiled, store: Backend, threadId: string, runId: string) =>
+  store.claim(threadId, runId, { workflowId: compiled.id, leaseMillis: compiled.leaseMillis }).pipe(
+    Effect.ignore,
+    Effect.delay(Duration.millis(Math.max(10, Math.floor(compiled.leaseMillis / 3)))),
+    Effect.forever,
+    // leases are wall-clock facts shared with other processes: renew on real time even under TestClock
+    Effect.withClock(Clock.make()),
+    Effect.forkScoped
+  )
 
 /**
  * Writes an update as if `asNode` had produced it, and plans the next step from `asNode`'s
