@@ -140,6 +140,22 @@ export class ThreadPaused extends Schema.TaggedError<ThreadPaused>()("ThreadPaus
 }
 
 /**
+ * A node went into a durable sleep (`Task.sleep`) on a persisted thread: the thread is paused
+ * until `wakeAt`; `invoke(null, { threadId })` (or a worker) continues it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ThreadSleeping extends Schema.TaggedError<ThreadSleeping>()("ThreadSleeping", {
+  threadId: Schema.String,
+  wakeAt: Schema.String
+}) {
+  override get message() {
+    return `thread "${this.threadId}" sleeps until ${this.wakeAt}`
+  }
+}
+
+/**
  * `resume` of a thread that is not paused.
  *
  * @since 0.1.0
@@ -270,6 +286,7 @@ export type EngineError =
   | NodeTimeout
   | NodeFailed
   | ThreadPaused
+  | ThreadSleeping
   | StoreFailure
 
 /**

@@ -91,7 +91,9 @@ export const InterruptRecord = Schema.Struct({
   request: Schema.Unknown,
   node: Schema.String,
   taskId: Schema.String,
-  status: Schema.Literal("pending", "answered")
+  status: Schema.Literal("pending", "answered"),
+  /** set when the interrupt was raised by a child graph of the task (Task.call, subgraph) */
+  child: Schema.optional(Schema.Boolean)
 })
 
 /**
@@ -110,7 +112,7 @@ export type InterruptRecord = typeof InterruptRecord.Type
 export const TaskRecord = Schema.Struct({
   taskId: Schema.String,
   node: Schema.String,
-  status: Schema.Literal("done", "interrupted", "failed"),
+  status: Schema.Literal("running", "done", "interrupted", "failed", "sleeping"),
   /** [channel, encoded update] in the order the node wrote them */
   writes: Schema.Array(Schema.Tuple(Schema.String, Schema.Unknown)),
   /** routing decided by the node (Command.goto): node names or sends */
@@ -119,6 +121,11 @@ export const TaskRecord = Schema.Struct({
   answers: Schema.Array(Schema.Unknown),
   /** journaled activity results (Task.activity) */
   journal: Schema.Array(Schema.Unknown),
+  /** answers for a child graph's interrupts: interrupt id → { kind, encoded value } */
+  forwarded: Schema.optional(Schema.Record({
+    key: Schema.String,
+    value: Schema.Struct({ kind: Schema.String, value: Schema.Unknown })
+  })),
   error: Schema.optional(Schema.String)
 })
 

@@ -18,6 +18,7 @@ import * as internalGraph from "./internal/graph.js"
 import * as loop from "./internal/loop.js"
 import type { Send } from "./Send.js"
 import { Snapshots } from "./Snapshots.js"
+import * as Task from "./Task.js"
 
 /**
  * The entry of a graph: `addEdge(START, "first")`.
@@ -121,6 +122,17 @@ export type RouteTarget<Nodes> = (keyof Nodes & string) | END | SendTo<Nodes>
 export type RouteResult<Nodes> = RouteTarget<Nodes> | ReadonlyArray<RouteTarget<Nodes>>
 
 /**
+ * A node name not yet declared (dynamic `string` names and untyped builders are let through).
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type NewName<Name extends string, Nodes> = string extends Name ? Name
+  : 0 extends (1 & Nodes) ? Name
+  : Name extends keyof Nodes ? never
+  : Name
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -207,12 +219,47 @@ export const addNode: {
     R,
     G extends string,
     const Name extends string,
+    CS extends Channels,
+    CN extends Record<string, any>,
+    CE,
+    CR
+  >(
+    name: NewName<Name, Nodes>,
+    subgraph: CompiledGraph<CS, CN, CE, CR>,
+    options?: NodeOptions
+  ): (
+    self: StateGraph<S, Nodes, E, R, G>
+  ) => StateGraph<S, Nodes & { readonly [K in Name]: Channel.State<S> }, E | Task.CallError<CE>, R | CR, G>
+  <
+    S extends Channels,
+    Nodes extends Record<string, any>,
+    E,
+    R,
+    G extends string,
+    const Name extends string,
+    CS extends Channels,
+    CN extends Record<string, any>,
+    CE,
+    CR
+  >(
+    self: StateGraph<S, Nodes, E, R, G>,
+    name: NewName<Name, Nodes>,
+    subgraph: CompiledGraph<CS, CN, CE, CR>,
+    options?: NodeOptions
+  ): StateGraph<S, Nodes & { readonly [K in Name]: Channel.State<S> }, E | Task.CallError<CE>, R | CR, G>
+  <
+    S extends Channels,
+    Nodes extends Record<string, any>,
+    E,
+    R,
+    G extends string,
+    const Name extends string,
     O extends NodeOutput<S> & ValidOutput<S, O>,
     E2 = never,
     R2 = never,
     In = Channel.State<S>
   >(
-    name: Name extends keyof Nodes ? never : Name,
+    name: NewName<Name, Nodes>,
     node: (input: In) => Effect.Effect<O, E2, R2>,
     options?: NodeOptions
   ): (self: StateGraph<S, Nodes, E, R, G>) => StateGraph<S, Nodes & { readonly [K in Name]: In }, E | E2, R | R2, G | GotosOf<O>>
@@ -229,18 +276,18 @@ export const addNode: {
     In = Channel.State<S>
   >(
     self: StateGraph<S, Nodes, E, R, G>,
-    name: Name extends keyof Nodes ? never : Name,
+    name: NewName<Name, Nodes>,
     node: (input: In) => Effect.Effect<O, E2, R2>,
     options?: NodeOptions
   ): StateGraph<S, Nodes & { readonly [K in Name]: In }, E | E2, R | R2, G | GotosOf<O>>
 } = dual(
   (args) => isStateGraph(args[0]),
-  (self: Any, name: string, node: (input: any) => Effect.Effect<any, any, any>, options?: NodeOptions) =>
+  (self: Any, name: string, node: ((input: any) => Effect.Effect<any, any, any>) | AnyCompiled, options?: NodeOptions) =>
     fromDef({
       ...self.def,
       nodes: [...self.def.nodes, {
         name,
-        run: node,
+        run: typeof node === "function" ? node : subgraphNode(node, self.def.channels),
         retry: options?.retry,
         timeout: options?.timeout,
         metadata: options?.metadata,
@@ -316,6 +363,30 @@ export const addConditionalEdges: {
     fromDef({ ...self.def, branches: [...self.def.branches, { from, route, targets }] })
 )
 
+/**
+ * A compiled graph as a node: the parent's channels that the child also has go in; after the
+ * child ends, last-value channels are written back and append channels get the items the child
+ * added. Reduce channels are passed in but not written back (a reducer cannot be undone).
+ */
+const subgraphNode = (child: AnyCompiled, parent: Channels) => (state: Record<string, unknown>) => {
+  const shared = child.compiled.codecs.map((c) => c.name).filter((name) => parent[name] !== undefined)
+  const input: Record<string, unknown> = {}
+  for (const name of shared) if (state[name] !== undefined) input[name] = state[name]
+  return Effect.map(Task.call(child, input as any), (result: Record<string, unknown>) => {
+    const update: Record<string, unknown> = {}
+    for (const name of shared) {
+      const kind = parent[name]!._tag
+      const after = result[name]
+      if (kind === "LastValue" && after !== undefined) update[name] = after
+      if (kind === "Append" && Array.isArray(after)) {
+        const before = (input[name] ?? []) as ReadonlyArray<unknown>
+        update[name] = after.slice(Math.min(before.length, after.length))
+      }
+    }
+    return update
+  })
+}
+
 // ---------------------------------------------------------------------------------------------
 // compiled graph
 // ---------------------------------------------------------------------------------------------
@@ -340,6 +411,8 @@ export interface CompileOptions<N extends string = string> {
   readonly interruptAfter?: ReadonlyArray<N>
   /** how long a run's claim on a thread lasts without renewal (default 30 s) */
   readonly leaseMillis?: number
+  /** a `Task.sleep` longer than this pauses a persisted thread instead of waiting (default 30 s) */
+  readonly sleepThreshold?: Duration.DurationInput
 }
 
 /**
@@ -379,7 +452,7 @@ export interface RunOptions {
  * @since 0.1.0
  * @category models
  */
-export type StreamMode = "values" | "updates" | "events"
+export type StreamMode = "values" | "updates" | "events" | "messages" | "custom"
 
 /**
  * A streamed part; `mode` tells which.
@@ -396,7 +469,15 @@ export type StreamPart<S extends Channels, M extends StreamMode> = Extract<
     readonly taskId: string
     readonly update: Channel.Update<S>
   }
-  | { readonly mode: "events"; readonly event: loop.RunEvent },
+  | { readonly mode: "events"; readonly event: loop.RunEvent }
+  | {
+    readonly mode: "messages"
+    readonly node: string
+    readonly taskId: string
+    readonly messageId: string
+    readonly delta: string
+  }
+  | { readonly mode: "custom"; readonly node: string; readonly taskId: string; readonly data: unknown },
   { readonly mode: M }
 >
 

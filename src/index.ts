@@ -30,3 +30,7 @@ export * as Snapshots from "./Snapshots.js"
  * @since 0.1.0
  */
 export * as StateGraph from "./StateGraph.js"
+/**
+ * @since 0.1.0
+ */
+export * as Task from "./Task.js"

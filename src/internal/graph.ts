@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto"
+import { Duration as DurationMod } from "effect"
 import type { Duration, Effect, Schedule } from "effect"
 import type * as Channel from "../Channel.js"
 import { makeCodec, type ChannelCodec } from "./channel.js"
@@ -47,6 +48,7 @@ export interface CompileOptions {
   readonly interruptBefore?: ReadonlyArray<string>
   readonly interruptAfter?: ReadonlyArray<string>
   readonly leaseMillis?: number
+  readonly sleepThreshold?: import("effect").Duration.DurationInput
 }
 
 /** The compiled, runtime form of a graph: lookup tables built once. @internal */
@@ -66,6 +68,8 @@ export interface Compiled {
   readonly interruptBefore: ReadonlySet<string>
   readonly interruptAfter: ReadonlySet<string>
   readonly leaseMillis: number
+  /** a Task.sleep longer than this pauses a persisted thread instead of waiting */
+  readonly sleepThresholdMillis: number
   /** for each join target: the nodes it depends on (for dependency validation) */
   readonly dependencies: Readonly<Record<string, ReadonlyArray<string>>>
 }
@@ -187,6 +191,7 @@ export const compile = (def: GraphDef, options: CompileOptions): Compiled => {
     interruptBefore: new Set(options.interruptBefore ?? []),
     interruptAfter: new Set(options.interruptAfter ?? []),
     leaseMillis: options.leaseMillis ?? 30_000,
+    sleepThresholdMillis: options.sleepThreshold === undefined ? 30_000 : DurationMod.toMillis(options.sleepThreshold),
     dependencies
   }
 }

@@ -10,12 +10,16 @@ const node = randomBytes(3).toString("hex")
  *
  * @internal
  */
+let prefix = ""
+
 export const make = (): string => {
   const now = Date.now()
   if (now === lastMillis) sequence++
   else {
     lastMillis = now
     sequence = 0
+    prefix = now.toString(36).padStart(9, "0")
   }
-  return now.toString(36).padStart(9, "0") + sequence.toString(36).padStart(4, "0") + node
+  const seq = sequence.toString(36)
+  return prefix + (seq.length >= 4 ? seq : "0000".slice(seq.length) + seq) + node
 }

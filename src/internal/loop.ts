@@ -16,6 +16,7 @@ import {
   ThreadNotFound,
   ThreadNotPaused,
   ThreadPaused,
+  ThreadSleeping,
   UnknownInterrupt
 } from "../GraphError.js"
 import * as Interrupt from "../Interrupt.js"
@@ -26,7 +27,7 @@ import * as algo from "./algo.js"
 import { START } from "./constants.js"
 import type { Compiled } from "./graph.js"
 import * as Ids from "./ids.js"
-import { CurrentTask, interruptId, type TaskScope } from "./task.js"
+import { CurrentTask, interruptId, type JournalEntry, type TaskScope } from "./task.js"
 
 // ---------------------------------------------------------------------------------------------
 // models
@@ -236,21 +237,29 @@ const channelWrites = (compiled: Compiled, applied: algo.Applied, full: boolean)
 // running tasks
 // ---------------------------------------------------------------------------------------------
 
+/** What a task leaves for its record: its answers, journal and forwarded child answers. */
+interface TaskMemory {
+  readonly answers: ReadonlyArray<unknown>
+  readonly journal: ReadonlyArray<unknown>
+  readonly forwarded: Readonly<Record<string, { readonly kind: string; readonly value: unknown }>> | undefined
+}
+
 type Outcome =
   | {
     readonly _tag: "Done"
     readonly task: TaskSpec
     readonly output: algo.TaskOutput
-    readonly answers: ReadonlyArray<unknown>
+    readonly memory: TaskMemory
     readonly attempts: number
   }
   | {
     readonly _tag: "Interrupted"
     readonly task: TaskSpec
-    readonly record: InterruptRecord
-    readonly answers: ReadonlyArray<unknown>
+    readonly records: ReadonlyArray<InterruptRecord>
+    readonly memory: TaskMemory
   }
-  | { readonly _tag: "Failed"; readonly task: TaskSpec; readonly error: unknown; readonly answers: ReadonlyArray<unknown> }
+  | { readonly _tag: "Sleeping"; readonly task: TaskSpec; readonly wakeAt: number; readonly memory: TaskMemory }
+  | { readonly _tag: "Failed"; readonly task: TaskSpec; readonly error: unknown; readonly memory: TaskMemory }
 
 const renderError = (error: unknown): string => {
   if (error instanceof Error) return error.message ? `${(error as any)._tag ?? error.name}: ${error.message}` : String((error as any)._tag ?? error.name)
@@ -261,31 +270,94 @@ const renderError = (error: unknown): string => {
   }
 }
 
+/**
+ * The journal of a task whose node failed, for its re-run: recorded failures are dropped so the
+ * failed work is tried again; successes are still replayed.
+ */
+const retryable = (journal: ReadonlyArray<JournalEntry>): Array<JournalEntry> =>
+  journal.map((entry): JournalEntry => {
+    if (entry === null || entry === undefined) return entry
+    if (entry.type === "activity" && entry.exit === "failure") return undefined as any
+    if (entry.type === "forEach") {
+      const children: Record<string, any> = {}
+      for (const [k, c] of Object.entries(entry.children)) if (c.exit === "success") children[k] = c
+      return { ...entry, children }
+    }
+    if (entry.type === "call" && entry.exit === "failure") return { name: entry.name, type: "call", threadId: entry.threadId }
+    return entry
+  })
+
+/** Per-run facts a task needs from the loop. */
+interface TaskEnv {
+  readonly compiled: Compiled
+  readonly threadId: string | undefined
+  readonly store: Backend | undefined
+  readonly runId: string
+  readonly persist: boolean
+  readonly emit: RunConfig["emit"]
+  readonly modes: ReadonlySet<string>
+}
+
 const runTask = (
-  compiled: Compiled,
-  threadId: string | undefined,
+  env: TaskEnv,
   checkpointId: string,
   step: number,
   state: Readonly<Record<string, unknown>>,
   task: TaskSpec,
-  answers: ReadonlyArray<unknown>,
-  emit: RunConfig["emit"],
-  modes: ReadonlySet<string>
+  previous: TaskRecord | undefined,
+  answers: ReadonlyArray<unknown>
 ): Effect.Effect<Outcome, never, any> => {
+  const { compiled, emit, modes } = env
   const node = compiled.nodes[task.node]!
+  const journal: Array<JournalEntry> = previous === undefined
+    ? []
+    : previous.status === "failed"
+    ? retryable(previous.journal as Array<JournalEntry>)
+    : [...(previous.journal as Array<JournalEntry>)]
+  const forwarded = previous?.forwarded ?? {}
+  const memory = (): TaskMemory => ({ answers, journal: [...journal], forwarded: previous?.forwarded })
+  const persistJournal: Effect.Effect<void, unknown> = env.persist
+    ? Effect.suspend(() =>
+      env.store!.putTask(env.threadId!, env.runId, checkpointId, {
+        taskId: task.id,
+        node: task.node,
+        status: "running",
+        writes: [],
+        gotos: [],
+        answers,
+        journal: [...journal],
+        ...(previous?.forwarded !== undefined ? { forwarded: previous.forwarded } : {})
+      })
+    )
+    : Effect.void
   const scope: TaskScope = {
-    threadId,
+    threadId: env.threadId,
     checkpointId,
     taskId: task.id,
     node: task.node,
     answers,
     askIndex: 0,
-    pendingAsk: undefined
+    pendingAsk: undefined,
+    journal,
+    journalIndex: 0,
+    persist: persistJournal,
+    durable: env.persist,
+    sleepThresholdMillis: compiled.sleepThresholdMillis,
+    pendingSleep: undefined,
+    pendingChild: undefined,
+    forwarded,
+    emit,
+    modes,
+    store: env.store
   }
   let attempts = 0
   let attempt: Effect.Effect<unknown, unknown, unknown> = Effect.suspend(() => {
     attempts++
     scope.askIndex = 0
+    scope.journalIndex = 0
+    scope.pendingAsk = undefined
+    scope.pendingSleep = undefined
+    scope.pendingChild = undefined
     return node.run(task.send ? task.arg : state)
   })
   if (node.timeout !== undefined) {
@@ -296,7 +368,11 @@ const runTask = (
     })
   }
   if (node.retry !== undefined) {
-    attempt = Effect.retry(attempt, { schedule: node.retry, while: (e) => !Interrupt.isInterrupt(e) }) as any
+    attempt = Effect.retry(attempt, {
+      schedule: node.retry,
+      while: (e) =>
+        !Interrupt.isInterrupt(e) && scope.pendingSleep === undefined && scope.pendingChild === undefined
+    }) as any
   }
   const events = emit !== undefined && modes.has("events")
   const started = events
@@ -307,34 +383,53 @@ const runTask = (
     Effect.map((exit): Outcome => {
       if (Exit.isSuccess(exit)) {
         const output = algo.normalizeOutput(compiled, task.node, exit.value)
-        if (Either.isLeft(output)) return { _tag: "Failed", task, error: output.left, answers }
-        return { _tag: "Done", task, output: output.right, answers, attempts }
+        if (Either.isLeft(output)) return { _tag: "Failed", task, error: output.left, memory: memory() }
+        return { _tag: "Done", task, output: output.right, memory: memory(), attempts }
+      }
+      if (scope.pendingSleep !== undefined && scope.pendingChild === undefined) {
+        return { _tag: "Sleeping", task, wakeAt: scope.pendingSleep, memory: memory() }
       }
       const failure = Cause.failureOption(exit.cause)
       if (Option.isSome(failure)) {
         const error = failure.value
+        if (scope.pendingChild !== undefined) {
+          return {
+            _tag: "Interrupted",
+            task,
+            memory: memory(),
+            records: scope.pendingChild.map((c) => ({
+              id: c.id,
+              kind: c.kind,
+              request: c.request,
+              node: task.node,
+              taskId: task.id,
+              status: "pending" as const,
+              child: true
+            }))
+          }
+        }
         if (Interrupt.isInterrupt(error) && scope.pendingAsk !== undefined) {
           const ask = scope.pendingAsk
           return {
             _tag: "Interrupted",
             task,
-            answers,
-            record: {
+            memory: memory(),
+            records: [{
               id: interruptId(task.id, ask.index),
               kind: ask.kind,
               request: ask.request,
               node: task.node,
               taskId: task.id,
               status: "pending"
-            }
+            }]
           }
         }
-        return { _tag: "Failed", task, error, answers }
+        return { _tag: "Failed", task, error, memory: memory() }
       }
       return {
         _tag: "Failed",
         task,
-        answers,
+        memory: memory(),
         error: new NodeFailed({ node: task.node, taskId: task.id, cause: Cause.pretty(exit.cause) })
       }
     })
@@ -345,9 +440,9 @@ const runTask = (
       mode: "events",
       event: o._tag === "Done"
         ? { _tag: "TaskFinished", step, node: task.node, taskId: task.id }
-        : o._tag === "Interrupted"
-        ? { _tag: "TaskInterrupted", step, node: task.node, taskId: task.id }
-        : { _tag: "TaskFailed", step, node: task.node, taskId: task.id, error: renderError(o.error) }
+        : o._tag === "Failed"
+        ? { _tag: "TaskFailed", step, node: task.node, taskId: task.id, error: renderError(o.error) }
+        : { _tag: "TaskInterrupted", step, node: task.node, taskId: task.id }
     })))
 }
 
@@ -376,6 +471,12 @@ const emptyCheckpoint = (compiled: Compiled): Checkpoint => {
   }
 }
 
+const noRoutes: ReadonlyArray<ReadonlyArray<string | Send>> = []
+const hasBranches = (compiled: Compiled, finished: ReadonlyArray<{ readonly node: string }>) => {
+  for (let i = 0; i < finished.length; i++) if (compiled.branchesFrom[finished[i]!.node] !== undefined) return true
+  return false
+}
+
 /** Evaluates the conditional routes of finished tasks on the new state. */
 const evaluateRoutes = (
   compiled: Compiled,
@@ -396,6 +497,12 @@ const evaluateRoutes = (
       (results) => results.flatMap(algo.routeTargets)
     )
   })
+}
+
+/** Answers given to a task by a resume: its own (ask order) and those for its child graphs. */
+interface Given {
+  readonly answers: ReadonlyArray<unknown>
+  readonly forwarded?: Readonly<Record<string, { readonly kind: string; readonly value: unknown }>> | undefined
 }
 
 /** @internal */
@@ -422,7 +529,7 @@ const loop = (
   run: Run,
   start: Checkpoint,
   head: string | null,
-  answered: ReadonlyMap<string, ReadonlyArray<unknown>>,
+  answered: ReadonlyMap<string, Given>,
   skipBreakpoint: boolean
 ): Effect.Effect<Checkpoint, any, any> =>
   Effect.gen(function*() {
@@ -438,6 +545,7 @@ const loop = (
     let exitPending: { writes: Map<string, ChannelWrite> } | undefined
     let order = 0
     for (const k in cp.nodeStates) order = Math.max(order, cp.nodeStates[k]!.executionOrder)
+    const env: TaskEnv = { compiled, threadId, store, runId: run.runId, persist, emit, modes }
 
     const awaitCommit = Effect.suspend(() => {
       if (asyncCommit === undefined) return Effect.void
@@ -555,8 +663,11 @@ const loop = (
       }
       const multi = toRun.length > 1
       const runOne = (t: TaskSpec) => {
-        const answers = answersFor.get(t.id) ?? pending.get(t.id)?.answers ?? []
-        const task = runTask(compiled, threadId, cp.checkpointId, step, cp.values, t, answers, emit, modes)
+        const given = answersFor.get(t.id)
+        const prev = pending.get(t.id)
+        const answers = given?.answers ?? prev?.answers ?? []
+        const previous = given?.forwarded !== undefined && prev !== undefined ? { ...prev, forwarded: given.forwarded } : prev
+        const task = runTask(env, cp.checkpointId, step, cp.values, t, previous, answers)
         if (!(persist && multi && compiled.durability !== "exit")) return task
         // pending writes are saved as each task finishes, so a sibling's failure or a crash
         // re-runs only the unfinished tasks
@@ -571,8 +682,18 @@ const loop = (
         status: "done",
         writes: encodeWrites(compiled, o.output.writes) as any,
         gotos: o.output.gotos as any,
-        answers: o.answers,
-        journal: []
+        answers: o.memory.answers,
+        journal: o.memory.journal
+      })
+      const memoryRecord = (o: Outcome, status: TaskRecord["status"]): TaskRecord => ({
+        taskId: o.task.id,
+        node: o.task.node,
+        status,
+        writes: [],
+        gotos: [],
+        answers: o.memory.answers,
+        journal: o.memory.journal,
+        ...(o.memory.forwarded !== undefined ? { forwarded: o.memory.forwarded } : {})
       })
       const outcomes: ReadonlyArray<Outcome> = toRun.length === 0
         ? []
@@ -587,20 +708,18 @@ const loop = (
       const failed = outcomes.find((o) => o._tag === "Failed") as Extract<Outcome, { _tag: "Failed" }> | undefined
       const newRecords: Array<TaskRecord> = []
       const interrupted: Array<InterruptRecord> = [...stillWaiting]
+      let wakeAt: number | undefined
       for (const o of outcomes) {
         if (o._tag === "Done" && !(persist && multi && compiled.durability !== "exit")) newRecords.push(doneRecord(o))
         if (o._tag === "Interrupted") {
-          interrupted.push(o.record)
-          newRecords.push({
-            taskId: o.task.id,
-            node: o.task.node,
-            status: "interrupted",
-            writes: [],
-            gotos: [],
-            answers: o.answers,
-            journal: []
-          })
+          interrupted.push(...o.records)
+          newRecords.push(memoryRecord(o, "interrupted"))
         }
+        if (o._tag === "Sleeping") {
+          wakeAt = wakeAt === undefined ? o.wakeAt : Math.min(wakeAt, o.wakeAt)
+          newRecords.push(memoryRecord(o, "sleeping"))
+        }
+        if (o._tag === "Failed" && o.memory.journal.length > 0) newRecords.push(memoryRecord(o, "failed"))
       }
       if (failed !== undefined) {
         // the first failure in task order wins; finished tasks keep their pending writes
@@ -622,6 +741,16 @@ const loop = (
           ...interrupted
         ]
         return yield* pause(cp, records, newRecords, "interrupt")
+      }
+      if (wakeAt !== undefined) {
+        // a durable sleep: the thread pauses until wakeAt; a worker (or invoke(null)) wakes it
+        yield* settle(cp, newRecords, {
+          status: "paused",
+          interrupts: cp.interrupts,
+          pauseReason: "sleeping",
+          wakeAt
+        })
+        return yield* Effect.fail(new ThreadSleeping({ threadId: threadId ?? "", wakeAt: new Date(wakeAt).toISOString() }))
       }
 
       // apply: finished tasks in task order (earlier-recorded pending writes included)
@@ -652,7 +781,7 @@ const loop = (
           yield* emit({ mode: "updates", step, node: f.node, taskId: f.taskId, update })
         }
       }
-      const routed = yield* evaluateRoutes(compiled, finished, values)
+      const routed = hasBranches(compiled, finished) ? yield* evaluateRoutes(compiled, finished, values) : noRoutes
       const nextId = Ids.make()
       const planned = algo.plan(compiled, nextId, finished, routed, cp.joins)
       if (Either.isLeft(planned)) {
@@ -686,7 +815,7 @@ const loop = (
         metadata: cp.metadata,
         ...(cp.initialInput !== undefined ? { initialInput: cp.initialInput } : {})
       }
-      yield* commit(next, persist ? channelWrites(compiled, applied.right, false) : [], false)
+      if (persist) yield* commit(next, channelWrites(compiled, applied.right, false), false)
       if (emit !== undefined && modes.has("values")) yield* emit({ mode: "values", step: next.step, values: values as any })
       cp = next
       steps++
@@ -873,7 +1002,7 @@ const prepareAnswers = (
       return yield* Effect.fail(new ThreadNotPaused({ threadId, status: cp.status }))
     }
     const pending = cp.interrupts.filter((i) => i.status === "pending")
-    const byTask = new Map<string, Array<unknown>>()
+    const byTask = new Map<string, { answers: Array<unknown>; forwarded: Record<string, { kind: string; value: unknown }> | undefined }>()
     const answeredIds = new Set<string>()
     const records = new Map(cp.pending.map((r) => [r.taskId, r]))
     const breakpointsOnly = pending.every((i) => i.kind === "Breakpoint")
@@ -933,9 +1062,18 @@ const prepareAnswers = (
       if (Either.isLeft(encoded)) {
         return yield* Effect.fail(new InvalidResumeValue({ kind: target.kind, interruptId: target.id, issue: algo.formatIssue(encoded.left) }))
       }
-      const list = byTask.get(target.taskId) ?? [...(records.get(target.taskId)?.answers ?? [])]
-      list.push(encoded.right)
-      byTask.set(target.taskId, list)
+      const record = records.get(target.taskId)
+      const given = byTask.get(target.taskId) ?? {
+        answers: [...(record?.answers ?? [])],
+        forwarded: record?.forwarded === undefined ? undefined : { ...record.forwarded }
+      }
+      if (target.child === true) {
+        // an interrupt of a child graph: the answer is forwarded to it by interrupt id
+        given.forwarded = { ...given.forwarded, [target.id]: { kind: target.kind, value: encoded.right } }
+      } else {
+        given.answers.push(encoded.right)
+      }
+      byTask.set(target.taskId, given)
     }
     const interrupts = cp.interrupts.map((i) => (answeredIds.has(i.id) ? { ...i, status: "answered" as const } : i))
     const breakpoint = pending.some((i) => i.kind === "Breakpoint" && (answeredIds.has(i.id) || answers.length === 0))
@@ -1009,7 +1147,7 @@ export const execute = (
         if (base === undefined) return yield* Effect.fail(new ThreadNotFound({ threadId }))
         const prepared = yield* prepareAnswers(base, threadId, request.answers)
         // record the answers first: a crash after this point resumes with them
-        for (const [taskId, answers] of prepared.byTask) {
+        for (const [taskId, given] of prepared.byTask) {
           const prev = base.pending.find((r) => r.taskId === taskId)
           const task = base.tasks.find((t) => t.id === taskId)!
           yield* store.putTask(threadId, run.runId, base.checkpointId, {
@@ -1018,8 +1156,9 @@ export const execute = (
             status: "interrupted",
             writes: [],
             gotos: [],
-            answers,
-            journal: prev?.journal ?? []
+            answers: given.answers,
+            journal: prev?.journal ?? [],
+            ...(given.forwarded !== undefined ? { forwarded: given.forwarded } : {})
           })
         }
         yield* store.setStatus(threadId, run.runId, base.checkpointId, {
@@ -1035,10 +1174,19 @@ export const execute = (
 
   function continueFrom(base: Checkpoint, head: string | null, forking: boolean) {
     return Effect.gen(function*() {
-      if (base.status === "paused" && !forking) {
+      if (base.status === "paused" && !forking && base.pauseReason !== "sleeping") {
         return yield* Effect.fail(
           new ThreadPaused({ threadId: threadId!, interruptIds: base.interrupts.filter((i) => i.status === "pending").map((i) => i.id) })
         )
+      }
+      if (base.status === "paused" && !forking) {
+        // waking a durable sleeper: the sleeping tasks re-run and find their wake-up time journaled
+        yield* store!.setStatus(threadId!, run.runId, base.checkpointId, {
+          status: "running",
+          interrupts: base.interrupts,
+          pauseReason: undefined,
+          wakeAt: undefined
+        })
       }
       if (!forking) return yield* loop(run, { ...base, status: base.tasks.length === 0 ? base.status : "running" }, head, new Map(), false)
       // a fork: a copy of the checkpoint as a new branch whose parent is the old one

@@ -1,0 +1,524 @@
+/**
+ * What a running node may do durably: journaled activities (run once, replayed on re-run),
+ * fan-out / fan-in with `forEach`, child graphs with `call`, durable `sleep`, and `emit` to the
+ * stream.
+ *
+ * Every operation takes the next slot of the task's journal, in call order. When the node
+ * re-runs (resume after an interrupt, retry after a crash) the journaled results are returned
+ * instead of running the effects again.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Clock, Data, Duration, Effect, Either, Exit, Option, ParseResult, Schema } from "effect"
+import type * as Channel from "./Channel.js"
+import type * as GraphError from "./GraphError.js"
+import * as Interrupt from "./Interrupt.js"
+import { CurrentTask, type JournalEntry, type TaskScope } from "./internal/task.js"
+import type { AnyCompiled, CompiledGraph, InterruptsOf } from "./StateGraph.js"
+import { Snapshots } from "./Snapshots.js"
+
+/**
+ * The journal no longer matches the node's calls (the code changed between runs).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class JournalMismatch extends Schema.TaggedError<JournalMismatch>()("JournalMismatch", {
+  taskId: Schema.String,
+  index: Schema.Number,
+  expected: Schema.String,
+  found: Schema.String
+}) {
+  override get message() {
+    return `journal of task ${this.taskId} does not match at call ${this.index}: the node now calls ${this.expected}, the journal holds ${this.found}`
+  }
+}
+
+/**
+ * An activity ran longer than its `timeout`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ActivityTimeout extends Schema.TaggedError<ActivityTimeout>()("ActivityTimeout", {
+  name: Schema.String,
+  timeoutMillis: Schema.Number
+}) {}
+
+/**
+ * A `forEach` ran out of time; `partial` holds the results that finished (by item index).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class FanOutTimeout<A = unknown> extends Data.TaggedError("FanOutTimeout")<{
+  readonly timeoutMillis: number
+  readonly partial: ReadonlyMap<number, A>
+}> {
+  override get message() {
+    return `fan-out timed out after ${this.timeoutMillis} ms with ${this.partial.size} results`
+  }
+}
+
+/**
+ * A child graph failed; `error` is its typed error.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ChildFailed<E = unknown> extends Data.TaggedError("ChildFailed")<{
+  readonly graphId: string
+  readonly threadId: string | undefined
+  readonly error: E
+}> {
+  override get message() {
+    const e = this.error as any
+    return `child graph "${this.graphId}" failed: ${e?._tag ?? ""} ${e?.message ?? String(e)}`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ActivityOptions<A, AI, E, EI> {
+  /** retried before the result is journaled */
+  readonly retry?: import("effect").Schedule.Schedule<any, E, never>
+  readonly timeout?: Duration.DurationInput
+  /** how the success is stored (default: as JSON) */
+  readonly success?: Schema.Schema<A, AI, never>
+  /** how a typed failure is stored (default: as JSON) */
+  readonly failure?: Schema.Schema<E, EI, never>
+}
+
+const json = Schema.Unknown as Schema.Schema<any, any, never>
+
+const mismatch = (scope: TaskScope, index: number, expected: string, found: JournalEntry) =>
+  new JournalMismatch({ taskId: scope.taskId, index, expected, found: `${found.type} "${found.name}"` })
+
+const corrupt = (scope: TaskScope, what: string, issue: ParseResult.ParseIssue) =>
+  Effect.dieMessage(`journal of task ${scope.taskId}: ${what} does not decode: ${ParseResult.TreeFormatter.formatIssueSync(issue)}`)
+
+const withTimeout = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  name: string,
+  timeout: Duration.DurationInput | undefined
+): Effect.Effect<A, E | ActivityTimeout, R> =>
+  timeout === undefined
+    ? effect
+    : Effect.timeoutFail(effect, {
+      duration: timeout,
+      onTimeout: () => new ActivityTimeout({ name, timeoutMillis: Duration.toMillis(timeout) })
+    })
+
+/** Encodes an exit of a child / activity for the journal; defects and interruptions are not journaled. */
+const encodeExit = <A, E>(
+  exit: Exit.Exit<A, E>,
+  success: Schema.Schema<A, any, never>,
+  failure: Schema.Schema<E, any, never>
+): Option.Option<{ readonly exit: "success" | "failure"; readonly value: unknown }> => {
+  if (Exit.isSuccess(exit)) {
+    const enc = ParseResult.encodeUnknownEither(success)(exit.value)
+    return Either.isRight(enc) ? Option.some({ exit: "success", value: enc.right }) : Option.none()
+  }
+  const error = Cause.failureOption(exit.cause)
+  if (Option.isNone(error)) return Option.none()
+  const enc = ParseResult.encodeUnknownEither(failure)(error.value)
+  return Either.isRight(enc) ? Option.some({ exit: "failure", value: enc.right }) : Option.none()
+}
+
+const replay = <A, E>(
+  scope: TaskScope,
+  entry: { readonly exit: "success" | "failure"; readonly value: unknown },
+  success: Schema.Schema<A, any, never>,
+  failure: Schema.Schema<E, any, never>
+): Effect.Effect<A, E> => {
+  if (entry.exit === "success") {
+    const dec = ParseResult.decodeUnknownEither(success)(entry.value)
+    return Either.isRight(dec) ? Effect.succeed(dec.right) : corrupt(scope, "a result", dec.left)
+  }
+  const dec = ParseResult.decodeUnknownEither(failure)(entry.value)
+  return Either.isRight(dec) ? Effect.fail(dec.right) : corrupt(scope, "a failure", dec.left)
+}
+
+/**
+ * Runs `effect` once per task execution and journals its result (success or typed failure).
+ * When the node re-runs, the journaled result is returned and the effect does not run again.
+ * Outside a graph node it simply runs the effect.
+ *
+ * @since 0.1.0
+ * @category activities
+ */
+export const activity = <A, E, R, AI = A, EI = E>(
+  name: string,
+  effect: Effect.Effect<A, E, R>,
+  options?: ActivityOptions<A, AI, E, EI>
+): Effect.Effect<A, E | ActivityTimeout | JournalMismatch, R> =>
+  Effect.flatMap(CurrentTask, (scope) => {
+    let run: Effect.Effect<A, E | ActivityTimeout, R> = withTimeout(effect, name, options?.timeout)
+    if (options?.retry !== undefined) run = Effect.retry(run, options.retry as any) as any
+    if (scope === undefined) return run
+    const success = options?.success ?? json
+    const failure = options?.failure ?? json
+    const index = scope.journalIndex++
+    const entry = scope.journal[index]
+    if (entry !== undefined && entry !== null) {
+      if (entry.type !== "activity" || entry.name !== name) {
+        return Effect.fail(mismatch(scope, index, `activity "${name}"`, entry))
+      }
+      return replay(scope, entry, success, failure)
+    }
+    return Effect.flatMap(Effect.exit(run), (exit) => {
+      const encoded = encodeExit(exit, success, failure as any)
+      if (Option.isNone(encoded)) return exit
+      scope.journal[index] = { name, type: "activity", ...encoded.value }
+      return Effect.zipRight(Effect.orDie(scope.persist), exit)
+    })
+  })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ForEachOptions<A, AI> {
+  /** children running at once (default: unbounded) */
+  readonly concurrency?: number | "unbounded"
+  /** fails the node with `FanOutTimeout` (keeping the partial results) after this long */
+  readonly timeout?: Duration.DurationInput
+  /** how each child's result is stored (default: as JSON) */
+  readonly success?: Schema.Schema<A, AI, never>
+}
+
+type ChildEntry = { readonly exit: "success" | "failure"; readonly value: unknown }
+
+const forEachImpl = <In, A, E, R, AI>(
+  items: Iterable<In>,
+  f: (item: In, index: number) => Effect.Effect<A, E, R>,
+  mode: "all" | "first" | "anyError",
+  options: ForEachOptions<A, AI> | undefined
+): Effect.Effect<any, any, R> =>
+  Effect.flatMap(CurrentTask, (scope) => {
+    const list = Array.from(items)
+    if (list.length === 0) return Effect.succeed(mode === "first" ? Option.none() : [])
+    const success = options?.success ?? json
+    const results = new Map<number, A>()
+    let children: Record<string, ChildEntry> = {}
+    let index = -1
+    if (scope !== undefined) {
+      index = scope.journalIndex++
+      const entry = scope.journal[index]
+      if (entry !== undefined && entry !== null) {
+        if (entry.type !== "forEach") return Effect.fail(mismatch(scope, index, "forEach", entry))
+        children = { ...entry.children }
+      } else {
+        scope.journal[index] = { name: "forEach", type: "forEach", children: {} }
+      }
+    }
+    const lock = Effect.unsafeMakeSemaphore(1)
+    const record = (i: number, exit: Exit.Exit<A, E>) =>
+      Effect.suspend(() => {
+        if (Exit.isSuccess(exit)) results.set(i, exit.value)
+        if (scope === undefined) return Effect.void
+        const encoded = encodeExit(exit, success, json)
+        if (Option.isNone(encoded)) return Effect.void
+        children = { ...children, [String(i)]: encoded.value }
+        scope.journal[index] = { name: "forEach", type: "forEach", children }
+        // children finish concurrently: persist one at a time, each with the latest journal
+        return lock.withPermits(1)(Effect.orDie(scope.persist))
+      })
+    const child = (item: In, i: number): Effect.Effect<A, E, R> => {
+      const done = children[String(i)]
+      if (scope !== undefined && done !== undefined) {
+        return Effect.tap(replay(scope, done, success, json), (a) => Effect.sync(() => results.set(i, a)))
+      }
+      return Effect.flatMap(Effect.exit(f(item, i)), (exit) => Effect.zipRight(record(i, exit), exit))
+    }
+    let run: Effect.Effect<any, any, R>
+    if (mode === "first") {
+      const winner = Object.entries(children).find(([, c]) => c.exit === "success")
+      if (scope !== undefined && winner !== undefined) {
+        run = Effect.map(replay(scope, winner[1], success, json), Option.some)
+      } else {
+        run = Effect.map(Effect.raceAll(list.map((item, i) => child(item, i))), Option.some)
+      }
+    } else if (mode === "anyError") {
+      run = Effect.forEach(list, child, { concurrency: options?.concurrency ?? "unbounded" })
+    } else {
+      run = Effect.flatMap(
+        Effect.forEach(list, (item, i) => Effect.exit(child(item, i)), { concurrency: options?.concurrency ?? "unbounded" }),
+        (exits): Effect.Effect<Array<A>, E> => {
+          const firstFailure = exits.find(Exit.isFailure)
+          return firstFailure !== undefined
+            ? Effect.failCause(firstFailure.cause)
+            : Effect.succeed(exits.map((e) => (e as Exit.Success<A, E>).value))
+        }
+      )
+    }
+    if (options?.timeout !== undefined) {
+      const millis = Duration.toMillis(options.timeout)
+      run = Effect.timeoutFail(run, {
+        duration: options.timeout,
+        onTimeout: () => new FanOutTimeout({ timeoutMillis: millis, partial: new Map(results) })
+      })
+    }
+    return run
+  })
+
+/**
+ * Runs a child per item and gathers the results, each child journaled like an activity (a
+ * re-run runs only the children that had not finished).
+ *
+ * - `"all"` (default): every result in item order; waits for every child, then fails with the
+ *   first failure in item order if any failed.
+ * - `"anyError"`: stops at the first failure and interrupts the rest.
+ * - `"first"`: the first child to succeed wins (`Option.some`), the rest are interrupted.
+ *
+ * @since 0.1.0
+ * @category fan-out
+ */
+export const forEach: {
+  <In, A, E, R, AI = A>(
+    items: Iterable<In>,
+    f: (item: In, index: number) => Effect.Effect<A, E, R>,
+    options: ForEachOptions<A, AI> & { readonly mode: "first" }
+  ): Effect.Effect<Option.Option<A>, E | FanOutTimeout<A> | JournalMismatch, R>
+  <In, A, E, R, AI = A>(
+    items: Iterable<In>,
+    f: (item: In, index: number) => Effect.Effect<A, E, R>,
+    options?: ForEachOptions<A, AI> & { readonly mode?: "all" | "anyError" }
+  ): Effect.Effect<Array<A>, E | FanOutTimeout<A> | JournalMismatch, R>
+} = (items: Iterable<any>, f: any, options?: any): any => forEachImpl(items, f, options?.mode ?? "all", options)
+
+// ---------------------------------------------------------------------------------------------
+// child graphs
+// ---------------------------------------------------------------------------------------------
+
+/** The marker a task fails with when its child graph paused (the loop reads the scope). */
+class ChildPaused extends Data.TaggedError("ChildPaused")<{ readonly threadId: string | undefined }> {}
+
+const encodeState = (graph: AnyCompiled, values: Record<string, unknown>) => {
+  const out: Record<string, unknown> = {}
+  for (const c of graph.compiled.codecs) {
+    if (values[c.name] === undefined) continue
+    out[c.name] = Either.getOrElse(c.encodeValue(values[c.name]), () => values[c.name])
+  }
+  return out
+}
+
+const decodeState = (graph: AnyCompiled, encoded: unknown): Either.Either<Record<string, unknown>, string> => {
+  const out: Record<string, unknown> = {}
+  const rec = (encoded ?? {}) as Record<string, unknown>
+  for (const c of graph.compiled.codecs) {
+    if (rec[c.name] === undefined) continue
+    const dec = c.decodeValue(rec[c.name])
+    if (Either.isLeft(dec)) return Either.left(`channel ${c.name}`)
+    out[c.name] = dec.right
+  }
+  return Either.right(out)
+}
+
+/**
+ * The errors of a child graph seen from its parent: its interrupts surface as the parent's own
+ * (answered through the parent's `resume`), everything else is a `ChildFailed`.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type CallError<E> =
+  | ChildFailed<Exclude<E, Interrupt.Any> | GraphError.EngineError | GraphError.ResumeError>
+  | InterruptsOf<E>
+  | JournalMismatch
+
+/**
+ * Runs a compiled graph as a child of the current task (fluxor's `Call`). With a persisted
+ * parent thread, the child checkpoints under a namespace of it; its interrupts pause the parent
+ * and the parent's `resume` answers reach the child.
+ *
+ * @since 0.1.0
+ * @category child graphs
+ */
+export const call = <S extends Channel.Channels, Nodes extends Record<string, any>, E, R>(
+  child: CompiledGraph<S, Nodes, E, R>,
+  input: Channel.Update<S>,
+  options?: { readonly threadId?: string }
+): Effect.Effect<Channel.State<S>, CallError<E>, R> =>
+  Effect.flatMap(CurrentTask, (scope): Effect.Effect<any, any, any> => {
+    const failed = (threadId: string | undefined) => (error: unknown) =>
+      new ChildFailed({ graphId: child.id, threadId, error })
+    if (scope === undefined || scope.store === undefined || scope.threadId === undefined) {
+      // nothing to persist: run the child inline; its interrupts cannot be resumed from here
+      return Effect.mapError(child.invoke(input as any), (e: any) =>
+        e?._tag === "GraphInterrupted" ? pauseWith(scope, undefined, e) : failed(undefined)(e))
+    }
+    const index = scope.journalIndex++
+    const entry = scope.journal[index]
+    if (entry !== undefined && entry !== null && entry.type !== "call") {
+      return Effect.fail(mismatch(scope, index, "call", entry))
+    }
+    const threadId = options?.threadId ?? `${scope.threadId}::${scope.taskId}.${index}`
+    const store = scope.store as import("./Snapshots.js").Backend
+    if (entry?.type === "call" && entry.exit === "success") {
+      const dec = decodeState(child, entry.value)
+      return Either.isRight(dec) ? Effect.succeed(dec.right) : Effect.dieMessage(`journal of task ${scope.taskId}: child state does not decode (${dec.left})`)
+    }
+    const started = entry?.type === "call"
+    const run: Effect.Effect<any, any, any> = started
+      ? Effect.flatMap(child.getState(threadId), (state): Effect.Effect<any, any, any> => {
+        if (state.status === "completed") return Effect.succeed(state.values)
+        if (state.status !== "paused") return child.invoke(null, { threadId })
+        if (state.pauseReason === "sleeping") return child.invoke(null, { threadId })
+        const answers: Array<Interrupt.Answer<string, unknown>> = []
+        for (const i of state.interrupts) {
+          if (i.status !== "pending") continue
+          const given = scope.forwarded[i.id]
+          const definition = Interrupt.registry.get(i.kind)
+          if (given === undefined || definition === undefined) continue
+          const value = ParseResult.decodeUnknownEither(definition.responseSchema)(given.value)
+          if (Either.isLeft(value)) continue
+          answers.push({ _tag: "Answer", kind: i.kind, id: i.id, value: value.right, definition })
+        }
+        if (answers.length === 0) {
+          // still waiting on the child's questions
+          return Effect.fail(
+            new Interrupt.GraphInterrupted<any>({
+              threadId,
+              checkpointId: state.checkpointId,
+              interrupts: state.interrupts.filter((i) => i.status === "pending") as any
+            })
+          )
+        }
+        return child.resume({ threadId }, ...(answers as any))
+      })
+      : Effect.zipRight(
+        Effect.sync(() => {
+          scope.journal[index] = { name: child.id, type: "call", threadId }
+        }).pipe(Effect.zipRight(Effect.orDie(scope.persist))),
+        child.invoke(input as any, { threadId })
+      )
+    return run.pipe(
+      Effect.provideService(Snapshots, store),
+      Effect.tap((values) =>
+        Effect.suspend(() => {
+          scope.journal[index] = { name: child.id, type: "call", threadId, exit: "success", value: encodeState(child, values) }
+          return Effect.orDie(scope.persist)
+        })
+      ),
+      Effect.catchAll((e: any): Effect.Effect<never, unknown> =>
+        e?._tag === "GraphInterrupted"
+          ? Effect.flatMap(Effect.orDie(store.load(threadId)), (head) =>
+            Effect.fail(pauseWith(scope, threadId, e, Option.getOrUndefined(head)?.interrupts)))
+          : Effect.fail(failed(threadId)(e))
+      )
+    )
+  }) as any
+
+const pauseWith = (
+  scope: TaskScope | undefined,
+  threadId: string | undefined,
+  error: Interrupt.GraphInterrupted<any>,
+  records?: ReadonlyArray<{ readonly id: string; readonly kind: string; readonly request: unknown; readonly node: string; readonly status: string }>
+) => {
+  if (scope !== undefined) {
+    scope.pendingChild = records !== undefined
+      ? records.filter((r) => r.status === "pending").map((r) => ({ id: r.id, kind: r.kind, request: r.request, node: r.node }))
+      : error.interrupts.map((i: any) => ({ id: i.id, kind: i.kind, request: i.request, node: i.node }))
+  }
+  return scope === undefined ? error : new ChildPaused({ threadId })
+}
+
+// ---------------------------------------------------------------------------------------------
+// durable sleep
+// ---------------------------------------------------------------------------------------------
+
+/** The marker of a durable sleep (a defect: user code cannot catch it by accident). */
+class SleepPause extends Data.TaggedError("SleepPause")<{ readonly wakeAt: number }> {}
+
+/**
+ * Sleeps until `date`. In process (or under `TestClock`) it waits; on a persisted thread a
+ * sleep longer than the graph's `sleepThreshold` pauses the thread with its wake-up time
+ * recorded (status `paused`, reason `sleeping`); `invoke(null, { threadId })` or a worker
+ * continues it, and the sleep is not restarted.
+ *
+ * @since 0.1.0
+ * @category durable sleep
+ */
+export const sleepUntil = (date: Date | number): Effect.Effect<void> =>
+  Effect.flatMap(CurrentTask, (scope) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const target = typeof date === "number" ? date : date.getTime()
+      if (scope === undefined) return Effect.sleep(Duration.millis(Math.max(0, target - now)))
+      return sleepIn(scope, now, () => target)
+    }))
+
+/**
+ * Sleeps for `duration` (see `sleepUntil`).
+ *
+ * @since 0.1.0
+ * @category durable sleep
+ */
+export const sleep = (duration: Duration.DurationInput): Effect.Effect<void> =>
+  Effect.flatMap(CurrentTask, (scope) => {
+    if (scope === undefined) return Effect.sleep(duration)
+    return Effect.flatMap(Clock.currentTimeMillis, (now) => sleepIn(scope, now, () => now + Duration.toMillis(duration)))
+  })
+
+const sleepIn = (scope: TaskScope, now: number, target: () => number): Effect.Effect<void> => {
+  const index = scope.journalIndex++
+  const entry = scope.journal[index]
+  let wakeAt: number
+  let persist: Effect.Effect<void> = Effect.void
+  if (entry !== undefined && entry !== null) {
+    if (entry.type !== "sleep") return Effect.die(mismatch(scope, index, "sleep", entry))
+    wakeAt = entry.wakeAt
+  } else {
+    wakeAt = target()
+    scope.journal[index] = { name: "sleep", type: "sleep", wakeAt }
+    persist = Effect.orDie(scope.persist)
+  }
+  const remaining = wakeAt - now
+  if (remaining <= 0) return persist
+  if (!scope.durable || remaining <= scope.sleepThresholdMillis) {
+    return Effect.zipRight(persist, Effect.sleep(Duration.millis(remaining)))
+  }
+  return Effect.suspend(() => {
+    scope.pendingSleep = wakeAt
+    return Effect.die(new SleepPause({ wakeAt }))
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// streaming from a node
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A part a node streams: chat deltas (`messages` mode) or anything (`custom` mode).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type EmitPart =
+  | { readonly mode: "messages"; readonly messageId: string; readonly delta: string }
+  | { readonly mode: "custom"; readonly data: unknown }
+
+/**
+ * Sends a part to `stream(…, { mode: "messages" | "custom" })`, tagged with the node and task.
+ * A no-op when nobody streams that mode.
+ *
+ * @since 0.1.0
+ * @category streaming
+ */
+export const emit = (part: EmitPart): Effect.Effect<void> =>
+  Effect.flatMap(CurrentTask, (scope) =>
+    scope?.emit !== undefined && scope.modes.has(part.mode)
+      ? scope.emit({ ...part, node: scope.node, taskId: scope.taskId })
+      : Effect.void)
+
+/**
+ * The current task's id and node, when running inside a graph node.
+ *
+ * @since 0.1.0
+ * @category context
+ */
+export const current: Effect.Effect<Option.Option<{ readonly taskId: string; readonly node: string; readonly threadId: string | undefined }>> =
+  Effect.map(CurrentTask, (scope) =>
+    scope === undefined ? Option.none() : Option.some({ taskId: scope.taskId, node: scope.node, threadId: scope.threadId }))
