@@ -4,8 +4,10 @@
  *
  * @since 0.1.0
  */
+import type { Prompt } from "@effect/ai"
 import type { Schema } from "effect"
 import * as internal from "./internal/channel.js"
+import * as internalMessages from "./internal/messages.js"
 
 /**
  * @since 0.1.0
@@ -120,6 +122,70 @@ export const reduce = <A, I>(
   reducer: (current: A, update: A) => A,
   initial: () => A
 ): Channel<A, A> => internal.reduce(schema, reducer, initial)
+
+/**
+ * An update of a `messages()` channel that removes the message with this id.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RemoveMessage {
+  readonly _tag: "RemoveMessage"
+  readonly id: string
+}
+
+/**
+ * What a `messages()` channel accepts: @effect/ai messages and removal markers.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type MessageUpdate = Prompt.Message | RemoveMessage
+
+/**
+ * The chat-state channel, on @effect/ai's message model: its value is a
+ * `ReadonlyArray<Prompt.Message>` you can hand to `LanguageModel.generateText({ prompt })` as is
+ * (or wrap with `Prompt.fromMessages`), stored with `Prompt.Message`'s schema.
+ *
+ * An update is an array of messages and `removeMessage(id)` markers, folded in order:
+ * - a message is appended, unless it carries an id (see `withMessageId`) equal to one already in
+ *   the list: then it replaces that message in place;
+ * - `removeMessage(id)` removes the message with that id (an unknown id is ignored).
+ *
+ * The id lives in the message's provider options, under the `"effect-stategraph"` key
+ * (`message.options["effect-stategraph"].id`), which language-model providers ignore.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const messages = (): Channel<ReadonlyArray<Prompt.Message>, ReadonlyArray<MessageUpdate>> =>
+  internalMessages.messages()
+
+/**
+ * A `messages()` update that removes the message with this id.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const removeMessage = (id: string): RemoveMessage => internalMessages.removeMessage(id)
+
+/**
+ * The id of a message (from `message.options["effect-stategraph"].id`), if it has one.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const messageId = (message: Prompt.Message): string | undefined => internalMessages.messageId(message)
+
+/**
+ * A copy of the message carrying this id; writing it to a `messages()` channel replaces the
+ * message with the same id.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withMessageId = <M extends Prompt.Message>(message: M, id: string): M =>
+  internalMessages.withMessageId(message, id)
 
 /**
  * @since 0.1.0

@@ -1,6 +1,10 @@
 /**
  * @since 0.1.0
  */
+export * as Agent from "./Agent.js"
+/**
+ * @since 0.1.0
+ */
 export * as Channel from "./Channel.js"
 /**
  * @since 0.1.0
@@ -14,6 +18,10 @@ export * as GraphError from "./GraphError.js"
  * @since 0.1.0
  */
 export * as Interrupt from "./Interrupt.js"
+/**
+ * @since 0.1.0
+ */
+export * as ScriptedModel from "./ScriptedModel.js"
 /**
  * @since 0.1.0
  */

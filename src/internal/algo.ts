@@ -71,8 +71,10 @@ export interface Applied {
   readonly versions: Record<string, number>
   /** channels written in the step */
   readonly changed: ReadonlyArray<ChannelCodec>
-  /** for append channels: the items added in the step */
+  /** for append channels (and appendable reduce channels): the items added in the step */
   readonly appended: Readonly<Record<string, ReadonlyArray<unknown>>>
+  /** appendable channels whose update in this step did more than append: stored whole */
+  readonly rewritten: ReadonlySet<string> | undefined
 }
 
 /**
@@ -92,6 +94,7 @@ export const applyWrites = (
   const changed: Array<ChannelCodec> = []
   let writer: Record<string, string> | undefined
   let appended: Record<string, Array<unknown>> | undefined
+  let rewritten: Set<string> | undefined
   for (const task of tasks) {
     for (const [channel, update] of task.writes) {
       const codec = compiled.codecByName[channel]!
@@ -117,6 +120,16 @@ export const applyWrites = (
       writer![channel] = task.node
       const current = nextValues[channel]
       nextValues[channel] = codec.channel.reducer(current === undefined ? codec.initial?.() : current, update)
+      if (codec.isAppend !== undefined && !rewritten?.has(channel)) {
+        if (codec.isAppend(current, update)) {
+          appended ??= {}
+          const list = (appended[channel] ??= [])
+          for (const item of update as ReadonlyArray<unknown>) list.push(item)
+        } else {
+          rewritten ??= new Set()
+          rewritten.add(channel)
+        }
+      }
       if (codec.kind === "Append") {
         appended ??= {}
         const items = update as ReadonlyArray<unknown>
@@ -125,8 +138,10 @@ export const applyWrites = (
       }
     }
   }
-  if (nextValues === undefined) return Either.right({ values: values as any, versions: versions as any, changed, appended: {} })
-  return Either.right({ values: nextValues, versions: nextVersions!, changed, appended: appended ?? {} })
+  if (nextValues === undefined) {
+    return Either.right({ values: values as any, versions: versions as any, changed, appended: {}, rewritten: undefined })
+  }
+  return Either.right({ values: nextValues, versions: nextVersions!, changed, appended: appended ?? {}, rewritten })
 }
 
 /** @internal */

@@ -58,6 +58,9 @@ export interface ChannelCodec {
   /** type-side validation of an update */
   readonly validateUpdate: (u: unknown) => Either.Either<unknown, ParseResult.ParseIssue>
   readonly encodeValue: (v: unknown) => Either.Either<unknown, ParseResult.ParseIssue>
+  /** a node's update, for pending writes */
+  readonly encodeUpdate: (u: unknown) => Either.Either<unknown, ParseResult.ParseIssue>
+  readonly decodeUpdate: (u: unknown) => Either.Either<unknown, ParseResult.ParseIssue>
   readonly decodeValue: (u: unknown) => Either.Either<unknown, ParseResult.ParseIssue>
   /** for append channels: encode / decode only the items added in a step */
   readonly encodeItems: (items: ReadonlyArray<unknown>) => Either.Either<ReadonlyArray<unknown>, ParseResult.ParseIssue>
@@ -66,6 +69,11 @@ export interface ChannelCodec {
   readonly initial: (() => unknown) | undefined
   /** whether a thread may start without a value for it */
   readonly optional: boolean
+  /**
+   * for reduce channels stored incrementally while their updates only append (messages): tells
+   * whether an update appends its items unchanged
+   */
+  readonly isAppend: ((current: unknown, update: unknown) => boolean) | undefined
 }
 
 const isIdentity = (schema: Schema.Schema.Any): boolean => {
@@ -79,7 +87,9 @@ const right = Either.right
 export const makeCodec = (name: string, channel: Any): ChannelCodec => {
   const schema = channel.schema as Schema.Schema<unknown, unknown>
   const identity = isIdentity(schema)
-  const validate = ParseResult.validateEither(channel.updateSchema as Schema.Schema<unknown, unknown>)
+  const updateSchema = channel.updateSchema as Schema.Schema<unknown, unknown>
+  const updateIdentity = isIdentity(updateSchema)
+  const validate = ParseResult.validateEither(updateSchema)
   const encode = identity ? right : ParseResult.encodeUnknownEither(schema)
   const decode = ParseResult.decodeUnknownEither(schema)
   const item = (channel as any).item as Schema.Schema<unknown, unknown> | undefined
@@ -97,10 +107,13 @@ export const makeCodec = (name: string, channel: Any): ChannelCodec => {
     kind: channel._tag,
     validateUpdate: (u) => validate(u, { onExcessProperty: "ignore" }),
     encodeValue: (v) => encode(v),
+    encodeUpdate: updateIdentity ? right : ParseResult.encodeUnknownEither(updateSchema),
+    decodeUpdate: ParseResult.decodeUnknownEither(updateSchema),
     decodeValue: (u) => decode(u),
     encodeItems,
     decodeItems,
     initial,
-    optional
+    optional,
+    isAppend: (channel as any).isAppend
   }
 }

@@ -113,6 +113,12 @@ export interface RunConfig {
   /** stop after these many steps, leaving the thread running (handover) */
   readonly stopAfterSteps?: number | undefined
   readonly stopAfterNodes?: ReadonlySet<string> | undefined
+  /** run as this run id (a pipeline that owns the thread across jobs) */
+  readonly runId?: string | undefined
+  /** keep the claim on the thread at the end (other jobs of the run continue) */
+  readonly keepClaim?: boolean | undefined
+  /** in the first step, run only these tasks (a job of the async orchestrator) */
+  readonly onlyTasks?: ReadonlySet<string> | undefined
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -169,7 +175,7 @@ const encodeWrites = (
 ): ReadonlyArray<readonly [string, unknown]> =>
   writes.map(([channel, value]) => {
     const codec = compiled.codecByName[channel]!
-    const enc = codec.kind === "Append" ? codec.encodeItems(value as ReadonlyArray<unknown>) : codec.encodeValue(value)
+    const enc = codec.encodeUpdate(value)
     return [channel, Either.getOrElse(enc, () => value)] as const
   })
 
@@ -182,7 +188,7 @@ const decodeWrites = (
   for (const [channel, value] of record.writes) {
     const codec = compiled.codecByName[channel]
     if (codec === undefined) return Either.left(corrupt(threadId, undefined, `unknown channel "${channel}"`))
-    const dec = codec.kind === "Append" ? codec.decodeItems(value) : codec.decodeValue(value)
+    const dec = codec.decodeUpdate(value)
     if (Either.isLeft(dec)) {
       return Either.left(corrupt(threadId, undefined, `pending write of ${record.taskId}: ${algo.formatIssue(dec.left)}`))
     }
@@ -223,7 +229,8 @@ const channelWrites = (compiled: Compiled, applied: algo.Applied, full: boolean)
   const out: Array<ChannelWrite> = []
   for (const codec of applied.changed) {
     const value = applied.values[codec.name]
-    if (codec.kind === "Append" && !full) {
+    const appendable = codec.kind === "Append" || (codec.isAppend !== undefined && !applied.rewritten?.has(codec.name))
+    if (appendable && !full) {
       out.push({ channel: codec.name, mode: "append", value: Either.getOrThrow(codec.encodeItems(applied.appended[codec.name] ?? [])) })
     } else {
       out.push({ channel: codec.name, mode: "set", value: Either.getOrThrow(codec.encodeValue(value)) })
@@ -645,7 +652,8 @@ const loop = (
       }
       skipBefore = false
       const step = cp.step
-      const pending = pendingOf(cp.pending)
+      let pending = pendingOf(cp.pending)
+      const only = steps === 0 ? config.onlyTasks : undefined
       if (emit !== undefined && modes.has("events")) {
         yield* emit({ mode: "events", event: { _tag: "StepStarted", step, tasks: cp.tasks.map((t) => t.node) } })
       }
@@ -655,6 +663,7 @@ const loop = (
       for (const t of cp.tasks) {
         const r = pending.get(t.id)
         if (r?.status === "done") continue
+        if (only !== undefined && !only.has(t.id)) continue
         if (r?.status === "interrupted" && !answersFor.has(t.id)) {
           for (const i of cp.interrupts) if (i.taskId === t.id && i.status === "pending") stillWaiting.push(i)
           continue
@@ -753,6 +762,19 @@ const loop = (
         return yield* Effect.fail(new ThreadSleeping({ threadId: threadId ?? "", wakeAt: new Date(wakeAt).toISOString() }))
       }
 
+      if (only !== undefined && persist) {
+        // a job of one task (the async orchestrator): record it, then advance the step only
+        // when every task of it has finished — whichever job finishes last does it
+        for (const r of newRecords) yield* store!.putTask(threadId!, run.runId, cp.checkpointId, r)
+        const fresh = yield* store!.load(threadId!, cp.checkpointId)
+        if (Option.isSome(fresh)) pending = pendingOf(fresh.value.pendingWrites)
+        const complete = cp.tasks.every((t) => byId.get(t.id)?._tag === "Done" || pending.get(t.id)?.status === "done")
+        if (!complete) {
+          yield* awaitCommit
+          return cp
+        }
+        newRecords.length = 0
+      }
       // apply: finished tasks in task order (earlier-recorded pending writes included)
       const finished: Array<{ node: string; writes: ReadonlyArray<readonly [string, unknown]>; gotos: ReadonlyArray<string | Send>; taskId: string; attempts: number }> = []
       for (const t of cp.tasks) {
@@ -965,7 +987,7 @@ const startFromInput = (
     const encodedInput: Record<string, unknown> = {}
     for (const [k, v] of writes.right) {
       const codec = compiled.codecByName[k]!
-      encodedInput[k] = Either.getOrElse(codec.encodeValue(v), () => v)
+      encodedInput[k] = Either.getOrElse(codec.encodeUpdate(v), () => v)
     }
     const cp: Checkpoint = {
       executionId,
@@ -1094,7 +1116,7 @@ export const execute = (
 ): Effect.Effect<Checkpoint, any, any> => {
   const threadId = config.threadId
   const modes = config.modes ?? new Set<string>()
-  const run: Run = { compiled, store, threadId, runId: Ids.make(), config, modes }
+  const run: Run = { compiled, store, threadId, runId: config.runId ?? Ids.make(), config, modes }
   if (store === undefined || threadId === undefined) {
     if (request._tag !== "Input") {
       return Effect.dieMessage("resume and continue need a threadId and a Snapshots store")
@@ -1210,7 +1232,7 @@ export const execute = (
     })
   }
 
-  return Effect.scoped(Effect.ensuring(body, Effect.ignore(store.release(threadId, run.runId))))
+  return Effect.scoped(config.keepClaim ? body : Effect.ensuring(body, Effect.ignore(store.release(threadId, run.runId))))
 }
 
 /** Renews the run's claim while it runs, so a long step keeps the thread. */
@@ -1279,6 +1301,51 @@ export const updateState = (
       snapshot: toEncoded(compiled, threadId, cp),
       writes: channelWrites(compiled, applied.right, false)
     })
+    return cp
+  })
+  return Effect.ensuring(body, Effect.ignore(store.release(threadId, runId)))
+}
+
+/**
+ * Hands a snapshot over to a thread (sync → async handover): commits it as the thread's new head
+ * with its completed nodes marked `injected`, so a run continues from its pending tasks and never
+ * executes those nodes again. Channel values are decoded first: a tampered value is refused.
+ *
+ * @internal
+ */
+export const importSnapshot = (
+  compiled: Compiled,
+  store: Backend,
+  threadId: string,
+  snapshot: WorkflowSnapshotEncoded
+) => {
+  const runId = Ids.make()
+  const body = Effect.gen(function*() {
+    const decoded = decodeCheckpoint(compiled, snapshot)
+    if (Either.isLeft(decoded)) return yield* Effect.fail(decoded.left)
+    const head = yield* store.claim(threadId, runId, { workflowId: compiled.id, leaseMillis: compiled.leaseMillis })
+    const id = Ids.make()
+    const nodeStates: Record<string, NodeState> = {}
+    for (const [k, v] of Object.entries(decoded.right.nodeStates)) {
+      nodeStates[k] = v.status === "completed" ? { ...v, injected: true } : v
+    }
+    const cp: Checkpoint = {
+      ...decoded.right,
+      checkpointId: id,
+      parentCheckpointId: head,
+      createdAt: stamp(),
+      status: decoded.right.tasks.length === 0 ? "completed" : "running",
+      tasks: decoded.right.tasks.map((t) => ({ ...t, id: `${id}/${t.id.split("/").slice(1).join("/") || t.node}` })),
+      nodeStates,
+      interrupts: [],
+      pending: [],
+      pauseReason: undefined,
+      metadata: { ...decoded.right.metadata, handover: snapshot.checkpointId }
+    }
+    const writes: Array<ChannelWrite> = compiled.codecs
+      .filter((c) => cp.values[c.name] !== undefined)
+      .map((c) => ({ channel: c.name, mode: "set", value: Either.getOrThrow(c.encodeValue(cp.values[c.name])) }))
+    yield* store.commit({ threadId, runId, expectedHead: head, snapshot: toEncoded(compiled, threadId, cp), writes })
     return cp
   })
   return Effect.ensuring(body, Effect.ignore(store.release(threadId, runId)))
