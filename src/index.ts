@@ -37,8 +37,36 @@ export * as Snapshots from "./Snapshots.js"
 /**
  * @since 0.1.0
  */
+export * as SqliteSnapshots from "./SqliteSnapshots.js"
+/**
+ * @since 0.1.0
+ */
 export * as StateGraph from "./StateGraph.js"
 /**
  * @since 0.1.0
  */
 export * as Task from "./Task.js"
+/**
+ * @since 0.1.0
+ */
+export * as Graphs from "./Graphs.js"
+/**
+ * @since 0.1.0
+ */
+export * as Orchestrator from "./Orchestrator.js"
+/**
+ * @since 0.1.0
+ */
+export * as Pipeline from "./Pipeline.js"
+/**
+ * @since 0.1.0
+ */
+export * as RunEvent from "./RunEvent.js"
+/**
+ * @since 0.1.0
+ */
+export * as Worker from "./Worker.js"
+/**
+ * @since 0.1.0
+ */
+export * as WorkflowState from "./WorkflowState.js"

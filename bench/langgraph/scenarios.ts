@@ -334,13 +334,16 @@ export async function sendJoin(opts: SendJoinOptions): Promise<SendJoinResult> {
     const baseRss = process.memoryUsage.rss();
     const t0 = performance.now();
     let out: typeof State.State;
+    let totalMs: number;
     let peak: number;
     try {
       out = await graph.invoke({ total: 0 }, thread("send"));
+      // timed before the sampler is stopped: stopping it (a worker round-trip and terminate)
+      // is not part of the run
+      totalMs = performance.now() - t0;
     } finally {
       peak = await sampler.stop();
     }
-    const totalMs = performance.now() - t0;
     if (out.total !== expected || out.joined !== expected || joinRuns !== 1)
       throw new Error(`sendJoin: total=${out.total} joined=${out.joined} joinRuns=${joinRuns}`);
     return { totalMs, peakRssMb: peak / MB, baseRssMb: baseRss / MB };

@@ -3,6 +3,7 @@ import { Duration as DurationMod } from "effect"
 import type { Duration, Effect, Schedule } from "effect"
 import type * as Channel from "../Channel.js"
 import { makeCodec, type ChannelCodec } from "./channel.js"
+import { shape } from "./shape.js"
 import { END, START } from "./constants.js"
 
 /** @internal */
@@ -149,7 +150,7 @@ export const validate = (def: GraphDef): string | undefined => {
 export const version = (def: GraphDef): string => {
   const channels = Object.keys(def.channels)
     .sort()
-    .map((k) => `${k}:${def.channels[k]!._tag}:${String(def.channels[k]!.schema.ast)}`)
+    .map((k) => `${k}:${def.channels[k]!._tag}:${shape(def.channels[k]!.schema.ast)}`)
   const nodes = def.nodes.map((n) => n.name).sort()
   const edges = [
     ...def.edges.map((e) => `${e.from}->${e.to}`),

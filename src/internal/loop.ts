@@ -834,8 +834,8 @@ const loop = (
         nodeStates,
         interrupts: [],
         pending: [],
-        metadata: cp.metadata,
-        ...(cp.initialInput !== undefined ? { initialInput: cp.initialInput } : {})
+        // the input is stored once, with the execution's first checkpoint
+        metadata: cp.metadata
       }
       if (persist) yield* commit(next, channelWrites(compiled, applied.right, false), false)
       if (emit !== undefined && modes.has("values")) yield* emit({ mode: "values", step: next.step, values: values as any })
@@ -1000,7 +1000,8 @@ const startFromInput = (
       versions: applied.right.versions,
       tasks: planned.right.tasks,
       joins: planned.right.joins,
-      nodeStates: fresh ? {} : base.nodeStates,
+      // node states (execution order, attempts, outputs) belong to one execution
+      nodeStates: {},
       interrupts: [],
       pending: [],
       initialInput: encodedInput,

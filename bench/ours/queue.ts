@@ -1,0 +1,146 @@
+/**
+ * Queue throughput of the async orchestrator on SQLite: trivial jobs per second with 1 and 2
+ * worker fibers in this process and with 2 worker processes, and the latency from `orchestrate`
+ * to the first job starting.
+ *
+ *   npx tsx bench/ours/queue.ts [jobs=2000] [chain=1]
+ *
+ * Each pipeline is a chain of `chain` trivial nodes (one job each); `jobs / chain` pipelines are
+ * queued first, then the workers drain them.
+ */
+import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { Effect, Layer, Option, Schema, Stream } from "effect"
+import { Channel, Graphs, Orchestrator, Pipeline, RunEvent, StateGraph, Worker } from "effect-stategraph"
+
+const jobs = Number(process.argv[2] ?? 2000)
+const chain = Math.max(1, Number(process.argv[3] ?? 1))
+const here = path.dirname(fileURLToPath(import.meta.url))
+
+export const makeGraph = (length: number) => {
+  let g: any = StateGraph.make({ id: `bench-chain-${length}`, state: { n: Channel.lastValue(Schema.Number) } })
+  const add: any = StateGraph.addNode
+  const edge: any = StateGraph.addEdge
+  for (let i = 0; i < length; i++) g = add(g, `n${i}`, (s: { n: number }) => Effect.succeed({ n: s.n + 1 }))
+  g = edge(g, StateGraph.START, "n0")
+  for (let i = 1; i < length; i++) g = edge(g, `n${i - 1}`, `n${i}`)
+  return (StateGraph.compileSync as any)(g) as StateGraph.AnyCompiled
+}
+
+const tempDb = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "sg-queue-bench-")), "queue.db")
+
+const layerFor = (filename: string, graph: StateGraph.AnyCompiled) =>
+  Orchestrator.layer({ fallback: "async" }, Orchestrator.layerAsync).pipe(
+    Layer.provideMerge(Layer.mergeAll(Pipeline.layerSqlite({ filename }), Graphs.layer([graph]), RunEvent.layer))
+  )
+
+const enqueue = (graph: StateGraph.AnyCompiled, pipelines: number) =>
+  Effect.gen(function*() {
+    const ids: Array<string> = []
+    const t0 = performance.now()
+    for (let i = 0; i < pipelines; i++) {
+      const r = yield* Orchestrator.orchestrate({ workflowId: graph.id, graph, input: { n: 0 }, options: { maxConcurrentJobs: 4 } })
+      ids.push(r.pipelineId!)
+    }
+    return { ids, millis: performance.now() - t0 }
+  })
+
+const awaitAll = (ids: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const store = yield* Pipeline.Pipelines
+    for (const id of ids) {
+      while (true) {
+        const p = yield* store.get(id)
+        if (Option.isSome(p) && (p.value.status === "completed" || p.value.status === "failed")) {
+          if (p.value.status === "failed") throw new Error(`pipeline failed: ${p.value.error}`)
+          break
+        }
+        yield* Effect.sleep("2 millis")
+      }
+    }
+  })
+
+const inProcess = (fibers: number) =>
+  Effect.gen(function*() {
+    const graph = makeGraph(chain)
+    const filename = tempDb()
+    return yield* Effect.gen(function*() {
+      const { ids, millis: enqueueMillis } = yield* enqueue(graph, Math.ceil(jobs / chain))
+      const t0 = performance.now()
+      yield* Effect.scoped(Effect.zipRight(Worker.start({ concurrency: fibers, pollInterval: "2 millis" }), awaitAll(ids)))
+      const millis = performance.now() - t0
+      return { fibers, jobs: ids.length * chain, millis, perSecond: (ids.length * chain) / (millis / 1000), enqueuePerSecond: ids.length / (enqueueMillis / 1000) }
+    }).pipe(Effect.provide(layerFor(filename, graph)))
+  })
+
+const latency = Effect.gen(function*() {
+  const graph = makeGraph(1)
+  const filename = tempDb()
+  return yield* Effect.gen(function*() {
+    yield* Worker.start({ concurrency: 1, pollInterval: "2 millis" })
+    const samples: Array<number> = []
+    for (let i = 0; i < 200; i++) {
+      const bus = yield* RunEvent.EventBus
+      const sub = yield* Stream.fromPubSub(bus.pubsub).pipe(
+        Stream.filter((e) => e._tag === "JobStarted"),
+        Stream.take(1),
+        Stream.runDrain,
+        Effect.fork
+      )
+      yield* Effect.yieldNow()
+      const t0 = performance.now()
+      yield* Orchestrator.orchestrate({ workflowId: graph.id, graph, input: { n: 0 } })
+      yield* sub.await
+      samples.push(performance.now() - t0)
+    }
+    samples.sort((a, b) => a - b)
+    return { p50: samples[Math.floor(samples.length / 2)]!, p95: samples[Math.floor(samples.length * 0.95)]! }
+  }).pipe(Effect.scoped, Effect.provide(layerFor(filename, graph)))
+})
+
+const processes = (count: number) =>
+  Effect.gen(function*() {
+    const graph = makeGraph(chain)
+    const filename = tempDb()
+    return yield* Effect.gen(function*() {
+      const { ids } = yield* enqueue(graph, Math.ceil(jobs / chain))
+      const children = Array.from({ length: count }, () =>
+        spawn(process.execPath, ["--import", "tsx", path.join(here, "queueWorker.ts"), filename, String(chain)], {
+          stdio: ["ignore", "pipe", "inherit"]
+        }))
+      // start the clock once every process has opened the database
+      yield* Effect.promise(() =>
+        Promise.all(children.map((c) => new Promise<void>((resolve) => c.stdout!.once("data", () => resolve()))))
+      )
+      fs.writeFileSync(`${filename}.go`, "")
+      const t0 = performance.now()
+      yield* awaitAll(ids)
+      const millis = performance.now() - t0
+      for (const c of children) c.kill("SIGKILL")
+      return { processes: count, jobs: ids.length * chain, millis, perSecond: (ids.length * chain) / (millis / 1000) }
+    }).pipe(Effect.provide(layerFor(filename, graph)))
+  })
+
+const main = Effect.gen(function*() {
+  console.log(`queue bench: ${jobs} trivial jobs, chains of ${chain}`)
+  for (const fibers of [1, 2]) {
+    const r = yield* inProcess(fibers)
+    console.log(
+      `  ${fibers} worker fiber(s): ${r.perSecond.toFixed(0)} jobs/s (${r.jobs} jobs in ${r.millis.toFixed(0)} ms); orchestrate ${r.enqueuePerSecond.toFixed(0)} pipelines/s`
+    )
+  }
+  const p = yield* processes(2)
+  console.log(`  2 worker processes (1 fiber each): ${p.perSecond.toFixed(0)} jobs/s (${p.jobs} jobs in ${p.millis.toFixed(0)} ms)`)
+  const l = yield* latency
+  console.log(`  orchestrate → first JobStarted: p50 ${l.p50.toFixed(2)} ms, p95 ${l.p95.toFixed(2)} ms`)
+})
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  Effect.runPromise(main as Effect.Effect<void, unknown>).catch((e) => {
+    console.error(e)
+    process.exit(1)
+  })
+}

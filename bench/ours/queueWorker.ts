@@ -1,0 +1,18 @@
+/**
+ * A worker process for bench/ours/queue.ts: `queueWorker.ts <db> <chain>`. Opens the database,
+ * prints `ready`, waits for `<db>.go` to exist, then runs one worker fiber.
+ */
+import * as fs from "node:fs"
+import { Effect, Layer } from "effect"
+import { Graphs, Pipeline, Worker } from "effect-stategraph"
+import { makeGraph } from "./queue.js"
+
+const [filename, chain] = [process.argv[2]!, Number(process.argv[3] ?? 1)]
+const graph = makeGraph(chain)
+const program = Effect.gen(function*() {
+  yield* Pipeline.Pipelines
+  console.log("ready")
+  while (!fs.existsSync(`${filename}.go`)) yield* Effect.sleep("1 millis")
+  return yield* Worker.run({ concurrency: 1, pollInterval: "2 millis" })
+})
+Effect.runPromise(program.pipe(Effect.provide(Layer.mergeAll(Pipeline.layerSqlite({ filename }), Graphs.layer([graph])))))

@@ -1,0 +1,302 @@
+/**
+ * effect-stategraph side of the side-by-side benchmark: one function per scenario of
+ * bench/langgraph/scenarios.ts, with the same graph shape, sizes, warm-up and measurement
+ * (performance.now() around the same awaited calls, the same result checks).
+ *
+ * Our engine runs with ITS defaults too (durability "sync": each step's checkpoint is committed
+ * before the next step; LangGraph's default is "async"). Like LangGraph's `recursionLimit` in the
+ * invoke config, ours is set where a graph needs more than the default 25 supersteps (at compile
+ * time, the only place our API takes it).
+ *
+ * Each `graph.invoke` is its own `runtime.runPromise(...)`: the same unit of work as LangGraph's
+ * `await graph.invoke(...)`, so the per-call overhead of entering the engine is measured on both
+ * sides.
+ */
+import { Effect, Layer, ManagedRuntime, Schema } from "effect"
+import * as path from "node:path"
+import { performance } from "node:perf_hooks"
+import { Channel, Interrupt, Send, Snapshots, StateGraph } from "../../src/index.js"
+import * as SqliteSnapshots from "../../src/SqliteSnapshots.js"
+import { maybeGc, mean, sqliteBytes, startRssSampler } from "../util.js"
+
+// ---------------------------------------------------------------------------------------------
+// stores
+
+export type Store = "none" | "memory" | "sqlite"
+
+const sqliteLayer = (file: string): Layer.Layer<Snapshots.Snapshots, unknown> => SqliteSnapshots.layer({ filename: file })
+
+/** A runtime providing the store (built before timing starts; disposed by the caller). */
+const runtimeFor = async (layer: Layer.Layer<Snapshots.Snapshots, unknown>) => {
+  const rt = ManagedRuntime.make(layer)
+  await rt.runtime()
+  return rt
+}
+
+const must = <A>(x: A | undefined, what: string): A => {
+  if (x === undefined) throw new Error(`${what} is required`)
+  return x
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. chain: 100-node linear chain, no store
+
+export interface ChainOptions {
+  nodes?: number
+  reps?: number
+  warmup?: number
+}
+
+/** Returns µs per node execution. */
+export async function chain(opts: ChainOptions = {}): Promise<number> {
+  const { nodes = 100, reps = 20, warmup = 5 } = opts
+  let builder: StateGraph.StateGraph<any, any, never, never> = StateGraph.make({
+    id: "bench-chain",
+    state: { n: Channel.lastValue(Schema.Number) }
+  })
+  for (let i = 0; i < nodes; i++) {
+    builder = StateGraph.addNode(builder, `n${i}`, (s: { readonly n: number }) => Effect.succeed({ n: s.n + 1 }))
+  }
+  builder = StateGraph.addEdge(builder, StateGraph.START, "n0")
+  for (let i = 0; i + 1 < nodes; i++) builder = StateGraph.addEdge(builder, `n${i}`, `n${i + 1}`)
+  builder = StateGraph.addEdge(builder, `n${nodes - 1}`, StateGraph.END)
+  // one superstep per node, default limit (25) is too low for a 100-node chain
+  const graph = StateGraph.compileSync(builder, { recursionLimit: nodes + 10 }) as StateGraph.CompiledGraph<
+    { readonly n: Channel.Channel<number> },
+    any,
+    never,
+    never
+  >
+
+  const invoke = () => Effect.runPromise(graph.invoke({ n: 0 }))
+  for (let i = 0; i < warmup; i++) await invoke()
+
+  maybeGc()
+  const t0 = performance.now()
+  for (let i = 0; i < reps; i++) {
+    const out = await invoke()
+    if (out.n !== nodes) throw new Error(`chain: expected ${nodes}, got ${out.n}`)
+  }
+  const elapsedMs = performance.now() - t0
+  return (elapsedMs * 1000) / (reps * nodes)
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. loop: a <-> b cycle until counter reaches `steps`
+
+export interface LoopOptions {
+  steps?: number
+  store?: Store
+  /** directory for the SQLite file (required when store === "sqlite") */
+  dir?: string
+}
+
+/** Returns µs per step (one node execution). */
+export async function loop(opts: LoopOptions = {}): Promise<number> {
+  const { steps = 1000, store = "none", dir } = opts
+  const inc = (s: { readonly counter: number }) => Effect.succeed({ counter: s.counter + 1 })
+  // one superstep per node execution; the largest run below is `steps` (+1) node executions
+  const graph = StateGraph.make({ id: "bench-loop", state: { counter: Channel.lastValue(Schema.Number) } }).pipe(
+    StateGraph.addNode("a", inc),
+    StateGraph.addNode("b", inc),
+    StateGraph.addEdge(StateGraph.START, "a"),
+    StateGraph.addEdge("a", "b"),
+    StateGraph.addConditionalEdges("b", (s) => (s.counter < steps ? "a" : StateGraph.END), ["a", StateGraph.END]),
+    StateGraph.compileSync({ recursionLimit: steps + 10 })
+  )
+
+  const layer = store === "memory"
+    ? Snapshots.layerMemory
+    : store === "sqlite"
+    ? sqliteLayer(path.join(must(dir, "loop: `dir` for store=sqlite"), "loop.sqlite"))
+    : Layer.empty as unknown as Layer.Layer<Snapshots.Snapshots>
+  const rt = await runtimeFor(layer)
+
+  const run = (target: number, threadId: string) =>
+    rt.runPromise(
+      store === "none"
+        ? graph.invoke({ counter: steps - target })
+        : graph.invoke({ counter: steps - target }, { threadId })
+    )
+
+  try {
+    await run(Math.min(100, steps), "warmup") // warm up on a separate thread
+    maybeGc()
+    const t0 = performance.now()
+    const out = await run(steps, "measured")
+    const elapsedMs = performance.now() - t0
+    // counter starts at 0 and each node adds 1, so counter = node executions
+    if (out.counter < steps) throw new Error(`loop: expected ${steps}, got ${out.counter}`)
+    return (elapsedMs * 1000) / out.counter
+  } finally {
+    await rt.dispose()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. chat: growing message history on one thread, SQLite store
+
+export interface ChatOptions {
+  turns?: number
+  chars?: number
+  dir: string
+}
+
+export interface ChatResult {
+  fileBytes: number
+  turn10Ms: number
+  turn300Ms: number
+  ratio: number
+}
+
+const Message = Schema.Struct({ role: Schema.Literal("user", "assistant"), content: Schema.String })
+type Message = typeof Message.Type
+
+/** A plain `{ role, content }` struct appended with `Channel.append`, as on the LangGraph side. */
+export async function chat(opts: ChatOptions): Promise<ChatResult> {
+  const { turns = 300, chars = 200, dir } = opts
+  if (turns < 15) throw new Error("chat: need at least 15 turns")
+  const reply: Message = { role: "assistant", content: "r".repeat(chars) }
+  const file = path.join(dir, "chat.sqlite")
+  const graph = StateGraph.make({ id: "bench-chat", state: { messages: Channel.append(Message) } }).pipe(
+    StateGraph.addNode("bot", () => Effect.succeed({ messages: [reply] })),
+    StateGraph.addEdge(StateGraph.START, "bot"),
+    StateGraph.addEdge("bot", StateGraph.END),
+    StateGraph.compileSync()
+  )
+  const rt = await runtimeFor(sqliteLayer(file))
+
+  const userMsg: Message = { role: "user", content: "u".repeat(chars) }
+  const latencies: Array<number> = []
+  try {
+    maybeGc()
+    for (let t = 0; t < turns; t++) {
+      const t0 = performance.now()
+      const out = await rt.runPromise(graph.invoke({ messages: [userMsg] }, { threadId: "chat" }))
+      latencies.push(performance.now() - t0)
+      if (out.messages.length !== 2 * (t + 1)) throw new Error("chat: wrong history length")
+    }
+    // measure before dispose(): closing the last connection checkpoints & removes the WAL
+    const fileBytes = sqliteBytes(file)
+    const turn10Ms = mean(latencies.slice(5, 15)) // turns 6..15 (1-based)
+    const turn300Ms = mean(latencies.slice(-10)) // last 10 turns
+    return { fileBytes, turn10Ms, turn300Ms, ratio: turn300Ms / turn10Ms }
+  } finally {
+    await rt.dispose()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. interruptResume: pause with an Interrupt.Tag ask, resume with its answer
+
+export interface InterruptResumeOptions {
+  threads?: number
+  dir: string
+}
+
+class Ok extends Interrupt.Tag("BenchOk", {
+  request: Schema.Struct({ question: Schema.String }),
+  response: Schema.String
+}) {}
+
+/** Returns cycles/second; a cycle = invoke-until-pause + resume-until-end. */
+export async function interruptResume(opts: InterruptResumeOptions): Promise<number> {
+  const { threads = 300, dir } = opts
+  const graph = StateGraph.make({ id: "bench-interrupt", state: { answer: Channel.lastValue(Schema.String) } }).pipe(
+    StateGraph.addNode("ask", () => Effect.map(Ok.ask({ question: "ok?" }), (answer) => ({ answer }))),
+    StateGraph.addEdge(StateGraph.START, "ask"),
+    StateGraph.addEdge("ask", StateGraph.END),
+    StateGraph.compileSync()
+  )
+  const rt = await runtimeFor(sqliteLayer(path.join(dir, "interrupt.sqlite")))
+
+  const cycle = async (id: string) => {
+    const paused = await rt.runPromise(Effect.either(graph.invoke({ answer: "" }, { threadId: id })))
+    if (paused._tag !== "Left" || paused.left._tag !== "GraphInterrupted") {
+      throw new Error("interruptResume: did not pause")
+    }
+    const done = await rt.runPromise(graph.resume({ threadId: id }, Ok.respond("yes")))
+    if (done.answer !== "yes") throw new Error("interruptResume: bad resume")
+  }
+
+  try {
+    for (let i = 0; i < 5; i++) await cycle(`warmup-${i}`) // not timed
+    maybeGc()
+    const t0 = performance.now()
+    for (let i = 0; i < threads; i++) await cycle(`t-${i}`)
+    const elapsedS = (performance.now() - t0) / 1000
+    return threads / elapsedS
+  } finally {
+    await rt.dispose()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. sendJoin: fan-out of N Sends, sum reducer, single join
+
+export interface SendJoinOptions {
+  sends?: number
+  dir: string
+}
+
+export interface SendJoinResult {
+  totalMs: number
+  /** peak absolute process RSS seen while the run was in flight */
+  peakRssMb: number
+  /** RSS right before the run, for context (peak - base ≈ run's footprint) */
+  baseRssMb: number
+}
+
+/** Same RSS method as the LangGraph side (worker-thread sampler every 5 ms). */
+export async function sendJoin(opts: SendJoinOptions): Promise<SendJoinResult> {
+  const { sends = 1000, dir } = opts
+  let joinRuns = 0
+  const graph = StateGraph.make({
+    id: "bench-send",
+    state: {
+      total: Channel.reduce(Schema.Number, (a, b) => a + b, () => 0),
+      // LangGraph's `joined` starts undefined; our last-value channel needs an initial value or an
+      // input (the input only sets `total`, as there)
+      joined: Channel.lastValue(Schema.Number, { initial: () => 0 })
+    }
+  }).pipe(
+    StateGraph.addNode("fan", () => Effect.succeed({})),
+    StateGraph.addNode("work", (input: { readonly i: number }) => Effect.succeed({ total: input.i })),
+    StateGraph.addNode("join", (s) =>
+      Effect.sync(() => {
+        joinRuns++
+        return { joined: s.total }
+      })),
+    StateGraph.addEdge(StateGraph.START, "fan"),
+    StateGraph.addConditionalEdges("fan", () => Array.from({ length: sends }, (_, i) => Send.make("work", { i }))),
+    StateGraph.addEdge("work", "join"),
+    StateGraph.addEdge("join", StateGraph.END),
+    StateGraph.compileSync()
+  )
+  const rt = await runtimeFor(sqliteLayer(path.join(dir, "send.sqlite")))
+
+  const expected = (sends * (sends - 1)) / 2
+  const MB = 1024 * 1024
+  try {
+    maybeGc()
+    const sampler = await startRssSampler(5)
+    const baseRss = process.memoryUsage.rss()
+    const t0 = performance.now()
+    let out: { readonly total: number; readonly joined: number }
+    let totalMs: number
+    let peak: number
+    try {
+      out = await rt.runPromise(graph.invoke({ total: 0 }, { threadId: "send" }))
+      // timed before the sampler is stopped (its shutdown is not part of the run)
+      totalMs = performance.now() - t0
+    } finally {
+      peak = await sampler.stop()
+    }
+    if (out.total !== expected || out.joined !== expected || joinRuns !== 1) {
+      throw new Error(`sendJoin: total=${out.total} joined=${out.joined} joinRuns=${joinRuns}`)
+    }
+    return { totalMs, peakRssMb: peak / MB, baseRssMb: baseRss / MB }
+  } finally {
+    await rt.dispose()
+  }
+}

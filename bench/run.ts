@@ -1,0 +1,229 @@
+/**
+ * Side-by-side benchmark: effect-stategraph vs LangGraph JS, measured in the same run.
+ *
+ *   npm run bench                          # default run list, 3 repeats
+ *   npm run bench -- --repeat 5            # more repeats
+ *   npm run bench -- chain loop-memory     # only these scenarios (any id of bench/scenarios.ts)
+ *   npm run bench -- --json out.json       # also write the raw results
+ *
+ *   npm run bench -- --tsx                 # children run the .ts sources under tsx instead
+ *
+ * src/ and bench/ are first transpiled to JavaScript (bench/build.ts, into a temp dir removed at
+ * the end); every (side, scenario, repeat) then runs in a fresh child process
+ * (`node --expose-gc <build>/bench/one.js <side> <id>`), sequentially, alternating which side
+ * goes first; the table shows the median of the repeats for every number.
+ */
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { build } from "./build.js"
+import { type Metric, type Scenario, SCENARIOS, type Side } from "./scenarios.js"
+
+/** What `npm run bench` runs by default (every scenario of bench/scenarios.ts, in this order). */
+const DEFAULT_RUN: ReadonlyArray<string> = [
+  "chain",
+  "chain-steady",
+  "loop-none",
+  "loop-memory",
+  "loop-sqlite",
+  "chat",
+  "interrupt",
+  "send-join"
+]
+
+const SIDES: ReadonlyArray<Side> = ["ours", "langgraph"]
+const CHILD_TIMEOUT_MS = 180_000
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const root = path.resolve(here, "..")
+const oneTs = path.join(here, "one.ts")
+
+// ---------------------------------------------------------------------------------------------
+// arguments
+
+const args = process.argv.slice(2)
+let repeat = 3
+let jsonOut: string | undefined
+let useTsx = false
+const ids: Array<string> = []
+for (let i = 0; i < args.length; i++) {
+  const a = args[i]!
+  if (a === "--repeat") repeat = Math.max(1, Number(args[++i]))
+  else if (a === "--json") jsonOut = args[++i]
+  else if (a === "--tsx") useTsx = true
+  else if (a.startsWith("-")) throw new Error(`unknown option ${a}`)
+  else ids.push(a)
+}
+const selected: ReadonlyArray<Scenario> = (ids.length > 0 ? ids : DEFAULT_RUN).map((id) => {
+  const s = SCENARIOS.find((x) => x.id === id)
+  if (s === undefined) throw new Error(`unknown scenario "${id}" (known: ${SCENARIOS.map((x) => x.id).join(", ")})`)
+  return s
+})
+
+// ---------------------------------------------------------------------------------------------
+// running children
+
+interface ChildResult {
+  readonly result: unknown
+  readonly maxRssMb: number
+  readonly wallMs: number
+}
+
+const compiled = useTsx ? undefined : build(root)
+const cleanup = () => compiled?.cleanup()
+process.on("exit", cleanup)
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    cleanup()
+    process.exit(130)
+  })
+}
+const childArgs = compiled === undefined
+  ? ["--expose-gc", "--import", "tsx", oneTs]
+  : ["--expose-gc", path.join(compiled.dir, "bench", "one.js")]
+
+const runChild = (side: Side, id: string): ChildResult | { readonly error: string } => {
+  const child = spawnSync(process.execPath, [...childArgs, side, id], {
+    cwd: root,
+    encoding: "utf8",
+    timeout: CHILD_TIMEOUT_MS,
+    maxBuffer: 64 * 1024 * 1024
+  })
+  const line = child.stdout?.split("\n").find((l) => l.startsWith("BENCH_RESULT "))
+  if (child.status !== 0 || line === undefined) {
+    const why = child.error?.message ?? (child.signal ? `killed by ${child.signal}` : `exit ${child.status}`)
+    const stderr = (child.stderr ?? "").split("\n").filter((l) => !/MaxListenersExceeded|--trace-warnings/.test(l))
+    const firstError = stderr.find((l) => /Error|error/.test(l)) ?? stderr.find((l) => l.trim() !== "") ?? ""
+    return { error: `${why}: ${firstError.trim().slice(0, 300)}` }
+  }
+  return JSON.parse(line.slice("BENCH_RESULT ".length)) as ChildResult
+}
+
+const median = (xs: ReadonlyArray<number>): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+
+type Runs = { [S in Side]: Array<ChildResult> }
+const results = new Map<string, Runs>()
+const errors: Array<string> = []
+
+const loadBefore = os.loadavg()[0]!
+const started = Date.now()
+for (const scenario of selected) {
+  const runs: Runs = { ours: [], langgraph: [] }
+  results.set(scenario.id, runs)
+  for (let r = 0; r < repeat; r++) {
+    const order = r % 2 === 0 ? SIDES : [...SIDES].reverse()
+    for (const side of order) {
+      process.stderr.write(`  ${scenario.id} · ${side} · run ${r + 1}/${repeat} … `)
+      const out = runChild(side, scenario.id)
+      if ("error" in out) {
+        process.stderr.write("FAILED\n")
+        errors.push(`${scenario.id} / ${side}: ${out.error}`)
+      } else {
+        process.stderr.write(`${(out.wallMs / 1000).toFixed(1)} s\n`)
+        runs[side].push(out)
+      }
+    }
+  }
+}
+const wallS = (Date.now() - started) / 1000
+const loadAfter = os.loadavg()[0]!
+
+// ---------------------------------------------------------------------------------------------
+// the table
+
+const fmt = (x: number | undefined, digits: number): string =>
+  x === undefined || !Number.isFinite(x)
+    ? "n/a"
+    : x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits })
+
+const metricOf = (runs: ReadonlyArray<ChildResult>, m: Metric): number | undefined =>
+  runs.length === 0 ? undefined : median(runs.map((r) => m.get(r.result)))
+
+const rssOf = (runs: ReadonlyArray<ChildResult>): number | undefined =>
+  runs.length === 0 ? undefined : median(runs.map((r) => r.maxRssMb))
+
+/** > 1 means ours is better: LangGraph ÷ ours for lower-is-better, ours ÷ LangGraph otherwise */
+const ratioOf = (m: Metric, ours: number | undefined, lg: number | undefined): string => {
+  if (ours === undefined || lg === undefined || ours === 0 || lg === 0) return "n/a"
+  const r = m.better === "lower" ? lg / ours : ours / lg
+  const who = r >= 1 ? "ours" : "LangGraph"
+  return `${r >= 10 ? r.toFixed(0) : r.toFixed(2)}× (${who} better)`
+}
+
+const targetOf = (m: Metric, ours: number | undefined): string => {
+  if (m.target === undefined) return "—"
+  const { op, value } = m.target
+  const text = `${op === "<=" ? "≤" : "≥"} ${value.toLocaleString("en-US")} ${m.unit}`
+  if (ours === undefined) return text
+  const ok = op === "<=" ? ours <= value : ours >= value
+  return `${text} ${ok ? "✓" : "✗ MISSED"}`
+}
+
+const header = [
+  "scenario",
+  "metric",
+  "ours",
+  "LangGraph JS",
+  "ratio (>1 = ours better)",
+  "target (ours)",
+  "peak RSS ours",
+  "peak RSS LangGraph"
+]
+const rows: Array<Array<string>> = []
+for (const scenario of selected) {
+  const runs = results.get(scenario.id)!
+  scenario.metrics.forEach((m, i) => {
+    const o = metricOf(runs.ours, m)
+    const l = metricOf(runs.langgraph, m)
+    rows.push([
+      i === 0 ? scenario.id : "",
+      m.label,
+      `${fmt(o, m.digits)} ${m.unit}`,
+      `${fmt(l, m.digits)} ${m.unit}`,
+      ratioOf(m, o, l),
+      targetOf(m, o),
+      i === 0 ? `${fmt(rssOf(runs.ours), 0)} MB` : "",
+      i === 0 ? `${fmt(rssOf(runs.langgraph), 0)} MB` : ""
+    ])
+  })
+}
+
+const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)))
+const line = (cells: ReadonlyArray<string>) => `| ${cells.map((x, c) => x.padEnd(widths[c]!)).join(" | ")} |`
+const out: Array<string> = []
+out.push("")
+out.push(
+  `effect-stategraph vs LangGraph JS — node ${process.version}, ${process.platform}/${process.arch}, ` +
+    `${os.cpus().length} CPUs, median of ${repeat} fresh process${repeat > 1 ? "es" : ""} per side and scenario` +
+    (useTsx ? " (children under tsx)" : " (children run transpiled JS on plain node)")
+)
+out.push("")
+out.push(line(header))
+out.push(line(widths.map((w) => "-".repeat(w))))
+for (const r of rows) out.push(line(r))
+out.push("")
+out.push("ratio: LangGraph ÷ ours for times, sizes and RSS; ours ÷ LangGraph for throughputs (so > 1 = ours better).")
+out.push("peak RSS: process.resourceUsage().maxRSS of that side's child process (module loading + scenario).")
+for (const s of selected) out.push(`  ${s.id}: ${s.title}`)
+out.push(
+  `bench wall time ${wallS.toFixed(1)} s; peak RSS of this orchestrator process ` +
+    `${fmt(process.resourceUsage().maxRSS / 1024, 0)} MB; 1-min load average ${loadBefore.toFixed(2)} before, ` +
+    `${loadAfter.toFixed(2)} after (> 1 on 2 cores means other work competed for the CPU)`
+)
+if (errors.length > 0) {
+  out.push("")
+  out.push("FAILED runs:")
+  for (const e of errors) out.push(`  ${e}`)
+}
+console.log(out.join("\n"))
+
+if (jsonOut !== undefined) {
+  fs.writeFileSync(jsonOut, JSON.stringify({ node: process.version, repeat, results: Object.fromEntries(results), errors }, null, 2))
+}
+if (errors.length > 0) process.exitCode = 1

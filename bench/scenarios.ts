@@ -1,0 +1,179 @@
+/**
+ * The benchmark's scenario list: one entry per scenario, each with the call for both sides and
+ * the numbers it reports. Sides are loaded with dynamic imports so a child process only ever
+ * loads one engine (LangGraph's heap never skews our numbers, nor the reverse).
+ *
+ * Which entries `npm run bench` runs by default is `DEFAULT_RUN` in bench/run.ts.
+ */
+
+export type Side = "ours" | "langgraph"
+
+export interface Metric {
+  /** row label in the table */
+  readonly label: string
+  readonly unit: string
+  /** whether a smaller or a bigger number is better (decides the ratio's direction) */
+  readonly better: "lower" | "higher"
+  /** the project's target for our side */
+  readonly target?: { readonly op: "<=" | ">="; readonly value: number }
+  readonly digits: number
+  readonly get: (result: any) => number
+}
+
+export interface Scenario {
+  readonly id: string
+  readonly title: string
+  /** uses SQLite (our side: `SqliteSnapshots.layer({ filename })`) */
+  readonly sqlite: boolean
+  /** `dir` is a fresh temp directory (removed after the run) */
+  readonly run: { readonly [S in Side]: (dir: string) => Promise<unknown> }
+  readonly metrics: ReadonlyArray<Metric>
+}
+
+const ours = () => import("./ours/scenarios.js")
+const langgraph = () => import("./langgraph/scenarios.js")
+
+const usPerNode = (target?: number): Metric => ({
+  label: "µs / node",
+  unit: "µs",
+  better: "lower",
+  digits: 2,
+  get: (r: number) => r,
+  ...(target !== undefined ? { target: { op: "<=", value: target } } : {})
+})
+
+export const SCENARIOS: ReadonlyArray<Scenario> = [
+  {
+    id: "chain",
+    title: "100-node linear chain, no store (5 warm-up + 20 timed invokes)",
+    sqlite: false,
+    run: {
+      ours: async () => (await ours()).chain({ nodes: 100, reps: 20, warmup: 5 }),
+      langgraph: async () => (await langgraph()).chain({ nodes: 100, reps: 20, warmup: 5 })
+    },
+    metrics: [usPerNode(10)]
+  },
+  {
+    // not one of the project's scenarios: the same chain and measurement, with enough warm-up for
+    // the JIT to settle (the 5 warm-up invokes above = 500 node runs is not enough for V8 to
+    // optimize our engine's hot path, so "chain" mostly measures cold code)
+    id: "chain-steady",
+    title: "same chain, steady state (100 warm-up + 100 timed invokes)",
+    sqlite: false,
+    run: {
+      ours: async () => (await ours()).chain({ nodes: 100, reps: 100, warmup: 100 }),
+      langgraph: async () => (await langgraph()).chain({ nodes: 100, reps: 100, warmup: 100 })
+    },
+    metrics: [usPerNode(10)]
+  },
+  {
+    id: "loop-none",
+    title: "a↔b loop, 1,000 steps, no store",
+    sqlite: false,
+    run: {
+      ours: async () => (await ours()).loop({ steps: 1000, store: "none" }),
+      langgraph: async () => (await langgraph()).loop({ steps: 1000, store: "none" })
+    },
+    metrics: [{ ...usPerNode(), label: "µs / step" }]
+  },
+  {
+    id: "loop-memory",
+    title: "a↔b loop, 1,000 steps, memory store (thread)",
+    sqlite: false,
+    run: {
+      ours: async () => (await ours()).loop({ steps: 1000, store: "memory" }),
+      langgraph: async () => (await langgraph()).loop({ steps: 1000, store: "memory" })
+    },
+    metrics: [{ ...usPerNode(), label: "µs / step" }]
+  },
+  {
+    id: "loop-sqlite",
+    title: "a↔b loop, 1,000 steps, SQLite store",
+    sqlite: true,
+    run: {
+      ours: async (dir) => (await ours()).loop({ steps: 1000, store: "sqlite", dir }),
+      langgraph: async (dir) => (await langgraph()).loop({ steps: 1000, store: "sqlite", dir })
+    },
+    metrics: [{ ...usPerNode(40), label: "µs / step" }]
+  },
+  {
+    id: "chat",
+    title: "300-turn chat thread on SQLite, 200-char messages",
+    sqlite: true,
+    run: {
+      ours: async (dir) => (await ours()).chat({ turns: 300, chars: 200, dir }),
+      langgraph: async (dir) => (await langgraph()).chat({ turns: 300, chars: 200, dir })
+    },
+    metrics: [
+      {
+        label: "file MB (db+wal+shm)",
+        unit: "MB",
+        better: "lower",
+        target: { op: "<=", value: 1 },
+        digits: 3,
+        get: (r) => r.fileBytes / (1024 * 1024)
+      },
+      { label: "turn 10 ms (turns 6-15)", unit: "ms", better: "lower", digits: 3, get: (r) => r.turn10Ms },
+      { label: "turn 300 ms (last 10)", unit: "ms", better: "lower", digits: 3, get: (r) => r.turn300Ms },
+      {
+        label: "turn 300 ÷ turn 10",
+        unit: "×",
+        better: "lower",
+        target: { op: "<=", value: 1.1 },
+        digits: 2,
+        get: (r) => r.ratio
+      }
+    ]
+  },
+  {
+    id: "interrupt",
+    title: "interrupt + resume on 300 threads, SQLite",
+    sqlite: true,
+    run: {
+      ours: async (dir) => (await ours()).interruptResume({ threads: 300, dir }),
+      langgraph: async (dir) => (await langgraph()).interruptResume({ threads: 300, dir })
+    },
+    metrics: [{
+      label: "cycles / s",
+      unit: "/s",
+      better: "higher",
+      target: { op: ">=", value: 4000 },
+      digits: 0,
+      get: (r: number) => r
+    }]
+  },
+  {
+    id: "send-join",
+    title: "1,000 Sends + join, SQLite",
+    sqlite: true,
+    run: {
+      ours: async (dir) => (await ours()).sendJoin({ sends: 1000, dir }),
+      langgraph: async (dir) => (await langgraph()).sendJoin({ sends: 1000, dir })
+    },
+    metrics: [
+      { label: "total ms", unit: "ms", better: "lower", target: { op: "<=", value: 50 }, digits: 1, get: (r) => r.totalMs },
+      {
+        label: "peak RSS MB (in run)",
+        unit: "MB",
+        better: "lower",
+        target: { op: "<=", value: 80 },
+        digits: 1,
+        get: (r) => r.peakRssMb
+      },
+      { label: "base RSS MB (before)", unit: "MB", better: "lower", digits: 1, get: (r) => r.baseRssMb },
+      {
+        label: "run footprint MB (peak − base)",
+        unit: "MB",
+        better: "lower",
+        digits: 1,
+        get: (r) => r.peakRssMb - r.baseRssMb
+      }
+    ]
+  }
+]
+
+export const byId = (id: string): Scenario => {
+  const s = SCENARIOS.find((x) => x.id === id)
+  if (s === undefined) throw new Error(`unknown scenario "${id}" (known: ${SCENARIOS.map((x) => x.id).join(", ")})`)
+  return s
+}

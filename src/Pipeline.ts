@@ -1,0 +1,330 @@
+/**
+ * Pipelines and jobs: the records of the `pipeline` and `async` orchestrators, their store (the
+ * `Pipelines` service, in the same SQLite database as the snapshots), status queries, and
+ * `pause` / `resume` / `cancel`.
+ *
+ * ```ts
+ * const Store = Pipeline.layerSqlite({ filename: "data/app.db" }) // Snapshots + Pipelines, one file
+ * const status = yield* Pipeline.pipelineStatus(response.pipelineId!)
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import { Clock, Effect, Layer, Option, type Schedule } from "effect"
+import type { StoreError } from "./GraphError.js"
+import * as contract from "./internal/orchestrator/contract.js"
+import * as models from "./internal/orchestrator/models.js"
+import * as sqlStore from "./internal/orchestrator/sqlStore.js"
+import * as worker from "./internal/orchestrator/worker.js"
+import * as RunEvent from "./RunEvent.js"
+import type { NodeStatus } from "./Snapshot.js"
+import { Snapshots } from "./Snapshots.js"
+import * as SqliteSnapshots from "./SqliteSnapshots.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export const PipelineStatus = models.PipelineStatus
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type PipelineStatus = models.PipelineStatus
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export const JobStatus = models.JobStatus
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type JobStatus = models.JobStatus
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export const JobCounts = models.JobCounts
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type JobCounts = models.JobCounts
+
+/**
+ * A pipeline: workflow, thread, status, job counts, the linked snapshot (checkpoint) id.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Pipeline = models.Pipeline
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Pipeline = models.Pipeline
+
+/**
+ * One task execution: node, step, status, attempts, timings, output or error.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Job = models.Job
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Job = models.Job
+
+/**
+ * The store of pipelines and jobs (and the async orchestrator's queue).
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export const Pipelines = models.Pipelines
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export type Pipelines = models.Pipelines
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Store = models.PipelineStore
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export const PipelineNotFound = contract.PipelineNotFound
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type PipelineNotFound = contract.PipelineNotFound
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export const InvalidPipelineTransition = contract.InvalidPipelineTransition
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type InvalidPipelineTransition = contract.InvalidPipelineTransition
+
+// ---------------------------------------------------------------------------------------------
+// layers
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The store on the application's SQLite `SqlClient` (tables created by the @effect/sql
+ * Migrator, migrations table `stategraph_queue_migrations`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerClient: Layer.Layer<Pipelines, StoreError, SqlClient.SqlClient> = Layer.effect(Pipelines, sqlStore.make)
+
+/**
+ * Snapshots and pipelines in one SQLite file (WAL): what the `pipeline` and `async`
+ * orchestrators and `Worker` need. Processes sharing the file share the queue.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSqlite = (
+  config: SqliteSnapshots.Config
+): Layer.Layer<Pipelines | Snapshots | SqlClient.SqlClient, StoreError> =>
+  Layer.mergeAll(layerClient, SqliteSnapshots.layerClient(config)).pipe(
+    Layer.provideMerge(SqliteSnapshots.layerSqlClient(config))
+  )
+
+// ---------------------------------------------------------------------------------------------
+// queries
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A pipeline with its job counts.
+ *
+ * @since 0.1.0
+ * @category queries
+ */
+export const pipelineStatus = (pipelineId: string): Effect.Effect<Pipeline, PipelineNotFound | StoreError, Pipelines> =>
+  Effect.flatMap(Pipelines, (store) =>
+    Effect.flatMap(store.get(pipelineId), (p) =>
+      Option.isSome(p) ? Effect.succeed(p.value) : Effect.fail(new contract.PipelineNotFound({ pipelineId }))))
+
+/**
+ * The jobs of a pipeline, in creation order.
+ *
+ * @since 0.1.0
+ * @category queries
+ */
+export const jobs = (pipelineId: string): Effect.Effect<ReadonlyArray<Job>, StoreError, Pipelines> =>
+  Effect.flatMap(Pipelines, (store) => store.jobs(pipelineId))
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface NodeStatusView {
+  readonly executionId: string
+  readonly nodeId: string
+  /** `queued` / `running` while a job of the node waits or runs; otherwise the snapshot's */
+  readonly status: NodeStatus | "queued"
+  readonly attempts: number
+  readonly injected: boolean
+  readonly output?: unknown
+  readonly error?: string | undefined
+  /** the node's latest job, for pipelines */
+  readonly job?: Job | undefined
+}
+
+/**
+ * The status of a node in an execution (of the `stategraph`, `pipeline` or `async`
+ * orchestrators: those that persist), from the thread's head and the node's latest job.
+ *
+ * @since 0.1.0
+ * @category queries
+ */
+export const nodeStatus = (
+  executionId: string,
+  nodeId: string
+): Effect.Effect<NodeStatusView, PipelineNotFound | StoreError | import("./GraphError.js").CorruptSnapshot, Pipelines | Snapshots> =>
+  Effect.gen(function*() {
+    const store = yield* Pipelines
+    const snapshots = yield* Snapshots
+    const execution = yield* store.execution(executionId)
+    if (Option.isNone(execution)) return yield* Effect.fail(new contract.PipelineNotFound({ pipelineId: `(execution ${executionId})` }))
+    const head = yield* snapshots.load(execution.value.threadId)
+    const state = Option.isSome(head) ? head.value.nodeStates[nodeId] : undefined
+    const pipelineJobs = execution.value.pipelineId === undefined ? [] : yield* store.jobs(execution.value.pipelineId)
+    const job = pipelineJobs.filter((j) => j.node === nodeId).at(-1)
+    const status = job?.status === "running"
+      ? "running"
+      : job?.status === "pending"
+      ? "queued"
+      : state?.status ?? (job?.status === "failed" ? "failed" : job?.status === "completed" ? "completed" : "pending")
+    return {
+      executionId,
+      nodeId,
+      status,
+      attempts: state?.attempts ?? job?.attempts ?? 0,
+      injected: state?.injected ?? job?.injected ?? false,
+      ...(state?.output !== undefined ? { output: state.output } : job?.output !== undefined ? { output: job.output } : {}),
+      ...(state?.error !== undefined ? { error: state.error } : job?.error !== undefined ? { error: job.error } : {}),
+      ...(job !== undefined ? { job } : {})
+    }
+  })
+
+// ---------------------------------------------------------------------------------------------
+// control
+// ---------------------------------------------------------------------------------------------
+
+const eventBase = (p: Pipeline, timestamp: number) => ({
+  executionId: p.executionId,
+  threadId: p.threadId,
+  pipelineId: p.id,
+  workflowId: p.workflowId,
+  timestamp
+})
+
+/**
+ * Pauses a running pipeline: running jobs finish, no new job starts until `resume`.
+ *
+ * @since 0.1.0
+ * @category control
+ */
+export const pause = (pipelineId: string): Effect.Effect<void, PipelineNotFound | InvalidPipelineTransition | StoreError, Pipelines> =>
+  Effect.gen(function*() {
+    const store = yield* Pipelines
+    const p = yield* pipelineStatus(pipelineId)
+    const now = yield* Clock.currentTimeMillis
+    const moved = yield* store.transition(pipelineId, ["running", "pending"], "paused", { now, pauseReason: "requested" })
+    if (!moved) return yield* Effect.fail(new contract.InvalidPipelineTransition({ pipelineId, from: p.status, to: "paused" }))
+    yield* RunEvent.publish(() => new RunEvent.PipelinePaused({ ...eventBase(p, now), reason: "requested" }))
+  })
+
+/**
+ * Resumes a pipeline paused by `pause`. (A pipeline paused on interrupts is resumed with the
+ * answers, through the orchestrator.)
+ *
+ * @since 0.1.0
+ * @category control
+ */
+export const resume = (pipelineId: string): Effect.Effect<void, PipelineNotFound | InvalidPipelineTransition | StoreError, Pipelines> =>
+  Effect.gen(function*() {
+    const store = yield* Pipelines
+    const p = yield* pipelineStatus(pipelineId)
+    if (p.status !== "paused" || p.pauseReason === "interrupt") {
+      return yield* Effect.fail(
+        new contract.InvalidPipelineTransition({ pipelineId, from: p.pauseReason === "interrupt" ? "paused (interrupt)" : p.status, to: "running" })
+      )
+    }
+    const now = yield* Clock.currentTimeMillis
+    const moved = yield* store.transition(pipelineId, ["paused"], "running", { now, pauseReason: null })
+    if (!moved) return yield* Effect.fail(new contract.InvalidPipelineTransition({ pipelineId, from: p.status, to: "running" }))
+    yield* RunEvent.publish(() => new RunEvent.PipelineStarted(eventBase(p, now)))
+  })
+
+/**
+ * Cancels a pipeline: its queued jobs are cancelled, running ones finish but queue nothing
+ * more, and the thread is released.
+ *
+ * @since 0.1.0
+ * @category control
+ */
+export const cancel = (
+  pipelineId: string
+): Effect.Effect<void, PipelineNotFound | InvalidPipelineTransition | StoreError, Pipelines | Snapshots> =>
+  Effect.gen(function*() {
+    const store = yield* Pipelines
+    const snapshots = yield* Snapshots
+    const p = yield* pipelineStatus(pipelineId)
+    const now = yield* Clock.currentTimeMillis
+    const moved = yield* store.transition(pipelineId, ["pending", "running", "paused"], "cancelled", { now })
+    if (!moved) return yield* Effect.fail(new contract.InvalidPipelineTransition({ pipelineId, from: p.status, to: "cancelled" }))
+    yield* Effect.ignore(snapshots.release(p.threadId, pipelineId))
+    yield* RunEvent.publish(() => new RunEvent.PipelineCancelled(eventBase(p, now)))
+  })
+
+// ---------------------------------------------------------------------------------------------
+// backoff
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The retry `Schedule` of a backoff config: exponential from `baseMillis` by `factor`, each
+ * delay capped at `maxDelayMillis`, `maxAttempts - 1` retries.
+ *
+ * @since 0.1.0
+ * @category backoff
+ */
+export const backoffSchedule: (backoff: typeof contract.Backoff.Type) => Schedule.Schedule<unknown, unknown> = worker.backoffSchedule
+
+/**
+ * The delay before retry number `retry` (1 = after the first failure), none when the schedule
+ * allows no more.
+ *
+ * @since 0.1.0
+ * @category backoff
+ */
+export const retryDelay: (schedule: Schedule.Schedule<unknown, unknown>, retry: number) => Effect.Effect<Option.Option<number>> =
+  worker.retryDelay

@@ -1,0 +1,79 @@
+/**
+ * Handover: a snapshot from another orchestrator becomes the head of the thread, its completed
+ * nodes injected (never run again here), after validation against the graph.
+ */
+import { Effect, Either, ParseResult, Schema } from "effect"
+import { WorkflowSnapshot, type WorkflowSnapshotEncoded } from "../../Snapshot.js"
+import * as WorkflowState from "../../WorkflowState.js"
+import type { Backend } from "../../Snapshots.js"
+import type { AnyCompiled } from "../../StateGraph.js"
+import * as loop from "../loop.js"
+import { HandoverRefused } from "./contract.js"
+
+/** @internal */
+export interface ValidationIssue {
+  readonly code: string
+  readonly message: string
+  readonly nodeId?: string | undefined
+}
+
+/**
+ * Validates a handover snapshot against the graph with `WorkflowState.validateSnapshot`
+ * (version, unknown nodes) and `validateDependencies`; refused with the first error's code.
+ *
+ * @internal
+ */
+export const validate = (
+  graph: AnyCompiled,
+  snapshot: WorkflowSnapshotEncoded | WorkflowSnapshot
+): Effect.Effect<WorkflowSnapshotEncoded, HandoverRefused> =>
+  Effect.suspend(() => {
+    const decoded = snapshot instanceof WorkflowSnapshot
+      ? Either.right(snapshot)
+      : ParseResult.decodeUnknownEither(WorkflowSnapshot)(snapshot)
+    if (Either.isLeft(decoded)) {
+      return Effect.fail(
+        new HandoverRefused({
+          code: "INVALID_SNAPSHOT",
+          errors: [{ code: "INVALID_SNAPSHOT", message: ParseResult.TreeFormatter.formatIssueSync(decoded.left) }]
+        })
+      )
+    }
+    const issues: Array<ValidationIssue> = []
+    if (decoded.right.workflowId !== graph.id) {
+      issues.push({
+        code: "WORKFLOW_MISMATCH",
+        message: `the snapshot is of workflow "${decoded.right.workflowId}", not "${graph.id}"`
+      })
+    }
+    const result = WorkflowState.merge(
+      WorkflowState.validateSnapshot(decoded.right, graph),
+      WorkflowState.validateDependencies(decoded.right, graph)
+    )
+    for (const e of result.errors) issues.push({ code: e.code, message: e.message, nodeId: "nodeId" in e ? e.nodeId : undefined })
+    if (issues.length === 0) return Effect.succeed(Schema.encodeSync(WorkflowSnapshot)(decoded.right))
+    return Effect.fail(
+      new HandoverRefused({
+        code: issues[0]!.code as any,
+        errors: issues.map((i) => ({ code: i.code, message: i.message, ...(i.nodeId !== undefined ? { nodeId: i.nodeId } : {}) }))
+      })
+    )
+  })
+
+/**
+ * Validates, then commits the snapshot as the thread's head with its completed nodes marked
+ * `injected`. Returns the injected node ids.
+ *
+ * @internal
+ */
+export const importInto = (
+  graph: AnyCompiled,
+  store: Backend,
+  threadId: string,
+  snapshot: WorkflowSnapshotEncoded | WorkflowSnapshot
+) =>
+  Effect.gen(function*() {
+    const valid = yield* validate(graph, snapshot)
+    const cp = yield* loop.importSnapshot(graph.compiled, store, threadId, valid)
+    return Object.values(cp.nodeStates).filter((n) => n.injected)
+  })

@@ -1,0 +1,147 @@
+/**
+ * The SQLite schema, as versioned migrations run by the @effect/sql `Migrator`.
+ *
+ * Tables:
+ * - `stategraph_threads`: one row per thread: head checkpoint, the head's status (denormalized for
+ *   listings), the run that holds the thread and until when.
+ * - `stategraph_checkpoints`: one row per checkpoint; `channels` maps each channel to the blob
+ *   holding its value at that checkpoint (`[blobId, appendsSinceBase]`), not the value itself.
+ * - `stategraph_blobs`: channel values, keyed by the checkpoint that wrote them. A blob is either a
+ *   whole value (`prev` null) or items appended on top of `prev` (see `blobs.ts`).
+ * - `stategraph_tasks`: the pending task records (writes, answers, journal) of a checkpoint.
+ * - `stategraph_executions`: which threads an execution wrote to (for `delete(executionId)`) and
+ *   its initial input, written once per execution rather than with every checkpoint.
+ *
+ * A commit dirties few pages (the thread row, the checkpoint row, one blob per changed channel):
+ * no secondary index changes on the hot path. The common commit is one statement: an insert into
+ * the `stategraph_commit` view, whose trigger checks the run and the head (compare-and-set), moves
+ * the head, and writes the blobs and the checkpoint.
+ */
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Clock, Effect, Schedule } from "effect"
+
+/** @internal */
+export const MIGRATIONS_TABLE = "stategraph_migrations"
+
+const m0001 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE IF NOT EXISTS stategraph_threads (
+    thread_id TEXT PRIMARY KEY NOT NULL,
+    workflow_id TEXT NOT NULL,
+    head TEXT,
+    status TEXT NOT NULL,
+    wake_at REAL,
+    updated_at REAL NOT NULL,
+    run_id TEXT,
+    lease_until REAL NOT NULL DEFAULT 0
+  ) WITHOUT ROWID`
+  yield* sql`CREATE INDEX IF NOT EXISTS stategraph_threads_workflow ON stategraph_threads (workflow_id)`
+  yield* sql`CREATE INDEX IF NOT EXISTS stategraph_threads_sleepers ON stategraph_threads (wake_at)
+    WHERE status = 'paused' AND wake_at IS NOT NULL`
+  yield* sql`CREATE TABLE IF NOT EXISTS stategraph_checkpoints (
+    thread_id TEXT NOT NULL,
+    checkpoint_id TEXT NOT NULL,
+    parent_id TEXT,
+    execution_id TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    workflow_version TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    wake_at REAL,
+    pause_reason TEXT,
+    error TEXT,
+    interrupts TEXT NOT NULL,
+    node_states TEXT NOT NULL,
+    channels TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (thread_id, checkpoint_id)
+  ) WITHOUT ROWID`
+  // a commit in one statement: inserting into this view runs the trigger below, atomically
+  yield* sql`CREATE VIEW IF NOT EXISTS stategraph_commit AS SELECT
+    NULL AS thread_id, NULL AS run_id, NULL AS expected_head, NULL AS checkpoint_id, NULL AS parent_id,
+    NULL AS execution_id, NULL AS workflow_id, NULL AS workflow_version, NULL AS step, NULL AS status,
+    NULL AS created_at, NULL AS wake_at, NULL AS pause_reason, NULL AS error, NULL AS interrupts,
+    NULL AS node_states, NULL AS channels, NULL AS body, NULL AS blobs
+    WHERE 0`
+  yield* sql`CREATE TRIGGER IF NOT EXISTS stategraph_commit INSTEAD OF INSERT ON stategraph_commit
+  BEGIN
+    SELECT RAISE(ABORT, 'stategraph: thread busy') WHERE NOT EXISTS (
+      SELECT 1 FROM stategraph_threads
+      WHERE thread_id = NEW.thread_id AND run_id = NEW.run_id AND head IS NEW.expected_head
+    );
+    UPDATE stategraph_threads SET head = NEW.checkpoint_id, status = NEW.status, wake_at = NEW.wake_at,
+      updated_at = NEW.created_at
+    WHERE thread_id = NEW.thread_id;
+    INSERT INTO stategraph_blobs (thread_id, channel, blob_id, prev, data)
+      SELECT NEW.thread_id, value ->> 0, NEW.checkpoint_id, value ->> 1, value ->> 2 FROM json_each(NEW.blobs);
+    INSERT INTO stategraph_checkpoints (thread_id, checkpoint_id, parent_id, execution_id, workflow_id,
+      workflow_version, step, status, created_at, wake_at, pause_reason, error, interrupts, node_states, channels, body)
+    VALUES (NEW.thread_id, NEW.checkpoint_id, NEW.parent_id, NEW.execution_id, NEW.workflow_id, NEW.workflow_version,
+      NEW.step, NEW.status, NEW.created_at, NEW.wake_at, NEW.pause_reason, NEW.error, NEW.interrupts, NEW.node_states,
+      NEW.channels, NEW.body);
+  END`
+  yield* sql`CREATE TABLE IF NOT EXISTS stategraph_executions (
+    execution_id TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    initial_input TEXT,
+    PRIMARY KEY (execution_id, thread_id)
+  ) WITHOUT ROWID`
+  yield* sql`CREATE TABLE IF NOT EXISTS stategraph_blobs (
+    thread_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    blob_id TEXT NOT NULL,
+    prev TEXT,
+    data TEXT NOT NULL,
+    PRIMARY KEY (thread_id, channel, blob_id)
+  ) WITHOUT ROWID`
+  yield* sql`CREATE TABLE IF NOT EXISTS stategraph_tasks (
+    thread_id TEXT NOT NULL,
+    checkpoint_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    record TEXT NOT NULL,
+    UNIQUE (thread_id, checkpoint_id, task_id)
+  )`
+})
+
+/** @internal */
+export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
+  "1_create_tables": m0001
+}
+
+const latest = Math.max(...Object.keys(migrations).map((k) => Number(k.split("_")[0])))
+
+const run = Migrator.make({})({ loader: Migrator.fromRecord(migrations), table: MIGRATIONS_TABLE })
+
+/**
+ * Runs the migrations. Several processes may start at once on one file: the Migrator lets one of
+ * them run a migration and the others skip it ("locked"), possibly before the winner committed;
+ * so each process then waits until the migrations table shows the latest migration.
+ *
+ * @internal
+ */
+export const migrate: Effect.Effect<void, Migrator.MigrationError | SqlError, SqlClient.SqlClient> = Effect.gen(
+  function*() {
+    const sql = yield* SqlClient.SqlClient
+    const check = Effect.gen(function*() {
+      yield* run
+      const rows = yield* sql<{ readonly id: number | null }>`SELECT max(migration_id) AS id FROM ${
+        sql(MIGRATIONS_TABLE)
+      }`.withoutTransform
+      if ((rows[0]?.id ?? 0) < latest) {
+        return yield* new Migrator.MigrationError({ reason: "locked", message: "migrations are running elsewhere" })
+      }
+    })
+    yield* check.pipe(
+      Effect.retry({
+        schedule: Schedule.spaced("50 millis"),
+        times: 200,
+        while: (e) => e._tag === "MigrationError" && e.reason === "locked"
+      }),
+      // a wall-clock wait, even under a TestClock: the other process is real
+      Effect.withClock(Clock.make())
+    )
+  }
+)

@@ -1,0 +1,704 @@
+/**
+ * The SQLite `Backend`: every write operation is one transaction; a commit is a compare-and-set on
+ * the thread's run owner and head; channel values are stored incrementally (see `blobs.ts`).
+ */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type { Connection } from "@effect/sql/SqlConnection"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Effect, Either, Option, ParseResult, Schema } from "effect"
+import { CorruptSnapshot, StoreError, ThreadBusy } from "../../GraphError.js"
+import { WorkflowSnapshot, type WorkflowSnapshotEncoded } from "../../Snapshot.js"
+import type { Backend, CommitRequest, ListOptions, ThreadSummary } from "../../Snapshots.js"
+import * as Blobs from "./blobs.js"
+import * as Db from "./db.js"
+import * as Sql from "./statements.js"
+
+// ---------------------------------------------------------------------------------------------
+// rows
+// ---------------------------------------------------------------------------------------------
+
+const Entry = Schema.Union(
+  Schema.Tuple(Schema.String, Schema.NonNegativeInt),
+  Schema.Struct({ v: Schema.optional(Schema.Unknown) })
+)
+
+const CheckpointRow = Schema.Struct({
+  thread_id: Schema.String,
+  checkpoint_id: Schema.String,
+  parent_id: Schema.NullOr(Schema.String),
+  execution_id: Schema.String,
+  workflow_id: Schema.String,
+  workflow_version: Schema.String,
+  step: Schema.Number,
+  status: Schema.String,
+  created_at: Schema.Number,
+  wake_at: Schema.NullOr(Schema.Number),
+  pause_reason: Schema.NullOr(Schema.String),
+  error: Schema.NullOr(Schema.String),
+  interrupts: Schema.parseJson(),
+  node_states: Schema.parseJson(),
+  channels: Schema.parseJson(Schema.Record({ key: Schema.String, value: Entry })),
+  body: Schema.parseJson(Schema.Struct({
+    versions: Schema.Unknown,
+    tasks: Schema.Unknown,
+    joins: Schema.Unknown,
+    metadata: Schema.Unknown,
+    initialInput: Schema.optional(Schema.Unknown),
+    /** set when the initial input is the execution's (stored once in `stategraph_executions`) */
+    executionInput: Schema.optional(Schema.Literal(1))
+  })),
+  execution_input: Schema.NullOr(Schema.parseJson())
+})
+type CheckpointRow = typeof CheckpointRow.Type
+
+const TaskRow = Schema.Struct({ checkpoint_id: Schema.String, record: Schema.parseJson() })
+
+const BlobRow = Schema.Struct({
+  channel: Schema.String,
+  blob_id: Schema.String,
+  prev: Schema.NullOr(Schema.String),
+  data: Schema.String
+})
+
+const ThreadRow = Schema.Struct({
+  thread_id: Schema.String,
+  workflow_id: Schema.String,
+  head: Schema.NullOr(Schema.String),
+  status: Schema.Literal("pending", "running", "paused", "completed", "failed"),
+  updated_at: Schema.Number,
+  wake_at: Schema.NullOr(Schema.Number)
+})
+
+const decodeCheckpointRow = ParseResult.decodeUnknownEither(CheckpointRow)
+const decodeTaskRow = ParseResult.decodeUnknownEither(TaskRow)
+const decodeBlobRows = ParseResult.decodeUnknownEither(Schema.Array(BlobRow))
+const decodeThreadRows = ParseResult.decodeUnknownEither(Schema.Array(ThreadRow))
+const decodeChannelMap = ParseResult.decodeUnknownEither(Schema.parseJson(Schema.Record({ key: Schema.String, value: Entry })))
+const validateSnapshot = ParseResult.decodeUnknownEither(WorkflowSnapshot)
+
+const formatIssue = (issue: ParseResult.ParseIssue) => ParseResult.TreeFormatter.formatIssueSync(issue)
+
+const corrupt = (threadId: string, checkpointId: string | undefined, issue: string) =>
+  new CorruptSnapshot({ threadId, checkpointId, issue })
+
+const statusParam = (status: ListOptions["status"]): string | null =>
+  status === undefined ? null : JSON.stringify(typeof status === "string" ? [status] : status)
+
+const limitParam = (limit: number | undefined) => (limit === undefined ? -1 : Math.max(0, Math.floor(limit)))
+
+// ---------------------------------------------------------------------------------------------
+// the backend
+// ---------------------------------------------------------------------------------------------
+
+/** @internal */
+export interface Options {
+  /** appends per level before blobs are merged (the K of `blobs.ts`); default 32 */
+  readonly appendFanout?: number | undefined
+  /** how long an operation retries while another connection holds the write lock; default 5000 */
+  readonly busyTimeoutMillis?: number | undefined
+  /**
+   * When a run releases its thread after at least this many commits since the last time, the
+   * WAL is checkpointed (passive), so short runs (chat turns) keep the WAL small without slowing
+   * the steps of a long run; default 8. `0` leaves it all to SQLite's automatic checkpoints.
+   */
+  readonly walCheckpointAfterCommits?: number | undefined
+}
+
+/** @internal */
+export const make = (
+  client: SqlClient.SqlClient,
+  exclusive: Connection | undefined,
+  options: Options = {}
+): Backend => {
+  const db = Db.make(client, exclusive, options.busyTimeoutMillis ?? 5000)
+  const fanout = Math.max(2, Math.floor(options.appendFanout ?? Blobs.DEFAULT_FANOUT))
+
+  /** Channel maps of recent checkpoints (immutable once written): a run's next commit needs its parent's. */
+  const maps = new Map<string, Blobs.ChannelMap>()
+  const remember = (threadId: string, checkpointId: string, map: Blobs.ChannelMap) => {
+    const key = threadId + "\u0000" + checkpointId
+    maps.delete(key)
+    maps.set(key, map)
+    if (maps.size > 512) maps.delete(maps.keys().next().value!)
+  }
+
+  /**
+   * The execution each thread's last commit here belonged to (its row in `stategraph_executions`
+   * exists) and that execution's stored initial input (JSON text).
+   */
+  const executions = new Map<string, { readonly executionId: string; readonly input: string | null }>()
+
+  /** The stored initial input of the commit's execution, noting the execution when new. */
+  const executionInput = (tx: Db.Tx, threadId: string, executionId: string, input: string | null) => {
+    const known = executions.get(threadId)
+    if (known !== undefined && known.executionId === executionId) return Effect.succeed(known.input)
+    const note = (stored: string | null) => {
+      executions.delete(threadId)
+      executions.set(threadId, { executionId, input: stored })
+      if (executions.size > 4096) executions.delete(executions.keys().next().value!)
+      return stored
+    }
+    return Effect.flatMap(tx.all(Sql.noteExecution, [executionId, threadId, input]), (inserted) =>
+      inserted.length > 0
+        ? Effect.succeed(note(input))
+        : Effect.map(tx.all(Sql.executionInput, [executionId, threadId]), (rows) => note(rows[0]?.initial_input ?? null)))
+  }
+
+  const busy = (threadId: string) => Effect.fail(new ThreadBusy({ threadId }))
+
+  const checkpointAfter = Math.max(0, Math.floor(options.walCheckpointAfterCommits ?? 8))
+  let commitsSinceCheckpoint = 0
+  const walCheckpoint = Effect.suspend(() => {
+    if (checkpointAfter === 0 || commitsSinceCheckpoint < checkpointAfter) return Effect.void
+    commitsSinceCheckpoint = 0
+    return Effect.ignore(db.once("checkpoint", "PRAGMA wal_checkpoint(PASSIVE)", []))
+  })
+
+  // ----- commit ------------------------------------------------------------------------------
+
+  const storedMap = (tx: Db.Tx, threadId: string, checkpointId: string) =>
+    Effect.flatMap(tx.all(Sql.channelsOf, [threadId, checkpointId]), (rows) => {
+      if (rows.length === 0) return Effect.succeed(undefined)
+      const decoded = decodeChannelMap(rows[0].channels)
+      return Either.isLeft(decoded)
+        ? Effect.fail(new StoreError({ operation: "commit", cause: corrupt(threadId, checkpointId, formatIssue(decoded.left)) }))
+        : Effect.succeed(decoded.right as Blobs.ChannelMap)
+    })
+
+  /**
+   * The channels a new checkpoint inherits: its parent's. A parent that was never stored (a run
+   * with `exit` durability links to its last in-memory step) falls back to the head it replaces.
+   */
+  const baseMap = (tx: Db.Tx, req: CommitRequest): Effect.Effect<Blobs.ChannelMap, SqlError | StoreError> => {
+    const parent = req.snapshot.parentCheckpointId
+    if (parent === null) return Effect.succeed({})
+    if (parent === req.expectedHead) {
+      const cached = maps.get(req.threadId + "\u0000" + parent)
+      if (cached !== undefined) return Effect.succeed(cached)
+    }
+    return Effect.flatMap(storedMap(tx, req.threadId, parent), (map) => {
+      if (map !== undefined) return Effect.succeed(map)
+      if (req.expectedHead === null || req.expectedHead === parent) return Effect.succeed({})
+      return Effect.map(storedMap(tx, req.threadId, req.expectedHead), (m) => m ?? {})
+    })
+  }
+
+  /** The items of the `count` newest blobs of a chain (oldest first) and the blob below them. */
+  const mergeable = (tx: Db.Tx, threadId: string, channel: string, top: string, count: number) =>
+    Effect.flatMap(tx.all(Sql.chain, [threadId, channel, top, threadId, channel, count]), (rows) => {
+      if (rows.length < count || rows[count - 1].prev === null) {
+        return Effect.fail(
+          new StoreError({
+            operation: "commit",
+            cause: corrupt(threadId, undefined, `channel "${channel}": the chain below blob ${top} is broken`)
+          })
+        )
+      }
+      const items: Array<unknown> = []
+      try {
+        for (let i = count - 1; i >= 0; i--) {
+          const part = JSON.parse(rows[i].data)
+          if (!Array.isArray(part)) throw new Error(`blob ${rows[i].blob_id} is not an array`)
+          for (const x of part) items.push(x)
+        }
+      } catch (e) {
+        return Effect.fail(
+          new StoreError({ operation: "commit", cause: corrupt(threadId, undefined, `channel "${channel}": ${(e as Error).message}`) })
+        )
+      }
+      return Effect.succeed({ items, below: rows[count - 1].prev as string })
+    })
+
+  /**
+   * What a write of a channel stores: its new entry, and the blob row to insert (none for an
+   * inline value), or `merge` when the append carries into a merge of older blobs.
+   */
+  const planChannel = (
+    checkpointId: string,
+    write: Blobs.Pending,
+    previous: Blobs.Entry | undefined
+  ):
+    | { readonly entry: Blobs.Entry; readonly blob?: { readonly prev: string | null; readonly data: string } }
+    | { readonly merge: number; readonly top: string; readonly n: number } =>
+  {
+    if (write._tag === "set" || previous === undefined || Blobs.isInline(previous)) {
+      // a whole value: the written one, or an inline value with the new items appended
+      const value = write._tag === "set"
+        ? write.value
+        : previous !== undefined && Blobs.isInline(previous) && Array.isArray(previous.v)
+        ? previous.v.concat(write.items)
+        : write.items
+      const json = JSON.stringify(value)
+      if (json === undefined) return { entry: {} }
+      if (json.length <= Blobs.INLINE_MAX) return { entry: { v: JSON.parse(json) } }
+      return { entry: [checkpointId, 0], blob: { prev: null, data: json } }
+    }
+    const [top, n] = previous
+    const c = Blobs.carries(n, fanout)
+    if (c === 0) return { entry: [checkpointId, n + 1], blob: { prev: top, data: JSON.stringify(write.items) } }
+    return { merge: c * (fanout - 1), top, n }
+  }
+
+  const writeChannel = (
+    tx: Db.Tx,
+    threadId: string,
+    checkpointId: string,
+    channel: string,
+    write: Blobs.Pending,
+    previous: Blobs.Entry | undefined
+  ): Effect.Effect<Blobs.Entry, SqlError | StoreError> => {
+    const plan = planChannel(checkpointId, write, previous)
+    if ("entry" in plan) {
+      return plan.blob === undefined
+        ? Effect.succeed(plan.entry)
+        : Effect.as(tx.all(Sql.insertBlob, [threadId, channel, checkpointId, plan.blob.prev, plan.blob.data]), plan.entry)
+    }
+    return Effect.flatMap(mergeable(tx, threadId, channel, plan.top, plan.merge), ({ below, items }) => {
+      for (const x of (write as Extract<Blobs.Pending, { _tag: "append" }>).items) items.push(x)
+      return Effect.as(
+        tx.all(Sql.insertBlob, [threadId, channel, checkpointId, below, JSON.stringify(items)]),
+        [checkpointId, plan.n + 1] as const
+      )
+    })
+  }
+
+  const checkpointBody = (s: WorkflowSnapshotEncoded, sameInput: boolean) =>
+    JSON.stringify({
+      versions: s.versions,
+      tasks: s.tasks,
+      joins: s.joins,
+      metadata: s.metadata,
+      ...(sameInput ? { executionInput: 1 } : { initialInput: s.initialInput })
+    })
+
+  const isBusyRaise = (e: StoreError) => String((e.cause as any)?.cause?.message ?? "").includes(Sql.BUSY_MESSAGE)
+
+  /**
+   * The common commit as one statement, when all it needs is known here: the parent's channel map
+   * (the run's previous commit), the execution, no merge, no pending writes. Otherwise undefined.
+   */
+  const commitOne = (req: CommitRequest): Effect.Effect<void, ThreadBusy | StoreError> | undefined => {
+    const s = req.snapshot
+    if (s.pendingWrites.length > 0) return undefined
+    let base: Blobs.ChannelMap | undefined
+    if (s.parentCheckpointId === null) base = req.expectedHead === null ? {} : undefined
+    else if (s.parentCheckpointId === req.expectedHead) base = maps.get(req.threadId + "\u0000" + s.parentCheckpointId)
+    const known = executions.get(req.threadId)
+    if (base === undefined || known === undefined || known.executionId !== s.executionId) return undefined
+    const input = s.initialInput === undefined ? null : JSON.stringify(s.initialInput)
+    const map: Record<string, Blobs.Entry> = { ...base }
+    const blobs: Array<readonly [string, string | null, string]> = []
+    for (const [channel, write] of Blobs.fold(req.writes)) {
+      const plan = planChannel(s.checkpointId, write, base[channel])
+      if (!("entry" in plan)) return undefined
+      map[channel] = plan.entry
+      if (plan.blob !== undefined) blobs.push([channel, plan.blob.prev, plan.blob.data])
+    }
+    return db.once("commit", Sql.commitOne, [
+      req.threadId,
+      req.runId,
+      req.expectedHead,
+      s.checkpointId,
+      s.parentCheckpointId,
+      s.executionId,
+      s.workflowId,
+      s.workflowVersion,
+      s.step,
+      s.status,
+      s.createdAt,
+      s.wakeAt ?? null,
+      s.pauseReason ?? null,
+      s.error ?? null,
+      JSON.stringify(s.interrupts),
+      JSON.stringify(s.nodeStates),
+      JSON.stringify(map),
+      checkpointBody(s, input !== null && input === known.input),
+      JSON.stringify(blobs)
+    ]).pipe(
+      Effect.catchIf(isBusyRaise, () => busy(req.threadId)),
+      Effect.map(() => {
+        remember(req.threadId, s.checkpointId, map)
+        commitsSinceCheckpoint++
+      })
+    )
+  }
+
+  const commit: Backend["commit"] = (req) => commitOne(req) ?? commitMany(req)
+
+  /** A commit as several statements in one write transaction: first commits, merges, forks. */
+  const commitMany = (req: CommitRequest) =>
+    db.write("commit", (tx) =>
+      Effect.gen(function*() {
+        const s = req.snapshot
+        const moved = yield* tx.all(Sql.moveHead, [
+          s.checkpointId,
+          s.status,
+          s.wakeAt ?? null,
+          s.createdAt,
+          req.threadId,
+          req.runId,
+          req.expectedHead
+        ])
+        if (moved.length === 0) return yield* busy(req.threadId)
+        const input = s.initialInput === undefined ? null : JSON.stringify(s.initialInput)
+        const stored = yield* executionInput(tx, req.threadId, s.executionId, input)
+        const sameInput = input !== null && input === stored
+        const base = yield* baseMap(tx, req)
+        const map: Record<string, Blobs.Entry> = { ...base }
+        for (const [channel, write] of Blobs.fold(req.writes)) {
+          map[channel] = yield* writeChannel(tx, req.threadId, s.checkpointId, channel, write, base[channel])
+        }
+        yield* tx.all(Sql.insertCheckpoint, [
+          req.threadId,
+          s.checkpointId,
+          s.parentCheckpointId,
+          s.executionId,
+          s.workflowId,
+          s.workflowVersion,
+          s.step,
+          s.status,
+          s.createdAt,
+          s.wakeAt ?? null,
+          s.pauseReason ?? null,
+          s.error ?? null,
+          JSON.stringify(s.interrupts),
+          JSON.stringify(s.nodeStates),
+          JSON.stringify(map),
+          checkpointBody(s, sameInput)
+        ])
+        for (const r of s.pendingWrites) {
+          yield* tx.all(Sql.upsertTask, [req.threadId, s.checkpointId, r.taskId, JSON.stringify(r)])
+        }
+        remember(req.threadId, s.checkpointId, map)
+        commitsSinceCheckpoint++
+      }).pipe(Effect.tapError(() => Effect.sync(() => executions.delete(req.threadId)))))
+
+  // ----- reading -----------------------------------------------------------------------------
+
+  const decodeRows = (threadId: string | undefined, raw: ReadonlyArray<unknown>) => {
+    const out: Array<CheckpointRow> = []
+    for (const r of raw) {
+      const decoded = decodeCheckpointRow(r)
+      if (Either.isLeft(decoded)) {
+        const row = r as any
+        return Either.left(
+          corrupt(
+            typeof row?.thread_id === "string" ? row.thread_id : threadId ?? "",
+            typeof row?.checkpoint_id === "string" ? row.checkpoint_id : undefined,
+            formatIssue(decoded.left)
+          )
+        )
+      }
+      out.push(decoded.right)
+    }
+    return Either.right(out)
+  }
+
+  /** Rebuilds the snapshots of rows of one thread: channel values from blobs, pending task records. */
+  const materialize = (
+    tx: Db.Tx,
+    threadId: string,
+    rows: ReadonlyArray<CheckpointRow>
+  ): Effect.Effect<ReadonlyArray<WorkflowSnapshotEncoded>, CorruptSnapshot | SqlError> =>
+    Effect.gen(function*() {
+      if (rows.length === 0) return []
+      const seeds: Array<readonly [string, string]> = []
+      const seen = new Set<string>()
+      for (const row of rows) {
+        for (const channel in row.channels) {
+          const entry = row.channels[channel]!
+          if (Blobs.isInline(entry)) continue
+          const id = entry[0]
+          const k = channel + "\u0000" + id
+          if (!seen.has(k)) {
+            seen.add(k)
+            seeds.push([channel, id])
+          }
+        }
+      }
+      const blobRows = seeds.length === 0 ? [] : yield* tx.all(Sql.blobs, [JSON.stringify(seeds), threadId, threadId])
+      const blobs = decodeBlobRows(blobRows)
+      if (Either.isLeft(blobs)) return yield* Effect.fail(corrupt(threadId, undefined, formatIssue(blobs.left)))
+      const reader = Blobs.makeReader(blobs.right, fanout)
+      const taskRows = yield* tx.all(Sql.tasksOf, [threadId, JSON.stringify(rows.map((r) => r.checkpoint_id))])
+      const tasks = new Map<string, Array<unknown>>()
+      for (const t of taskRows) {
+        const decoded = decodeTaskRow(t)
+        if (Either.isLeft(decoded)) {
+          return yield* Effect.fail(corrupt(threadId, t?.checkpoint_id, `task record: ${formatIssue(decoded.left)}`))
+        }
+        const list = tasks.get(decoded.right.checkpoint_id)
+        if (list === undefined) tasks.set(decoded.right.checkpoint_id, [decoded.right.record])
+        else list.push(decoded.right.record)
+      }
+      const out: Array<WorkflowSnapshotEncoded> = []
+      for (const row of rows) {
+        const channels: Record<string, unknown> = {}
+        try {
+          for (const channel in row.channels) channels[channel] = reader.value(channel, row.channels[channel]!)
+        } catch (e) {
+          if (e instanceof Blobs.BrokenChain) return yield* Effect.fail(corrupt(threadId, row.checkpoint_id, e.issue))
+          throw e
+        }
+        const candidate: Record<string, unknown> = {
+          executionId: row.execution_id,
+          workflowId: row.workflow_id,
+          workflowVersion: row.workflow_version,
+          threadId: row.thread_id,
+          checkpointId: row.checkpoint_id,
+          parentCheckpointId: row.parent_id,
+          step: row.step,
+          status: row.status,
+          createdAt: row.created_at,
+          channels,
+          versions: row.body.versions,
+          tasks: row.body.tasks,
+          joins: row.body.joins,
+          nodeStates: row.node_states,
+          interrupts: row.interrupts,
+          pendingWrites: tasks.get(row.checkpoint_id) ?? [],
+          metadata: row.body.metadata
+        }
+        if (row.body.executionInput === 1) {
+          if (row.execution_input === null) {
+            return yield* Effect.fail(corrupt(threadId, row.checkpoint_id, "the execution's initial input is missing"))
+          }
+          candidate.initialInput = row.execution_input
+        } else if (row.body.initialInput !== undefined) candidate.initialInput = row.body.initialInput
+        if (row.error !== null) candidate.error = row.error
+        if (row.pause_reason !== null) candidate.pauseReason = row.pause_reason
+        if (row.wake_at !== null) candidate.wakeAt = row.wake_at
+        // validated with the model's schema; the stored (encoded) form is returned as it was written
+        const decoded = validateSnapshot(candidate)
+        if (Either.isLeft(decoded)) return yield* Effect.fail(corrupt(threadId, row.checkpoint_id, formatIssue(decoded.left)))
+        out.push(candidate as unknown as WorkflowSnapshotEncoded)
+      }
+      return out
+    })
+
+  /** Materializes rows that may belong to several threads, keeping their order. */
+  const materializeMany = (tx: Db.Tx, rows: ReadonlyArray<CheckpointRow>) =>
+    Effect.gen(function*() {
+      const byThread = new Map<string, Array<CheckpointRow>>()
+      for (const r of rows) {
+        const list = byThread.get(r.thread_id)
+        if (list === undefined) byThread.set(r.thread_id, [r])
+        else list.push(r)
+      }
+      const byId = new Map<string, WorkflowSnapshotEncoded>()
+      for (const [threadId, list] of byThread) {
+        for (const s of yield* materialize(tx, threadId, list)) byId.set(s.threadId + "\u0000" + s.checkpointId, s)
+      }
+      return rows.map((r) => byId.get(r.thread_id + "\u0000" + r.checkpoint_id)!)
+    })
+
+  const query = (operation: string, threadId: string | undefined, sql: string, params: ReadonlyArray<unknown>) =>
+    db.read(operation, (tx) =>
+      Effect.flatMap(tx.all(sql, params), (raw) => {
+        const rows = decodeRows(threadId, raw)
+        return Either.isLeft(rows) ? Effect.fail(rows.left) : materializeMany(tx, rows.right)
+      }))
+
+  const summary = (r: typeof ThreadRow.Type): ThreadSummary => ({
+    threadId: r.thread_id,
+    workflowId: r.workflow_id,
+    head: r.head,
+    status: r.status,
+    updatedAt: r.updated_at,
+    wakeAt: r.wake_at ?? undefined
+  })
+
+  const summaries = (operation: string, sql: string, params: ReadonlyArray<unknown>) =>
+    Effect.flatMap(db.once(operation, sql, params), (raw) => {
+      const rows = decodeThreadRows(raw)
+      return Either.isLeft(rows)
+        ? Effect.fail(new StoreError({ operation, cause: new Error(formatIssue(rows.left)) }))
+        : Effect.succeed(rows.right.map(summary))
+    })
+
+  // ----- deleting ----------------------------------------------------------------------------
+
+  /** After checkpoints of a thread were deleted: drop their task records and unreachable blobs, move a lost head. */
+  const repair = (tx: Db.Tx, threadId: string, deleted: ReadonlySet<string>) =>
+    Effect.gen(function*() {
+      executions.delete(threadId)
+      yield* tx.all(Sql.deleteOrphanTasks, [threadId, threadId])
+      yield* tx.all(Sql.forgetEmptyExecutions, [threadId, threadId])
+      yield* tx.all(Sql.sweepBlobs, [threadId, threadId, threadId])
+      const head = (yield* tx.all(Sql.threadHead, [threadId]))[0]?.head as string | null | undefined
+      if (head === undefined || head === null || !deleted.has(head)) return
+      const newest = (yield* tx.all(Sql.newestCheckpoint, [threadId]))[0]
+      yield* tx.all(Sql.resetHead, [
+        newest?.checkpoint_id ?? null,
+        newest?.status ?? "pending",
+        newest?.wake_at ?? null,
+        threadId
+      ])
+      if (newest === undefined) yield* tx.all(Sql.dropEmptyThread, [threadId, Date.now()])
+    })
+
+  const deleted = (rows: ReadonlyArray<any>) => {
+    const byThread = new Map<string, Set<string>>()
+    for (const r of rows) {
+      const set = byThread.get(r.thread_id)
+      if (set === undefined) byThread.set(r.thread_id, new Set([r.checkpoint_id]))
+      else set.add(r.checkpoint_id)
+    }
+    return byThread
+  }
+
+  // ----- the interface -----------------------------------------------------------------------
+
+  const backend: Backend = {
+    claim: (threadId, runId, { leaseMillis, workflowId }) =>
+      Effect.suspend(() => {
+        const now = Date.now()
+        return Effect.flatMap(
+          db.once("claim", Sql.claim, [threadId, workflowId, now, runId, now + leaseMillis, now]),
+          (rows) => (rows.length === 0 ? busy(threadId) : Effect.succeed((rows[0].head ?? null) as string | null))
+        )
+      }),
+
+    release: (threadId, runId) => Effect.zipRight(db.once("release", Sql.release, [threadId, runId]), walCheckpoint),
+
+    commit,
+
+    putTask: (threadId, runId, checkpointId, record) =>
+      Effect.flatMap(
+        db.once("putTask", Sql.putTask, [
+          threadId,
+          checkpointId,
+          record.taskId,
+          JSON.stringify(record),
+          threadId,
+          runId,
+          threadId,
+          checkpointId
+        ]),
+        (rows) => (rows.length === 0 ? busy(threadId) : Effect.void)
+      ),
+
+    setStatus: (threadId, runId, checkpointId, patch) =>
+      db.write("setStatus", (tx) =>
+        Effect.gen(function*() {
+          const rows = yield* tx.all(Sql.setStatus, [
+            patch.status,
+            JSON.stringify(patch.interrupts),
+            patch.nodeStates === undefined ? null : JSON.stringify(patch.nodeStates),
+            "error" in patch ? 1 : 0,
+            patch.error ?? null,
+            "pauseReason" in patch ? 1 : 0,
+            patch.pauseReason ?? null,
+            "wakeAt" in patch ? 1 : 0,
+            patch.wakeAt ?? null,
+            threadId,
+            checkpointId,
+            threadId,
+            runId
+          ])
+          if (rows.length === 0) return yield* busy(threadId)
+          yield* tx.all(Sql.touchThread, [Date.now(), checkpointId, patch.status, checkpointId, rows[0].wake_at, threadId])
+        })),
+
+    load: (threadId, checkpointId) =>
+      db.read("load", (tx) =>
+        Effect.flatMap(tx.all(Sql.loadOne, [threadId, checkpointId ?? null, threadId]), (raw) => {
+          if (raw.length === 0) return Effect.succeed(Option.none())
+          const rows = decodeRows(threadId, raw)
+          if (Either.isLeft(rows)) return Effect.fail(rows.left)
+          return Effect.map(materialize(tx, threadId, rows.right), (s) => Option.some(s[0]!))
+        })),
+
+    history: (threadId, options) =>
+      query("history", threadId, Sql.history, [
+        options?.checkpointId ?? null,
+        threadId,
+        threadId,
+        threadId,
+        options?.before ?? null,
+        options?.before ?? null,
+        statusParam(options?.status),
+        statusParam(options?.status),
+        limitParam(options?.limit)
+      ]),
+
+    listByThread: (threadId, options) =>
+      query("listByThread", threadId, Sql.listByThread, [
+        threadId,
+        options?.before ?? null,
+        options?.before ?? null,
+        statusParam(options?.status),
+        statusParam(options?.status),
+        limitParam(options?.limit)
+      ]),
+
+    listByWorkflow: (workflowId, options) =>
+      query("listByWorkflow", undefined, Sql.listByWorkflow, [
+        workflowId,
+        options?.before ?? null,
+        options?.before ?? null,
+        statusParam(options?.status),
+        statusParam(options?.status),
+        limitParam(options?.limit)
+      ]),
+
+    listThreads: (options) =>
+      summaries("listThreads", Sql.listThreads, [
+        statusParam(options?.status),
+        statusParam(options?.status),
+        options?.workflowId ?? null,
+        options?.workflowId ?? null,
+        limitParam(options?.limit)
+      ]),
+
+    dueSleepers: (now, limit) => summaries("dueSleepers", Sql.dueSleepers, [now, limitParam(limit)]),
+
+    delete: (executionId) =>
+      db.write("delete", (tx) =>
+        Effect.gen(function*() {
+          let n = 0
+          for (const { thread_id } of yield* tx.all(Sql.threadsOfExecution, [executionId])) {
+            const rows = yield* tx.all(Sql.deleteExecution, [thread_id, executionId])
+            n += rows.length
+            yield* repair(tx, thread_id, new Set(rows.map((r) => r.checkpoint_id)))
+          }
+          yield* tx.all(Sql.forgetExecution, [executionId])
+          return n
+        })),
+
+    deleteThread: (threadId) =>
+      db.write("deleteThread", (tx) =>
+        Effect.gen(function*() {
+          const rows = yield* tx.all(Sql.deleteThreadCheckpoints, [threadId])
+          yield* tx.all(Sql.deleteThreadBlobs, [threadId])
+          yield* tx.all(Sql.deleteThreadTasks, [threadId])
+          yield* tx.all(Sql.deleteThreadExecutions, [threadId])
+          executions.delete(threadId)
+          yield* tx.all(Sql.deleteThreadRow, [threadId])
+          for (const key of maps.keys()) if (key.startsWith(threadId + "\u0000")) maps.delete(key)
+          return rows.length
+        })),
+
+    cleanup: ({ batchSize, olderThan, statuses }) =>
+      Effect.gen(function*() {
+        const wanted = JSON.stringify(statuses ?? ["completed", "failed"])
+        const batch = Math.max(1, Math.floor(batchSize ?? 500))
+        let total = 0
+        while (true) {
+          const n = yield* db.write("cleanup", (tx) =>
+            Effect.gen(function*() {
+              const candidates = yield* tx.all(Sql.cleanupCandidates, [wanted, olderThan, batch])
+              if (candidates.length === 0) return 0
+              const rows = yield* tx.all(Sql.deleteCheckpoints, [
+                JSON.stringify(candidates.map((c) => [c.thread_id, c.checkpoint_id]))
+              ])
+              for (const [threadId, ids] of deleted(rows)) yield* repair(tx, threadId, ids)
+              return candidates.length
+            }))
+          total += n
+          if (n < batch) return total
+        }
+      })
+  }
+  return backend
+}

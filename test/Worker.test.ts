@@ -1,0 +1,143 @@
+import { describe, expect, it } from "@effect/vitest"
+import { type ChildProcess, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { Effect, Option, Schema, TestClock } from "effect"
+import { Channel, Orchestrator, Pipeline, StateGraph, Task, Worker } from "effect-stategraph"
+import { items, makeKillGraph } from "./fixtures/orchestrator/killGraph.js"
+import { awaitPipeline, eventually, fullLayer, storeLayer, tempDb } from "./fixtures/orchestrator/setup.js"
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const workerScript = path.join(here, "fixtures", "orchestrator", "worker.ts")
+
+/** A worker process, killed (if still alive) when the scope closes. */
+const spawnWorker = (db: string, effects: string, env: Record<string, string> = {}) =>
+  Effect.acquireRelease(
+    Effect.sync(() =>
+      spawn(process.execPath, ["--import", "tsx", workerScript, db, effects], {
+        env: { ...process.env, ...env },
+        stdio: ["ignore", "inherit", "inherit"]
+      })
+    ),
+    (child) => Effect.sync(() => void (child.exitCode === null && child.signalCode === null && child.kill("SIGKILL")))
+  )
+
+const exited = (child: ChildProcess) =>
+  Effect.async<void>((resume) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
+    child.once("exit", () => resume(Effect.void))
+  })
+
+const Log = { log: Channel.append(Schema.String) }
+
+describe("Worker", () => {
+  it.effect("a worker process SIGKILLed mid-job: a second process completes the pipeline, every job's output once", () => {
+    const db = tempDb()
+    return Effect.gen(function*() {
+      const effects = path.join(path.dirname(db), "effects.log")
+      fs.writeFileSync(effects, "")
+      const graph = makeKillGraph(effects)
+      const lines = () => fs.readFileSync(effects, "utf8").split("\n").filter((l) => l !== "")
+
+      const r = yield* Orchestrator.orchestrate({
+        workflowId: graph.id,
+        graph,
+        input: { items: [...items] },
+        options: { maxConcurrentJobs: 4 }
+      }, { id: "async" })
+      const id = r.pipelineId!
+
+      // process A runs the fan-out; the task of item 3 blocks after its (journaled) side effect
+      const first = yield* spawnWorker(db, effects, { BLOCK: "3" })
+      yield* eventually(Effect.map(Pipeline.jobs(id), (jobs) => {
+        const work = jobs.filter((j) => j.node === "work")
+        const done = work.filter((j) => j.status === "completed").length
+        const running = work.filter((j) => j.status === "running").length
+        return done === 3 && running === 1 && lines().length === 4 ? Option.some(work) : Option.none()
+      }), "60 seconds")
+      const stuck = (yield* Pipeline.jobs(id)).find((j) => j.node === "work" && j.status === "running")!
+      expect(stuck.workerId).toContain(`pid-${first.pid}`)
+      first.kill("SIGKILL")
+      yield* exited(first)
+
+      // process B reclaims the job once its lease has expired and finishes the pipeline
+      const second = yield* spawnWorker(db, effects)
+      const p = yield* awaitPipeline(id, ["completed", "failed"], "60 seconds")
+      expect(p.status).toBe("completed")
+
+      // every side effect happened once (the re-run replayed item 3's from its journal)
+      expect(lines().map((l) => l.split(" ")[0]).sort()).toEqual([...items])
+      expect(lines().every((l) => l.endsWith(` ${first.pid}`))).toBe(true)
+      // every job's output once; the reclaimed job ran twice and finished in process B
+      const jobs = yield* Pipeline.jobs(id)
+      const work = jobs.filter((j) => j.node === "work")
+      expect(work).toHaveLength(items.length)
+      expect(work.every((j) => j.status === "completed")).toBe(true)
+      expect(work.map((j) => (j.output as any).log[0]).sort()).toEqual(items.map((i) => `done ${i}`))
+      const rerun = work.find((j) => j.id === stuck.id)!
+      expect(rerun.attempts).toBe(2)
+      expect(rerun.workerId).toContain(`pid-${second.pid}`)
+      expect(jobs.filter((j) => j.node === "collect").map((j) => j.status)).toEqual(["completed"])
+      const final = yield* graph.getState(r.threadId)
+      expect([...final.values.log].sort()).toEqual(["collected", ...items.map((i) => `done ${i}`)])
+    }).pipe(Effect.scoped, Effect.provide(fullLayer(db)))
+  }, 120_000)
+
+  it.effect("a job whose graph version is unknown to the worker fails with SnapshotVersionMismatch", () =>
+    Effect.gen(function*() {
+      const db = tempDb()
+      const v1 = StateGraph.make({ id: "versioned", state: Log }).pipe(
+        StateGraph.addNode("a", () => Effect.succeed({ log: ["a"] })),
+        StateGraph.addEdge(StateGraph.START, "a"),
+        StateGraph.compileSync()
+      )
+      const v2 = StateGraph.make({ id: "versioned", state: Log }).pipe(
+        StateGraph.addNode("a", () => Effect.succeed({ log: ["a"] })),
+        StateGraph.addNode("b", () => Effect.succeed({ log: ["b"] })),
+        StateGraph.addEdge(StateGraph.START, "a"),
+        StateGraph.addEdge("a", "b"),
+        StateGraph.compileSync()
+      )
+      expect(v1.version).not.toBe(v2.version)
+      const r = yield* Orchestrator.orchestrate({ workflowId: "versioned", graph: v1, input: {} }, { id: "async" }).pipe(
+        Effect.provide(fullLayer(db))
+      )
+      // a worker (another deployment) that only knows v2
+      const p = yield* Effect.scoped(Effect.gen(function*() {
+        yield* Worker.start({ concurrency: 1, pollInterval: "5 millis" })
+        return yield* awaitPipeline(r.pipelineId!, ["failed", "completed"])
+      })).pipe(Effect.provide(storeLayer(db, [v2])))
+      expect(p.status).toBe("failed")
+      expect(p.error).toContain("SnapshotVersionMismatch")
+      expect(p.error).toContain(v1.version)
+      const jobs = yield* Pipeline.jobs(r.pipelineId!).pipe(Effect.provide(storeLayer(db)))
+      expect(jobs.map((j) => [j.node, j.status])).toEqual([["a", "failed"]])
+    }))
+
+  it.effect("workers wake durable sleepers when due: a stategraph thread and a pipeline job", () =>
+    Effect.gen(function*() {
+      const graph = StateGraph.make({ id: "sleepy", state: Log }).pipe(
+        StateGraph.addNode("before", () => Effect.succeed({ log: ["before"] })),
+        StateGraph.addNode("nap", () => Effect.as(Task.sleep("1 hour"), { log: ["woke"] })),
+        StateGraph.addEdge(StateGraph.START, "before"),
+        StateGraph.addEdge("before", "nap"),
+        StateGraph.compileSync()
+      )
+      yield* Worker.start({ concurrency: 1, pollInterval: "5 millis", maintenanceInterval: "10 millis" })
+      const r = yield* Orchestrator.orchestrate({ workflowId: "sleepy", graph, input: {}, threadId: "sleeper" }, { id: "stategraph" })
+      expect(r.status).toBe("paused")
+      expect(r.snapshot.pauseReason).toBe("sleeping")
+      expect(r.snapshot.wakeAt).toBe(3_600_000)
+      const queued = yield* Orchestrator.orchestrate({ workflowId: "sleepy", graph, input: {} }, { id: "async" })
+      yield* eventually(Effect.map(Pipeline.jobs(queued.pipelineId!), (jobs) => {
+        const nap = jobs.find((j) => j.node === "nap")
+        return nap !== undefined && nap.status === "pending" && nap.runAt === 3_600_000 ? Option.some(nap) : Option.none()
+      }))
+      yield* TestClock.adjust("1 hour")
+      yield* eventually(Effect.map(graph.getState("sleeper"), (s) => (s.status === "completed" ? Option.some(s) : Option.none())))
+      expect((yield* graph.getState("sleeper")).values.log).toEqual(["before", "woke"])
+      yield* awaitPipeline(queued.pipelineId!, ["completed"])
+      expect((yield* graph.getState(queued.threadId)).values.log).toEqual(["before", "woke"])
+    }).pipe(Effect.scoped, Effect.provide(fullLayer(tempDb()))))
+})
