@@ -148,7 +148,7 @@ const makeKind = <K extends string, Req, Res, AskInput>(
     static readonly responseSchema = options.response
     static readonly check = options.check
     static ask(input: AskInput): Effect.Effect<Res, Interrupt<K, Req, Res>> {
-      return Effect.flatMap(CurrentTask, (task) => {
+      return Effect.flatMap(CurrentTask, ({ scope: task }) => {
         if (task === undefined) {
           return Effect.dieMessage(`${kind}.ask was called outside a graph node`)
         }

@@ -154,7 +154,7 @@ export const activity = <A, E, R, AI = A, EI = E>(
   effect: Effect.Effect<A, E, R>,
   options?: ActivityOptions<A, AI, E, EI>
 ): Effect.Effect<A, E | ActivityTimeout | JournalMismatch, R> =>
-  Effect.flatMap(CurrentTask, (scope) => {
+  Effect.flatMap(CurrentTask, ({ scope }) => {
     let run: Effect.Effect<A, E | ActivityTimeout, R> = withTimeout(effect, name, options?.timeout)
     if (options?.retry !== undefined) run = Effect.retry(run, options.retry as any) as any
     if (scope === undefined) return run
@@ -197,7 +197,7 @@ const forEachImpl = <In, A, E, R, AI>(
   mode: "all" | "first" | "anyError",
   options: ForEachOptions<A, AI> | undefined
 ): Effect.Effect<any, any, R> =>
-  Effect.flatMap(CurrentTask, (scope) => {
+  Effect.flatMap(CurrentTask, ({ scope }) => {
     const list = Array.from(items)
     if (list.length === 0) return Effect.succeed(mode === "first" ? Option.none() : [])
     const success = options?.success ?? json
@@ -342,7 +342,7 @@ export const call = <S extends Channel.Channels, Nodes extends Record<string, an
   input: Channel.Update<S>,
   options?: { readonly threadId?: string }
 ): Effect.Effect<Channel.State<S>, CallError<E>, R> =>
-  Effect.flatMap(CurrentTask, (scope): Effect.Effect<any, any, any> => {
+  Effect.flatMap(CurrentTask, ({ scope }): Effect.Effect<any, any, any> => {
     const failed = (threadId: string | undefined) => (error: unknown) =>
       new ChildFailed({ graphId: child.id, threadId, error })
     if (scope === undefined || scope.store === undefined || scope.threadId === undefined) {
@@ -443,7 +443,7 @@ class SleepPause extends Data.TaggedError("SleepPause")<{ readonly wakeAt: numbe
  * @category durable sleep
  */
 export const sleepUntil = (date: Date | number): Effect.Effect<void> =>
-  Effect.flatMap(CurrentTask, (scope) =>
+  Effect.flatMap(CurrentTask, ({ scope }) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) => {
       const target = typeof date === "number" ? date : date.getTime()
       if (scope === undefined) return Effect.sleep(Duration.millis(Math.max(0, target - now)))
@@ -457,7 +457,7 @@ export const sleepUntil = (date: Date | number): Effect.Effect<void> =>
  * @category durable sleep
  */
 export const sleep = (duration: Duration.DurationInput): Effect.Effect<void> =>
-  Effect.flatMap(CurrentTask, (scope) => {
+  Effect.flatMap(CurrentTask, ({ scope }) => {
     if (scope === undefined) return Effect.sleep(duration)
     return Effect.flatMap(Clock.currentTimeMillis, (now) => sleepIn(scope, now, () => now + Duration.toMillis(duration)))
   })
@@ -508,7 +508,7 @@ export type EmitPart =
  * @category streaming
  */
 export const emit = (part: EmitPart): Effect.Effect<void> =>
-  Effect.flatMap(CurrentTask, (scope) =>
+  Effect.flatMap(CurrentTask, ({ scope }) =>
     scope?.emit !== undefined && scope.modes.has(part.mode)
       ? scope.emit({ ...part, node: scope.node, taskId: scope.taskId })
       : Effect.void)
@@ -520,5 +520,5 @@ export const emit = (part: EmitPart): Effect.Effect<void> =>
  * @category context
  */
 export const current: Effect.Effect<Option.Option<{ readonly taskId: string; readonly node: string; readonly threadId: string | undefined }>> =
-  Effect.map(CurrentTask, (scope) =>
+  Effect.map(CurrentTask, ({ scope }) =>
     scope === undefined ? Option.none() : Option.some({ taskId: scope.taskId, node: scope.node, threadId: scope.threadId }))

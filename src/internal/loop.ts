@@ -27,7 +27,7 @@ import * as algo from "./algo.js"
 import { START } from "./constants.js"
 import type { Compiled } from "./graph.js"
 import * as Ids from "./ids.js"
-import { CurrentTask, interruptId, type JournalEntry, type TaskScope } from "./task.js"
+import { CurrentTask, interruptId, type JournalEntry, type ScopeHolder, type TaskScope } from "./task.js"
 
 // ---------------------------------------------------------------------------------------------
 // models
@@ -312,7 +312,8 @@ const runTask = (
   state: Readonly<Record<string, unknown>>,
   task: TaskSpec,
   previous: TaskRecord | undefined,
-  answers: ReadonlyArray<unknown>
+  answers: ReadonlyArray<unknown>,
+  holder: ScopeHolder | undefined
 ): Effect.Effect<Outcome, never, any> => {
   const { compiled, emit, modes } = env
   const node = compiled.nodes[task.node]!
@@ -385,9 +386,16 @@ const runTask = (
   const started = events
     ? emit!({ mode: "events", event: { _tag: "TaskStarted", step, node: task.node, taskId: task.id } })
     : Effect.void
-  const run = Effect.provideService(attempt, CurrentTask, scope).pipe(
+  const scoped = holder !== undefined
+    ? Effect.suspend(() => {
+      holder.scope = scope
+      return attempt
+    })
+    : Effect.provideService(attempt, CurrentTask, { scope })
+  const run = scoped.pipe(
     Effect.exit,
     Effect.map((exit): Outcome => {
+      if (holder !== undefined) holder.scope = undefined
       if (Exit.isSuccess(exit)) {
         const output = algo.normalizeOutput(compiled, task.node, exit.value)
         if (Either.isLeft(output)) return { _tag: "Failed", task, error: output.left, memory: memory() }
@@ -538,6 +546,18 @@ const loop = (
   head: string | null,
   answered: ReadonlyMap<string, Given>,
   skipBreakpoint: boolean
+): Effect.Effect<Checkpoint, any, any> => {
+  const holder: ScopeHolder = { scope: undefined }
+  return Effect.provideService(loopWith(run, start, head, answered, skipBreakpoint, holder), CurrentTask, holder)
+}
+
+const loopWith = (
+  run: Run,
+  start: Checkpoint,
+  head: string | null,
+  answered: ReadonlyMap<string, Given>,
+  skipBreakpoint: boolean,
+  holder: ScopeHolder
 ): Effect.Effect<Checkpoint, any, any> =>
   Effect.gen(function*() {
     const { compiled, config, modes, store, threadId } = run
@@ -676,7 +696,7 @@ const loop = (
         const prev = pending.get(t.id)
         const answers = given?.answers ?? prev?.answers ?? []
         const previous = given?.forwarded !== undefined && prev !== undefined ? { ...prev, forwarded: given.forwarded } : prev
-        const task = runTask(env, cp.checkpointId, step, cp.values, t, previous, answers)
+        const task = runTask(env, cp.checkpointId, step, cp.values, t, previous, answers, multi ? undefined : holder)
         if (!(persist && multi && compiled.durability !== "exit")) return task
         // pending writes are saved as each task finishes, so a sibling's failure or a crash
         // re-runs only the unfinished tasks

@@ -67,9 +67,19 @@ export interface TaskScope {
   readonly store: unknown
 }
 
+/**
+ * Holds the running task's scope. A run provides one holder for its one-task steps (set per
+ * task, no per-task context change on the hot path); tasks of a parallel step get their own.
+ *
+ * @internal
+ */
+export interface ScopeHolder {
+  scope: TaskScope | undefined
+}
+
 /** @internal */
 export class CurrentTask extends Context.Reference<CurrentTask>()("effect-stategraph/CurrentTask", {
-  defaultValue: (): TaskScope | undefined => undefined
+  defaultValue: (): ScopeHolder => ({ scope: undefined })
 }) {}
 
 /** @internal */
