@@ -35,8 +35,8 @@ import { type Backend, Snapshots } from "./Snapshots.js"
 export interface Options {
   /**
    * How many appends of a channel stack up per level before they are merged into one blob
-   * (default 32). Reading a value walks at most `1 + (K - 1) · levels` rows; each item is stored
-   * about `levels + 1` times.
+   * (K, default 32). With `d` the number of base-K digits of the number of appends, reading a
+   * value walks at most `1 + (K - 1) · d` rows and each item is stored at most `d` times.
    */
   readonly appendFanout?: number | undefined
   /** how long an operation waits while another connection holds the write lock (default 5000 ms) */

@@ -16,10 +16,11 @@
  * When an append carries into level `c` (the `c` low digits of `n` are K-1), the new items and the
  * `c·(K-1)` newest blobs are merged into one level-`c` blob. So:
  *
- * - reading a value walks at most `1 + (K-1)·levels` rows (`levels = ⌈log_K n⌉`: 32 rows up to
- *   1,023 appends with K = 32, 63 up to 32,767), whatever the thread's length;
- * - each item is written once per level: a 1,000-append thread stores ~2-3× its payload, not
- *   1,000× (a full copy every K appends would still grow as n²/2K).
+ * - reading a value walks at most `1 + (K-1)·d` rows, `d` the number of base-K digits of `n`
+ *   (K = 32: 32 rows below 32 appends, 63 below 1,024, 94 below 32,768), however long the thread;
+ * - each item is written once per level it reaches (at most `d` times): a 1,000-append thread
+ *   stores about twice its payload, not 1,000 times (a full copy every K appends would still
+ *   grow as n²/2K).
  */
 
 /**

@@ -700,5 +700,21 @@ export const make = (
         }
       })
   }
-  return backend
+  // a span for each operation off the hot path (claim, commit, putTask, setStatus and release
+  // run once per step or per run and stay lean)
+  const spanOptions = { attributes: { "db.system.name": "sqlite" }, kind: "client", captureStackTrace: false } as const
+  const traced = <A extends ReadonlyArray<any>, B, E>(name: string, f: (...args: A) => Effect.Effect<B, E>) => (...args: A) =>
+    Effect.withSpan(f(...args), `SqliteSnapshots.${name}`, spanOptions)
+  return {
+    ...backend,
+    load: traced("load", backend.load),
+    history: traced("history", backend.history),
+    listByThread: traced("listByThread", backend.listByThread),
+    listByWorkflow: traced("listByWorkflow", backend.listByWorkflow),
+    listThreads: traced("listThreads", backend.listThreads),
+    dueSleepers: traced("dueSleepers", backend.dueSleepers),
+    delete: traced("delete", backend.delete),
+    deleteThread: traced("deleteThread", backend.deleteThread),
+    cleanup: traced("cleanup", backend.cleanup)
+  }
 }
