@@ -39,6 +39,8 @@ export interface CommitRequest {
   /** the checkpoint, its `channels` field empty: the values travel in `writes` */
   readonly snapshot: WorkflowSnapshotEncoded
   readonly writes: ReadonlyArray<ChannelWrite>
+  /** give the claim back in the same transaction (the run's last write) */
+  readonly release?: boolean
 }
 
 /**
@@ -113,6 +115,20 @@ export interface Backend {
     runId: string,
     checkpointId: string,
     record: TaskRecord
+  ) => Effect.Effect<void, ThreadBusy | StoreError>
+  /**
+   * Records several tasks, then optionally updates the checkpoint's status and gives the claim
+   * back, in one transaction (a pause, a failure, the answers of a resume).
+   */
+  readonly settle: (
+    threadId: string,
+    runId: string,
+    checkpointId: string,
+    options: {
+      readonly records: ReadonlyArray<TaskRecord>
+      readonly patch?: StatusPatch | undefined
+      readonly release?: boolean | undefined
+    }
   ) => Effect.Effect<void, ThreadBusy | StoreError>
   /** Updates the status of the head checkpoint (paused, failed, completed). */
   readonly setStatus: (

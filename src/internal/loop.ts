@@ -2,7 +2,7 @@
  * The effectful superstep loop: run a step's tasks, persist pending writes, apply, plan,
  * checkpoint, and stop at END, an interrupt, a failure or the recursion limit.
  */
-import { Cause, Clock, Duration, Effect, Either, Exit, Fiber, Option, ParseResult } from "effect"
+import { Cause, Clock, Deferred, Duration, FiberId, Effect, Either, Exit, Fiber, Option, ParseResult } from "effect"
 import {
   CheckpointNotFound,
   CorruptSnapshot,
@@ -486,6 +486,41 @@ const emptyCheckpoint = (compiled: Compiled): Checkpoint => {
   }
 }
 
+/**
+ * Group commit: each caller's record is written before the caller goes on, and callers that
+ * arrive while a write is under way (or in the same tick) share the next transaction. The first
+ * caller drains batches until the queue is empty; the others wait on their batch's deferred.
+ */
+const groupCommit = <E>(write: (records: ReadonlyArray<TaskRecord>) => Effect.Effect<void, E>) => {
+  let queue: Array<TaskRecord> = []
+  let batch: Deferred.Deferred<void, E> | undefined
+  let draining = false
+  const drain: Effect.Effect<void> = Effect.suspend(() => {
+    if (queue.length === 0) {
+      draining = false
+      return Effect.void
+    }
+    const records = queue
+    const done = batch!
+    queue = []
+    batch = undefined
+    return Effect.exit(write(records)).pipe(
+      Effect.flatMap((exit) => Deferred.done(done, exit)),
+      Effect.zipRight(drain)
+    )
+  })
+  return (record: TaskRecord): Effect.Effect<void, E> =>
+    Effect.suspend(() => {
+      queue.push(record)
+      batch ??= Deferred.unsafeMake<void, E>(FiberId.none)
+      const mine = batch
+      if (draining) return Deferred.await(mine)
+      draining = true
+      // let siblings that finish in the same tick join this batch
+      return Effect.zipRight(Effect.zipRight(Effect.yieldNow(), drain), Deferred.await(mine))
+    })
+}
+
 const noRoutes: ReadonlyArray<ReadonlyArray<string | Send>> = []
 const hasBranches = (compiled: Compiled, finished: ReadonlyArray<{ readonly node: string }>) => {
   for (let i = 0; i < finished.length; i++) if (compiled.branchesFrom[finished[i]!.node] !== undefined) return true
@@ -522,6 +557,8 @@ interface Given {
 
 /** @internal */
 export interface Run {
+  /** set once the claim was given back with the run's last write */
+  released: boolean
   readonly compiled: Compiled
   readonly store: Backend | undefined
   readonly threadId: string | undefined
@@ -603,12 +640,15 @@ const loopWith = (
         let snapshot = toEncoded(compiled, threadId!, next)
         // steps not committed (exit durability) are skipped in the lineage
         if (snapshot.parentCheckpointId !== expectedHead) snapshot = { ...snapshot, parentCheckpointId: expectedHead }
-        const request = { threadId: threadId!, runId: run.runId, expectedHead, snapshot, writes: all }
+        // the run's last write gives the claim back in the same transaction
+        const last = next.tasks.length === 0 && !config.keepClaim && (compiled.durability !== "async" || force)
+        const request = { threadId: threadId!, runId: run.runId, expectedHead, snapshot, writes: all, release: last }
         yield* awaitCommit
         if (compiled.durability === "async" && !force) {
           asyncCommit = yield* Effect.forkDaemon(store!.commit(request))
         } else {
           yield* store!.commit(request)
+          if (last) run.released = true
         }
         expectedHead = next.checkpointId
         if (emit !== undefined && modes.has("events")) {
@@ -626,8 +666,10 @@ const loopWith = (
         if (!persist) return
         yield* awaitCommit
         if (exitPending !== undefined) yield* commit(at, [], true)
-        for (const r of records) yield* store!.putTask(threadId!, run.runId, at.checkpointId, r)
-        yield* store!.setStatus(threadId!, run.runId, at.checkpointId, patch)
+        // the run ends here: records, status and the claim's release in one transaction
+        const release = !config.keepClaim
+        yield* store!.settle(threadId!, run.runId, at.checkpointId, { records, patch, release })
+        if (release) run.released = true
       })
 
     const pendingOf = (records: ReadonlyArray<TaskRecord>) => {
@@ -699,12 +741,10 @@ const loopWith = (
         const task = runTask(env, cp.checkpointId, step, cp.values, t, previous, answers, multi ? undefined : holder)
         if (!(persist && multi && compiled.durability !== "exit")) return task
         // pending writes are saved as each task finishes, so a sibling's failure or a crash
-        // re-runs only the unfinished tasks
-        return Effect.tap(task, (o) =>
-          o._tag === "Done"
-            ? store!.putTask(threadId!, run.runId, cp.checkpointId, doneRecord(o))
-            : Effect.void)
+        // re-runs only the unfinished tasks; tasks finishing together share one transaction
+        return Effect.tap(task, (o) => (o._tag === "Done" ? saveDone(doneRecord(o)) : Effect.void))
       }
+      const saveDone = groupCommit((records) => store!.settle(threadId!, run.runId, cp.checkpointId, { records }))
       const doneRecord = (o: Extract<Outcome, { _tag: "Done" }>): TaskRecord => ({
         taskId: o.task.id,
         node: o.task.node,
@@ -785,7 +825,7 @@ const loopWith = (
       if (only !== undefined && persist) {
         // a job of one task (the async orchestrator): record it, then advance the step only
         // when every task of it has finished — whichever job finishes last does it
-        for (const r of newRecords) yield* store!.putTask(threadId!, run.runId, cp.checkpointId, r)
+        if (newRecords.length > 0) yield* store!.settle(threadId!, run.runId, cp.checkpointId, { records: newRecords })
         const fresh = yield* store!.load(threadId!, cp.checkpointId)
         if (Option.isSome(fresh)) pending = pendingOf(fresh.value.pendingWrites)
         const complete = cp.tasks.every((t) => byId.get(t.id)?._tag === "Done" || pending.get(t.id)?.status === "done")
@@ -1137,7 +1177,7 @@ export const execute = (
 ): Effect.Effect<Checkpoint, any, any> => {
   const threadId = config.threadId
   const modes = config.modes ?? new Set<string>()
-  const run: Run = { compiled, store, threadId, runId: config.runId ?? Ids.make(), config, modes }
+  const run: Run = { released: false, compiled, store, threadId, runId: config.runId ?? Ids.make(), config, modes }
   if (store === undefined || threadId === undefined) {
     if (request._tag !== "Input") {
       return Effect.dieMessage("resume and continue need a threadId and a Snapshots store")
@@ -1189,11 +1229,12 @@ export const execute = (
       case "Resume": {
         if (base === undefined) return yield* Effect.fail(new ThreadNotFound({ threadId }))
         const prepared = yield* prepareAnswers(base, threadId, request.answers)
-        // record the answers first: a crash after this point resumes with them
+        // record the answers first (one transaction): a crash after this point resumes with them
+        const records: Array<TaskRecord> = []
         for (const [taskId, given] of prepared.byTask) {
           const prev = base.pending.find((r) => r.taskId === taskId)
           const task = base.tasks.find((t) => t.id === taskId)!
-          yield* store.putTask(threadId, run.runId, base.checkpointId, {
+          records.push({
             taskId,
             node: task.node,
             status: "interrupted",
@@ -1204,10 +1245,9 @@ export const execute = (
             ...(given.forwarded !== undefined ? { forwarded: given.forwarded } : {})
           })
         }
-        yield* store.setStatus(threadId, run.runId, base.checkpointId, {
-          status: "running",
-          interrupts: prepared.interrupts,
-          pauseReason: undefined
+        yield* store.settle(threadId, run.runId, base.checkpointId, {
+          records,
+          patch: { status: "running", interrupts: prepared.interrupts, pauseReason: undefined }
         })
         const cp: Checkpoint = { ...base, status: "running", interrupts: prepared.interrupts, pauseReason: undefined }
         return yield* loop(run, cp, head, prepared.byTask, prepared.breakpoint)
@@ -1253,7 +1293,11 @@ export const execute = (
     })
   }
 
-  return Effect.scoped(config.keepClaim ? body : Effect.ensuring(body, Effect.ignore(store.release(threadId, run.runId))))
+  return Effect.scoped(
+    config.keepClaim
+      ? body
+      : Effect.ensuring(body, Effect.suspend(() => (run.released ? Effect.void : Effect.ignore(store.release(threadId, run.runId)))))
+  )
 }
 
 /** Renews the run's claim while it runs, so a long step keeps the thread. */

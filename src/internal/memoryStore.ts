@@ -78,7 +78,7 @@ export const make = (): Backend => {
         const t = owned(threadId, runId)
         if (t !== undefined) t.runId = undefined
       }),
-    commit: ({ expectedHead, runId, snapshot, threadId, writes }) =>
+    commit: ({ expectedHead, release, runId, snapshot, threadId, writes }) =>
       Effect.suspend(() => {
         const t = owned(threadId, runId)
         if (t === undefined || t.head !== expectedHead) return Effect.fail(new ThreadBusy({ threadId }))
@@ -93,9 +93,25 @@ export const make = (): Backend => {
         }
         t.checkpoints.set(snapshot.checkpointId, { ...snapshot, channels })
         t.head = snapshot.checkpointId
+        if (release) t.runId = undefined
         t.workflowId = snapshot.workflowId
         t.updatedAt = snapshot.createdAt
         return Effect.void
+      }),
+    settle: (threadId, runId, checkpointId, { patch, records, release }) =>
+      Effect.suspend(() => {
+        const t = owned(threadId, runId)
+        if (t === undefined || !t.checkpoints.has(checkpointId)) return Effect.fail(new ThreadBusy({ threadId }))
+        if (records.length > 0) {
+          const cp = t.checkpoints.get(checkpointId)!
+          const ids = new Set(records.map((r) => r.taskId))
+          const pendingWrites = cp.pendingWrites.filter((r) => !ids.has(r.taskId)).concat(records)
+          t.checkpoints.set(checkpointId, { ...cp, pendingWrites })
+        }
+        return Effect.void.pipe(
+          Effect.zipRight(patch === undefined ? Effect.void : backend.setStatus(threadId, runId, checkpointId, patch)),
+          Effect.zipRight(release ? backend.release(threadId, runId) : Effect.void)
+        )
       }),
     putTask: (threadId, runId, checkpointId, record) =>
       Effect.suspend(() => {

@@ -64,7 +64,7 @@ const m0001 = Effect.gen(function*() {
     NULL AS thread_id, NULL AS run_id, NULL AS expected_head, NULL AS checkpoint_id, NULL AS parent_id,
     NULL AS execution_id, NULL AS workflow_id, NULL AS workflow_version, NULL AS step, NULL AS status,
     NULL AS created_at, NULL AS wake_at, NULL AS pause_reason, NULL AS error, NULL AS interrupts,
-    NULL AS node_states, NULL AS channels, NULL AS body, NULL AS blobs
+    NULL AS node_states, NULL AS channels, NULL AS body, NULL AS blobs, NULL AS release
     WHERE 0`
   yield* sql`CREATE TRIGGER IF NOT EXISTS stategraph_commit INSTEAD OF INSERT ON stategraph_commit
   BEGIN
@@ -73,7 +73,9 @@ const m0001 = Effect.gen(function*() {
       WHERE thread_id = NEW.thread_id AND run_id = NEW.run_id AND head IS NEW.expected_head
     );
     UPDATE stategraph_threads SET head = NEW.checkpoint_id, status = NEW.status, wake_at = NEW.wake_at,
-      updated_at = NEW.created_at
+      updated_at = NEW.created_at,
+      run_id = CASE WHEN NEW.release THEN NULL ELSE run_id END,
+      lease_until = CASE WHEN NEW.release THEN 0 ELSE lease_until END
     WHERE thread_id = NEW.thread_id;
     INSERT INTO stategraph_blobs (thread_id, channel, blob_id, prev, data)
       SELECT NEW.thread_id, value ->> 0, NEW.checkpoint_id, value ->> 1, value ->> 2 FROM json_each(NEW.blobs);

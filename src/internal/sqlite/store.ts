@@ -8,7 +8,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Either, Option, ParseResult, Schema } from "effect"
 import { CorruptSnapshot, StoreError, ThreadBusy } from "../../GraphError.js"
 import { WorkflowSnapshot, type WorkflowSnapshotEncoded } from "../../Snapshot.js"
-import type { Backend, CommitRequest, ListOptions, ThreadSummary } from "../../Snapshots.js"
+import type { Backend, CommitRequest, ListOptions, StatusPatch, ThreadSummary } from "../../Snapshots.js"
 import * as Blobs from "./blobs.js"
 import * as Db from "./db.js"
 import * as Sql from "./statements.js"
@@ -313,7 +313,8 @@ export const make = (
       JSON.stringify(s.nodeStates),
       JSON.stringify(map),
       checkpointBody(s, input !== null && input === known.input),
-      JSON.stringify(blobs)
+      JSON.stringify(blobs),
+      req.release ? 1 : 0
     ]).pipe(
       Effect.catchIf(isBusyRaise, () => busy(req.threadId)),
       Effect.map(() => {
@@ -323,7 +324,10 @@ export const make = (
     )
   }
 
-  const commit: Backend["commit"] = (req) => commitOne(req) ?? commitMany(req)
+  const commit: Backend["commit"] = (req) => {
+    const done = commitOne(req) ?? commitMany(req)
+    return req.release ? Effect.zipLeft(done, walCheckpoint) : done
+  }
 
   /** A commit as several statements in one write transaction: first commits, merges, forks. */
   const commitMany = (req: CommitRequest) =>
@@ -369,6 +373,7 @@ export const make = (
         for (const r of s.pendingWrites) {
           yield* tx.all(Sql.upsertTask, [req.threadId, s.checkpointId, r.taskId, JSON.stringify(r)])
         }
+        if (req.release) yield* tx.all(Sql.release, [req.threadId, req.runId])
         remember(req.threadId, s.checkpointId, map)
         commitsSinceCheckpoint++
       }).pipe(Effect.tapError(() => Effect.sync(() => executions.delete(req.threadId)))))
@@ -549,6 +554,27 @@ export const make = (
 
   // ----- the interface -----------------------------------------------------------------------
 
+  const setStatusIn = (tx: Db.Tx, threadId: string, runId: string, checkpointId: string, patch: StatusPatch) =>
+    Effect.gen(function*() {
+      const rows = yield* tx.all(Sql.setStatus, [
+            patch.status,
+            JSON.stringify(patch.interrupts),
+            patch.nodeStates === undefined ? null : JSON.stringify(patch.nodeStates),
+            "error" in patch ? 1 : 0,
+            patch.error ?? null,
+            "pauseReason" in patch ? 1 : 0,
+            patch.pauseReason ?? null,
+            "wakeAt" in patch ? 1 : 0,
+            patch.wakeAt ?? null,
+            threadId,
+            checkpointId,
+            threadId,
+            runId
+          ])
+          if (rows.length === 0) return yield* busy(threadId)
+          yield* tx.all(Sql.touchThread, [Date.now(), checkpointId, patch.status, checkpointId, rows[0].wake_at, threadId])
+    })
+
   const backend: Backend = {
     claim: (threadId, runId, { leaseMillis, workflowId }) =>
       Effect.suspend(() => {
@@ -562,6 +588,26 @@ export const make = (
     release: (threadId, runId) => Effect.zipRight(db.once("release", Sql.release, [threadId, runId]), walCheckpoint),
 
     commit,
+
+    settle: (threadId, runId, checkpointId, { patch, records, release }) =>
+      db.write("settle", (tx) =>
+        Effect.gen(function*() {
+          for (const record of records) {
+            const rows = yield* tx.all(Sql.putTask, [
+              threadId,
+              checkpointId,
+              record.taskId,
+              JSON.stringify(record),
+              threadId,
+              runId,
+              threadId,
+              checkpointId
+            ])
+            if (rows.length === 0) return yield* busy(threadId)
+          }
+          if (patch !== undefined) yield* setStatusIn(tx, threadId, runId, checkpointId, patch)
+          if (release) yield* tx.all(Sql.release, [threadId, runId])
+        })).pipe(Effect.zipLeft(release ? walCheckpoint : Effect.void)),
 
     putTask: (threadId, runId, checkpointId, record) =>
       Effect.flatMap(
@@ -579,26 +625,7 @@ export const make = (
       ),
 
     setStatus: (threadId, runId, checkpointId, patch) =>
-      db.write("setStatus", (tx) =>
-        Effect.gen(function*() {
-          const rows = yield* tx.all(Sql.setStatus, [
-            patch.status,
-            JSON.stringify(patch.interrupts),
-            patch.nodeStates === undefined ? null : JSON.stringify(patch.nodeStates),
-            "error" in patch ? 1 : 0,
-            patch.error ?? null,
-            "pauseReason" in patch ? 1 : 0,
-            patch.pauseReason ?? null,
-            "wakeAt" in patch ? 1 : 0,
-            patch.wakeAt ?? null,
-            threadId,
-            checkpointId,
-            threadId,
-            runId
-          ])
-          if (rows.length === 0) return yield* busy(threadId)
-          yield* tx.all(Sql.touchThread, [Date.now(), checkpointId, patch.status, checkpointId, rows[0].wake_at, threadId])
-        })),
+      db.write("setStatus", (tx) => setStatusIn(tx, threadId, runId, checkpointId, patch)),
 
     load: (threadId, checkpointId) =>
       db.read("load", (tx) =>
