@@ -1,7 +1,7 @@
 /**
  * A node may return a `Command` instead of a plain update to combine writing (`update`) with
- * routing (`goto` a node, several nodes, `END`, or `Send`s), or to answer a subgraph's
- * interrupts (`resume`).
+ * routing (`goto` a node, several nodes, `END`, or `Send`s). (A child graph's interrupts are
+ * answered through the parent's `resume`, by interrupt id: see `Task.call`.)
  *
  * @since 0.1.0
  */
@@ -25,8 +25,6 @@ export interface Command<out Update = {}, out Node extends string = never> {
   readonly _tag: "Command"
   readonly update: Update | undefined
   readonly goto: ReadonlyArray<Goto<Node>>
-  /** answers keyed by interrupt id (or by kind, for the only pending one of that kind) */
-  readonly resume: ReadonlyArray<unknown>
 }
 
 /**
@@ -36,12 +34,10 @@ export interface Command<out Update = {}, out Node extends string = never> {
 export const make = <const Update extends object = {}, const Node extends string = never>(options: {
   readonly update?: Update
   readonly goto?: Goto<Node> | ReadonlyArray<Goto<Node>>
-  readonly resume?: ReadonlyArray<unknown>
 }): Command<Update, Node> => ({
   _tag: "Command",
   update: options.update,
-  goto: options.goto === undefined ? [] : Array.isArray(options.goto) ? options.goto : [options.goto as Goto<Node>],
-  resume: options.resume ?? []
+  goto: options.goto === undefined ? [] : Array.isArray(options.goto) ? options.goto : [options.goto as Goto<Node>]
 })
 
 /**

@@ -365,8 +365,9 @@ export const addConditionalEdges: {
 
 /**
  * A compiled graph as a node: the parent's channels that the child also has go in; after the
- * child ends, last-value channels are written back and append channels get the items the child
- * added. Reduce channels are passed in but not written back (a reducer cannot be undone).
+ * child ends, last-value channels are written back and append (and `messages`) channels get the
+ * items the child added. Other reduce channels are passed in but not written back (a reducer
+ * cannot be undone).
  */
 const subgraphNode = (child: AnyCompiled, parent: Channels) => (state: Record<string, unknown>) => {
   const shared = child.compiled.codecs.map((c) => c.name).filter((name) => parent[name] !== undefined)
@@ -378,7 +379,8 @@ const subgraphNode = (child: AnyCompiled, parent: Channels) => (state: Record<st
       const kind = parent[name]!._tag
       const after = result[name]
       if (kind === "LastValue" && after !== undefined) update[name] = after
-      if (kind === "Append" && Array.isArray(after)) {
+      // messages: the child's new messages (a reducer that appends by default)
+      if ((kind === "Append" || (parent[name] as any).isAppend !== undefined) && Array.isArray(after)) {
         const before = (input[name] ?? []) as ReadonlyArray<unknown>
         update[name] = after.slice(Math.min(before.length, after.length))
       }

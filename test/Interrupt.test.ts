@@ -345,6 +345,21 @@ describe("Interrupts", () => {
       expect(yield* Ref.get(writes)).toBe(2)
     }).pipe(provide))
 
+  it.effect("updateState without asNode writes as the last node that ran", () =>
+    Effect.gen(function*() {
+      const graph = yield* StateGraph.make({ id: "as-last", state: { log: Channel.append(Schema.String) } }).pipe(
+        StateGraph.addNode("a", () => Effect.succeed({ log: ["a"] })),
+        StateGraph.addNode("b", () => Effect.succeed({ log: ["b"] })),
+        StateGraph.addEdge(StateGraph.START, "a"),
+        StateGraph.addEdge("a", "b"),
+        StateGraph.compile({ interruptAfter: ["a"] })
+      )
+      yield* Effect.flip(graph.invoke({}, { threadId: "l" }))
+      const state = yield* graph.updateState("l", { log: ["edited"] })
+      expect(state.next).toEqual(["b"])
+      expect((yield* graph.invoke(null, { threadId: "l" })).log).toEqual(["a", "edited", "b"])
+    }).pipe(provide))
+
   it.effect("history carries the interrupt records of each checkpoint", () =>
     Effect.gen(function*() {
       const graph = yield* approvalFlow(yield* Ref.make(0))

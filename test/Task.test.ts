@@ -102,6 +102,30 @@ describe("Task.activity", () => {
     }))
 })
 
+describe("Task.activity and node retries", () => {
+  it.effect("a node retry tries a failed activity again (finished ones are replayed)", () =>
+    Effect.gen(function*() {
+      const charges = yield* Ref.make(0)
+      const lookups = yield* Ref.make(0)
+      const graph = yield* StateGraph.make({ id: "retry-failed-activity", state: { n: Channel.lastValue(Schema.Number, { initial: () => 0 }) } }).pipe(
+        StateGraph.addNode("n", () =>
+          Effect.gen(function*() {
+            yield* Task.activity("charge", Ref.updateAndGet(charges, (n) => n + 1))
+            const found = yield* Task.activity(
+              "lookup",
+              Effect.flatMap(Ref.updateAndGet(lookups, (n) => n + 1), (n) => (n < 3 ? Effect.fail("not yet") : Effect.succeed(n)))
+            )
+            return { n: found }
+          }), { retry: Schedule.recurs(5) }),
+        StateGraph.addEdge(StateGraph.START, "n"),
+        StateGraph.compile()
+      )
+      expect((yield* graph.invoke({})).n).toBe(3)
+      expect(yield* Ref.get(charges)).toBe(1)
+      expect(yield* Ref.get(lookups)).toBe(3)
+    }))
+})
+
 describe("Task.forEach", () => {
   const inNode = <A, E>(body: Effect.Effect<A, E>) =>
     StateGraph.make({ id: "fe", state: { out: Channel.lastValue(Schema.Unknown) } }).pipe(

@@ -361,6 +361,12 @@ const runTask = (
   let attempts = 0
   let attempt: Effect.Effect<unknown, unknown, unknown> = Effect.suspend(() => {
     attempts++
+    if (attempts > 1) {
+      // a retry of the node tries failed activities again; finished ones are still replayed
+      const kept = retryable(journal)
+      journal.length = 0
+      journal.push(...kept)
+    }
     scope.askIndex = 0
     scope.journalIndex = 0
     scope.pendingAsk = undefined
@@ -1311,6 +1317,15 @@ const heartbeat = (compiled: Compiled, store: Backend, threadId: string, runId: 
     Effect.forkScoped
   )
 
+const lastNode = (cp: Checkpoint): string | undefined => {
+  let best: NodeState | undefined
+  for (const k in cp.nodeStates) {
+    const n = cp.nodeStates[k]!
+    if (n.status === "completed" && (best === undefined || n.executionOrder > best.executionOrder)) best = n
+  }
+  return best?.nodeId
+}
+
 /**
  * Writes an update as if `asNode` had produced it, and plans the next step from `asNode`'s
  * edges: the next invoke(null) continues from there.
@@ -1330,7 +1345,8 @@ export const updateState = (
     const head = yield* store.claim(threadId, runId, { workflowId: compiled.id, leaseMillis: compiled.leaseMillis })
     if (head === null && checkpointId === undefined) return yield* Effect.fail(new ThreadNotFound({ threadId }))
     const { cp: base } = yield* loadCheckpoint(compiled, store, threadId, checkpointId ?? head ?? undefined)
-    const node = asNode ?? START
+    // like LangGraph: without asNode, the update is written as by the last node that ran
+    const node = asNode ?? lastNode(base) ?? START
     if (node !== START && compiled.nodes[node] === undefined) {
       return yield* Effect.fail(new InvalidUpdate({ node, channel: "*", issue: `"${node}" is not a node of the graph` }))
     }

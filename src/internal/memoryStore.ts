@@ -98,8 +98,10 @@ export const make = (): Backend => {
         t.updatedAt = snapshot.createdAt
         return Effect.void
       }),
-    settle: (threadId, runId, checkpointId, { patch, records, release }) =>
+    settle: (threadId, runId, checkpointId, { patch, records: given, release }) =>
       Effect.suspend(() => {
+        // stored as JSON, as a durable store would: what reads back is what SQLite gives
+        const records: ReadonlyArray<TaskRecord> = given.length === 0 ? given : JSON.parse(JSON.stringify(given))
         const t = owned(threadId, runId)
         if (t === undefined || !t.checkpoints.has(checkpointId)) return Effect.fail(new ThreadBusy({ threadId }))
         if (records.length > 0) {
@@ -113,8 +115,9 @@ export const make = (): Backend => {
           Effect.zipRight(release ? backend.release(threadId, runId) : Effect.void)
         )
       }),
-    putTask: (threadId, runId, checkpointId, record) =>
+    putTask: (threadId, runId, checkpointId, given) =>
       Effect.suspend(() => {
+        const record: TaskRecord = JSON.parse(JSON.stringify(given))
         const t = owned(threadId, runId)
         const cp = t?.checkpoints.get(checkpointId)
         if (t === undefined || cp === undefined) return Effect.fail(new ThreadBusy({ threadId }))
