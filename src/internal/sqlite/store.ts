@@ -135,6 +135,8 @@ export const make = (
     const note = (stored: string | null) => {
       executions.delete(threadId)
       executions.set(threadId, { executionId, input: stored })
+      // bounded: a process serving many threads keeps only the recent ones
+      if (executions.size > 4096) executions.delete(executions.keys().next().value!)
       if (executions.size > 4096) executions.delete(executions.keys().next().value!)
       return stored
     }
