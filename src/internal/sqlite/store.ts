@@ -74,7 +74,8 @@ const decodeTaskRow = ParseResult.decodeUnknownEither(TaskRow)
 const decodeBlobRows = ParseResult.decodeUnknownEither(Schema.Array(BlobRow))
 const decodeThreadRows = ParseResult.decodeUnknownEither(Schema.Array(ThreadRow))
 const decodeChannelMap = ParseResult.decodeUnknownEither(Schema.parseJson(Schema.Record({ key: Schema.String, value: Entry })))
-const validateSnapshot = ParseResult.decodeUnknownEither(WorkflowSnapshot)
+// the encoded side only: checks the structure without building class instances
+const validateSnapshot = ParseResult.validateEither(Schema.encodedSchema(WorkflowSnapshot))
 
 const formatIssue = (issue: ParseResult.ParseIssue) => ParseResult.TreeFormatter.formatIssueSync(issue)
 
