@@ -21,7 +21,8 @@
  *
  * @since 0.1.0
  */
-import { Effect, Layer, Schema } from "effect"
+import type { Schema } from "effect"
+import { Effect, Layer } from "effect"
 import type * as Channel from "./Channel.js"
 import type * as Graphs from "./Graphs.js"
 import * as contract from "./internal/orchestrator/contract.js"
@@ -167,7 +168,8 @@ export type UnsupportedGraph = contract.UnsupportedGraph
 
 /**
  * A handover snapshot that does not validate against the graph; `code` is
- * `VERSION_MISMATCH | UNKNOWN_NODE | DEPENDENCY_NOT_MET | WORKFLOW_MISMATCH`.
+ * `VERSION_MISMATCH | UNKNOWN_NODE | DEPENDENCY_NOT_MET` (WorkflowState's), `WORKFLOW_MISMATCH`
+ * or `INVALID_SNAPSHOT` (does not decode).
  *
  * @since 0.1.0
  * @category errors
@@ -364,4 +366,3 @@ export const layerAsync: Layer.Layer<never, never, Snapshots | Pipelines | Graph
   impl.makeAsync
 )
 
-void Schema

@@ -512,9 +512,18 @@ void Either
 describe("async interrupts", () => {
   it.effect("two tasks of a step ask at once in two jobs: both interrupts stay pending; answered one by one", () =>
     Effect.gen(function*() {
+      // both tasks start before either asks (a rendezvous), so both jobs pause the thread
+      const started = yield* Ref.make(0)
+      const met = yield* Deferred.make<void>()
+      const meet = Effect.gen(function*() {
+        if ((yield* Ref.updateAndGet(started, (n) => n + 1)) === 2) yield* Deferred.succeed(met, undefined)
+        yield* Deferred.await(met)
+      })
+      const asker = (name: string) => () =>
+        Effect.zipRight(meet, Effect.map(OrchApproval.ask({ draft: name }), (a) => ({ log: [`${name} ${a.approved}`] })))
       const graph = StateGraph.make({ id: "two-asks", state: Log }).pipe(
-        StateGraph.addNode("left", () => Effect.map(OrchApproval.ask({ draft: "left" }), (a) => ({ log: [`left ${a.approved}`] }))),
-        StateGraph.addNode("right", () => Effect.map(OrchApproval.ask({ draft: "right" }), (a) => ({ log: [`right ${a.approved}`] }))),
+        StateGraph.addNode("left", asker("left")),
+        StateGraph.addNode("right", asker("right")),
         StateGraph.addNode("after", () => Effect.succeed({ log: ["after"] })),
         StateGraph.addEdge(StateGraph.START, "left"),
         StateGraph.addEdge(StateGraph.START, "right"),

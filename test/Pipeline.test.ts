@@ -15,22 +15,34 @@ describe("async queue", () => {
   it.effect("6 independent jobs with maxConcurrentJobs 2: never more than 2 running at once (observed)", () =>
     Effect.gen(function*() {
       const running = yield* Ref.make(0)
+      const finished = yield* Ref.make(0)
       const peak = yield* Ref.make(0)
+      const items = ["1", "2", "3", "4", "5", "6"]
+      // each job waits for a partner (or for being the last one): two run together whenever the
+      // limit allows it, so the peak shows the limit, not the timing
+      const partnered = Effect.gen(function*() {
+        while (true) {
+          const [r, f] = [yield* Ref.get(running), yield* Ref.get(finished)]
+          if (r >= 2 || r + f === items.length) return
+          yield* liveSleep(1)
+        }
+      })
       const graph = StateGraph.make({ id: "fanout", state: { ...Log, items: Channel.lastValue(Schema.Array(Schema.String)) } }).pipe(
         StateGraph.addNode("split", () => Effect.void),
         StateGraph.addNode("work", (item: string) =>
           Effect.gen(function*() {
             const now = yield* Ref.updateAndGet(running, (n) => n + 1)
             yield* Ref.update(peak, (p) => Math.max(p, now))
-            yield* liveSleep(40)
+            yield* partnered
+            yield* liveSleep(5)
             yield* Ref.update(running, (n) => n - 1)
+            yield* Ref.update(finished, (n) => n + 1)
             return { log: [item] }
           })),
         StateGraph.addEdge(StateGraph.START, "split"),
         StateGraph.addConditionalEdges("split", (s) => s.items.map((i) => Send.make("work", i))),
         StateGraph.compileSync()
       )
-      const items = ["1", "2", "3", "4", "5", "6"]
       yield* Worker.start({ concurrency: 4, pollInterval: "5 millis" })
       const r = yield* Orchestrator.orchestrate({ workflowId: "fanout", graph, input: { items }, options: { maxConcurrentJobs: 2 } }, {
         id: "async"
@@ -95,6 +107,26 @@ describe("async queue", () => {
       for (const id of ids) yield* awaitPipeline(id, ["completed"])
       expect(yield* Ref.get(order)).toEqual(["high", "mid", "low-1", "low-2"])
     }).pipe(Effect.scoped, Effect.provide(fullLayer(tempDb()))))
+
+  it.effect("a thread run by an active pipeline belongs to it: other runs get ThreadBusy", () =>
+    Effect.gen(function*() {
+      const graph = StateGraph.make({ id: "owned", state: Log }).pipe(
+        StateGraph.addNode("a", () => Effect.succeed({ log: ["a"] })),
+        StateGraph.addEdge(StateGraph.START, "a"),
+        StateGraph.compileSync()
+      )
+      const r = yield* Orchestrator.orchestrate({ workflowId: "owned", graph, input: {}, threadId: "owned-1" }, { id: "async" })
+      for (const id of ["stategraph", "pipeline", "async"] as const) {
+        const error = yield* Effect.flip(Orchestrator.orchestrate({ workflowId: "owned", graph, input: {}, threadId: "owned-1" }, { id }))
+        expect(error._tag).toBe("ThreadBusy")
+      }
+      yield* Pipeline.cancel(r.pipelineId!)
+      const after = yield* Orchestrator.orchestrate({ workflowId: "owned", graph, input: { log: ["again"] }, threadId: "owned-1" }, {
+        id: "stategraph"
+      })
+      expect(after.status).toBe("completed")
+      expect(after.output?.log).toEqual(["again", "a"])
+    }).pipe(Effect.provide(fullLayer(tempDb()))))
 
   it.effect("the backoff schedule: exponential, capped at maxDelay, maxAttempts - 1 retries", () =>
     Effect.gen(function*() {

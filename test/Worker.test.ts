@@ -76,7 +76,8 @@ describe("Worker", () => {
       expect(work.every((j) => j.status === "completed")).toBe(true)
       expect(work.map((j) => (j.output as any).log[0]).sort()).toEqual(items.map((i) => `done ${i}`))
       const rerun = work.find((j) => j.id === stuck.id)!
-      expect(rerun.attempts).toBe(2)
+      // at least once: killed in A, run again (and finished) in B
+      expect(rerun.attempts).toBeGreaterThanOrEqual(2)
       expect(rerun.workerId).toContain(`pid-${second.pid}`)
       expect(jobs.filter((j) => j.node === "collect").map((j) => j.status)).toEqual(["completed"])
       const final = yield* graph.getState(r.threadId)

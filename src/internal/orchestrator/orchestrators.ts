@@ -2,9 +2,10 @@
  * The four orchestrators: one engine (`loop.execute`), four policies.
  */
 import { Clock, Effect, Either, Option, ParseResult, Schema } from "effect"
-import { InvalidResumeValue, ThreadNotPaused, UnknownInterrupt } from "../../GraphError.js"
+import { InvalidResumeValue, ThreadBusy, ThreadNotPaused, UnknownInterrupt } from "../../GraphError.js"
 import type * as Interrupt from "../../Interrupt.js"
 import * as RunEvent from "../../RunEvent.js"
+import type { WorkflowSnapshotEncoded } from "../../Snapshot.js"
 import * as Snapshots from "../../Snapshots.js"
 import type { AnyCompiled } from "../../StateGraph.js"
 import * as Graphs from "../../Graphs.js"
@@ -24,9 +25,9 @@ import {
   SyncConfig,
   UnsupportedGraph
 } from "./contract.js"
-import { isInfrastructure, loadHead, render, runInline, type TaskHooks, toResponse } from "./engine.js"
+import { loadHead, render, runInline, type TaskHooks, toResponse } from "./engine.js"
 import * as Handover from "./handover.js"
-import { type EncodedAnswer, type NewJob, Pipelines, type PipelineStore } from "./models.js"
+import { type EncodedAnswer, type NewJob, Pipelines } from "./models.js"
 
 const caps = (...c: ReadonlyArray<Capability>): ReadonlySet<Capability> => new Set(c)
 
@@ -57,6 +58,17 @@ const runRequestOf = (request: OrchestrationRequest): loop.RunRequest =>
   request.resume !== undefined
     ? { _tag: "Resume", answers: request.resume }
     : { _tag: "Input", input: request.initialSnapshot !== undefined ? null : request.input }
+
+/**
+ * A thread run by an active pipeline belongs to it (even while no job holds the thread's claim,
+ * e.g. during a backoff or a pause): other runs get `ThreadBusy`.
+ */
+const ensureNoActivePipeline = (threadId: string) =>
+  Effect.flatMap(Effect.serviceOption(Pipelines), (p) =>
+    Option.isNone(p)
+      ? Effect.void
+      : Effect.flatMap(p.value.byThread(threadId, ["pending", "running", "paused"]), (active) =>
+        Option.isSome(active) ? Effect.fail(new ThreadBusy({ threadId })) : Effect.void))
 
 const recordExecution = (executionId: string, threadId: string, orchestrator: string, pipelineId?: string) =>
   Effect.flatMap(Effect.serviceOption(Pipelines), (p) =>
@@ -90,6 +102,7 @@ export const makeStateGraph = Effect.gen(function*() {
         const config = yield* decodeConfig(self.id, StateGraphConfig, request.options)
         yield* checkRequest(self, request)
         const threadId = request.threadId ?? Ids.make()
+        if (request.threadId !== undefined) yield* ensureNoActivePipeline(threadId)
         if (request.initialSnapshot !== undefined) yield* Handover.importInto(request.graph, store, threadId, request.initialSnapshot)
         const result = yield* runInline({
           graph: request.graph,
@@ -221,6 +234,7 @@ export const makePipeline = Effect.gen(function*() {
         const graph = request.graph
         const pipelineId = Ids.make()
         const threadId = request.threadId ?? pipelineId
+        if (request.threadId !== undefined) yield* ensureNoActivePipeline(threadId)
         const { cp, injected } = yield* startThread(graph, store, threadId, pipelineId, request)
         const now = yield* Clock.currentTimeMillis
         const base = { executionId: cp.executionId, threadId, pipelineId, timestamp: now, workflowId: graph.id }
@@ -317,12 +331,20 @@ export const makePipeline = Effect.gen(function*() {
             runId: pipelineId,
             ...(stop === undefined ? {} : "steps" in stop ? { stopAfterSteps: stop.steps } : { stopAfterNodes: new Set(stop.nodes) })
           }
-        }).pipe(Effect.tapError((e) =>
-          Effect.zipRight(
-            pipelines.transition(pipelineId, ["running"], "failed", { now, error: render(e) }),
-            Effect.ignore(store.release(threadId, pipelineId))
+        }).pipe(
+          Effect.tapError((e) =>
+            Effect.zipRight(
+              pipelines.transition(pipelineId, ["running"], "failed", { now, error: render(e) }),
+              Effect.ignore(store.release(threadId, pipelineId))
+            )
+          ),
+          Effect.onInterrupt(() =>
+            Effect.ignore(Effect.zipRight(
+              pipelines.transition(pipelineId, ["running"], "cancelled", { now }),
+              store.release(threadId, pipelineId)
+            ))
           )
-        ))
+        )
         const end = yield* Clock.currentTimeMillis
         const at = { ...base, timestamp: end }
         const finalStatus = result.status === "completed"
@@ -359,7 +381,7 @@ export const makePipeline = Effect.gen(function*() {
 
 /** Checks answers against the paused head before they are queued. */
 const prepareAnswers = (
-  head: Snapshots.Backend extends never ? never : import("../../Snapshot.js").WorkflowSnapshotEncoded,
+  head: WorkflowSnapshotEncoded,
   threadId: string,
   answers: ReadonlyArray<Interrupt.Answer<string, unknown>>
 ) =>
@@ -422,6 +444,7 @@ export const makeAsync = Effect.gen(function*() {
         if (request.resume !== undefined) return yield* resumeAsync(request.resume)
         const pipelineId = Ids.make()
         const threadId = request.threadId ?? pipelineId
+        if (request.threadId !== undefined) yield* ensureNoActivePipeline(threadId)
         const { cp, injected } = yield* startThread(graph, store, threadId, pipelineId, request)
         const now = yield* Clock.currentTimeMillis
         const done = cp.tasks.length === 0
@@ -506,7 +529,3 @@ export const makeAsync = Effect.gen(function*() {
   return self
 })
 
-/** @internal */
-export type { PipelineStore }
-
-void isInfrastructure

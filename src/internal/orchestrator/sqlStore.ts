@@ -266,6 +266,16 @@ export const make = Effect.gen(function*() {
     return Deferred.succeed(previous, undefined)
   }).pipe(Effect.asVoid)
 
+  interface PipelineInfo {
+    readonly threadId: string
+    readonly workflowId: string
+    readonly workflowVersion: string
+    readonly executionId: string
+    readonly retryStrategy: "individual" | "stop_on_failure"
+    readonly config: unknown
+  }
+  const pipelineInfo = new Map<string, PipelineInfo>()
+
   const pipelineRow = (tx: Db.Tx, pipelineId: string) =>
     Effect.map(tx.all(pipelineOf, [pipelineId]), (rows) => rows[0] as any | undefined)
 
@@ -422,24 +432,35 @@ export const make = Effect.gen(function*() {
         })).pipe(Effect.tap((created) => (created.length > 0 ? signal : Effect.void))),
 
     claim: (workerId, now, leaseUntil) =>
-      db.write("claim", (tx) =>
-        Effect.gen(function*() {
-          const rows = yield* tx.all(claimJob, [workerId, leaseUntil, now, now])
-          if (rows.length === 0) return Option.none<Claimed>()
-          const r = rows[0]
-          const p = yield* pipelineRow(tx, r.pipeline_id)
-          const claimed: Claimed = {
+      // one statement (atomic on its own); what the worker needs of the pipeline never changes
+      // after its creation, so it is read once per pipeline
+      Effect.flatMap(db.once("claim", claimJob, [workerId, leaseUntil, now, now]), (rows) => {
+        if (rows.length === 0) return Effect.succeed(Option.none<Claimed>())
+        const r = rows[0]
+        const known = pipelineInfo.get(r.pipeline_id)
+        const info = known !== undefined
+          ? Effect.succeed(known)
+          : Effect.map(db.once("claim", pipelineOf, [r.pipeline_id]), (ps) => {
+            const p = ps[0]
+            const fresh: PipelineInfo = {
+              threadId: p.thread_id,
+              workflowId: p.workflow_id,
+              workflowVersion: p.workflow_version,
+              executionId: p.execution_id,
+              retryStrategy: p.retry_strategy,
+              config: parse(p.config)
+            }
+            if (pipelineInfo.size > 4096) pipelineInfo.clear()
+            pipelineInfo.set(r.pipeline_id, fresh)
+            return fresh
+          })
+        return Effect.map(info, (p): Option.Option<Claimed> =>
+          Option.some({
             job: toJob(r),
-            threadId: p.thread_id,
-            workflowId: p.workflow_id,
-            workflowVersion: p.workflow_version,
-            executionId: p.execution_id,
-            retryStrategy: p.retry_strategy,
-            config: parse(p.config),
+            ...p,
             resume: r.resume === null ? undefined : parse(r.resume) as any
-          }
-          return Option.some(claimed)
-        })),
+          }))
+      }),
 
     heartbeat: (jobId, workerId, leaseUntil) =>
       Effect.map(
