@@ -399,7 +399,18 @@ const prepareAnswers = (
           new UnknownInterrupt({ threadId, kind: a.kind, interruptId: a.id, reason: "no single pending interrupt matches the answer" })
         )
       }
-      const value = ParseResult.encodeUnknownEither(a.definition.responseSchema)(a.value)
+      // the same checks as the engine's resume: the response schema, then the kind's own check
+      const valid = ParseResult.validateEither(a.definition.responseSchema)(a.value)
+      if (Either.isLeft(valid)) {
+        return yield* Effect.fail(
+          new InvalidResumeValue({ kind: a.kind, interruptId: target.id, issue: ParseResult.TreeFormatter.formatIssueSync(valid.left) })
+        )
+      }
+      const problem = a.definition.check?.(loop.toPending(target).request, valid.right)
+      if (problem !== undefined) {
+        return yield* Effect.fail(new InvalidResumeValue({ kind: a.kind, interruptId: target.id, issue: problem }))
+      }
+      const value = ParseResult.encodeUnknownEither(a.definition.responseSchema)(valid.right)
       if (Either.isLeft(value)) {
         return yield* Effect.fail(
           new InvalidResumeValue({ kind: a.kind, interruptId: target.id, issue: ParseResult.TreeFormatter.formatIssueSync(value.left) })
