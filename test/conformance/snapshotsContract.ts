@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Either, type Layer, Option, Ref, Schema, type Scope } from "effect"
-import { Channel, Interrupt, Snapshots, StateGraph } from "effect-stategraph"
+import { Channel, Interrupt, Snapshots, StateGraph, Task } from "effect-stategraph"
 import type { ChannelWrite } from "effect-stategraph/Snapshots"
 import type { TaskRecord, WorkflowSnapshotEncoded } from "effect-stategraph/Snapshot"
 
@@ -716,6 +716,31 @@ export const snapshotsContract = <R>(
         const head = yield* load(store, "loop")
         expect(head.status).toBe("completed")
         expect(head.channels.log).toEqual(out.log)
+      }))
+
+    test("journaled activities and forEach children survive a resume from a fresh graph, with their values", (store) =>
+      Effect.gen(function*() {
+        void store
+        const calls = yield* Ref.make(0)
+        const children = yield* Ref.make(0)
+        class Go extends Interrupt.Tag("ContractGo", { request: Schema.Number, response: Schema.Boolean }) {}
+        const build = () =>
+          StateGraph.make({ id: "contract-journal", state: { out: Channel.lastValue(Schema.String, { initial: () => "" }) } }).pipe(
+            StateGraph.addNode("work", () =>
+              Effect.gen(function*() {
+                const quote = yield* Task.activity("quote", Effect.as(Ref.update(calls, (n) => n + 1), { amount: 42, at: "2026-11-25" }))
+                const parts = yield* Task.forEach([1, 2, 3], (x) => Effect.as(Ref.update(children, (n) => n + 1), x * quote.amount))
+                const ok = yield* Go.ask(quote.amount)
+                return { out: `${ok} ${quote.at} ${parts.join(",")}` }
+              })),
+            StateGraph.addEdge(StateGraph.START, "work"),
+            StateGraph.compile()
+          )
+        yield* Effect.flip(Effect.flatMap(build(), (g) => g.invoke({}, { threadId: "journal" })))
+        const out = yield* Effect.flatMap(build(), (g) => g.resume({ threadId: "journal" }, Go.respond(true)))
+        expect(out.out).toBe("true 2026-11-25 42,84,126")
+        expect(yield* Ref.get(calls)).toBe(1)
+        expect(yield* Ref.get(children)).toBe(3)
       }))
 
     test("a thread written by another version of the graph: SnapshotVersionMismatch unless allowed", (store) =>

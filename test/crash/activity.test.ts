@@ -1,0 +1,54 @@
+/**
+ * A journaled activity survives a crash: the process running the node is SIGKILLed after the
+ * activity's side effect and before the node ends; the next process re-runs the node, gets the
+ * journaled result, and the side effect is not repeated.
+ */
+import { execFileSync, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
+import { describe, expect, it } from "vitest"
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const root = path.resolve(here, "../..")
+const worker = path.join(here, "activityWorker.ts")
+const tsx = pathToFileURL(path.join(root, "node_modules/tsx/dist/loader.mjs")).href
+
+/** Starts the first run and SIGKILLs it once the activity is journaled. */
+const startAndKill = (args: ReadonlyArray<string>) =>
+  new Promise<{ readonly killed: boolean; readonly stdout: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", tsx, worker, ...args, "start"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
+    let stdout = ""
+    let killed = false
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk
+      if (!killed && stdout.includes("ACTIVITY_DONE")) killed = child.kill("SIGKILL")
+    })
+    child.on("error", reject)
+    child.on("exit", () => resolve({ killed, stdout }))
+  })
+
+describe("activity crash safety (SQLite, real processes)", () => {
+  it("a SIGKILL between the activity and the end of the node does not repeat the activity", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "esg-activity-crash-"))
+    const db = path.join(dir, "threads.db")
+    const sideEffects = path.join(dir, "charges.log")
+    const first = await startAndKill([db, sideEffects, "order-1"])
+    expect(first.killed).toBe(true)
+    expect(first.stdout).not.toContain("FINAL")
+    const charges = () => fs.readFileSync(sideEffects, "utf8").trim().split("\n")
+    expect(charges()).toHaveLength(1)
+
+    const out = execFileSync(process.execPath, ["--import", tsx, worker, db, sideEffects, "order-1", "continue"], {
+      cwd: root,
+      encoding: "utf8",
+      timeout: 60_000
+    })
+    // the node ran again (it printed ACTIVITY_DONE) but the charge was replayed from the journal
+    expect(out).toContain("ACTIVITY_DONE")
+    const final = JSON.parse(out.split("FINAL ")[1]!)
+    expect(charges()).toHaveLength(1)
+    expect(final.receipt).toBe(charges()[0]!.replace("charged by ", "receipt-"))
+  })
+})
