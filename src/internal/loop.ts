@@ -878,10 +878,17 @@ const loopWith = (
       let nodeStates = cp.nodeStates
       if (persist) {
         const ns: Record<string, NodeState> = { ...cp.nodeStates }
-        for (const f of finished) {
+        // one state per node: a node run by many Sends keeps its last output and the sum of attempts
+        const last = new Map<string, number>()
+        const attempts = new Map<string, number>()
+        finished.forEach((f, i) => {
+          last.set(f.node, i)
+          attempts.set(f.node, (attempts.get(f.node) ?? 0) + f.attempts)
+        })
+        for (const [node, i] of last) {
           const output: Record<string, unknown> = {}
-          for (const [k, v] of encodeWrites(compiled, f.writes)) output[k] = v
-          ns[f.node] = nodeState(cp, f.node, "completed", ++order, { output, attempts: f.attempts })
+          for (const [k, v] of encodeWrites(compiled, finished[i]!.writes)) output[k] = v
+          ns[node] = nodeState(cp, node, "completed", ++order, { output, attempts: attempts.get(node)! })
         }
         nodeStates = ns
       }
