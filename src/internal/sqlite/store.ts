@@ -154,7 +154,10 @@ export const make = (
   const walCheckpoint = Effect.suspend(() => {
     if (checkpointAfter === 0 || commitsSinceCheckpoint < checkpointAfter) return Effect.void
     commitsSinceCheckpoint = 0
-    return Effect.ignore(db.once("checkpoint", "PRAGMA wal_checkpoint(PASSIVE)", []))
+    // TRUNCATE empties the WAL file; on a busy database (another process reading or writing) it
+    // gives up at once (the store's connection has busy_timeout 0) and SQLite's own
+    // auto-checkpoint takes over
+    return Effect.ignore(db.once("checkpoint", "PRAGMA wal_checkpoint(TRUNCATE)", []))
   })
 
   // ----- commit ------------------------------------------------------------------------------
