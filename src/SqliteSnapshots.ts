@@ -43,7 +43,7 @@ export interface Options {
   readonly busyTimeoutMillis?: number | undefined
   /**
    * When a run releases its thread after at least this many commits since the last time, the WAL
-   * is checkpointed (passive): short runs (chat turns) keep the WAL small, long runs are not
+   * is checkpointed and truncated: short runs (chat turns) keep the WAL small, long runs are not
    * slowed down. Default 8; `0` leaves it to SQLite's automatic checkpoints.
    */
   readonly walCheckpointAfterCommits?: number | undefined
