@@ -194,3 +194,26 @@ export const layerMemory: Layer.Layer<Snapshots> = Layer.effect(Snapshots, makeM
 
 /** @internal */
 export const busy = (threadId: string) => new ThreadBusy({ threadId })
+
+/**
+ * The head checkpoint of a thread (encoded), if it has one: `load(threadId)` of the store in
+ * context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const head = (
+  threadId: string
+): Effect.Effect<Option.Option<WorkflowSnapshotEncoded>, StoreError | CorruptSnapshot, Snapshots> =>
+  Effect.flatMap(Snapshots, (store) => store.load(threadId))
+
+/**
+ * Threads that are paused (waiting for an answer, at a breakpoint, or sleeping), newest first.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const pausedThreads = (
+  options?: { readonly workflowId?: string; readonly limit?: number }
+): Effect.Effect<ReadonlyArray<ThreadSummary>, StoreError, Snapshots> =>
+  Effect.flatMap(Snapshots, (store) => store.listThreads({ ...options, status: "paused" }))
