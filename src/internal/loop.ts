@@ -830,11 +830,15 @@ const loopWith = (
 
       if (only !== undefined && persist) {
         // a job of one task (the async orchestrator): record it, then advance the step only
-        // when every task of it has finished — whichever job finishes last does it
-        if (newRecords.length > 0) yield* store!.settle(threadId!, run.runId, cp.checkpointId, { records: newRecords })
-        const fresh = yield* store!.load(threadId!, cp.checkpointId)
-        if (Option.isSome(fresh)) pending = pendingOf(fresh.value.pendingWrites)
-        const complete = cp.tasks.every((t) => byId.get(t.id)?._tag === "Done" || pending.get(t.id)?.status === "done")
+        // when every task of it has finished — whichever job finishes last does it. A step this
+        // job ran entirely needs neither the records nor a second look.
+        const ranAll = cp.tasks.every((t) => byId.get(t.id)?._tag === "Done")
+        if (!ranAll) {
+          if (newRecords.length > 0) yield* store!.settle(threadId!, run.runId, cp.checkpointId, { records: newRecords })
+          const fresh = yield* store!.load(threadId!, cp.checkpointId)
+          if (Option.isSome(fresh)) pending = pendingOf(fresh.value.pendingWrites)
+        }
+        const complete = ranAll || cp.tasks.every((t) => byId.get(t.id)?._tag === "Done" || pending.get(t.id)?.status === "done")
         if (!complete) {
           yield* awaitCommit
           return cp
