@@ -64,7 +64,7 @@ const m0001 = Effect.gen(function*() {
     NULL AS thread_id, NULL AS run_id, NULL AS expected_head, NULL AS checkpoint_id, NULL AS parent_id,
     NULL AS execution_id, NULL AS workflow_id, NULL AS workflow_version, NULL AS step, NULL AS status,
     NULL AS created_at, NULL AS wake_at, NULL AS pause_reason, NULL AS error, NULL AS interrupts,
-    NULL AS node_states, NULL AS channels, NULL AS body, NULL AS blobs, NULL AS release
+    NULL AS node_states, NULL AS channels, NULL AS body, NULL AS blobs, NULL AS release, NULL AS initial_input, NULL AS note_execution
     WHERE 0`
   yield* sql`CREATE TRIGGER IF NOT EXISTS stategraph_commit INSTEAD OF INSERT ON stategraph_commit
   BEGIN
@@ -77,6 +77,9 @@ const m0001 = Effect.gen(function*() {
       run_id = CASE WHEN NEW.release THEN NULL ELSE run_id END,
       lease_until = CASE WHEN NEW.release THEN 0 ELSE lease_until END
     WHERE thread_id = NEW.thread_id;
+    INSERT INTO stategraph_executions (execution_id, thread_id, initial_input)
+      SELECT NEW.execution_id, NEW.thread_id, NEW.initial_input WHERE NEW.note_execution
+      ON CONFLICT DO NOTHING;
     INSERT INTO stategraph_blobs (thread_id, channel, blob_id, prev, data)
       SELECT NEW.thread_id, value ->> 0, NEW.checkpoint_id, value ->> 1, value ->> 2 FROM json_each(NEW.blobs);
     INSERT INTO stategraph_checkpoints (thread_id, checkpoint_id, parent_id, execution_id, workflow_id,

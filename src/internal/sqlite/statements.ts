@@ -54,8 +54,8 @@ export const executionInput = `SELECT initial_input FROM stategraph_executions W
  */
 export const commitOne = `INSERT INTO stategraph_commit (thread_id, run_id, expected_head, checkpoint_id, parent_id,
   execution_id, workflow_id, workflow_version, step, status, created_at, wake_at, pause_reason, error, interrupts,
-  node_states, channels, body, blobs, release)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+  node_states, channels, body, blobs, release, initial_input, note_execution)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 /** The error the commit trigger raises when the compare-and-set fails. @internal */
 export const BUSY_MESSAGE = "stategraph: thread busy"

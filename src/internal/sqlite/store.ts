@@ -290,8 +290,14 @@ export const make = (
     if (s.parentCheckpointId === null) base = req.expectedHead === null ? {} : undefined
     else if (s.parentCheckpointId === req.expectedHead) base = maps.get(req.threadId + "\u0000" + s.parentCheckpointId)
     const known = executions.get(req.threadId)
-    if (base === undefined || known === undefined || known.executionId !== s.executionId) return undefined
     const input = s.initialInput === undefined ? null : JSON.stringify(s.initialInput)
+    // the execution's row: known here, or written by the trigger with the execution's first
+    // checkpoint (the one carrying the input); a checkpoint without input does not need it
+    const sameExecution = known !== undefined && known.executionId === s.executionId
+    if (base === undefined) return undefined
+    // the input lives in the executions table when it is the execution's (new row, or same text)
+    const newExecution = !sameExecution && input !== null
+    const inExecutions = newExecution || (sameExecution && input !== null && input === known.input)
     const map: Record<string, Blobs.Entry> = { ...base }
     const blobs: Array<readonly [string, string | null, string]> = []
     for (const [channel, write] of Blobs.fold(req.writes)) {
@@ -318,13 +324,21 @@ export const make = (
       JSON.stringify(s.interrupts),
       JSON.stringify(s.nodeStates),
       JSON.stringify(map),
-      checkpointBody(s, input !== null && input === known.input),
+      checkpointBody(s, inExecutions),
       JSON.stringify(blobs),
-      req.release ? 1 : 0
+      req.release ? 1 : 0,
+      newExecution ? input : null,
+      sameExecution ? 0 : 1
     ]).pipe(
       Effect.catchIf(isBusyRaise, () => busy(req.threadId)),
       Effect.map(() => {
         remember(req.threadId, s.checkpointId, map)
+        if (!sameExecution) {
+          // the row now exists; a checkpoint after the first never carries the input again
+          executions.delete(req.threadId)
+          executions.set(req.threadId, { executionId: s.executionId, input: newExecution ? input : null })
+          if (executions.size > 4096) executions.delete(executions.keys().next().value!)
+        }
         commitsSinceCheckpoint++
       })
     )
