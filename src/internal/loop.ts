@@ -528,6 +528,7 @@ const groupCommit = <E>(write: (records: ReadonlyArray<TaskRecord>) => Effect.Ef
 }
 
 const noRoutes: ReadonlyArray<ReadonlyArray<string | Send>> = []
+const noPending: Map<string, TaskRecord> = new Map()
 const hasBranches = (compiled: Compiled, finished: ReadonlyArray<{ readonly node: string }>) => {
   for (let i = 0; i < finished.length; i++) if (compiled.branchesFrom[finished[i]!.node] !== undefined) return true
   return false
@@ -678,7 +679,8 @@ const loopWith = (
         if (release) run.released = true
       })
 
-    const pendingOf = (records: ReadonlyArray<TaskRecord>) => {
+    const pendingOf = (records: ReadonlyArray<TaskRecord>): Map<string, TaskRecord> => {
+      if (records.length === 0) return noPending
       const map = new Map<string, TaskRecord>()
       for (const r of records) map.set(r.taskId, r)
       return map
@@ -775,7 +777,7 @@ const loopWith = (
         : toRun.length === 1
         ? [yield* runOne(toRun[0]!)]
         : yield* Effect.forEach(toRun, runOne, { concurrency: compiled.concurrency })
-      answersFor = new Map()
+      if (answersFor.size > 0) answersFor = new Map()
 
       // gather every task of the step in task order
       const byId = new Map<string, Outcome>()
@@ -874,7 +876,8 @@ const loopWith = (
         }
       }
       const routed = hasBranches(compiled, finished) ? yield* evaluateRoutes(compiled, finished, values) : noRoutes
-      const nextId = Ids.make()
+      // ids matter only for stored checkpoints; an in-memory run numbers its steps
+      const nextId = persist ? Ids.make() : `${run.runId}.${step + 1}`
       const planned = algo.plan(compiled, nextId, finished, routed, cp.joins)
       if (Either.isLeft(planned)) {
         return yield* Effect.fail(new InvalidUpdate({ node: finished.map((f) => f.node).join(","), channel: "*", issue: planned.left }))
