@@ -6,11 +6,11 @@
  * claim the same job. A claim takes a lease (wall-clock); a worker renews it while the job runs,
  * and a job whose lease ended goes back to the queue (`reclaim`).
  */
-import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Clock, Deferred, Effect, FiberId, Option, Schedule } from "effect"
+import { Clock, Deferred, Effect, FiberId, Option } from "effect"
 import { StoreError } from "../../GraphError.js"
 import * as Db from "../sqlite/db.js"
+import { migrateOnce } from "../sqlite/migrations.js"
 import {
   type Claimed,
   type EncodedAnswer,
@@ -88,31 +88,10 @@ const m0001 = Effect.gen(function*() {
 const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "1_create_queue": m0001
 }
-const latest = 1
-
-const runMigrations = Migrator.make({})({ loader: Migrator.fromRecord(migrations), table: MIGRATIONS_TABLE })
-
 /** Runs the migrations; with several processes starting at once, waits until they are done. @internal */
-export const migrate = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  const check = Effect.gen(function*() {
-    yield* runMigrations
-    const rows = yield* sql<{ readonly id: number | null }>`SELECT max(migration_id) AS id FROM ${
-      sql(MIGRATIONS_TABLE)
-    }`.withoutTransform
-    if ((rows[0]?.id ?? 0) < latest) {
-      return yield* new Migrator.MigrationError({ reason: "locked", message: "migrations are running elsewhere" })
-    }
-  })
-  yield* check.pipe(
-    Effect.retry({
-      schedule: Schedule.spaced("50 millis"),
-      times: 200,
-      while: (e) => e._tag === "MigrationError" && e.reason === "locked"
-    }),
-    Effect.withClock(Clock.make())
-  )
-}).pipe(Effect.mapError((cause) => new StoreError({ operation: "migrate", cause })))
+export const migrate = migrateOnce(migrations, MIGRATIONS_TABLE).pipe(
+  Effect.mapError((cause) => new StoreError({ operation: "migrate", cause }))
+)
 
 // ---------------------------------------------------------------------------------------------
 // statements

@@ -116,25 +116,26 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
   "1_create_tables": m0001
 }
 
-const latest = Math.max(...Object.keys(migrations).map((k) => Number(k.split("_")[0])))
-
-const run = Migrator.make({})({ loader: Migrator.fromRecord(migrations), table: MIGRATIONS_TABLE })
-
 /**
- * Runs the migrations. Several processes may start at once on one file: the Migrator lets one of
- * them run a migration and the others skip it ("locked"), possibly before the winner committed;
- * so each process then waits until the migrations table shows the latest migration.
+ * Runs versioned migrations into `table`. Several processes may start at once on one file: the
+ * Migrator lets one of them run a migration and the others skip it ("locked"), possibly before
+ * the winner committed; so each process then waits until the table shows the latest migration.
+ * Shared by the snapshot store and the orchestrators' queue (each with its own table).
  *
  * @internal
  */
-export const migrate: Effect.Effect<void, Migrator.MigrationError | SqlError, SqlClient.SqlClient> = Effect.gen(
-  function*() {
+export const migrateOnce = (
+  migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>>,
+  table: string
+): Effect.Effect<void, Migrator.MigrationError | SqlError, SqlClient.SqlClient> => {
+  const latest = Math.max(...Object.keys(migrations).map((k) => Number(k.split("_")[0])))
+  const run = Migrator.make({})({ loader: Migrator.fromRecord(migrations), table })
+  return Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const check = Effect.gen(function*() {
       yield* run
-      const rows = yield* sql<{ readonly id: number | null }>`SELECT max(migration_id) AS id FROM ${
-        sql(MIGRATIONS_TABLE)
-      }`.withoutTransform
+      const rows = yield* sql<{ readonly id: number | null }>`SELECT max(migration_id) AS id FROM ${sql(table)}`
+        .withoutTransform
       if ((rows[0]?.id ?? 0) < latest) {
         return yield* new Migrator.MigrationError({ reason: "locked", message: "migrations are running elsewhere" })
       }
@@ -148,5 +149,11 @@ export const migrate: Effect.Effect<void, Migrator.MigrationError | SqlError, Sq
       // a wall-clock wait, even under a TestClock: the other process is real
       Effect.withClock(Clock.make())
     )
-  }
+  })
+}
+
+/** Runs the snapshot store's migrations. @internal */
+export const migrate: Effect.Effect<void, Migrator.MigrationError | SqlError, SqlClient.SqlClient> = migrateOnce(
+  migrations,
+  MIGRATIONS_TABLE
 )

@@ -87,6 +87,15 @@ const statusParam = (status: ListOptions["status"]): string | null =>
 
 const limitParam = (limit: number | undefined) => (limit === undefined ? -1 : Math.max(0, Math.floor(limit)))
 
+/** The parameters every listing statement ends with: before, status, limit. */
+const filterParams = (options: ListOptions | undefined): ReadonlyArray<unknown> => [
+  options?.before ?? null,
+  options?.before ?? null,
+  statusParam(options?.status),
+  statusParam(options?.status),
+  limitParam(options?.limit)
+]
+
 // ---------------------------------------------------------------------------------------------
 // the backend
 // ---------------------------------------------------------------------------------------------
@@ -662,31 +671,19 @@ export const make = (
         threadId,
         threadId,
         threadId,
-        options?.before ?? null,
-        options?.before ?? null,
-        statusParam(options?.status),
-        statusParam(options?.status),
-        limitParam(options?.limit)
+        ...filterParams(options)
       ]),
 
     listByThread: (threadId, options) =>
       query("listByThread", threadId, Sql.listByThread, [
         threadId,
-        options?.before ?? null,
-        options?.before ?? null,
-        statusParam(options?.status),
-        statusParam(options?.status),
-        limitParam(options?.limit)
+        ...filterParams(options)
       ]),
 
     listByWorkflow: (workflowId, options) =>
       query("listByWorkflow", undefined, Sql.listByWorkflow, [
         workflowId,
-        options?.before ?? null,
-        options?.before ?? null,
-        statusParam(options?.status),
-        statusParam(options?.status),
-        limitParam(options?.limit)
+        ...filterParams(options)
       ]),
 
     listThreads: (options) =>
