@@ -21,7 +21,6 @@
  *
  * @since 0.1.0
  */
-import type { Schema } from "effect"
 import { Effect, Layer } from "effect"
 import type * as Channel from "./Channel.js"
 import type * as Graphs from "./Graphs.js"
@@ -36,18 +35,7 @@ import type { Snapshots } from "./Snapshots.js"
  * @since 0.1.0
  * @category capabilities
  */
-export const Capability: Schema.Literal<[
-  "synchronous_execution",
-  "async_execution",
-  "parallel_execution",
-  "retry_support",
-  "error_recovery",
-  "pipeline_based",
-  "job_tracking",
-  "stateful",
-  "checkpointing",
-  "interrupt_support"
-]> = contract.Capability
+export const Capability: typeof contract.Capability = contract.Capability
 
 /**
  * @since 0.1.0

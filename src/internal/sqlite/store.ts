@@ -286,6 +286,25 @@ export const make = (
       ...(sameInput ? { executionInput: 1 } : { initialInput: s.initialInput })
     })
 
+  /** The checkpoint row's columns after thread_id (both commit paths write the same row). */
+  const checkpointRow = (s: WorkflowSnapshotEncoded, map: Blobs.ChannelMap, inputInExecutions: boolean) => [
+    s.checkpointId,
+    s.parentCheckpointId,
+    s.executionId,
+    s.workflowId,
+    s.workflowVersion,
+    s.step,
+    s.status,
+    s.createdAt,
+    s.wakeAt ?? null,
+    s.pauseReason ?? null,
+    s.error ?? null,
+    JSON.stringify(s.interrupts),
+    JSON.stringify(s.nodeStates),
+    JSON.stringify(map),
+    checkpointBody(s, inputInExecutions)
+  ]
+
   const isBusyRaise = (e: StoreError) => String((e.cause as any)?.cause?.message ?? "").includes(Sql.BUSY_MESSAGE)
 
   /**
@@ -319,21 +338,7 @@ export const make = (
       req.threadId,
       req.runId,
       req.expectedHead,
-      s.checkpointId,
-      s.parentCheckpointId,
-      s.executionId,
-      s.workflowId,
-      s.workflowVersion,
-      s.step,
-      s.status,
-      s.createdAt,
-      s.wakeAt ?? null,
-      s.pauseReason ?? null,
-      s.error ?? null,
-      JSON.stringify(s.interrupts),
-      JSON.stringify(s.nodeStates),
-      JSON.stringify(map),
-      checkpointBody(s, inExecutions),
+      ...checkpointRow(s, map, inExecutions),
       JSON.stringify(blobs),
       req.release ? 1 : 0,
       newExecution ? input : null,
@@ -383,21 +388,7 @@ export const make = (
         }
         yield* tx.all(Sql.insertCheckpoint, [
           req.threadId,
-          s.checkpointId,
-          s.parentCheckpointId,
-          s.executionId,
-          s.workflowId,
-          s.workflowVersion,
-          s.step,
-          s.status,
-          s.createdAt,
-          s.wakeAt ?? null,
-          s.pauseReason ?? null,
-          s.error ?? null,
-          JSON.stringify(s.interrupts),
-          JSON.stringify(s.nodeStates),
-          JSON.stringify(map),
-          checkpointBody(s, sameInput)
+          ...checkpointRow(s, map, sameInput)
         ])
         for (const r of s.pendingWrites) {
           yield* tx.all(Sql.upsertTask, [req.threadId, s.checkpointId, r.taskId, JSON.stringify(r)])
