@@ -2,7 +2,7 @@
  * The effectful superstep loop: run a step's tasks, persist pending writes, apply, plan,
  * checkpoint, and stop at END, an interrupt, a failure or the recursion limit.
  */
-import { Cause, Clock, Deferred, Duration, FiberId, Effect, Either, Exit, Fiber, Option, ParseResult } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Either, Exit, Fiber, Option, ParseResult } from "effect"
 import {
   CheckpointNotFound,
   CorruptSnapshot,
@@ -25,6 +25,7 @@ import type { InterruptRecord, TaskRecord, TaskSpec, WorkflowSnapshotEncoded } f
 import type { Backend, ChannelWrite } from "../Snapshots.js"
 import * as algo from "./algo.js"
 import { START } from "./constants.js"
+import { forkAll } from "./fanout.js"
 import type { Compiled } from "./graph.js"
 import * as Ids from "./ids.js"
 import { CurrentTask, interruptId, type JournalEntry, type ScopeHolder, type TaskScope } from "./task.js"
@@ -313,7 +314,8 @@ const runTask = (
   task: TaskSpec,
   previous: TaskRecord | undefined,
   answers: ReadonlyArray<unknown>,
-  holder: ScopeHolder | undefined
+  /** where the task's scope is set while it runs (the run's, or the task's own in a parallel step) */
+  holder: ScopeHolder
 ): Effect.Effect<Outcome, never, any> => {
   const { compiled, emit, modes } = env
   const node = compiled.nodes[task.node]!
@@ -392,16 +394,14 @@ const runTask = (
   const started = events
     ? emit!({ mode: "events", event: { _tag: "TaskStarted", step, node: task.node, taskId: task.id } })
     : Effect.void
-  const scoped = holder !== undefined
-    ? Effect.suspend(() => {
-      holder.scope = scope
-      return attempt
-    })
-    : Effect.provideService(attempt, CurrentTask, { scope })
+  const scoped = Effect.suspend(() => {
+    holder.scope = scope
+    return attempt
+  })
   const run = scoped.pipe(
     Effect.exit,
     Effect.map((exit): Outcome => {
-      if (holder !== undefined) holder.scope = undefined
+      holder.scope = undefined
       if (Exit.isSuccess(exit)) {
         const output = algo.normalizeOutput(compiled, task.node, exit.value)
         if (Either.isLeft(output)) return { _tag: "Failed", task, error: output.left, memory: memory() }
@@ -493,38 +493,41 @@ const emptyCheckpoint = (compiled: Compiled): Checkpoint => {
 }
 
 /**
- * Group commit: each caller's record is written before the caller goes on, and callers that
- * arrive while a write is under way (or in the same tick) share the next transaction. The first
- * caller drains batches until the queue is empty; the others wait on their batch's deferred.
+ * Saves the pending writes of a parallel step's finished tasks in the background: tasks that
+ * finish in the same tick (or while a write is under way) share one transaction, and a task does
+ * not wait for its record. `finish` (when every task of the step has ended) hands back what was
+ * not written yet — a step that goes on to commit its checkpoint needs none of it, a step that
+ * pauses or fails settles it with the rest — and waits for the write under way, failing with its
+ * error.
  */
-const groupCommit = <E>(write: (records: ReadonlyArray<TaskRecord>) => Effect.Effect<void, E>) => {
-  let queue: Array<TaskRecord> = []
-  let batch: Deferred.Deferred<void, E> | undefined
-  let draining = false
-  const drain: Effect.Effect<void> = Effect.suspend(() => {
-    if (queue.length === 0) {
-      draining = false
-      return Effect.void
-    }
-    const records = queue
-    const done = batch!
+const pendingWriter = <T, E>(
+  write: (items: ReadonlyArray<T>) => Effect.Effect<void, E>
+) => {
+  let queue: Array<T> = []
+  let drainer: Fiber.RuntimeFiber<void, E> | undefined
+  const drain: Effect.Effect<void, E> = Effect.suspend(() => {
+    if (queue.length === 0) return Effect.void
+    const items = queue
     queue = []
-    batch = undefined
-    return Effect.exit(write(records)).pipe(
-      Effect.flatMap((exit) => Deferred.done(done, exit)),
-      Effect.zipRight(drain)
-    )
+    return Effect.zipRight(write(items), drain)
   })
-  return (record: TaskRecord): Effect.Effect<void, E> =>
-    Effect.suspend(() => {
-      queue.push(record)
-      batch ??= Deferred.unsafeMake<void, E>(FiberId.none)
-      const mine = batch
-      if (draining) return Deferred.await(mine)
-      draining = true
-      // let siblings that finish in the same tick join this batch
-      return Effect.zipRight(Effect.zipRight(Effect.yieldNow(), drain), Deferred.await(mine))
+  // let siblings that finish in the same tick join the first batch
+  const drainSoon = Effect.zipRight(Effect.yieldNow(), drain)
+  return {
+    add: (item: T): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        queue.push(item)
+        if (drainer !== undefined) return Effect.void
+        return Effect.asVoid(Effect.tap(Effect.forkDaemon(drainSoon), (f) => {
+          drainer = f
+        }))
+      }),
+    finish: Effect.suspend((): Effect.Effect<ReadonlyArray<T>, E> => {
+      const unwritten = queue
+      queue = []
+      return drainer === undefined ? Effect.succeed(unwritten) : Effect.as(Fiber.join(drainer), unwritten)
     })
+  }
 }
 
 const noRoutes: ReadonlyArray<ReadonlyArray<string | Send>> = []
@@ -741,18 +744,22 @@ const loopWith = (
         toRun.push(t)
       }
       const multi = toRun.length > 1
-      const runOne = (t: TaskSpec) => {
+      // tasks of a parallel step each get their own scope holder, in their fiber's context
+      const holders: Array<ScopeHolder> | undefined = multi ? toRun.map(() => ({ scope: undefined })) : undefined
+      const runOne = (t: TaskSpec, i: number) => {
         const given = answersFor.get(t.id)
         const prev = pending.get(t.id)
         const answers = given?.answers ?? prev?.answers ?? []
         const previous = given?.forwarded !== undefined && prev !== undefined ? { ...prev, forwarded: given.forwarded } : prev
-        const task = runTask(env, cp.checkpointId, step, cp.values, t, previous, answers, multi ? undefined : holder)
+        const task = runTask(env, cp.checkpointId, step, cp.values, t, previous, answers, holders?.[i] ?? holder)
         if (!(persist && multi && compiled.durability !== "exit")) return task
         // pending writes are saved as each task finishes, so a sibling's failure or a crash
         // re-runs only the unfinished tasks; tasks finishing together share one transaction
-        return Effect.tap(task, (o) => (o._tag === "Done" ? saveDone(doneRecord(o)) : Effect.void))
+        return Effect.tap(task, (o) => (o._tag === "Done" ? saveDone.add(o) : Effect.void))
       }
-      const saveDone = groupCommit((records) => store!.settle(threadId!, run.runId, cp.checkpointId, { records }))
+      const saveDone = pendingWriter((done: ReadonlyArray<Extract<Outcome, { _tag: "Done" }>>) =>
+        store!.settle(threadId!, run.runId, cp.checkpointId, { records: done.map(doneRecord) })
+      )
       const doneRecord = (o: Extract<Outcome, { _tag: "Done" }>): TaskRecord => ({
         taskId: o.task.id,
         node: o.task.node,
@@ -775,19 +782,24 @@ const loopWith = (
       const outcomes: ReadonlyArray<Outcome> = toRun.length === 0
         ? []
         : toRun.length === 1
-        ? [yield* runOne(toRun[0]!)]
-        : yield* Effect.forEach(toRun, runOne, { concurrency: compiled.concurrency })
+        ? [yield* runOne(toRun[0]!, 0)]
+        : compiled.concurrency === "unbounded"
+        ? yield* forkAll(toRun.length, (i) => runOne(toRun[i]!, i), (i, ctx) => Context.add(ctx, CurrentTask, holders![i]!))
+        : yield* Effect.forEach(toRun, (t, i) =>
+          Effect.provideService(runOne(t, i), CurrentTask, holders![i]!), { concurrency: compiled.concurrency })
       if (answersFor.size > 0) answersFor = new Map()
+      const savingDone = persist && multi && compiled.durability !== "exit"
+      const unwritten = savingDone ? yield* saveDone.finish : []
 
       // gather every task of the step in task order
       const byId = new Map<string, Outcome>()
       for (const o of outcomes) byId.set(o.task.id, o)
       const failed = outcomes.find((o) => o._tag === "Failed") as Extract<Outcome, { _tag: "Failed" }> | undefined
-      const newRecords: Array<TaskRecord> = []
+      const newRecords: Array<TaskRecord> = unwritten.map(doneRecord)
       const interrupted: Array<InterruptRecord> = [...stillWaiting]
       let wakeAt: number | undefined
       for (const o of outcomes) {
-        if (o._tag === "Done" && !(persist && multi && compiled.durability !== "exit")) newRecords.push(doneRecord(o))
+        if (o._tag === "Done" && !savingDone) newRecords.push(doneRecord(o))
         if (o._tag === "Interrupted") {
           interrupted.push(...o.records)
           newRecords.push(memoryRecord(o, "interrupted"))
