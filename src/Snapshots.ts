@@ -41,6 +41,23 @@ export interface CommitRequest {
   readonly writes: ReadonlyArray<ChannelWrite>
   /** give the claim back in the same transaction (the run's last write) */
   readonly release?: boolean
+  /**
+   * take the claim in the same transaction (the run's first write, after reading the head without
+   * a claim): `ThreadBusy` when another live run holds the thread or its head is not
+   * `expectedHead`; a new thread is created
+   */
+  readonly claim?: ClaimOptions | undefined
+}
+
+/**
+ * How a run claims a thread.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ClaimOptions {
+  readonly workflowId: string
+  readonly leaseMillis: number
 }
 
 /**
@@ -103,12 +120,17 @@ export interface Backend {
   readonly claim: (
     threadId: string,
     runId: string,
-    options: { readonly workflowId: string; readonly leaseMillis: number }
+    options: ClaimOptions
   ) => Effect.Effect<string | null, ThreadBusy | StoreError>
   /** Gives the claim back (no-op when the run no longer holds it). */
   readonly release: (threadId: string, runId: string) => Effect.Effect<void, StoreError>
   /** Appends a checkpoint and moves the head to it (compare-and-set). */
   readonly commit: (request: CommitRequest) => Effect.Effect<void, ThreadBusy | StoreError>
+  /**
+   * Several commits of one run, in order, all or none (one transaction): a run with `async`
+   * durability writes the checkpoints of the steps it ran meanwhile together.
+   */
+  readonly commitAll: (requests: ReadonlyArray<CommitRequest>) => Effect.Effect<void, ThreadBusy | StoreError>
   /** Records one task's pending writes / answers / journal on a checkpoint of the thread. */
   readonly putTask: (
     threadId: string,
@@ -128,6 +150,11 @@ export interface Backend {
       readonly records: ReadonlyArray<TaskRecord>
       readonly patch?: StatusPatch | undefined
       readonly release?: boolean | undefined
+      /**
+       * take the claim first, in the same transaction: `ThreadBusy` when another live run holds
+       * the thread or `checkpointId` is not its head
+       */
+      readonly claim?: ClaimOptions | undefined
     }
   ) => Effect.Effect<void, ThreadBusy | StoreError>
   /** Updates the status of the head checkpoint (paused, failed, completed). */

@@ -83,6 +83,27 @@ const isIdentity = (schema: Schema.Schema.Any): boolean => {
 
 const right = Either.right
 
+/**
+ * A validator for the schemas whose check is one `typeof` (string, number, boolean): the hot path
+ * of most updates, without the interpreter of `ParseResult`. Anything else: `undefined`.
+ */
+const primitiveValidator = (
+  schema: Schema.Schema<unknown, unknown>
+): ((u: unknown) => Either.Either<unknown, ParseResult.ParseIssue>) | undefined => {
+  const ast = schema.ast
+  const type = SchemaAST.isStringKeyword(ast)
+    ? "string"
+    : SchemaAST.isNumberKeyword(ast)
+    ? "number"
+    : SchemaAST.isBooleanKeyword(ast)
+    ? "boolean"
+    : undefined
+  if (type === undefined) return undefined
+  const slow = ParseResult.validateEither(schema)
+  // the failure path goes through the schema, for the same issue as before
+  return (u) => (typeof u === type ? right(u) : slow(u))
+}
+
 /** @internal */
 export const makeCodec = (name: string, channel: Any): ChannelCodec => {
   const schema = channel.schema as Schema.Schema<unknown, unknown>
@@ -105,7 +126,7 @@ export const makeCodec = (name: string, channel: Any): ChannelCodec => {
     name,
     channel,
     kind: channel._tag,
-    validateUpdate: (u) => validate(u, { onExcessProperty: "ignore" }),
+    validateUpdate: primitiveValidator(updateSchema) ?? ((u) => validate(u, { onExcessProperty: "ignore" })),
     encodeValue: (v) => encode(v),
     encodeUpdate: updateIdentity ? right : ParseResult.encodeUnknownEither(updateSchema),
     decodeUpdate: ParseResult.decodeUnknownEither(updateSchema),

@@ -22,7 +22,7 @@ import {
 import * as Interrupt from "../Interrupt.js"
 import type { Send } from "../Send.js"
 import type { InterruptRecord, TaskRecord, TaskSpec, WorkflowSnapshotEncoded } from "../Snapshot.js"
-import type { Backend, ChannelWrite } from "../Snapshots.js"
+import type { Backend, ChannelWrite, CommitRequest } from "../Snapshots.js"
 import * as algo from "./algo.js"
 import { START } from "./constants.js"
 import { forkAll } from "./fanout.js"
@@ -579,6 +579,9 @@ export interface Run {
 
 const stamp = () => Date.now()
 
+/** how many checkpoints an `async` run may have queued before it waits for the writer */
+const ASYNC_QUEUE_LIMIT = 256
+
 /** The result of a run: the final checkpoint. @internal */
 export type RunResult = Checkpoint
 
@@ -615,18 +618,44 @@ const loopWith = (
     let steps = 0
     let skipBefore = skipBreakpoint
     let answersFor = answered
-    let asyncCommit: Fiber.RuntimeFiber<void, any> | undefined
+    // async durability: checkpoints queue up while the next steps run; one background writer
+    // commits whatever has queued, several steps to a transaction, and the run waits for it
+    // before it settles, pauses or ends
+    let asyncQueue: Array<CommitRequest> = []
+    let asyncWriter: Fiber.RuntimeFiber<void, any> | undefined
     let exitPending: { writes: Map<string, ChannelWrite> } | undefined
     let order = 0
     for (const k in cp.nodeStates) order = Math.max(order, cp.nodeStates[k]!.executionOrder)
     const env: TaskEnv = { compiled, threadId, store, runId: run.runId, persist, emit, modes }
 
-    const awaitCommit = Effect.suspend(() => {
-      if (asyncCommit === undefined) return Effect.void
-      const f = asyncCommit
-      asyncCommit = undefined
-      return Fiber.join(f)
+    const writeQueued: Effect.Effect<void, any> = Effect.suspend(() => {
+      if (asyncQueue.length === 0) return Effect.void
+      const batch = asyncQueue
+      asyncQueue = []
+      return Effect.zipRight(store!.commitAll(batch), writeQueued)
     })
+    const awaitCommit = Effect.suspend(() => {
+      const writer = asyncWriter
+      asyncWriter = undefined
+      const rest = Effect.suspend(() => (asyncQueue.length > 0 ? writeQueued : Effect.void))
+      return writer === undefined ? rest : Effect.zipRight(Fiber.join(writer), rest)
+    })
+    const enqueueCommit = (request: CommitRequest) =>
+      Effect.suspend(() => {
+        asyncQueue.push(request)
+        // bounded: a writer that cannot keep up makes the run wait
+        if (asyncQueue.length >= ASYNC_QUEUE_LIMIT) return awaitCommit
+        if (asyncWriter !== undefined) {
+          const exit = asyncWriter.unsafePoll()
+          // a running writer takes this request too, once its current batch is written
+          if (exit === null) return Effect.void
+          asyncWriter = undefined
+          if (Exit.isFailure(exit)) return Effect.failCause(exit.cause)
+        }
+        return Effect.map(Effect.forkDaemon(Effect.zipRight(Effect.yieldNow(), writeQueued)), (f) => {
+          asyncWriter = f
+        })
+      })
 
     const commit = (next: Checkpoint, writes: ReadonlyArray<ChannelWrite>, force: boolean) =>
       Effect.gen(function*() {
@@ -653,10 +682,10 @@ const loopWith = (
         // the run's last write gives the claim back in the same transaction
         const last = next.tasks.length === 0 && !config.keepClaim && (compiled.durability !== "async" || force)
         const request = { threadId: threadId!, runId: run.runId, expectedHead, snapshot, writes: all, release: last }
-        yield* awaitCommit
         if (compiled.durability === "async" && !force) {
-          asyncCommit = yield* Effect.forkDaemon(store!.commit(request))
+          yield* enqueueCommit(request)
         } else {
+          yield* awaitCommit
           yield* store!.commit(request)
           if (last) run.released = true
         }
@@ -752,14 +781,16 @@ const loopWith = (
         const answers = given?.answers ?? prev?.answers ?? []
         const previous = given?.forwarded !== undefined && prev !== undefined ? { ...prev, forwarded: given.forwarded } : prev
         const task = runTask(env, cp.checkpointId, step, cp.values, t, previous, answers, holders?.[i] ?? holder)
-        if (!(persist && multi && compiled.durability !== "exit")) return task
+        if (saveDone === undefined) return task
         // pending writes are saved as each task finishes, so a sibling's failure or a crash
         // re-runs only the unfinished tasks; tasks finishing together share one transaction
         return Effect.tap(task, (o) => (o._tag === "Done" ? saveDone.add(o) : Effect.void))
       }
-      const saveDone = pendingWriter((done: ReadonlyArray<Extract<Outcome, { _tag: "Done" }>>) =>
-        store!.settle(threadId!, run.runId, cp.checkpointId, { records: done.map(doneRecord) })
-      )
+      const saveDone = persist && multi && compiled.durability !== "exit"
+        ? pendingWriter((done: ReadonlyArray<Extract<Outcome, { _tag: "Done" }>>) =>
+          store!.settle(threadId!, run.runId, cp.checkpointId, { records: done.map(doneRecord) })
+        )
+        : undefined
       const doneRecord = (o: Extract<Outcome, { _tag: "Done" }>): TaskRecord => ({
         taskId: o.task.id,
         node: o.task.node,
@@ -788,8 +819,8 @@ const loopWith = (
         : yield* Effect.forEach(toRun, (t, i) =>
           Effect.provideService(runOne(t, i), CurrentTask, holders![i]!), { concurrency: compiled.concurrency })
       if (answersFor.size > 0) answersFor = new Map()
-      const savingDone = persist && multi && compiled.durability !== "exit"
-      const unwritten = savingDone ? yield* saveDone.finish : []
+      const savingDone = saveDone !== undefined
+      const unwritten = saveDone !== undefined ? yield* saveDone.finish : []
 
       // gather every task of the step in task order
       const byId = new Map<string, Outcome>()
@@ -1219,8 +1250,53 @@ export const execute = (
       ({ cp }) => loop(run, cp, null, new Map(), false)
     )
   }
-  const body = Effect.gen(function*() {
-    const head = yield* store.claim(threadId, run.runId, { workflowId: compiled.id, leaseMillis: compiled.leaseMillis })
+  const claim = { workflowId: compiled.id, leaseMillis: compiled.leaseMillis }
+  // new input and answers read the head without a claim and take the claim with their first
+  // write (a compare-and-set on that head): one transaction less per run
+  const claimWithFirstWrite = config.checkpointId === undefined &&
+    (request._tag === "Resume" || (request._tag === "Input" && request.input !== null && request.input !== undefined))
+
+  const firstWrite = Effect.gen(function*() {
+    const loaded = yield* store.load(threadId)
+    let head: string | null = null
+    let base: Checkpoint | undefined
+    if (Option.isSome(loaded)) {
+      const decoded = decodeCheckpoint(compiled, loaded.value)
+      if (Either.isLeft(decoded)) return yield* Effect.fail(decoded.left)
+      if (loaded.value.workflowVersion !== compiled.version && !config.allowVersionChange) {
+        return yield* Effect.fail(
+          new SnapshotVersionMismatch({ threadId, expected: compiled.version, found: loaded.value.workflowVersion })
+        )
+      }
+      base = decoded.right
+      head = base.checkpointId
+    }
+    // a refusal is decided under a claim, as before: another run may hold the thread
+    if (request._tag === "Input") {
+      if (base !== undefined && base.status === "paused") return yield* classic
+      const { cp, writes } = yield* startFromInput(
+        compiled,
+        base ?? emptyCheckpoint(compiled),
+        request.input,
+        base === undefined,
+        Ids.make(),
+        config.metadata ?? {}
+      )
+      yield* store.commit({ threadId, runId: run.runId, expectedHead: head, snapshot: toEncoded(compiled, threadId, cp), writes, claim })
+      yield* heartbeat(compiled, store, threadId, run.runId)
+      return yield* loop(run, cp, cp.checkpointId, new Map(), false)
+    }
+    if (base === undefined || base.status !== "paused" || request._tag !== "Resume") return yield* classic
+    const prepared = yield* Effect.either(prepareAnswers(base, threadId, request.answers))
+    if (Either.isLeft(prepared)) return yield* classic
+    return yield* resumeFrom(base, head, prepared.right, (records, patch) =>
+      store.settle(threadId, run.runId, base!.checkpointId, { records, patch, claim }).pipe(
+        Effect.zipRight(heartbeat(compiled, store, threadId, run.runId))
+      ))
+  })
+
+  const classic: Effect.Effect<Checkpoint, any, any> = Effect.gen(function*() {
+    const head = yield* store.claim(threadId, run.runId, claim)
     yield* heartbeat(compiled, store, threadId, run.runId)
     let base: Checkpoint | undefined
     if (head !== null || config.checkpointId !== undefined) {
@@ -1261,31 +1337,41 @@ export const execute = (
       case "Resume": {
         if (base === undefined) return yield* Effect.fail(new ThreadNotFound({ threadId }))
         const prepared = yield* prepareAnswers(base, threadId, request.answers)
-        // record the answers first (one transaction): a crash after this point resumes with them
-        const records: Array<TaskRecord> = []
-        for (const [taskId, given] of prepared.byTask) {
-          const prev = base.pending.find((r) => r.taskId === taskId)
-          const task = base.tasks.find((t) => t.id === taskId)!
-          records.push({
-            taskId,
-            node: task.node,
-            status: "interrupted",
-            writes: [],
-            gotos: [],
-            answers: given.answers,
-            journal: prev?.journal ?? [],
-            ...(given.forwarded !== undefined ? { forwarded: given.forwarded } : {})
-          })
-        }
-        yield* store.settle(threadId, run.runId, base.checkpointId, {
-          records,
-          patch: { status: "running", interrupts: prepared.interrupts, pauseReason: undefined }
-        })
-        const cp: Checkpoint = { ...base, status: "running", interrupts: prepared.interrupts, pauseReason: undefined }
-        return yield* loop(run, cp, head, prepared.byTask, prepared.breakpoint)
+        return yield* resumeFrom(base, head, prepared, (records, patch) =>
+          store.settle(threadId, run.runId, base!.checkpointId, { records, patch }))
       }
     }
   })
+
+  /** Resumes a paused checkpoint: records the answers (and `running`) first, then runs. */
+  function resumeFrom(
+    base: Checkpoint,
+    head: string | null,
+    prepared: Effect.Effect.Success<ReturnType<typeof prepareAnswers>>,
+    record: (records: ReadonlyArray<TaskRecord>, patch: Parameters<Backend["setStatus"]>[3]) => Effect.Effect<void, any, any>
+  ) {
+    return Effect.gen(function*() {
+      // record the answers first (one transaction): a crash after this point resumes with them
+      const records: Array<TaskRecord> = []
+      for (const [taskId, given] of prepared.byTask) {
+        const prev = base.pending.find((r) => r.taskId === taskId)
+        const task = base.tasks.find((t) => t.id === taskId)!
+        records.push({
+          taskId,
+          node: task.node,
+          status: "interrupted",
+          writes: [],
+          gotos: [],
+          answers: given.answers,
+          journal: prev?.journal ?? [],
+          ...(given.forwarded !== undefined ? { forwarded: given.forwarded } : {})
+        })
+      }
+      yield* record(records, { status: "running", interrupts: prepared.interrupts, pauseReason: undefined })
+      const cp: Checkpoint = { ...base, status: "running", interrupts: prepared.interrupts, pauseReason: undefined }
+      return yield* loop(run, cp, head, prepared.byTask, prepared.breakpoint)
+    })
+  }
 
   function continueFrom(base: Checkpoint, head: string | null, forking: boolean) {
     return Effect.gen(function*() {
@@ -1325,6 +1411,7 @@ export const execute = (
     })
   }
 
+  const body = claimWithFirstWrite ? firstWrite : classic
   return Effect.scoped(
     config.keepClaim
       ? body

@@ -1,6 +1,6 @@
 import { Effect, Option } from "effect"
 import type { TaskRecord, WorkflowSnapshotEncoded } from "../Snapshot.js"
-import type { Backend, ListOptions, ThreadSummary } from "../Snapshots.js"
+import type { Backend, ClaimOptions, ListOptions, ThreadSummary } from "../Snapshots.js"
 import { ThreadBusy } from "../GraphError.js"
 
 interface ThreadEntry {
@@ -57,6 +57,23 @@ export const make = (): Backend => {
     return out
   }
 
+  /** The claim taken with a run's first write: the thread must be free (or the run's) at `head`. */
+  const claimAt = (threadId: string, runId: string, claim: ClaimOptions, head: string | null): boolean => {
+    const now = Date.now()
+    let t = threads.get(threadId)
+    if (t === undefined) {
+      if (head !== null) return false
+      t = { threadId, workflowId: claim.workflowId, head: null, runId: undefined, leaseUntil: 0, updatedAt: now, checkpoints: new Map() }
+      threads.set(threadId, t)
+    }
+    if (t.runId !== undefined && t.runId !== runId && t.leaseUntil > now) return false
+    if (t.head !== head) return false
+    t.runId = runId
+    t.leaseUntil = now + claim.leaseMillis
+    t.workflowId = claim.workflowId
+    return true
+  }
+
   const backend: Backend = {
     claim: (threadId, runId, { leaseMillis, workflowId }) =>
       Effect.suspend(() => {
@@ -78,8 +95,9 @@ export const make = (): Backend => {
         const t = owned(threadId, runId)
         if (t !== undefined) t.runId = undefined
       }),
-    commit: ({ expectedHead, release, runId, snapshot, threadId, writes }) =>
+    commit: ({ claim, expectedHead, release, runId, snapshot, threadId, writes }) =>
       Effect.suspend(() => {
+        if (claim !== undefined && !claimAt(threadId, runId, claim, expectedHead)) return Effect.fail(new ThreadBusy({ threadId }))
         const t = owned(threadId, runId)
         if (t === undefined || t.head !== expectedHead) return Effect.fail(new ThreadBusy({ threadId }))
         const parent = snapshot.parentCheckpointId === null ? undefined : t.checkpoints.get(snapshot.parentCheckpointId)
@@ -98,8 +116,24 @@ export const make = (): Backend => {
         t.updatedAt = snapshot.createdAt
         return Effect.void
       }),
-    settle: (threadId, runId, checkpointId, { patch, records: given, release }) =>
+    commitAll: (requests) =>
       Effect.suspend(() => {
+        // all or none, as a transaction would: check the chain first
+        const first = requests[0]
+        if (first === undefined) return Effect.void
+        const t = owned(first.threadId, first.runId)
+        const chained = requests.every((r, i) =>
+          i === 0 || (r.threadId === first.threadId && r.runId === first.runId && r.claim === undefined &&
+            r.expectedHead === requests[i - 1]!.snapshot.checkpointId)
+        )
+        if (!chained || (first.claim === undefined && (t === undefined || t.head !== first.expectedHead))) {
+          return Effect.fail(new ThreadBusy({ threadId: first.threadId }))
+        }
+        return Effect.forEach(requests, (r) => backend.commit(r), { discard: true })
+      }),
+    settle: (threadId, runId, checkpointId, { claim, patch, records: given, release }) =>
+      Effect.suspend(() => {
+        if (claim !== undefined && !claimAt(threadId, runId, claim, checkpointId)) return Effect.fail(new ThreadBusy({ threadId }))
         // stored as JSON, as a durable store would: what reads back is what SQLite gives
         const records: ReadonlyArray<TaskRecord> = given.length === 0 ? given : JSON.parse(JSON.stringify(given))
         const t = owned(threadId, runId)

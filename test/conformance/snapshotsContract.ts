@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Either, type Layer, Option, Ref, Schema, type Scope } from "effect"
-import { Channel, Interrupt, Snapshots, StateGraph, Task } from "effect-stategraph"
+import { Channel, GraphError, Interrupt, Snapshots, StateGraph, Task } from "effect-stategraph"
 import type { ChannelWrite } from "effect-stategraph/Snapshots"
 import type { TaskRecord, WorkflowSnapshotEncoded } from "effect-stategraph/Snapshot"
 
@@ -103,6 +103,10 @@ const taskRecord = (taskId: string, o: Partial<TaskRecord> = {}): TaskRecord => 
   journal: [],
   ...o
 })
+
+/** The tag of the error, or "succeeded". */
+const busyOf = <A, E extends { readonly _tag: string }, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.map(Effect.either(self), (e) => (Either.isLeft(e) ? e.left._tag : "succeeded"))
 
 const sleep = (millis: number) => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, millis)))
 
@@ -609,6 +613,62 @@ export const snapshotsContract = <R>(
         }
       }))
 
+    test("a first write can take the claim: new thread, free thread at the expected head, refused otherwise", (store) =>
+      Effect.gen(function*() {
+        const other = options.sibling !== undefined ? yield* options.sibling : store
+        const claim = { workflowId: "wf", leaseMillis: 60_000 }
+        // a new thread: created and claimed by its first commit
+        yield* store.commit({ threadId: "t", runId: "run-a", expectedHead: null, snapshot: snapshot("t", id(1), null), writes: [set("n", 1)], claim })
+        // while run-a holds it, another run's claiming commit or settle is ThreadBusy, nothing written
+        const s2 = snapshot("t", id(2), id(1))
+        expect(yield* busyOf(other.commit({ threadId: "t", runId: "run-b", expectedHead: id(1), snapshot: s2, writes: [], claim }))).toBe("ThreadBusy")
+        expect(yield* busyOf(other.settle("t", "run-b", id(1), { records: [taskRecord("x")], claim }))).toBe("ThreadBusy")
+        expect(ids(yield* store.listByThread("t"))).toEqual([id(1)])
+        expect((yield* load(store, "t")).pendingWrites).toEqual([])
+        yield* store.release("t", "run-a")
+        // free, but the head is not the expected one: refused, nothing written
+        expect(yield* busyOf(other.commit({ threadId: "t", runId: "run-b", expectedHead: null, snapshot: snapshot("t", id(3), null), writes: [], claim }))).toBe("ThreadBusy")
+        expect(yield* busyOf(other.settle("t", "run-b", id(9), { records: [taskRecord("x")], claim }))).toBe("ThreadBusy")
+        // a claiming commit on an unknown thread with an expected head: refused, no thread made
+        expect(yield* busyOf(other.commit({ threadId: "u", runId: "run-b", expectedHead: id(1), snapshot: snapshot("u", id(4), id(1)), writes: [], claim }))).toBe("ThreadBusy")
+        expect(yield* store.listByThread("u")).toEqual([])
+        // free at the expected head: a settle takes the claim with its records
+        yield* other.settle("t", "run-b", id(1), { records: [taskRecord("x")], patch: { status: "running", interrupts: [] }, claim })
+        expect((yield* load(store, "t")).pendingWrites).toEqual([taskRecord("x")])
+        expect(yield* busyOf(store.claim("t", "run-a", claim))).toBe("ThreadBusy")
+        yield* other.commit({ threadId: "t", runId: "run-b", expectedHead: id(1), snapshot: s2, writes: [set("n", 2)], release: true })
+        expect(yield* store.claim("t", "run-a", claim)).toBe(id(2))
+      }))
+
+    test("commitAll writes a run's checkpoints in order, all or none", (store) =>
+      Effect.gen(function*() {
+        const w = writer(store, "t")
+        yield* w.claim()
+        yield* w.commit(id(1), [set("n", 1), append("log", 1)])
+        const chain = [2, 3, 4].map((i) => ({
+          threadId: "t",
+          runId: "run-1",
+          expectedHead: id(i - 1),
+          snapshot: snapshot("t", id(i), id(i - 1), { step: i }),
+          writes: [set("n", i), append("log", i)]
+        }))
+        yield* store.commitAll(chain)
+        expect(ids(yield* store.history("t"))).toEqual([id(4), id(3), id(2), id(1)])
+        expect((yield* load(store, "t")).channels).toEqual({ n: 4, log: [1, 2, 3, 4] })
+        expect((yield* load(store, "t", id(3))).channels).toEqual({ n: 3, log: [1, 2, 3] })
+        // a batch whose second commit does not follow the first: nothing of it is written
+        const broken = [
+          { threadId: "t", runId: "run-1", expectedHead: id(4), snapshot: snapshot("t", id(5), id(4)), writes: [set("n", 5)] },
+          { threadId: "t", runId: "run-1", expectedHead: id(9), snapshot: snapshot("t", id(6), id(9)), writes: [set("n", 6)] }
+        ]
+        expect((yield* Effect.flip(store.commitAll(broken)))._tag).toBe("ThreadBusy")
+        expect(ids(yield* store.history("t"))).toEqual([id(4), id(3), id(2), id(1)])
+        expect((yield* load(store, "t")).channels).toEqual({ n: 4, log: [1, 2, 3, 4] })
+        // and the run goes on from its head
+        yield* store.commitAll([{ threadId: "t", runId: "run-1", expectedHead: id(4), snapshot: snapshot("t", id(5), id(4)), writes: [append("log", 5)] }])
+        expect((yield* load(store, "t")).channels).toEqual({ n: 4, log: [1, 2, 3, 4, 5] })
+      }))
+
     test("an expired lease can be taken over; the old owner can no longer write", (store) =>
       Effect.gen(function*() {
         const other = options.sibling !== undefined ? yield* options.sibling : store
@@ -716,6 +776,45 @@ export const snapshotsContract = <R>(
         const head = yield* load(store, "loop")
         expect(head.status).toBe("completed")
         expect(head.channels.log).toEqual(out.log)
+      }))
+
+    test("async durability: a run's checkpoints are written several to a transaction, every step stored", (store) =>
+      Effect.gen(function*() {
+        const batches: Array<number> = []
+        let failOn = -1
+        const counted: Backend = {
+          ...store,
+          commitAll: (requests) => {
+            batches.push(requests.length)
+            if (batches.length === failOn) return Effect.fail(new GraphError.ThreadBusy({ threadId: requests[0]!.threadId }))
+            return store.commitAll(requests)
+          }
+        }
+        const graph = yield* StateGraph.make({ id: "contract-async", state: { n: Channel.lastValue(Schema.Number), log: Channel.append(Schema.Number) } }).pipe(
+          StateGraph.addNode("inc", (s) => Effect.succeed({ n: s.n + 1, log: [s.n] })),
+          StateGraph.addEdge(StateGraph.START, "inc"),
+          StateGraph.addConditionalEdges("inc", (s) => (s.n < 600 ? "inc" : StateGraph.END)),
+          StateGraph.compile({ durability: "async", recursionLimit: 1000 })
+        )
+        const out = yield* Effect.provideService(graph.invoke({ n: 0 }, { threadId: "async" }), Snapshots.Snapshots, counted)
+        expect(out.n).toBe(600)
+        expect(batches.reduce((a, b) => a + b, 0)).toBe(600)
+        expect(Math.max(...batches)).toBeGreaterThan(1)
+        const history = yield* graph.history("async")
+        expect(history).toHaveLength(601)
+        expect(history.map((h) => h.step)).toEqual(Array.from({ length: 601 }, (_, i) => 600 - i))
+        const mid = history.find((h) => h.step === 300)!
+        expect(mid.values.n).toBe(300)
+        expect(mid.values.log).toEqual(Array.from({ length: 300 }, (_, i) => i))
+        expect((yield* graph.getState("async")).values.n).toBe(600)
+        // a write the store refuses fails the run with its error; what was written stays
+        batches.length = 0
+        failOn = 2
+        const failed = yield* Effect.flip(Effect.provideService(graph.invoke({ n: 0 }, { threadId: "async-2" }), Snapshots.Snapshots, counted))
+        expect(failed._tag).toBe("ThreadBusy")
+        const written = yield* graph.history("async-2")
+        expect(written).toHaveLength(1 + batches[0]!)
+        expect((yield* graph.getState("async-2")).values.n).toBe(batches[0])
       }))
 
     test("journaled activities and forEach children survive a resume from a fresh graph, with their values", (store) =>

@@ -1,7 +1,8 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Layer, Option } from "effect"
-import { Snapshots, SqliteSnapshots } from "effect-stategraph"
+import { Context, Effect, Layer, Option, Schema } from "effect"
+import { Channel, Snapshots, SqliteSnapshots, StateGraph } from "effect-stategraph"
+import * as Migrations from "effect-stategraph/internal/sqlite/migrations"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -121,4 +122,51 @@ describe("SqliteSnapshots storage", () => {
       )
       expect((chain[0] as { n: number }).n).toBeLessThanOrEqual(63)
     }).pipe(Effect.provide(fresh({}))))
+})
+
+describe("SqliteSnapshots schema upgrades", () => {
+  it.scoped("a file at schema version 1 is upgraded when opened, its threads kept and continued", () =>
+    Effect.gen(function*() {
+      const dir = yield* Effect.acquireRelease(
+        Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "stategraph-upgrade-"))),
+        (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+      )
+      const filename = path.join(dir, "v1.db")
+      // version 1 of the schema, and a thread written with version 1's commit statement
+      yield* Effect.scoped(Effect.gen(function*() {
+        const ctx = yield* Layer.build(SqliteSnapshots.layerSqlClient({ filename }))
+        const sql = Context.get(ctx, SqlClient.SqlClient)
+        yield* Effect.provideService(
+          Migrations.migrateOnce({ "1_create_tables": Migrations.migrations["1_create_tables"]! }, Migrations.MIGRATIONS_TABLE),
+          SqlClient.SqlClient,
+          sql
+        )
+        yield* sql.unsafe(`INSERT INTO stategraph_threads (thread_id, workflow_id, head, status, updated_at, run_id, lease_until)
+          VALUES ('old', 'upgrade', NULL, 'pending', 0, 'r1', 9e15)`)
+        yield* sql.unsafe(`INSERT INTO stategraph_commit (thread_id, run_id, expected_head, checkpoint_id, parent_id,
+          execution_id, workflow_id, workflow_version, step, status, created_at, wake_at, pause_reason, error, interrupts,
+          node_states, channels, body, blobs, release, initial_input, note_execution)
+          VALUES ('old', 'r1', NULL, 'cp1', NULL, 'e1', 'upgrade', 'v', 0, 'completed', 1, NULL, NULL, NULL, '[]', '{}',
+            '{"n":{"v":41}}', '{"versions":{"n":1},"tasks":[],"joins":{},"metadata":{}}', '[]', 1, NULL, 1)`)
+      }))
+      const graph = yield* StateGraph.make({ id: "upgrade", state: { n: Channel.lastValue(Schema.Number) } }).pipe(
+        StateGraph.addNode("inc", (s) => Effect.succeed({ n: s.n + 1 })),
+        StateGraph.addEdge(StateGraph.START, "inc"),
+        StateGraph.compile()
+      )
+      const out = yield* Effect.gen(function*() {
+        // the old thread reads back and continues; a new thread works
+        expect((yield* graph.getState("old", { checkpointId: "cp1" })).values).toEqual({ n: 41 })
+        const old = yield* graph.invoke({ n: 1 }, { threadId: "old", allowVersionChange: true })
+        const fresh = yield* graph.invoke({ n: 1 }, { threadId: "new" })
+        return { old, fresh }
+      }).pipe(Effect.provide(SqliteSnapshots.layer({ filename })))
+      expect(out.fresh.n).toBe(2)
+      expect(out.old.n).toBe(2)
+      const migrations = yield* Effect.scoped(Effect.gen(function*() {
+        const ctx = yield* Layer.build(SqliteSnapshots.layerSqlClient({ filename }))
+        return yield* Context.get(ctx, SqlClient.SqlClient).unsafe(`SELECT migration_id FROM stategraph_migrations ORDER BY 1`)
+      }))
+      expect(migrations).toEqual([{ migration_id: 1 }, { migration_id: 2 }])
+    }))
 })

@@ -111,9 +111,56 @@ const m0001 = Effect.gen(function*() {
   )`
 })
 
+/**
+ * The commit statement can also take the run's claim (its first write, after reading the head
+ * without one): the thread row is created or claimed in the same statement, saving a transaction
+ * per run.
+ */
+const m0002 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`DROP TRIGGER IF EXISTS stategraph_commit`
+  yield* sql`DROP VIEW IF EXISTS stategraph_commit`
+  yield* sql`CREATE VIEW stategraph_commit AS SELECT
+    NULL AS thread_id, NULL AS run_id, NULL AS expected_head, NULL AS checkpoint_id, NULL AS parent_id,
+    NULL AS execution_id, NULL AS workflow_id, NULL AS workflow_version, NULL AS step, NULL AS status,
+    NULL AS created_at, NULL AS wake_at, NULL AS pause_reason, NULL AS error, NULL AS interrupts,
+    NULL AS node_states, NULL AS channels, NULL AS body, NULL AS blobs, NULL AS release, NULL AS initial_input,
+    NULL AS note_execution, NULL AS claim, NULL AS lease_until, NULL AS now
+    WHERE 0`
+  yield* sql`CREATE TRIGGER stategraph_commit INSTEAD OF INSERT ON stategraph_commit
+  BEGIN
+    INSERT INTO stategraph_threads (thread_id, workflow_id, head, status, wake_at, updated_at, run_id, lease_until)
+      SELECT NEW.thread_id, NEW.workflow_id, NULL, 'pending', NULL, NEW.now, NEW.run_id, NEW.lease_until WHERE NEW.claim
+      ON CONFLICT (thread_id) DO UPDATE SET run_id = excluded.run_id, lease_until = excluded.lease_until,
+        workflow_id = excluded.workflow_id
+      WHERE stategraph_threads.run_id IS NULL OR stategraph_threads.run_id = excluded.run_id
+        OR stategraph_threads.lease_until <= NEW.now;
+    SELECT RAISE(ABORT, 'stategraph: thread busy') WHERE NOT EXISTS (
+      SELECT 1 FROM stategraph_threads
+      WHERE thread_id = NEW.thread_id AND run_id = NEW.run_id AND head IS NEW.expected_head
+    );
+    UPDATE stategraph_threads SET head = NEW.checkpoint_id, status = NEW.status, wake_at = NEW.wake_at,
+      updated_at = NEW.created_at,
+      run_id = CASE WHEN NEW.release THEN NULL ELSE run_id END,
+      lease_until = CASE WHEN NEW.release THEN 0 ELSE lease_until END
+    WHERE thread_id = NEW.thread_id;
+    INSERT INTO stategraph_executions (execution_id, thread_id, initial_input)
+      SELECT NEW.execution_id, NEW.thread_id, NEW.initial_input WHERE NEW.note_execution
+      ON CONFLICT DO NOTHING;
+    INSERT INTO stategraph_blobs (thread_id, channel, blob_id, prev, data)
+      SELECT NEW.thread_id, value ->> 0, NEW.checkpoint_id, value ->> 1, value ->> 2 FROM json_each(NEW.blobs);
+    INSERT INTO stategraph_checkpoints (thread_id, checkpoint_id, parent_id, execution_id, workflow_id,
+      workflow_version, step, status, created_at, wake_at, pause_reason, error, interrupts, node_states, channels, body)
+    VALUES (NEW.thread_id, NEW.checkpoint_id, NEW.parent_id, NEW.execution_id, NEW.workflow_id, NEW.workflow_version,
+      NEW.step, NEW.status, NEW.created_at, NEW.wake_at, NEW.pause_reason, NEW.error, NEW.interrupts, NEW.node_states,
+      NEW.channels, NEW.body);
+  END`
+})
+
 /** @internal */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
-  "1_create_tables": m0001
+  "1_create_tables": m0001,
+  "2_commit_claims": m0002
 }
 
 /**

@@ -16,6 +16,21 @@ ON CONFLICT (thread_id) DO UPDATE SET run_id = excluded.run_id, lease_until = ex
 WHERE stategraph_threads.run_id IS NULL OR stategraph_threads.run_id = excluded.run_id OR stategraph_threads.lease_until <= ?
 RETURNING head`
 
+/**
+ * The claim of a run's first write, inside its transaction: the thread is created, or claimed
+ * when free (or the run's, or its lease ran out) and its head is the expected one.
+ * params: threadId, workflowId, now, runId, leaseUntil, now, expectedHead → rows when claimed
+ *
+ * @internal
+ */
+export const claimAt = `INSERT INTO stategraph_threads (thread_id, workflow_id, head, status, wake_at, updated_at, run_id, lease_until)
+VALUES (?, ?, NULL, 'pending', NULL, ?, ?, ?)
+ON CONFLICT (thread_id) DO UPDATE SET run_id = excluded.run_id, lease_until = excluded.lease_until,
+  workflow_id = excluded.workflow_id
+WHERE (stategraph_threads.run_id IS NULL OR stategraph_threads.run_id = excluded.run_id OR stategraph_threads.lease_until <= ?)
+  AND stategraph_threads.head IS ?
+RETURNING head`
+
 /** params: threadId, runId @internal */
 export const release = `UPDATE stategraph_threads SET run_id = NULL, lease_until = 0 WHERE thread_id = ? AND run_id = ?`
 
@@ -54,8 +69,8 @@ export const executionInput = `SELECT initial_input FROM stategraph_executions W
  */
 export const commitOne = `INSERT INTO stategraph_commit (thread_id, run_id, expected_head, checkpoint_id, parent_id,
   execution_id, workflow_id, workflow_version, step, status, created_at, wake_at, pause_reason, error, interrupts,
-  node_states, channels, body, blobs, release, initial_input, note_execution)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+  node_states, channels, body, blobs, release, initial_input, note_execution, claim, lease_until, now)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 /** The error the commit trigger raises when the compare-and-set fails. @internal */
 export const BUSY_MESSAGE = "stategraph: thread busy"

@@ -8,7 +8,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Either, Option, ParseResult, Schema } from "effect"
 import { CorruptSnapshot, StoreError, ThreadBusy } from "../../GraphError.js"
 import { WorkflowSnapshot, type WorkflowSnapshotEncoded } from "../../Snapshot.js"
-import type { Backend, CommitRequest, ListOptions, StatusPatch, ThreadSummary } from "../../Snapshots.js"
+import type { Backend, ClaimOptions, CommitRequest, ListOptions, StatusPatch, ThreadSummary } from "../../Snapshots.js"
 import * as Blobs from "./blobs.js"
 import * as Db from "./db.js"
 import * as Sql from "./statements.js"
@@ -157,6 +157,15 @@ export const make = (
   }
 
   const busy = (threadId: string) => Effect.fail(new ThreadBusy({ threadId }))
+
+  /** Takes the claim inside a write transaction: the thread must be free (or the run's) at `head`. */
+  const claimIn = (tx: Db.Tx, threadId: string, runId: string, claim: ClaimOptions, head: string | null) => {
+    const now = Date.now()
+    return Effect.flatMap(
+      tx.all(Sql.claimAt, [threadId, claim.workflowId, now, runId, now + claim.leaseMillis, now, head]),
+      (rows) => (rows.length === 0 || (rows[0].head ?? null) !== head ? busy(threadId) : Effect.void)
+    )
+  }
 
   const checkpointAfter = Math.max(0, Math.floor(options.walCheckpointAfterCommits ?? 8))
   let commitsSinceCheckpoint = 0
@@ -310,8 +319,9 @@ export const make = (
   /**
    * The common commit as one statement, when all it needs is known here: the parent's channel map
    * (the run's previous commit), the execution, no merge, no pending writes. Otherwise undefined.
+   * `done` updates the caches once the statement ran.
    */
-  const commitOne = (req: CommitRequest): Effect.Effect<void, ThreadBusy | StoreError> | undefined => {
+  const planOne = (req: CommitRequest): { readonly params: ReadonlyArray<unknown>; readonly done: () => void } | undefined => {
     const s = req.snapshot
     if (s.pendingWrites.length > 0) return undefined
     let base: Blobs.ChannelMap | undefined
@@ -334,7 +344,9 @@ export const make = (
       map[channel] = plan.entry
       if (plan.blob !== undefined) blobs.push([channel, plan.blob.prev, plan.blob.data])
     }
-    return db.once("commit", Sql.commitOne, [
+    // leases are wall-clock facts shared with other processes
+    const now = Date.now()
+    const params = [
       req.threadId,
       req.runId,
       req.expectedHead,
@@ -342,61 +354,96 @@ export const make = (
       JSON.stringify(blobs),
       req.release ? 1 : 0,
       newExecution ? input : null,
-      sameExecution ? 0 : 1
-    ]).pipe(
-      Effect.catchIf(isBusyRaise, () => busy(req.threadId)),
-      Effect.map(() => {
-        remember(req.threadId, s.checkpointId, map)
-        if (!sameExecution) {
-          // the row now exists; a checkpoint after the first never carries the input again
-          executions.delete(req.threadId)
-          executions.set(req.threadId, { executionId: s.executionId, input: newExecution ? input : null })
-          if (executions.size > 4096) executions.delete(executions.keys().next().value!)
-        }
-        commitsSinceCheckpoint++
-      })
-    )
+      sameExecution ? 0 : 1,
+      req.claim !== undefined ? 1 : 0,
+      req.claim !== undefined ? now + req.claim.leaseMillis : 0,
+      now
+    ]
+    const done = () => {
+      remember(req.threadId, s.checkpointId, map)
+      if (!sameExecution) {
+        // the row now exists; a checkpoint after the first never carries the input again
+        executions.delete(req.threadId)
+        executions.set(req.threadId, { executionId: s.executionId, input: newExecution ? input : null })
+        if (executions.size > 4096) executions.delete(executions.keys().next().value!)
+      }
+      commitsSinceCheckpoint++
+    }
+    return { params, done }
   }
 
   const commit: Backend["commit"] = (req) => {
-    const done = commitOne(req) ?? commitMany(req)
+    const one = planOne(req)
+    const done = one === undefined
+      ? commitMany(req)
+      : db.once("commit", Sql.commitOne, one.params).pipe(
+        Effect.catchIf(isBusyRaise, () => busy(req.threadId)),
+        Effect.map(one.done)
+      )
     return req.release ? Effect.zipLeft(done, walCheckpoint) : done
   }
 
-  /** A commit as several statements in one write transaction: first commits, merges, forks. */
+  /** A commit as several statements: first commits, merges, forks. */
+  const commitManyIn = (tx: Db.Tx, req: CommitRequest) =>
+    Effect.gen(function*() {
+      const s = req.snapshot
+      if (req.claim !== undefined) yield* claimIn(tx, req.threadId, req.runId, req.claim, req.expectedHead)
+      const moved = yield* tx.all(Sql.moveHead, [
+        s.checkpointId,
+        s.status,
+        s.wakeAt ?? null,
+        s.createdAt,
+        req.threadId,
+        req.runId,
+        req.expectedHead
+      ])
+      if (moved.length === 0) return yield* busy(req.threadId)
+      const input = s.initialInput === undefined ? null : JSON.stringify(s.initialInput)
+      const stored = yield* executionInput(tx, req.threadId, s.executionId, input)
+      const sameInput = input !== null && input === stored
+      const base = yield* baseMap(tx, req)
+      const map: Record<string, Blobs.Entry> = { ...base }
+      for (const [channel, write] of Blobs.fold(req.writes)) {
+        map[channel] = yield* writeChannel(tx, req.threadId, s.checkpointId, channel, write, base[channel])
+      }
+      yield* tx.all(Sql.insertCheckpoint, [
+        req.threadId,
+        ...checkpointRow(s, map, sameInput)
+      ])
+      for (const r of s.pendingWrites) {
+        yield* tx.all(Sql.upsertTask, [req.threadId, s.checkpointId, r.taskId, JSON.stringify(r)])
+      }
+      if (req.release) yield* tx.all(Sql.release, [req.threadId, req.runId])
+      remember(req.threadId, s.checkpointId, map)
+      commitsSinceCheckpoint++
+    })
+
   const commitMany = (req: CommitRequest) =>
-    db.write("commit", (tx) =>
-      Effect.gen(function*() {
-        const s = req.snapshot
-        const moved = yield* tx.all(Sql.moveHead, [
-          s.checkpointId,
-          s.status,
-          s.wakeAt ?? null,
-          s.createdAt,
-          req.threadId,
-          req.runId,
-          req.expectedHead
-        ])
-        if (moved.length === 0) return yield* busy(req.threadId)
-        const input = s.initialInput === undefined ? null : JSON.stringify(s.initialInput)
-        const stored = yield* executionInput(tx, req.threadId, s.executionId, input)
-        const sameInput = input !== null && input === stored
-        const base = yield* baseMap(tx, req)
-        const map: Record<string, Blobs.Entry> = { ...base }
-        for (const [channel, write] of Blobs.fold(req.writes)) {
-          map[channel] = yield* writeChannel(tx, req.threadId, s.checkpointId, channel, write, base[channel])
-        }
-        yield* tx.all(Sql.insertCheckpoint, [
-          req.threadId,
-          ...checkpointRow(s, map, sameInput)
-        ])
-        for (const r of s.pendingWrites) {
-          yield* tx.all(Sql.upsertTask, [req.threadId, s.checkpointId, r.taskId, JSON.stringify(r)])
-        }
-        if (req.release) yield* tx.all(Sql.release, [req.threadId, req.runId])
-        remember(req.threadId, s.checkpointId, map)
-        commitsSinceCheckpoint++
-      }).pipe(Effect.tapError(() => Effect.sync(() => executions.delete(req.threadId)))))
+    db.write("commit", (tx) => commitManyIn(tx, req)).pipe(
+      Effect.tapError(() => Effect.sync(() => executions.delete(req.threadId)))
+    )
+
+  /** Several commits in order in one write transaction (a run's `async` durability). */
+  const commitAll: Backend["commitAll"] = (requests) => {
+    if (requests.length === 1) return commit(requests[0]!)
+    const forget = Effect.sync(() => {
+      // the transaction rolled back: nothing of it may be taken for stored
+      for (const r of requests) {
+        maps.delete(r.threadId + "\u0000" + r.snapshot.checkpointId)
+        executions.delete(r.threadId)
+      }
+    })
+    const done = db.write("commit", (tx) =>
+      Effect.forEach(requests, (req) => {
+        const one = planOne(req)
+        if (one === undefined) return commitManyIn(tx, req)
+        return Effect.map(tx.all(Sql.commitOne, one.params), one.done)
+      }, { discard: true })).pipe(
+        Effect.catchIf((e): e is StoreError => e._tag === "StoreError" && isBusyRaise(e), () => busy(requests[0]!.threadId)),
+        Effect.tapError(() => forget)
+      )
+    return requests.some((r) => r.release) ? Effect.zipLeft(done, walCheckpoint) : done
+  }
 
   // ----- reading -----------------------------------------------------------------------------
 
@@ -609,9 +656,12 @@ export const make = (
 
     commit,
 
-    settle: (threadId, runId, checkpointId, { patch, records, release }) =>
+    commitAll,
+
+    settle: (threadId, runId, checkpointId, { claim, patch, records, release }) =>
       db.write("settle", (tx) =>
         Effect.gen(function*() {
+          if (claim !== undefined) yield* claimIn(tx, threadId, runId, claim, checkpointId)
           for (const record of records) {
             const rows = yield* tx.all(Sql.putTask, [
               threadId,
