@@ -28,6 +28,7 @@ const DEFAULT_RUN: ReadonlyArray<string> = [
   "loop-none",
   "loop-memory",
   "loop-sqlite",
+  "loop-sqlite-async",
   "chat",
   "interrupt",
   "send-join"

@@ -97,6 +97,19 @@ export const SCENARIOS: ReadonlyArray<Scenario> = [
     metrics: [{ ...usPerNode(40), label: "µs / step" }]
   },
   {
+    // not one of the project's scenarios: the same loop with our engine in LangGraph's default
+    // durability ("async": a step's checkpoint is written while the next steps run, several to
+    // a transaction, all of them before the run returns); the LangGraph side is the same as above
+    id: "loop-sqlite-async",
+    title: "a↔b loop, 1,000 steps, SQLite store, both sides with durability \"async\"",
+    sqlite: true,
+    run: {
+      ours: async (dir) => (await ours()).loop({ steps: 1000, store: "sqlite", dir, durability: "async" }),
+      langgraph: async (dir) => (await langgraph()).loop({ steps: 1000, store: "sqlite", dir })
+    },
+    metrics: [{ ...usPerNode(40), label: "µs / step" }]
+  },
+  {
     id: "chat",
     title: "300-turn chat thread on SQLite, 200-char messages",
     sqlite: true,

@@ -25,7 +25,11 @@
  *
  * @since 0.1.0
  */
-import type { AiError, LanguageModel, Prompt, Tool, Toolkit } from "@effect/ai"
+import type * as AiError from "@effect/ai/AiError"
+import type * as LanguageModel from "@effect/ai/LanguageModel"
+import type * as Prompt from "@effect/ai/Prompt"
+import type * as Tool from "@effect/ai/Tool"
+import type * as Toolkit from "@effect/ai/Toolkit"
 import type * as Channel from "./Channel.js"
 import * as internal from "./internal/agent.js"
 import type * as Interrupt from "./Interrupt.js"

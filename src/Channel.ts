@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import type { Prompt } from "@effect/ai"
+import type * as Prompt from "@effect/ai/Prompt"
 import type { Schema } from "effect"
 import * as internal from "./internal/channel.js"
 import * as internalMessages from "./internal/messages.js"

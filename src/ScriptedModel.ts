@@ -12,8 +12,11 @@
  *
  * @since 0.1.0
  */
-import { AiError, LanguageModel } from "@effect/ai"
-import type { Prompt, Response } from "@effect/ai"
+// deep imports: the package root loads all of @effect/ai (MCP, RPC), ~20 MB of RSS
+import * as AiError from "@effect/ai/AiError"
+import * as LanguageModel from "@effect/ai/LanguageModel"
+import type * as Prompt from "@effect/ai/Prompt"
+import type * as Response from "@effect/ai/Response"
 import { Effect, Layer, Stream } from "effect"
 
 /**

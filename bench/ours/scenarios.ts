@@ -89,11 +89,13 @@ export interface LoopOptions {
   store?: Store
   /** directory for the SQLite file (required when store === "sqlite") */
   dir?: string
+  /** our engine's default is "sync"; LangGraph's is "async" */
+  durability?: "sync" | "async"
 }
 
 /** Returns µs per step (one node execution). */
 export async function loop(opts: LoopOptions = {}): Promise<number> {
-  const { steps = 1000, store = "none", dir } = opts
+  const { durability = "sync", steps = 1000, store = "none", dir } = opts
   const inc = (s: { readonly counter: number }) => Effect.succeed({ counter: s.counter + 1 })
   // one superstep per node execution; the largest run below is `steps` (+1) node executions
   const graph = StateGraph.make({ id: "bench-loop", state: { counter: Channel.lastValue(Schema.Number) } }).pipe(
@@ -102,7 +104,7 @@ export async function loop(opts: LoopOptions = {}): Promise<number> {
     StateGraph.addEdge(StateGraph.START, "a"),
     StateGraph.addEdge("a", "b"),
     StateGraph.addConditionalEdges("b", (s) => (s.counter < steps ? "a" : StateGraph.END), ["a", StateGraph.END]),
-    StateGraph.compileSync({ recursionLimit: steps + 10 })
+    StateGraph.compileSync({ recursionLimit: steps + 10, durability })
   )
 
   const layer = store === "memory"

@@ -1,5 +1,10 @@
-import { AiError, LanguageModel, Prompt } from "@effect/ai"
-import type { Response, Tool, Toolkit } from "@effect/ai"
+// deep imports: the package root loads all of @effect/ai (MCP, RPC), ~20 MB of RSS
+import * as AiError from "@effect/ai/AiError"
+import * as LanguageModel from "@effect/ai/LanguageModel"
+import * as Prompt from "@effect/ai/Prompt"
+import type * as Response from "@effect/ai/Response"
+import type * as Tool from "@effect/ai/Tool"
+import type * as Toolkit from "@effect/ai/Toolkit"
 import { Effect, Schema, Stream } from "effect"
 import * as Channel from "../Channel.js"
 import * as Interrupt from "../Interrupt.js"

@@ -1,4 +1,4 @@
-import { Prompt } from "@effect/ai"
+import * as Prompt from "@effect/ai/Prompt"
 import { Schema } from "effect"
 import type { Channel } from "../Channel.js"
 import { TypeId } from "./channel.js"
