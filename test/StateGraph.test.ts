@@ -454,6 +454,23 @@ describe("StateGraph engine", () => {
       }
     }).pipe(provide))
 
+  it.live("a run renews its claim while a long step runs: another run stays ThreadBusy past the lease", () =>
+    Effect.gen(function*() {
+      const graph = yield* StateGraph.make({ id: "lease", state: { n: Channel.lastValue(Schema.Number) } }).pipe(
+        StateGraph.addNode("slow", (s) => Effect.as(Effect.sleep(Duration.millis(400)), { n: s.n + 1 })),
+        StateGraph.addEdge(StateGraph.START, "slow"),
+        StateGraph.compile({ leaseMillis: 90 })
+      )
+      const first = yield* Effect.fork(graph.invoke({ n: 1 }, { threadId: "lease" }))
+      // well past the lease (90 ms): only the renewals keep the thread
+      yield* Effect.sleep(Duration.millis(250))
+      const second = yield* Effect.either(graph.invoke(null, { threadId: "lease" }))
+      expect(Either.isLeft(second) && second.left._tag).toBe("ThreadBusy")
+      expect((yield* Fiber.join(first)).n).toBe(2)
+      // released at the end: the thread is free again
+      expect((yield* graph.getState("lease")).values.n).toBe(2)
+    }).pipe(provide))
+
   it.effect("concurrency bounds the tasks running at once", () =>
     Effect.gen(function*() {
       const running = yield* Ref.make(0)

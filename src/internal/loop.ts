@@ -2,7 +2,7 @@
  * The effectful superstep loop: run a step's tasks, persist pending writes, apply, plan,
  * checkpoint, and stop at END, an interrupt, a failure or the recursion limit.
  */
-import { Cause, Clock, Context, Duration, Effect, Either, Exit, Fiber, Option, ParseResult } from "effect"
+import { Cause, Context, Duration, Effect, Either, Exit, Fiber, Option, ParseResult, Runtime } from "effect"
 import {
   CheckpointNotFound,
   CorruptSnapshot,
@@ -1419,16 +1419,33 @@ export const execute = (
   )
 }
 
-/** Renews the run's claim while it runs, so a long step keeps the thread. */
+/**
+ * Renews the run's claim while it runs, so a long step keeps the thread. A plain timer rather
+ * than a forked fiber: most runs end long before the first renewal, and a fiber per run (forked,
+ * then interrupted) costs more than the run's own bookkeeping. Leases are wall-clock facts shared
+ * with other processes: the timer runs on real time, even under a TestClock.
+ */
 const heartbeat = (compiled: Compiled, store: Backend, threadId: string, runId: string) =>
-  store.claim(threadId, runId, { workflowId: compiled.id, leaseMillis: compiled.leaseMillis }).pipe(
-    Effect.ignore,
-    Effect.delay(Duration.millis(Math.max(10, Math.floor(compiled.leaseMillis / 3)))),
-    Effect.forever,
-    // leases are wall-clock facts shared with other processes: renew on real time even under TestClock
-    Effect.withClock(Clock.make()),
-    Effect.forkScoped
-  )
+  Effect.flatMap(Effect.runtime<never>(), (runtime) =>
+    Effect.acquireRelease(
+      Effect.sync(() => {
+        const every = Math.max(10, Math.floor(compiled.leaseMillis / 3))
+        const renew = Effect.ignore(store.claim(threadId, runId, { workflowId: compiled.id, leaseMillis: compiled.leaseMillis }))
+        const state: { timer: ReturnType<typeof setTimeout> | undefined; stopped: boolean } = { timer: undefined, stopped: false }
+        const tick = () => {
+          Runtime.runFork(runtime)(renew).addObserver(() => {
+            if (!state.stopped) state.timer = setTimeout(tick, every)
+          })
+        }
+        state.timer = setTimeout(tick, every)
+        return state
+      }),
+      (state) =>
+        Effect.sync(() => {
+          state.stopped = true
+          clearTimeout(state.timer)
+        })
+    ))
 
 const lastNode = (cp: Checkpoint): string | undefined => {
   let best: NodeState | undefined
