@@ -147,13 +147,17 @@ export const layerClient: Layer.Layer<Pipelines, StoreError, SqlClient.SqlClient
  * Snapshots and pipelines in one SQLite file (WAL): what the `pipeline` and `async`
  * orchestrators and `Worker` need. Processes sharing the file share the queue.
  *
+ * A queue ends a run on its thread with every job, so the snapshot store's checkpoint of the
+ * WAL when a run ends (`walCheckpointAfterCommits`) is off by default here: SQLite's automatic
+ * checkpoints keep the WAL small (`journalSizeLimitBytes` bounds it after each).
+ *
  * @since 0.1.0
  * @category layers
  */
 export const layerSqlite = (
   config: SqliteSnapshots.Config
 ): Layer.Layer<Pipelines | Snapshots | SqlClient.SqlClient, StoreError> =>
-  Layer.mergeAll(layerClient, SqliteSnapshots.layerClient(config)).pipe(
+  Layer.mergeAll(layerClient, SqliteSnapshots.layerClient({ ...config, walCheckpointAfterCommits: config.walCheckpointAfterCommits ?? 0 })).pipe(
     Layer.provideMerge(SqliteSnapshots.layerSqlClient(config))
   )
 

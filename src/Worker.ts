@@ -38,6 +38,18 @@ export interface Options {
   readonly wakeSleepers?: boolean | undefined
   /** how often expired leases are reclaimed and due sleepers woken (default min(1 s, lease / 2)) */
   readonly maintenanceInterval?: Duration.DurationInput | undefined
+  /**
+   * the most jobs a worker fiber claims at once (default 16; 1: one at a time). A fiber claims
+   * as many as its recent jobs suggest end within half of `batchWindow`, runs them in turn and
+   * records how they ended in one transaction
+   */
+  readonly maxBatch?: number | undefined
+  /**
+   * how long a worker fiber's batch may take (default 20 ms, at most a quarter of the lease): no
+   * job of it starts later; when one still runs then, the jobs not started go back to the queue
+   * and the ended ones are recorded at once
+   */
+  readonly batchWindow?: Duration.DurationInput | undefined
 }
 
 const poolOptions = (options: Options): worker.PoolOptions => {
@@ -50,7 +62,10 @@ const poolOptions = (options: Options): worker.PoolOptions => {
     wakeSleepers: options.wakeSleepers ?? true,
     maintenanceMillis: options.maintenanceInterval !== undefined
       ? Math.max(1, Duration.toMillis(options.maintenanceInterval))
-      : Math.min(1000, Math.floor(leaseMillis / 2))
+      : Math.min(1000, Math.floor(leaseMillis / 2)),
+    maxBatch: Math.max(1, Math.floor(options.maxBatch ?? 16)),
+    // a batch ends well within its jobs' lease: they are not renewed while they wait
+    batchWindowMillis: Math.max(1, Math.min(Math.floor(leaseMillis / 4), Duration.toMillis(options.batchWindow ?? Duration.millis(20))))
   }
 }
 
@@ -79,7 +94,7 @@ export const start = (options: Options): Effect.Effect<void, never, Snapshots | 
       leaseMillis: o.leaseMillis
     }
     for (let i = 0; i < o.concurrency; i++) {
-      yield* Effect.forkScoped(worker.workerLoop(deps, `${o.workerId}/${i}`, o.pollMillis) as Effect.Effect<never>)
+      yield* Effect.forkScoped(worker.workerLoop(deps, `${o.workerId}/${i}`, o) as Effect.Effect<never>)
     }
     yield* Effect.forkScoped(worker.maintenance(deps, o) as Effect.Effect<never>)
   })

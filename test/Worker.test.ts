@@ -3,10 +3,10 @@ import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { Effect, Option, Schema, TestClock } from "effect"
-import { Channel, Orchestrator, Pipeline, StateGraph, Task, Worker } from "effect-stategraph"
+import { Effect, Option, Ref, Schema, TestClock } from "effect"
+import { Channel, Orchestrator, Pipeline, Send, StateGraph, Task, Worker } from "effect-stategraph"
 import { items, makeKillGraph } from "./fixtures/orchestrator/killGraph.js"
-import { awaitPipeline, eventually, fullLayer, storeLayer, tempDb } from "./fixtures/orchestrator/setup.js"
+import { awaitPipeline, eventually, fullLayer, liveSleep, storeLayer, tempDb } from "./fixtures/orchestrator/setup.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const workerScript = path.join(here, "fixtures", "orchestrator", "worker.ts")
@@ -140,5 +140,85 @@ describe("Worker", () => {
       expect((yield* graph.getState("sleeper")).values.log).toEqual(["before", "woke"])
       yield* awaitPipeline(queued.pipelineId!, ["completed"])
       expect((yield* graph.getState(queued.threadId)).values.log).toEqual(["before", "woke"])
+    }).pipe(Effect.scoped, Effect.provide(fullLayer(tempDb()))))
+
+  it.effect("a claim takes several ready jobs in queue order, never past a pipeline's concurrency limit; jobs given back are ready again", () =>
+    Effect.gen(function*() {
+      // three tasks in the first step: three jobs at once
+      const graph = StateGraph.make({ id: "three", state: Log }).pipe(
+        StateGraph.addNode("a", () => Effect.succeed({ log: ["a"] })),
+        StateGraph.addNode("b", () => Effect.succeed({ log: ["b"] })),
+        StateGraph.addNode("c", () => Effect.succeed({ log: ["c"] })),
+        StateGraph.addEdge(StateGraph.START, "a"),
+        StateGraph.addEdge(StateGraph.START, "b"),
+        StateGraph.addEdge(StateGraph.START, "c"),
+        StateGraph.compileSync()
+      )
+      const queue = (maxConcurrentJobs: number) =>
+        Effect.map(
+          Orchestrator.orchestrate({ workflowId: "three", graph, input: {}, options: { maxConcurrentJobs } }, { id: "async" }),
+          (r) => r.pipelineId!
+        )
+      const first = yield* queue(2)
+      const second = yield* queue(5)
+      const store = yield* Pipeline.Pipelines
+      const claim = (max: number) => store.claim("w", 0, Date.now() + 60_000, max)
+
+      // the first pipeline gives two (its limit), then the queue goes on with the second's
+      const batch = yield* claim(4)
+      expect(batch.map((c) => c.job.pipelineId)).toEqual([first, first, second, second])
+      expect(batch.every((c) => c.job.status === "running" && c.job.attempts === 1 && c.job.workerId === "w")).toBe(true)
+      expect(batch.map((c) => c.threadId)).toEqual([first, first, second, second])
+      expect((yield* claim(4)).map((c) => c.job.pipelineId)).toEqual([second])
+      expect(yield* claim(4)).toEqual([])
+
+      // given back: ready again, the attempt not counted; a cancelled pipeline's job is cancelled
+      expect(yield* store.giveBack([batch[0]!.job.id, batch[2]!.job.id], "someone else", 0)).toBe(0)
+      yield* Pipeline.cancel(second)
+      expect(yield* store.giveBack([batch[0]!.job.id, batch[2]!.job.id], "w", 0)).toBe(1)
+      const again = yield* claim(4)
+      expect(again.map((c) => [c.job.id, c.job.attempts])).toEqual([[batch[0]!.job.id, 1]])
+      const jobs = yield* Pipeline.jobs(second)
+      expect(jobs.find((j) => j.id === batch[2]!.job.id)?.status).toBe("cancelled")
+    }).pipe(Effect.provide(fullLayer(tempDb()))))
+
+  it.effect("a job still running at the end of its batch's window: the batch's other jobs go back to the queue, another worker runs them once each", () =>
+    Effect.gen(function*() {
+      const runs = yield* Ref.make<ReadonlyArray<string>>([])
+      const items = ["block", "1", "2", "3", "4"]
+      const graph = StateGraph.make({ id: "held", state: { ...Log, items: Channel.lastValue(Schema.Array(Schema.String)) } }).pipe(
+        StateGraph.addNode("split", () => Effect.void),
+        StateGraph.addNode("work", (item: string) =>
+          Effect.gen(function*() {
+            yield* Ref.update(runs, (r) => [...r, item])
+            if (item === "block") yield* Effect.never
+            return { log: [item] }
+          })),
+        StateGraph.addEdge(StateGraph.START, "split"),
+        StateGraph.addConditionalEdges("split", (s) => s.items.map((i) => Send.make("work", i))),
+        StateGraph.compileSync()
+      )
+      // one fiber whose batches may hold 16 jobs: after `split`, it claims every `work` job at once
+      yield* Worker.start({ concurrency: 1, pollInterval: "5 millis", maxBatch: 16, batchWindow: "1 second", workerId: "first" })
+      const r = yield* Orchestrator.orchestrate({ workflowId: "held", graph, input: { items }, options: { maxConcurrentJobs: 10 } }, {
+        id: "async"
+      })
+      const held = yield* eventually(Effect.map(Pipeline.jobs(r.pipelineId!), (jobs) => {
+        const work = jobs.filter((j) => j.node === "work")
+        return work.length === items.length && work.every((j) => j.status === "running") ? Option.some(work) : Option.none()
+      }))
+      expect(held.every((j) => j.workerId === "first/0")).toBe(true)
+      expect(yield* Ref.get(runs)).toEqual(["block"])
+
+      // a second pool: it gets the jobs the first one gave back
+      yield* Worker.start({ concurrency: 1, pollInterval: "5 millis", workerId: "second" })
+      const work = yield* eventually(Effect.map(Pipeline.jobs(r.pipelineId!), (jobs) => {
+        const done = jobs.filter((j) => j.node === "work" && j.status === "completed")
+        return done.length === items.length - 1 ? Option.some(jobs.filter((j) => j.node === "work")) : Option.none()
+      }))
+      expect(work.filter((j) => j.status === "completed").every((j) => j.workerId === "second/0" && j.attempts === 1)).toBe(true)
+      expect(work.find((j) => j.status === "running")?.workerId).toBe("first/0")
+      yield* liveSleep(50)
+      expect([...(yield* Ref.get(runs))].sort()).toEqual([...items].sort())
     }).pipe(Effect.scoped, Effect.provide(fullLayer(tempDb()))))
 })

@@ -149,63 +149,75 @@ export const emitter = (
 (part: loop.StreamPart): Effect.Effect<void> => {
   if (part.mode !== "events") return Effect.void
   const event = part.event
-  return Effect.gen(function*() {
-    if (scope.executionId === "") yield* resolveExecution
-    const timestamp = yield* Clock.currentTimeMillis
+  switch (event._tag) {
+    case "TaskStarted":
+    case "TaskFinished":
+    case "TaskFailed":
+    case "TaskInterrupted":
+    case "CheckpointSaved":
+      break
+    default:
+      return Effect.void
+  }
+  const emit = Effect.flatMap(Clock.currentTimeMillis, (timestamp) => {
     const base = {
       executionId: scope.executionId,
       threadId: scope.threadId,
       ...(scope.pipelineId !== undefined ? { pipelineId: scope.pipelineId } : {}),
       timestamp
     }
+    // events are built from the engine's own values: not validated again
     switch (event._tag) {
       case "TaskStarted": {
-        yield* RunEvent.publish(() => new RunEvent.NodeStarted({ ...base, node: event.node, taskId: event.taskId, step: event.step }))
-        if (hooks) yield* Effect.ignore(hooks.started(event.taskId, event.node, event.step, timestamp))
-        return
+        const published = RunEvent.publish(() =>
+          new RunEvent.NodeStarted({ ...base, node: event.node, taskId: event.taskId, step: event.step }, true)
+        )
+        return hooks ? Effect.zipRight(published, Effect.ignore(hooks.started(event.taskId, event.node, event.step, timestamp))) : published
       }
       case "TaskFinished": {
-        yield* RunEvent.publish(() => new RunEvent.NodeCompleted({ ...base, node: event.node, taskId: event.taskId, step: event.step }))
-        if (hooks) {
-          const raw = probe.outputs.get(event.taskId)
-          yield* Effect.ignore(hooks.finished(event.taskId, event.node, {
+        const published = RunEvent.publish(() =>
+          new RunEvent.NodeCompleted({ ...base, node: event.node, taskId: event.taskId, step: event.step }, true)
+        )
+        if (!hooks) return published
+        const raw = probe.outputs.get(event.taskId)
+        return Effect.zipRight(
+          published,
+          Effect.ignore(hooks.finished(event.taskId, event.node, {
             _tag: "Done",
             output: encodeOutput(compiled, event.node, raw),
             attempts: probe.attempts.get(event.taskId) ?? 1
           }, timestamp))
-        }
-        return
+        )
       }
       case "TaskFailed": {
-        yield* RunEvent.publish(() =>
-          new RunEvent.NodeFailed({ ...base, node: event.node, taskId: event.taskId, step: event.step, error: event.error })
+        const published = RunEvent.publish(() =>
+          new RunEvent.NodeFailed({ ...base, node: event.node, taskId: event.taskId, step: event.step, error: event.error }, true)
         )
-        if (hooks) {
-          yield* Effect.ignore(hooks.finished(event.taskId, event.node, {
+        if (!hooks) return published
+        return Effect.zipRight(
+          published,
+          Effect.ignore(hooks.finished(event.taskId, event.node, {
             _tag: "Failed",
             error: event.error,
             attempts: probe.attempts.get(event.taskId) ?? 1
           }, timestamp))
-        }
-        return
+        )
       }
-      case "TaskInterrupted": {
-        if (hooks) {
-          yield* Effect.ignore(
+      case "TaskInterrupted":
+        return hooks
+          ? Effect.ignore(
             hooks.finished(event.taskId, event.node, { _tag: "Interrupted", attempts: probe.attempts.get(event.taskId) ?? 1 }, timestamp)
           )
-        }
-        return
-      }
+          : Effect.void
       case "CheckpointSaved": {
-        yield* RunEvent.publish(() => new RunEvent.CheckpointSaved({ ...base, checkpointId: event.checkpointId, step: event.step }))
-        if (hooks) yield* Effect.ignore(hooks.checkpoint(event.checkpointId, timestamp))
-        return
+        const published = RunEvent.publish(() =>
+          new RunEvent.CheckpointSaved({ ...base, checkpointId: event.checkpointId, step: event.step }, true)
+        )
+        return hooks ? Effect.zipRight(published, Effect.ignore(hooks.checkpoint(event.checkpointId, timestamp))) : published
       }
-      default:
-        return
     }
   })
+  return scope.executionId === "" ? Effect.zipRight(resolveExecution, emit) : emit
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -136,6 +136,21 @@ export type JobEnd =
   | { readonly _tag: "Retry"; readonly runAt: number; readonly error: string }
   | { readonly _tag: "Failed"; readonly error: string; readonly fatal: boolean }
 
+/** How one job ended, to record. @internal */
+export interface FinishRequest {
+  readonly claimed: Claimed
+  readonly workerId: string
+  readonly end: JobEnd
+  readonly options: {
+    readonly now: number
+    /** when the job started running (a batch's jobs are claimed together, then run in turn) */
+    readonly startedAt?: number | undefined
+    readonly next?: ReadonlyArray<NewJob> | undefined
+    readonly snapshotId?: string | undefined
+    readonly complete?: boolean | undefined
+  }
+}
+
 /** What finishing a job did to its pipeline. @internal */
 export interface Finished {
   /** false when the job's lease was lost (another worker owns it now) */
@@ -189,29 +204,28 @@ export interface PipelineStore {
   readonly setSnapshot: (pipelineId: string, snapshotId: string, now: number) => Effect.Effect<void, StoreError>
   /** queue: creates jobs unless a job of the task exists; returns the created ones */
   readonly enqueue: (pipelineId: string, jobs: ReadonlyArray<NewJob>, now: number) => Effect.Effect<ReadonlyArray<Job>, StoreError>
-  /** queue: claims the next ready job of a running pipeline under its concurrency limit */
+  /**
+   * queue: claims up to `max` ready jobs of running pipelines in one transaction, in queue order,
+   * without taking a pipeline past its concurrency limit (fewer when fewer are ready)
+   */
   readonly claim: (
     workerId: string,
     now: number,
-    leaseUntil: number
-  ) => Effect.Effect<Option.Option<Claimed>, StoreError>
+    leaseUntil: number,
+    max: number
+  ) => Effect.Effect<ReadonlyArray<Claimed>, StoreError>
+  /**
+   * queue: claimed jobs that were not started go back to the queue without counting an attempt
+   * (cancelled when their pipeline ended meanwhile); returns how many are ready again
+   */
+  readonly giveBack: (jobIds: ReadonlyArray<string>, workerId: string, now: number) => Effect.Effect<number, StoreError>
   readonly heartbeat: (jobId: string, workerId: string, leaseUntil: number) => Effect.Effect<boolean, StoreError>
   /**
-   * Records how a job ended, creates the next jobs (deduplicated), links the snapshot and moves
-   * the pipeline (completed, failed), all in one transaction. Does not `signal`: the caller does,
-   * after publishing its events.
+   * Records how jobs ended, all in one transaction, each as if alone and in order: the job's
+   * record, the next jobs (deduplicated), the linked snapshot and the pipeline's move (completed,
+   * failed). Does not `signal`: the caller does, after publishing its events.
    */
-  readonly finish: (
-    claimed: Claimed,
-    workerId: string,
-    end: JobEnd,
-    options: {
-      readonly now: number
-      readonly next?: ReadonlyArray<NewJob> | undefined
-      readonly snapshotId?: string | undefined
-      readonly complete?: boolean | undefined
-    }
-  ) => Effect.Effect<Finished, StoreError>
+  readonly finish: (items: ReadonlyArray<FinishRequest>) => Effect.Effect<ReadonlyArray<Finished>, StoreError>
   /** running jobs whose lease ended go back to the queue; returns how many */
   readonly reclaim: (now: number) => Effect.Effect<number, StoreError>
   /** resume: the interrupted jobs of a paused pipeline give way to one resume job */

@@ -14,6 +14,8 @@ import { migrateOnce } from "../sqlite/migrations.js"
 import {
   type Claimed,
   type EncodedAnswer,
+  type FinishRequest,
+  type Finished,
   Job,
   JobCounts,
   type NewJob,
@@ -106,16 +108,42 @@ SELECT ?, p.pipeline_id, ?, ?, ?, ?, ?, p.max_attempts, p.priority, CASE WHEN p.
 FROM stategraph_pipelines p WHERE p.pipeline_id = ?
 RETURNING ${JOB_COLUMNS}`
 
-const claimJob = `UPDATE stategraph_jobs SET status = 'running', worker_id = ?, lease_until = ?, attempts = attempts + 1,
+/**
+ * The next ready jobs of running pipelines under their concurrency limit, in queue order, each
+ * with how many jobs of its pipeline run now and what the worker needs of the pipeline.
+ */
+const readyJobs = (except: boolean) =>
+  `SELECT j.seq, j.pipeline_id, p.max_concurrent,
+  (SELECT count(*) FROM stategraph_jobs r WHERE r.pipeline_id = j.pipeline_id AND r.status = 'running') AS running,
+  p.thread_id, p.workflow_id, p.workflow_version, p.execution_id, p.retry_strategy, p.config
+FROM stategraph_jobs j JOIN stategraph_pipelines p ON p.pipeline_id = j.pipeline_id
+WHERE j.status = 'pending' AND j.run_at <= ? AND p.status = 'running' AND p.orchestrator = 'async'
+  AND running < p.max_concurrent${
+    except
+      ? `
+  AND j.pipeline_id NOT IN (SELECT value FROM json_each(?)) AND j.seq NOT IN (SELECT value FROM json_each(?))`
+      : ""
+  }
+ORDER BY j.priority DESC, j.order_key, j.seq
+LIMIT ?`
+const readyFirst = readyJobs(false)
+/** the same, without the jobs of some pipelines (at their limit with the jobs taken) and some jobs (taken) */
+const readyExcept = readyJobs(true)
+
+const claimJobs = `UPDATE stategraph_jobs SET status = 'running', worker_id = ?, lease_until = ?, attempts = attempts + 1,
   started_at = ?, error = NULL
-WHERE seq = (
-  SELECT j.seq FROM stategraph_jobs j JOIN stategraph_pipelines p ON p.pipeline_id = j.pipeline_id
-  WHERE j.status = 'pending' AND j.run_at <= ? AND p.status = 'running' AND p.orchestrator = 'async'
-    AND (SELECT count(*) FROM stategraph_jobs r WHERE r.pipeline_id = j.pipeline_id AND r.status = 'running') < p.max_concurrent
-  ORDER BY j.priority DESC, j.order_key, j.seq
-  LIMIT 1
-) AND status = 'pending'
+WHERE seq IN (SELECT value FROM json_each(?)) AND status = 'pending'
 RETURNING ${JOB_COLUMNS}`
+
+/** Claimed jobs not started go back to the queue (cancelled when their pipeline ended meanwhile). */
+const giveBackJobs = `UPDATE stategraph_jobs SET
+  status = CASE WHEN (SELECT p.status FROM stategraph_pipelines p WHERE p.pipeline_id = stategraph_jobs.pipeline_id)
+    IN ('cancelled', 'failed') THEN 'cancelled' ELSE 'pending' END,
+  finished_at = CASE WHEN (SELECT p.status FROM stategraph_pipelines p WHERE p.pipeline_id = stategraph_jobs.pipeline_id)
+    IN ('cancelled', 'failed') THEN ? ELSE finished_at END,
+  attempts = max(0, attempts - 1), worker_id = NULL, lease_until = 0
+WHERE job_id IN (SELECT value FROM json_each(?)) AND worker_id = ? AND status = 'running'
+RETURNING status`
 
 const pipelineOf = `SELECT pipeline_id, workflow_id, workflow_version, thread_id, execution_id, orchestrator, status,
   pause_reason, priority, max_concurrent, retry_strategy, snapshot_id, error, config, created_at, updated_at, finished_at
@@ -253,7 +281,31 @@ export const make = Effect.gen(function*() {
     readonly retryStrategy: "individual" | "stop_on_failure"
     readonly config: unknown
   }
+  /** What a worker needs of a pipeline never changes after its creation: kept per pipeline. */
   const pipelineInfo = new Map<string, PipelineInfo>()
+  /** Stored configs, parsed once per distinct text (pipelines of one workflow share theirs). */
+  const configs = new Map<string, unknown>()
+  const infoOf = (r: any): PipelineInfo => {
+    const known = pipelineInfo.get(r.pipeline_id)
+    if (known !== undefined) return known
+    let config = configs.get(r.config)
+    if (config === undefined) {
+      config = parse(r.config) ?? {}
+      if (configs.size > 256) configs.clear()
+      configs.set(r.config, config)
+    }
+    const fresh: PipelineInfo = {
+      threadId: r.thread_id,
+      workflowId: r.workflow_id,
+      workflowVersion: r.workflow_version,
+      executionId: r.execution_id,
+      retryStrategy: r.retry_strategy,
+      config
+    }
+    if (pipelineInfo.size > 4096) pipelineInfo.clear()
+    pipelineInfo.set(r.pipeline_id, fresh)
+    return fresh
+  }
 
   const pipelineRow = (tx: Db.Tx, pipelineId: string) =>
     Effect.map(tx.all(pipelineOf, [pipelineId]), (rows) => rows[0] as any | undefined)
@@ -410,36 +462,48 @@ export const make = Effect.gen(function*() {
           return created
         })).pipe(Effect.tap((created) => (created.length > 0 ? signal : Effect.void))),
 
-    claim: (workerId, now, leaseUntil) =>
-      // one statement (atomic on its own); what the worker needs of the pipeline never changes
-      // after its creation, so it is read once per pipeline
-      Effect.flatMap(db.once("claim", claimJob, [workerId, leaseUntil, now, now]), (rows) => {
-        if (rows.length === 0) return Effect.succeed(Option.none<Claimed>())
-        const r = rows[0]
-        const known = pipelineInfo.get(r.pipeline_id)
-        const info = known !== undefined
-          ? Effect.succeed(known)
-          : Effect.map(db.once("claim", pipelineOf, [r.pipeline_id]), (ps) => {
-            const p = ps[0]
-            const fresh: PipelineInfo = {
-              threadId: p.thread_id,
-              workflowId: p.workflow_id,
-              workflowVersion: p.workflow_version,
-              executionId: p.execution_id,
-              retryStrategy: p.retry_strategy,
-              config: parse(p.config)
+    claim: (workerId, now, leaseUntil, max) =>
+      db.write("claim", (tx) =>
+        Effect.gen(function*() {
+          // in queue order; a pipeline reaching its limit with the jobs taken is left out of the
+          // next look, so the claim goes on with the jobs after its own
+          const taken: Array<any> = []
+          const running = new Map<string, number>()
+          const full: Array<string> = []
+          while (taken.length < max) {
+            const wanted = max - taken.length
+            const candidates = yield* (taken.length === 0
+              ? tx.all(readyFirst, [now, wanted])
+              : tx.all(readyExcept, [now, JSON.stringify(full), JSON.stringify(taken.map((c) => c.seq)), wanted]))
+            for (const c of candidates) {
+              const n = running.get(c.pipeline_id) ?? c.running
+              if (n >= c.max_concurrent) continue
+              running.set(c.pipeline_id, n + 1)
+              taken.push(c)
+              if (n + 1 >= c.max_concurrent) full.push(c.pipeline_id)
             }
-            if (pipelineInfo.size > 4096) pipelineInfo.clear()
-            pipelineInfo.set(r.pipeline_id, fresh)
-            return fresh
-          })
-        return Effect.map(info, (p): Option.Option<Claimed> =>
-          Option.some({
-            job: toJob(r),
-            ...p,
-            resume: r.resume === null ? undefined : parse(r.resume) as any
-          }))
-      }),
+            if (candidates.length < wanted) break
+          }
+          if (taken.length === 0) return []
+          const rows = yield* tx.all(claimJobs, [workerId, leaseUntil, now, JSON.stringify(taken.map((c) => c.seq))])
+          const bySeq = new Map<number, any>()
+          for (const r of rows) bySeq.set(r.seq, r)
+          const claimed: Array<Claimed> = []
+          for (const c of taken) {
+            const r = bySeq.get(c.seq)
+            if (r === undefined) continue
+            claimed.push({ job: toJob(r), ...infoOf(c), resume: r.resume === null ? undefined : parse(r.resume) as any })
+          }
+          return claimed
+        })),
+
+    giveBack: (jobIds, workerId, now) =>
+      jobIds.length === 0
+        ? Effect.succeed(0)
+        : Effect.map(db.once("giveBack", giveBackJobs, [now, JSON.stringify(jobIds), workerId]), (rows) => {
+          // the signal wakes the other workers: the jobs are ready again
+          return rows.filter((r) => r.status === "pending").length
+        }).pipe(Effect.tap((n) => (n > 0 ? signal : Effect.void))),
 
     heartbeat: (jobId, workerId, leaseUntil) =>
       Effect.map(
@@ -451,88 +515,8 @@ export const make = Effect.gen(function*() {
         (rows) => rows.length > 0
       ),
 
-    finish: (claimed, workerId, end, options) =>
-      db.write("finishJob", (tx) =>
-        Effect.gen(function*() {
-          const { job } = claimed
-          const now = options.now
-          let update: { sql: string; params: Array<unknown> }
-          switch (end._tag) {
-            case "Completed":
-              update = {
-                sql: `status = 'completed', output = ?, finished_at = ?, error = NULL`,
-                params: [end.output === undefined ? null : JSON.stringify(end.output), now]
-              }
-              break
-            case "Interrupted":
-              update = { sql: `status = 'interrupted', finished_at = ?, interrupts = ?`, params: [now, JSON.stringify(end.interrupts)] }
-              break
-            case "Requeue":
-              update = { sql: `status = 'pending', attempts = max(0, attempts - 1), run_at = ?, worker_id = NULL`, params: [end.runAt] }
-              break
-            case "Retry":
-              update = { sql: `status = 'pending', run_at = ?, error = ?, worker_id = NULL`, params: [end.runAt, end.error] }
-              break
-            case "Failed":
-              update = { sql: `status = 'failed', error = ?, finished_at = ?`, params: [end.error, now] }
-              break
-          }
-          const owned = (yield* tx.all(
-            `UPDATE stategraph_jobs SET ${update.sql}, lease_until = 0
-             WHERE job_id = ? AND worker_id = ? AND status = 'running' RETURNING 1`,
-            [...update.params, job.id, workerId]
-          )).length > 0
-          if (!owned && end._tag !== "Completed") return { owned, created: [], pipelineStatus: undefined, cancelled: 0 }
-          const p = yield* pipelineRow(tx, job.pipelineId)
-          if (p === undefined) return { owned, created: [], pipelineStatus: undefined, cancelled: 0 }
-          if ((p.status === "cancelled" || p.status === "failed") && (end._tag === "Requeue" || end._tag === "Retry")) {
-            // the pipeline ended while the job ran: it does not go back to the queue
-            yield* tx.all(`UPDATE stategraph_jobs SET status = 'cancelled', finished_at = ? WHERE job_id = ?`, [now, job.id])
-            return { owned, created: [], pipelineStatus: undefined, cancelled: 1 }
-          }
-          const created: Array<Job> = []
-          if (options.next !== undefined && (p.status === "running" || p.status === "paused")) {
-            for (const j of options.next) {
-              for (const r of yield* tx.all(insertJob, jobParams(job.pipelineId, j, now, now))) created.push(toJob(r))
-            }
-          }
-          if (options.snapshotId !== undefined) {
-            yield* tx.all(`UPDATE stategraph_pipelines SET snapshot_id = ?, updated_at = ? WHERE pipeline_id = ?`, [
-              options.snapshotId,
-              now,
-              job.pipelineId
-            ])
-          }
-          let interrupts: Array<unknown> | undefined
-          if (end._tag === "Interrupted") {
-            interrupts = []
-            const rows = yield* tx.all(
-              `SELECT interrupts FROM stategraph_jobs WHERE pipeline_id = ? AND checkpoint_id = ? AND status = 'interrupted'
-                 AND interrupts IS NOT NULL ORDER BY seq`,
-              [job.pipelineId, job.checkpointId]
-            )
-            for (const r of rows) {
-              const list = parse(r.interrupts)
-              if (Array.isArray(list)) interrupts.push(...list)
-            }
-          }
-          let pipelineStatus: PipelineStatus | undefined
-          if (options.complete === true) {
-            if (yield* transitionIn(tx, job.pipelineId, ["running", "paused"], "completed", { now })) pipelineStatus = "completed"
-          } else if (end._tag === "Failed" && (end.fatal || claimed.retryStrategy === "stop_on_failure")) {
-            if (yield* transitionIn(tx, job.pipelineId, ["running", "paused"], "failed", { now, error: end.error })) {
-              pipelineStatus = "failed"
-            }
-          } else if (end._tag === "Failed" || end._tag === "Completed") {
-            // individual strategy: once nothing can run any more, a pipeline with a failed job has failed
-            const a = (yield* tx.all(activeOf, [job.pipelineId, job.pipelineId]))[0]
-            if ((a?.active ?? 0) === 0 && (a?.failed ?? 0) > 0) {
-              const error: string = a?.error ?? (end._tag === "Failed" ? end.error : "a job failed")
-              if (yield* transitionIn(tx, job.pipelineId, ["running"], "failed", { now, error })) pipelineStatus = "failed"
-            }
-          }
-          return { owned, created, pipelineStatus, cancelled: 0, interrupts }
-        })),
+    finish: (items) =>
+      items.length === 0 ? Effect.succeed([]) : db.write("finishJobs", (tx) => Effect.forEach(items, (item) => finishIn(tx, item))),
 
     reclaim: (now) =>
       Effect.map(
@@ -586,6 +570,90 @@ export const make = Effect.gen(function*() {
       })
   }
   return store
+
+  /** Records how one job ended (see `PipelineStore.finish`), in the caller's transaction. */
+  function finishIn(tx: Db.Tx, { claimed, end, options, workerId }: FinishRequest) {
+    return Effect.gen(function*() {
+      const { job } = claimed
+      const now = options.now
+      const startedAt = options.startedAt ?? null
+      let update: { sql: string; params: Array<unknown> }
+      switch (end._tag) {
+        case "Completed":
+          update = {
+            sql: `status = 'completed', output = ?, finished_at = ?, error = NULL`,
+            params: [end.output === undefined ? null : JSON.stringify(end.output), now]
+          }
+          break
+        case "Interrupted":
+          update = { sql: `status = 'interrupted', finished_at = ?, interrupts = ?`, params: [now, JSON.stringify(end.interrupts)] }
+          break
+        case "Requeue":
+          update = { sql: `status = 'pending', attempts = max(0, attempts - 1), run_at = ?, worker_id = NULL`, params: [end.runAt] }
+          break
+        case "Retry":
+          update = { sql: `status = 'pending', run_at = ?, error = ?, worker_id = NULL`, params: [end.runAt, end.error] }
+          break
+        case "Failed":
+          update = { sql: `status = 'failed', error = ?, finished_at = ?`, params: [end.error, now] }
+          break
+      }
+      const owned = (yield* tx.all(
+        `UPDATE stategraph_jobs SET ${update.sql}, started_at = coalesce(?, started_at), lease_until = 0
+         WHERE job_id = ? AND worker_id = ? AND status = 'running' RETURNING 1`,
+        [...update.params, startedAt, job.id, workerId]
+      )).length > 0
+      if (!owned && end._tag !== "Completed") return { owned, created: [], pipelineStatus: undefined, cancelled: 0 }
+      // the pipeline's status, linking the new snapshot on the way
+      const p = options.snapshotId !== undefined
+        ? (yield* tx.all(
+          `UPDATE stategraph_pipelines SET snapshot_id = ?, updated_at = ? WHERE pipeline_id = ? RETURNING status`,
+          [options.snapshotId, now, job.pipelineId]
+        ))[0]
+        : (yield* tx.all(`SELECT status FROM stategraph_pipelines WHERE pipeline_id = ?`, [job.pipelineId]))[0]
+      if (p === undefined) return { owned, created: [], pipelineStatus: undefined, cancelled: 0 }
+      if ((p.status === "cancelled" || p.status === "failed") && (end._tag === "Requeue" || end._tag === "Retry")) {
+        // the pipeline ended while the job ran: it does not go back to the queue
+        yield* tx.all(`UPDATE stategraph_jobs SET status = 'cancelled', finished_at = ? WHERE job_id = ?`, [now, job.id])
+        return { owned, created: [], pipelineStatus: undefined, cancelled: 1 }
+      }
+      const created: Array<Job> = []
+      if (options.next !== undefined && (p.status === "running" || p.status === "paused")) {
+        for (const j of options.next) {
+          for (const r of yield* tx.all(insertJob, jobParams(job.pipelineId, j, now, now))) created.push(toJob(r))
+        }
+      }
+      let interrupts: Array<unknown> | undefined
+      if (end._tag === "Interrupted") {
+        interrupts = []
+        const rows = yield* tx.all(
+          `SELECT interrupts FROM stategraph_jobs WHERE pipeline_id = ? AND checkpoint_id = ? AND status = 'interrupted'
+             AND interrupts IS NOT NULL ORDER BY seq`,
+          [job.pipelineId, job.checkpointId]
+        )
+        for (const r of rows) {
+          const list = parse(r.interrupts)
+          if (Array.isArray(list)) interrupts.push(...list)
+        }
+      }
+      let pipelineStatus: PipelineStatus | undefined
+      if (options.complete === true) {
+        if (yield* transitionIn(tx, job.pipelineId, ["running", "paused"], "completed", { now })) pipelineStatus = "completed"
+      } else if (end._tag === "Failed" && (end.fatal || claimed.retryStrategy === "stop_on_failure")) {
+        if (yield* transitionIn(tx, job.pipelineId, ["running", "paused"], "failed", { now, error: end.error })) {
+          pipelineStatus = "failed"
+        }
+      } else if (end._tag === "Failed" || end._tag === "Completed") {
+        // individual strategy: once nothing can run any more, a pipeline with a failed job has failed
+        const a = (yield* tx.all(activeOf, [job.pipelineId, job.pipelineId]))[0]
+        if ((a?.active ?? 0) === 0 && (a?.failed ?? 0) > 0) {
+          const error: string = a?.error ?? (end._tag === "Failed" ? end.error : "a job failed")
+          if (yield* transitionIn(tx, job.pipelineId, ["running"], "failed", { now, error })) pipelineStatus = "failed"
+        }
+      }
+      return { owned, created, pipelineStatus, cancelled: 0, interrupts } satisfies Finished
+    })
+  }
 
   function updateIn(tx: Db.Tx, jobId: string, f: Partial<import("./models.js").JobRecordFields>) {
     return tx.all(

@@ -24,7 +24,7 @@ import {
   runInline,
   tagOf
 } from "./engine.js"
-import type { Claimed, Finished, JobEnd, NewJob, PipelineStore } from "./models.js"
+import type { Claimed, Finished, FinishRequest, JobEnd, NewJob, PipelineStore } from "./models.js"
 
 // ---------------------------------------------------------------------------------------------
 // backoff
@@ -77,18 +77,20 @@ export interface Deps {
 }
 
 const decodeAsyncConfig = Schema.decodeUnknownOption(AsyncConfig)
-const configCache = new Map<string, AsyncConfig>()
-/** The pipeline's stored config (decoded once per distinct config). */
+const defaultConfig = Option.getOrThrow(decodeAsyncConfig({}))
+const configCache = new WeakMap<object, AsyncConfig>()
+/** The pipeline's stored config, decoded once per stored object (the store shares equal ones). */
 const configOf = (stored: unknown): AsyncConfig => {
-  const key = JSON.stringify(stored ?? {})
-  let config = configCache.get(key)
+  if (typeof stored !== "object" || stored === null) return Option.getOrElse(decodeAsyncConfig(stored ?? {}), () => defaultConfig)
+  let config = configCache.get(stored)
   if (config === undefined) {
-    config = Option.getOrElse(decodeAsyncConfig(stored ?? {}), () => Option.getOrThrow(decodeAsyncConfig({})))
-    if (configCache.size > 256) configCache.clear()
-    configCache.set(key, config)
+    config = Option.getOrElse(decodeAsyncConfig(stored), () => defaultConfig)
+    configCache.set(stored, config)
   }
   return config
 }
+
+const eventsMode: ReadonlySet<string> = new Set(["events"])
 
 const jobsOf = (cp: { readonly checkpointId: string; readonly step: number; readonly tasks: ReadonlyArray<{ readonly id: string; readonly node: string }> }): ReadonlyArray<NewJob> =>
   cp.tasks.map((t) => ({ id: Ids.make(), taskId: t.id, checkpointId: cp.checkpointId, node: t.node, step: cp.step }))
@@ -105,54 +107,58 @@ const rebuildAnswers = (claimed: Claimed) => {
   return Option.some(out)
 }
 
-/** @internal */
+/**
+ * How a job ended, to record (`PipelineStore.finish`), and what to do once it is recorded:
+ * the events, and for pauses the thread's and the pipeline's status.
+ *
+ * @internal
+ */
+export interface Outcome extends FinishRequest {
+  readonly then?: ((f: Finished) => Effect.Effect<void, unknown>) | undefined
+}
+
+const eventBase = (claimed: Claimed, at: number) => ({
+  executionId: claimed.executionId,
+  threadId: claimed.threadId,
+  pipelineId: claimed.job.pipelineId,
+  timestamp: at
+})
+
+const jobEventBase = (claimed: Claimed, at: number) => ({
+  ...eventBase(claimed, at),
+  jobId: claimed.job.id,
+  node: claimed.job.node,
+  step: claimed.job.step
+})
+
+/**
+ * Runs a claimed job with the engine and says how it ended; nothing about the job is recorded
+ * yet (see `afterFinish`). Event classes are built without re-validating what the engine made.
+ *
+ * @internal
+ */
 export const runJob = (deps: Deps, workerId: string, claimed: Claimed) =>
-  Effect.scoped(Effect.gen(function*() {
-    const { graphs, leaseMillis, pipelines, store } = deps
+  Effect.gen(function*() {
+    const { graphs, pipelines, store } = deps
     const { job, threadId } = claimed
     const config = configOf(claimed.config)
-    const schedule = backoffSchedule(config.backoff)
-    const base = (at: number) => ({ executionId: claimed.executionId, threadId, pipelineId: job.pipelineId, timestamp: at })
-    const jobBase = (at: number) => ({ ...base(at), jobId: job.id, node: job.node, step: job.step })
+    const base = (at: number) => eventBase(claimed, at)
+    const startedAt = yield* Clock.currentTimeMillis
+    const outcome = (end: JobEnd, options: Omit<Outcome["options"], "startedAt">, then?: Outcome["then"]): Outcome => ({
+      claimed,
+      workerId,
+      end,
+      options: { ...options, startedAt },
+      then
+    })
+    const retryOrFail = (error: string, at: number) =>
+      Effect.map(retryDelay(backoffSchedule(config.backoff), job.attempts), (delay) =>
+        Option.isSome(delay)
+          ? outcome({ _tag: "Retry", runAt: at + delay.value, error }, { now: at })
+          : outcome({ _tag: "Failed", error, fatal: false }, { now: at }))
 
-    const finish = (end: JobEnd, options: Parameters<PipelineStore["finish"]>[3]) =>
-      Effect.tap(pipelines.finish(claimed, workerId, end, options), (f) => afterFinish(end, f, options.now))
-
-    const afterFinish = (end: JobEnd, f: Finished, at: number) =>
-      Effect.gen(function*() {
-        if (!f.owned && end._tag !== "Completed") return
-        switch (end._tag) {
-          case "Completed":
-            yield* RunEvent.publish(() => new RunEvent.JobCompleted({ ...jobBase(at), attempt: job.attempts }))
-            break
-          case "Retry":
-            yield* RunEvent.publish(() => new RunEvent.JobRetrying({ ...jobBase(at), attempt: job.attempts, error: end.error, runAt: end.runAt }))
-            break
-          case "Failed":
-            yield* RunEvent.publish(() => new RunEvent.JobFailed({ ...jobBase(at), attempt: job.attempts, error: end.error }))
-            break
-          default:
-            break
-        }
-        for (const j of f.created) {
-          yield* RunEvent.publish(() => new RunEvent.JobCreated({ ...base(at), jobId: j.id, node: j.node, step: j.step }))
-        }
-        const pipelineBase = { ...base(at), workflowId: claimed.workflowId }
-        if (f.pipelineStatus === "completed") {
-          yield* Effect.ignore(store.release(threadId, job.pipelineId))
-          yield* RunEvent.publish(() => new RunEvent.PipelineCompleted(pipelineBase))
-        }
-        if (f.pipelineStatus === "failed") {
-          yield* Effect.ignore(store.release(threadId, job.pipelineId))
-          yield* RunEvent.publish(() =>
-            new RunEvent.PipelineFailed({ ...pipelineBase, error: end._tag === "Failed" ? end.error : "a job failed" })
-          )
-        }
-        if (f.created.length > 0 || end._tag === "Requeue" || end._tag === "Retry") yield* pipelines.signal
-      })
-
-    const now = yield* Clock.currentTimeMillis
     const graph = yield* graphs.get(claimed.workflowId, claimed.workflowVersion)
+    yield* RunEvent.publish(() => new RunEvent.JobStarted({ ...jobEventBase(claimed, startedAt), attempt: job.attempts, workerId }, true))
     if (Option.isNone(graph)) {
       // never run another version of the graph: fail the job (and the pipeline) with the mismatch
       const known = yield* graphs.versions(claimed.workflowId)
@@ -161,26 +167,15 @@ export const runJob = (deps: Deps, workerId: string, claimed: Claimed) =>
         expected: known.length === 0 ? "(no version registered)" : known.join("|"),
         found: claimed.workflowVersion
       })
-      yield* RunEvent.publish(() => new RunEvent.JobStarted({ ...jobBase(now), attempt: job.attempts, workerId }))
-      return yield* finish({ _tag: "Failed", error: render(error), fatal: true }, { now })
+      return outcome({ _tag: "Failed", error: render(error), fatal: true }, { now: startedAt })
     }
-
-    // keep the lease while the job runs (wall clock: other processes read it)
-    yield* pipelines.heartbeat(job.id, workerId, Date.now() + leaseMillis).pipe(
-      Effect.ignore,
-      Effect.delay(Duration.millis(Math.max(10, Math.floor(leaseMillis / 3)))),
-      Effect.forever,
-      Effect.withClock(Clock.make()),
-      Effect.forkScoped
-    )
-    yield* RunEvent.publish(() => new RunEvent.JobStarted({ ...jobBase(now), attempt: job.attempts, workerId }))
 
     let request: loop.RunRequest = { _tag: "Continue" }
     let only: ReadonlySet<string> | undefined = new Set([job.taskId])
     if (claimed.resume !== undefined) {
       const answers = rebuildAnswers(claimed)
       if (Option.isNone(answers)) {
-        return yield* finish({ _tag: "Failed", error: "the answers of the resume job do not decode here", fatal: true }, { now })
+        return outcome({ _tag: "Failed", error: "the answers of the resume job do not decode here", fatal: true }, { now: startedAt })
       }
       request = { _tag: "Resume", answers: answers.value }
       only = claimed.resume.tasks.length > 0 ? new Set(claimed.resume.tasks) : undefined
@@ -189,14 +184,15 @@ export const runJob = (deps: Deps, workerId: string, claimed: Claimed) =>
     const compiled = graph.value.compiled
     const probe = makeProbe()
     const scope: EventScope = { executionId: claimed.executionId, threadId, pipelineId: job.pipelineId }
+    // the engine's events only when someone listens
+    const listened = Option.isSome(yield* Effect.serviceOption(RunEvent.EventBus))
     let run: Effect.Effect<loop.Checkpoint, any, any> = loop.execute(instrument(compiled), store, request, {
       threadId,
       runId: job.pipelineId,
       keepClaim: true,
       onlyTasks: only,
       stopAfterSteps: 1,
-      emit: emitter(compiled, scope, probe, Effect.void),
-      modes: new Set(["events"])
+      ...(listened ? { emit: emitter(compiled, scope, probe, Effect.void), modes: eventsMode } : {})
     })
     if (config.timeoutMillis !== undefined) run = Effect.timeout(run, Duration.millis(config.timeoutMillis))
     const exit = yield* Effect.exit(Effect.locally(run, ProbeRef, probe))
@@ -209,15 +205,18 @@ export const runJob = (deps: Deps, workerId: string, claimed: Claimed) =>
       return all
     }
 
-    const advanced = (cp: { readonly checkpointId: string; readonly step: number; readonly tasks: ReadonlyArray<{ readonly id: string; readonly node: string }> }) => {
-      if (cp.checkpointId === job.checkpointId) return finish({ _tag: "Completed", output: output() }, { now: at })
+    const advanced = (
+      cp: { readonly checkpointId: string; readonly step: number; readonly tasks: ReadonlyArray<{ readonly id: string; readonly node: string }> },
+      then?: Outcome["then"]
+    ) => {
+      if (cp.checkpointId === job.checkpointId) return outcome({ _tag: "Completed", output: output() }, { now: at }, then)
       const complete = cp.tasks.length === 0
-      return finish({ _tag: "Completed", output: output() }, {
+      return outcome({ _tag: "Completed", output: output() }, {
         now: at,
         snapshotId: cp.checkpointId,
         complete,
         next: complete ? undefined : jobsOf(cp)
-      })
+      }, then)
     }
 
     if (Exit.isSuccess(exit)) {
@@ -225,18 +224,19 @@ export const runJob = (deps: Deps, workerId: string, claimed: Claimed) =>
       const waiting = cp.interrupts.filter((i) => i.status === "pending")
       if (claimed.resume !== undefined && cp.checkpointId === job.checkpointId && waiting.length > 0) {
         // some interrupts of the step are still unanswered: the pipeline pauses again
-        const f = yield* advanced(cp)
-        yield* Effect.ignore(store.setStatus(threadId, job.pipelineId, cp.checkpointId, {
-          status: "paused",
-          interrupts: cp.interrupts,
-          pauseReason: "interrupt"
-        }))
-        if (yield* pipelines.transition(job.pipelineId, ["running"], "paused", { now: at, pauseReason: "interrupt" })) {
-          yield* RunEvent.publish(() => new RunEvent.PipelinePaused({ ...base(at), workflowId: claimed.workflowId, reason: "interrupt" }))
-        }
-        return f
+        return advanced(cp, () =>
+          Effect.gen(function*() {
+            yield* Effect.ignore(store.setStatus(threadId, job.pipelineId, cp.checkpointId, {
+              status: "paused",
+              interrupts: cp.interrupts,
+              pauseReason: "interrupt"
+            }))
+            if (yield* pipelines.transition(job.pipelineId, ["running"], "paused", { now: at, pauseReason: "interrupt" })) {
+              yield* RunEvent.publish(() => new RunEvent.PipelinePaused({ ...base(at), workflowId: claimed.workflowId, reason: "interrupt" }, true))
+            }
+          }))
       }
-      return yield* advanced(cp)
+      return advanced(cp)
     }
 
     const failure = Cause.failureOption(exit.cause)
@@ -245,57 +245,105 @@ export const runJob = (deps: Deps, workerId: string, claimed: Claimed) =>
       const own = error.interrupts.some((i: any) => only === undefined || only.has(i.taskId))
       const head = Option.flatten(yield* Effect.option(store.load(threadId)))
       const records = own ? interruptRecords(error, head) : []
-      const f = yield* finish(own ? { _tag: "Interrupted", interrupts: records } : { _tag: "Completed", output: output() }, {
+      return outcome(own ? { _tag: "Interrupted", interrupts: records } : { _tag: "Completed", output: output() }, {
         now: at,
         snapshotId: error.checkpointId
-      })
-      if (!f.owned) return f
-      if (own && f.interrupts !== undefined) yield* mergeInterrupts(deps, claimed, error.checkpointId, f.interrupts)
-      const moved = yield* pipelines.transition(job.pipelineId, ["running"], "paused", { now: at, pauseReason: "interrupt" })
-      yield* RunEvent.publish(() =>
-        new RunEvent.Interrupted({
-          ...base(at),
-          checkpointId: error.checkpointId,
-          interrupts: error.interrupts.map((i: any) => ({ id: i.id, kind: i.kind, node: i.node }))
-        })
-      )
-      if (moved) {
-        yield* RunEvent.publish(() => new RunEvent.PipelinePaused({ ...base(at), workflowId: claimed.workflowId, reason: "interrupt" }))
-      }
-      return f
+      }, (f) =>
+        Effect.gen(function*() {
+          if (!f.owned) return
+          if (own && f.interrupts !== undefined) yield* mergeInterrupts(deps, claimed, error.checkpointId, f.interrupts)
+          const moved = yield* pipelines.transition(job.pipelineId, ["running"], "paused", { now: at, pauseReason: "interrupt" })
+          yield* RunEvent.publish(() =>
+            new RunEvent.Interrupted({
+              ...base(at),
+              checkpointId: error.checkpointId,
+              interrupts: error.interrupts.map((i: any) => ({ id: i.id, kind: i.kind, node: i.node }))
+            }, true)
+          )
+          if (moved) {
+            yield* RunEvent.publish(() => new RunEvent.PipelinePaused({ ...base(at), workflowId: claimed.workflowId, reason: "interrupt" }, true))
+          }
+        }))
     }
     switch (tagOf(error)) {
       case "ThreadPaused":
         // a sibling paused the thread: this job waits for the resume
-        return yield* finish({ _tag: "Requeue", runAt: at }, { now: at })
+        return outcome({ _tag: "Requeue", runAt: at }, { now: at })
       case "ThreadSleeping": {
         const wakeAt = Date.parse((error as any).wakeAt)
-        return yield* finish({ _tag: "Requeue", runAt: Number.isNaN(wakeAt) ? at : wakeAt }, { now: at })
+        return outcome({ _tag: "Requeue", runAt: Number.isNaN(wakeAt) ? at : wakeAt }, { now: at })
       }
       case "ThreadBusy": {
         // a racing commit: another job advanced the step (or another run holds the thread)
-        const head = yield* Effect.option(store.load(threadId))
-        const h = Option.flatten(head)
-        if (Option.isSome(h) && h.value.checkpointId !== job.checkpointId) return yield* advanced(h.value)
+        const head = Option.flatten(yield* Effect.option(store.load(threadId)))
+        if (Option.isSome(head) && head.value.checkpointId !== job.checkpointId) return advanced(head.value)
         // another run holds the thread: try again later, as a failed attempt
-        const delay = yield* retryDelay(schedule, job.attempts)
-        if (Option.isSome(delay)) return yield* finish({ _tag: "Retry", runAt: at + delay.value, error: render(error) }, { now: at })
-        return yield* finish({ _tag: "Failed", error: render(error), fatal: false }, { now: at })
+        return yield* retryOrFail(render(error), at)
       }
       case "SnapshotVersionMismatch":
       case "CorruptSnapshot":
       case "ThreadNotFound":
-        return yield* finish({ _tag: "Failed", error: render(error), fatal: true }, { now: at })
-      default: {
-        const message = Option.isSome(failure) ? render(error) : String(error)
-        const delay = yield* retryDelay(schedule, job.attempts)
-        if (Option.isSome(delay)) {
-          return yield* finish({ _tag: "Retry", runAt: at + delay.value, error: message }, { now: at })
-        }
-        return yield* finish({ _tag: "Failed", error: message, fatal: false }, { now: at })
-      }
+        return outcome({ _tag: "Failed", error: render(error), fatal: true }, { now: at })
+      default:
+        return yield* retryOrFail(Option.isSome(failure) ? render(error) : String(error), at)
     }
-  }))
+  })
+
+/**
+ * Once a job's end is recorded: its events, the thread given back when the pipeline ended, then
+ * the outcome's own follow-up. Nothing when the job's lease was lost (unless it completed).
+ *
+ * @internal
+ */
+export const afterFinish = (deps: Deps, o: Outcome, f: Finished): Effect.Effect<void, unknown> =>
+  Effect.gen(function*() {
+    const { claimed, end } = o
+    const at = o.options.now
+    if (!f.owned && end._tag !== "Completed") return
+    const attempt = claimed.job.attempts
+    switch (end._tag) {
+      case "Completed":
+        yield* RunEvent.publish(() => new RunEvent.JobCompleted({ ...jobEventBase(claimed, at), attempt }, true))
+        break
+      case "Retry":
+        yield* RunEvent.publish(() =>
+          new RunEvent.JobRetrying({ ...jobEventBase(claimed, at), attempt, error: end.error, runAt: end.runAt }, true)
+        )
+        break
+      case "Failed":
+        yield* RunEvent.publish(() => new RunEvent.JobFailed({ ...jobEventBase(claimed, at), attempt, error: end.error }, true))
+        break
+      default:
+        break
+    }
+    for (const j of f.created) {
+      yield* RunEvent.publish(() => new RunEvent.JobCreated({ ...eventBase(claimed, at), jobId: j.id, node: j.node, step: j.step }, true))
+    }
+    const pipelineBase = { ...eventBase(claimed, at), workflowId: claimed.workflowId }
+    if (f.pipelineStatus === "completed") {
+      yield* Effect.ignore(deps.store.release(claimed.threadId, claimed.job.pipelineId))
+      yield* RunEvent.publish(() => new RunEvent.PipelineCompleted(pipelineBase, true))
+    }
+    if (f.pipelineStatus === "failed") {
+      yield* Effect.ignore(deps.store.release(claimed.threadId, claimed.job.pipelineId))
+      yield* RunEvent.publish(() =>
+        new RunEvent.PipelineFailed({ ...pipelineBase, error: end._tag === "Failed" ? end.error : "a job failed" }, true)
+      )
+    }
+    if (o.then !== undefined) yield* o.then(f)
+  })
+
+/** Whether recording these outcomes made jobs ready: the pool's workers are woken. */
+const readies = (outcomes: ReadonlyArray<Outcome>, finished: ReadonlyArray<Finished>) =>
+  outcomes.some((o, i) => finished[i]!.created.length > 0 || o.end._tag === "Requeue" || o.end._tag === "Retry")
+
+/** Records outcomes in one transaction, then runs what follows each, in order. @internal */
+export const record = (deps: Deps, outcomes: ReadonlyArray<Outcome>): Effect.Effect<void, unknown> =>
+  outcomes.length === 0 ? Effect.void : Effect.flatMap(deps.pipelines.finish(outcomes), (finished) =>
+    Effect.zipRight(
+      Effect.forEach(outcomes, (o, i) => afterFinish(deps, o, finished[i]!), { discard: true }),
+      readies(outcomes, finished) ? deps.pipelines.signal : Effect.void
+    ))
 
 /** A job's interrupts as stored records: the head's when it has them, else re-encoded. */
 const interruptRecords = (
@@ -351,25 +399,133 @@ export interface PoolOptions {
   readonly wakeSleepers: boolean
   /** how often expired leases are reclaimed and sleepers woken */
   readonly maintenanceMillis: number
+  /** the most jobs a worker fiber claims at once */
+  readonly maxBatch: number
+  /** how long a worker fiber's batch may take: its size comes from recent job durations */
+  readonly batchWindowMillis: number
 }
 
-/** One worker fiber: claim, run, repeat; waits for a wake-up or the poll interval when idle. @internal */
-export const workerLoop = (deps: Deps, id: string, pollMillis: number) =>
-  Effect.gen(function*() {
-    const ticket = yield* deps.pipelines.ticket
-    const now = yield* Clock.currentTimeMillis
-    const claimed = yield* deps.pipelines.claim(id, now, Date.now() + deps.leaseMillis)
-    if (Option.isNone(claimed)) return yield* deps.pipelines.awaitWorkSince(pollMillis, ticket)
-    yield* runJob(deps, id, claimed.value)
-  }).pipe(
-    Effect.catchAllCause((cause) =>
-      Effect.zipRight(
-        Effect.logWarning("worker iteration failed", cause),
-        Effect.sleep(Duration.millis(pollMillis)).pipe(Effect.withClock(Clock.make()))
-      )
-    ),
-    Effect.forever
+/**
+ * The jobs of one claim, run one after another by the worker fiber that claimed them. Shared by
+ * that fiber and its watchdog; each takes what it handles in one synchronous step.
+ */
+interface Batch {
+  /** claimed, not started */
+  readonly waiting: Array<Claimed>
+  /** ended, not recorded */
+  readonly ended: Array<Outcome>
+  /** the job running now */
+  running: Claimed | undefined
+}
+
+/** Records the batch's ended jobs (one transaction). */
+const recordEnded = (deps: Deps, batch: Batch) =>
+  Effect.suspend(() => record(deps, batch.ended.splice(0, batch.ended.length))).pipe(
+    Effect.catchAllCause((cause) => Effect.logWarning("worker could not record jobs", cause))
   )
+
+/** The batch's jobs not started go back to the queue. */
+const giveBack = (deps: Deps, workerId: string, batch: Batch) =>
+  Effect.suspend(() => {
+    const jobs = batch.waiting.splice(0, batch.waiting.length)
+    if (jobs.length === 0) return Effect.void
+    return Effect.flatMap(Clock.currentTimeMillis, (now) => deps.pipelines.giveBack(jobs.map((c) => c.job.id), workerId, now))
+  }).pipe(Effect.catchAllCause((cause) => Effect.logWarning("worker could not give jobs back", cause)))
+
+/** What is left of a batch: the jobs not started go back to the queue, the ended ones are recorded. */
+const settleBatch = (deps: Deps, workerId: string, batch: Batch) =>
+  Effect.zipRight(giveBack(deps, workerId, batch), recordEnded(deps, batch))
+
+/**
+ * Watches a batch (wall clock, as leases are): when a job is still running at the end of the
+ * batch's window, the jobs not started go back to the queue (other workers may be free) and the
+ * ended ones are recorded (their pipelines go on); then the running job's lease is renewed every
+ * third of the lease while it runs.
+ */
+const watchdog = (deps: Deps, workerId: string, batch: Batch, windowMillis: number) =>
+  Effect.sleep(Duration.millis(windowMillis)).pipe(
+    Effect.zipRight(Effect.uninterruptible(settleBatch(deps, workerId, batch))),
+    Effect.zipRight(
+      Effect.suspend(() =>
+        batch.running === undefined
+          ? Effect.void
+          : Effect.ignore(deps.pipelines.heartbeat(batch.running.job.id, workerId, Date.now() + deps.leaseMillis))
+      ).pipe(Effect.delay(Duration.millis(Math.max(10, Math.floor(deps.leaseMillis / 3)))), Effect.forever)
+    ),
+    Effect.withClock(Clock.make())
+  )
+
+/**
+ * Runs a claimed batch: its jobs one after another, for at most `windowMillis` (no job starts
+ * later), then records how they ended in one transaction. What is not started goes back to the
+ * queue — also when the batch is interrupted. Reports each job's duration.
+ *
+ * @internal
+ */
+export const runBatch = (
+  deps: Deps,
+  workerId: string,
+  claimed: ReadonlyArray<Claimed>,
+  windowMillis: number,
+  observe: (millis: number) => void
+) =>
+  Effect.scoped(Effect.gen(function*() {
+    const batch: Batch = { waiting: [...claimed], ended: [], running: undefined }
+    const until = performance.now() + windowMillis
+    yield* Effect.addFinalizer(() => settleBatch(deps, workerId, batch))
+    yield* Effect.forkScoped(watchdog(deps, workerId, batch, windowMillis))
+    while (batch.waiting.length > 0 && performance.now() <= until) {
+      const next = batch.waiting.shift()!
+      batch.running = next
+      const started = performance.now()
+      const exit = yield* Effect.exit(runJob(deps, workerId, next))
+      observe(performance.now() - started)
+      batch.running = undefined
+      // a job that died unrecorded keeps its claim until its lease ends: then it runs again
+      if (Exit.isSuccess(exit)) batch.ended.push(exit.value)
+      else yield* Effect.logWarning("worker job failed", exit.cause)
+    }
+  }))
+
+/**
+ * One worker fiber: claim a batch, run it, repeat; waits for a wake-up or the poll interval when
+ * idle. A batch holds as many jobs as this fiber's recent ones suggest end within half the batch
+ * window (one while none ran yet, and when jobs are slow): short jobs share the claim and finish
+ * transactions, long ones are claimed one at a time.
+ *
+ * @internal
+ */
+export const workerLoop = (
+  deps: Deps,
+  id: string,
+  options: { readonly pollMillis: number; readonly maxBatch: number; readonly batchWindowMillis: number }
+) =>
+  Effect.suspend(() => {
+    // moving average of this fiber's job durations (ms); none before its first job
+    let average: number | undefined
+    const observe = (millis: number) => {
+      average = average === undefined ? millis : average * 0.8 + millis * 0.2
+    }
+    const size = () =>
+      average === undefined
+        ? 1
+        : Math.max(1, Math.min(options.maxBatch, Math.floor(options.batchWindowMillis / 2 / Math.max(average, 0.01))))
+    return Effect.gen(function*() {
+      const ticket = yield* deps.pipelines.ticket
+      const now = yield* Clock.currentTimeMillis
+      const claimed = yield* deps.pipelines.claim(id, now, Date.now() + deps.leaseMillis, size())
+      if (claimed.length === 0) return yield* deps.pipelines.awaitWorkSince(options.pollMillis, ticket)
+      yield* runBatch(deps, id, claimed, options.batchWindowMillis, observe)
+    }).pipe(
+      Effect.catchAllCause((cause) =>
+        Effect.zipRight(
+          Effect.logWarning("worker iteration failed", cause),
+          Effect.sleep(Duration.millis(options.pollMillis)).pipe(Effect.withClock(Clock.make()))
+        )
+      ),
+      Effect.forever
+    )
+  })
 
 /**
  * Housekeeping: expired leases back to the queue; due durable sleepers (not owned by a
