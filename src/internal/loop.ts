@@ -362,6 +362,7 @@ const runTask = (
   }
   let attempts = 0
   let attempt: Effect.Effect<unknown, unknown, unknown> = Effect.suspend(() => {
+    holder.scope = scope
     attempts++
     if (attempts > 1) {
       // a retry of the node tries failed activities again; finished ones are still replayed
@@ -394,67 +395,64 @@ const runTask = (
   const started = events
     ? emit!({ mode: "events", event: { _tag: "TaskStarted", step, node: task.node, taskId: task.id } })
     : Effect.void
-  const scoped = Effect.suspend(() => {
-    holder.scope = scope
-    return attempt
+  const finish = (exit: Exit.Exit<unknown, unknown>): Outcome => {
+    holder.scope = undefined
+    if (Exit.isSuccess(exit)) {
+      const output = algo.normalizeOutput(compiled, task.node, exit.value)
+      if (Either.isLeft(output)) return { _tag: "Failed", task, error: output.left, memory: memory() }
+      return { _tag: "Done", task, output: output.right, memory: memory(), attempts }
+    }
+    if (scope.pendingSleep !== undefined && scope.pendingChild === undefined) {
+      return { _tag: "Sleeping", task, wakeAt: scope.pendingSleep, memory: memory() }
+    }
+    const failure = Cause.failureOption(exit.cause)
+    if (Option.isSome(failure)) {
+      const error = failure.value
+      if (scope.pendingChild !== undefined) {
+        return {
+          _tag: "Interrupted",
+          task,
+          memory: memory(),
+          records: scope.pendingChild.map((c) => ({
+            id: c.id,
+            kind: c.kind,
+            request: c.request,
+            node: task.node,
+            taskId: task.id,
+            status: "pending" as const,
+            child: true
+          }))
+        }
+      }
+      if (Interrupt.isInterrupt(error) && scope.pendingAsk !== undefined) {
+        const ask = scope.pendingAsk
+        return {
+          _tag: "Interrupted",
+          task,
+          memory: memory(),
+          records: [{
+            id: interruptId(task.id, ask.index),
+            kind: ask.kind,
+            request: ask.request,
+            node: task.node,
+            taskId: task.id,
+            status: "pending"
+          }]
+        }
+      }
+      return { _tag: "Failed", task, error, memory: memory() }
+    }
+    return {
+      _tag: "Failed",
+      task,
+      memory: memory(),
+      error: new NodeFailed({ node: task.node, taskId: task.id, cause: Cause.pretty(exit.cause) })
+    }
+  }
+  const run = Effect.matchCause(attempt, {
+    onFailure: (cause) => finish(Exit.failCause(cause)),
+    onSuccess: (value) => finish(Exit.succeed(value))
   })
-  const run = scoped.pipe(
-    Effect.exit,
-    Effect.map((exit): Outcome => {
-      holder.scope = undefined
-      if (Exit.isSuccess(exit)) {
-        const output = algo.normalizeOutput(compiled, task.node, exit.value)
-        if (Either.isLeft(output)) return { _tag: "Failed", task, error: output.left, memory: memory() }
-        return { _tag: "Done", task, output: output.right, memory: memory(), attempts }
-      }
-      if (scope.pendingSleep !== undefined && scope.pendingChild === undefined) {
-        return { _tag: "Sleeping", task, wakeAt: scope.pendingSleep, memory: memory() }
-      }
-      const failure = Cause.failureOption(exit.cause)
-      if (Option.isSome(failure)) {
-        const error = failure.value
-        if (scope.pendingChild !== undefined) {
-          return {
-            _tag: "Interrupted",
-            task,
-            memory: memory(),
-            records: scope.pendingChild.map((c) => ({
-              id: c.id,
-              kind: c.kind,
-              request: c.request,
-              node: task.node,
-              taskId: task.id,
-              status: "pending" as const,
-              child: true
-            }))
-          }
-        }
-        if (Interrupt.isInterrupt(error) && scope.pendingAsk !== undefined) {
-          const ask = scope.pendingAsk
-          return {
-            _tag: "Interrupted",
-            task,
-            memory: memory(),
-            records: [{
-              id: interruptId(task.id, ask.index),
-              kind: ask.kind,
-              request: ask.request,
-              node: task.node,
-              taskId: task.id,
-              status: "pending"
-            }]
-          }
-        }
-        return { _tag: "Failed", task, error, memory: memory() }
-      }
-      return {
-        _tag: "Failed",
-        task,
-        memory: memory(),
-        error: new NodeFailed({ node: task.node, taskId: task.id, cause: Cause.pretty(exit.cause) })
-      }
-    })
-  )
   if (!events) return run
   return Effect.zipRight(started, Effect.tap(run, (o) =>
     emit!({
