@@ -471,6 +471,28 @@ describe("StateGraph engine", () => {
       expect((yield* graph.getState("lease")).values.n).toBe(2)
     }).pipe(provide))
 
+  it.live("interrupting a run interrupts the tasks of its parallel step", () =>
+    Effect.gen(function*() {
+      const started = yield* Ref.make(0)
+      const interrupted = yield* Ref.make(0)
+      const graph = yield* StateGraph.make({ id: "stop", state: { hits: Channel.reduce(Schema.Number, (a, b) => a + b, () => 0) } }).pipe(
+        StateGraph.addNode("fan", () => Effect.void),
+        StateGraph.addNode("w", (_: {}) =>
+          Ref.update(started, (n) => n + 1).pipe(
+            Effect.zipRight(Effect.never),
+            Effect.onInterrupt(() => Ref.update(interrupted, (n) => n + 1)),
+            Effect.as({ hits: 1 })
+          )),
+        StateGraph.addEdge(StateGraph.START, "fan"),
+        StateGraph.addConditionalEdges("fan", () => Array.from({ length: 5 }, () => Send.make("w", {}))),
+        StateGraph.compile()
+      )
+      const run = yield* Effect.fork(graph.invoke({}, { threadId: "stop" }))
+      while ((yield* Ref.get(started)) < 5) yield* Effect.sleep(Duration.millis(1))
+      yield* Fiber.interrupt(run)
+      expect(yield* Ref.get(interrupted)).toBe(5)
+    }).pipe(provide))
+
   it.effect("concurrency bounds the tasks running at once", () =>
     Effect.gen(function*() {
       const running = yield* Ref.make(0)
