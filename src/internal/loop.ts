@@ -786,7 +786,8 @@ const loopWith = (
       }
       const saveDone = persist && multi && compiled.durability !== "exit"
         ? pendingWriter((done: ReadonlyArray<Extract<Outcome, { _tag: "Done" }>>) =>
-          store!.settle(threadId!, run.runId, cp.checkpointId, { records: done.map(doneRecord) })
+          // with async durability the step's own checkpoint may still be queued: records need it
+          Effect.zipRight(awaitCommit, store!.settle(threadId!, run.runId, cp.checkpointId, { records: done.map(doneRecord) }))
         )
         : undefined
       const doneRecord = (o: Extract<Outcome, { _tag: "Done" }>): TaskRecord => ({

@@ -8,7 +8,8 @@ import { Channel, StateGraph } from "../../src/index.js"
 /** Rounds of one thread (two steps each). */
 export const ROUNDS = 300
 
-export const graph = StateGraph.make({
+/** The graph, with one durability or the other (the crash test runs both). */
+export const makeGraph = (durability: "sync" | "async") => StateGraph.make({
   id: "crash-loop",
   state: {
     n: Channel.lastValue(Schema.Number),
@@ -23,8 +24,10 @@ export const graph = StateGraph.make({
   StateGraph.addEdge(StateGraph.START, "right"),
   StateGraph.addEdge(["left", "right"], "next"),
   StateGraph.addConditionalEdges("next", (s) => (s.n < ROUNDS ? ["left", "right"] : StateGraph.END), ["left", "right", StateGraph.END]),
-  StateGraph.compileSync({ recursionLimit: 4 * ROUNDS + 10, leaseMillis: 300 })
+  StateGraph.compileSync({ recursionLimit: 4 * ROUNDS + 10, leaseMillis: 300, durability })
 )
+
+export const graph = makeGraph("sync")
 
 /** The state an uninterrupted run ends with. */
 export const expectedFinal = () => {

@@ -3,13 +3,14 @@
  * ends, retrying while the run it replaces still holds the thread. The test SIGKILLs it at random
  * moments.
  *
- *   node --import tsx test/crash/worker.ts <filename> <threadId>
+ *   node --import tsx test/crash/worker.ts <filename> <threadId> [sync|async]
  */
 import { Effect, Schedule } from "effect"
 import { SqliteSnapshots } from "../../src/index.js"
-import { graph } from "./graph.js"
+import { makeGraph } from "./graph.js"
 
-const [filename, threadId] = process.argv.slice(2) as [string, string]
+const [filename, threadId, durability = "sync"] = process.argv.slice(2) as [string, string, "sync" | "async" | undefined]
+const graph = makeGraph(durability)
 
 const runOnce = graph.invoke(null, { threadId }).pipe(
   Effect.catchTag("ThreadNotFound", () => graph.invoke({ n: 0 }, { threadId }))
