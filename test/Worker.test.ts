@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { Effect, Option, Ref, Schema, TestClock } from "effect"
+import { Deferred, Effect, Option, Ref, Schema, TestClock } from "effect"
 import { Channel, Orchestrator, Pipeline, Send, StateGraph, Task, Worker } from "effect-stategraph"
 import { items, makeKillGraph } from "./fixtures/orchestrator/killGraph.js"
 import { awaitPipeline, eventually, fullLayer, liveSleep, storeLayer, tempDb } from "./fixtures/orchestrator/setup.js"
@@ -220,5 +220,54 @@ describe("Worker", () => {
       expect(work.find((j) => j.status === "running")?.workerId).toBe("first/0")
       yield* liveSleep(50)
       expect([...(yield* Ref.get(runs))].sort()).toEqual([...items].sort())
+    }).pipe(Effect.scoped, Effect.provide(fullLayer(tempDb()))))
+
+  it.effect("a pipeline paused while a worker's batch holds its jobs: the jobs not started do not run until it is resumed", () =>
+    Effect.gen(function*() {
+      const runs = yield* Ref.make<ReadonlyArray<string>>([])
+      const gate = yield* Deferred.make<void>()
+      const items = ["gate", "1", "2"]
+      const graph = StateGraph.make({ id: "paused-batch", state: { ...Log, items: Channel.lastValue(Schema.Array(Schema.String)) } }).pipe(
+        StateGraph.addNode("split", () => Effect.void),
+        StateGraph.addNode("work", (item: string) =>
+          Effect.gen(function*() {
+            yield* Ref.update(runs, (r) => [...r, item])
+            if (item === "gate") yield* Deferred.await(gate)
+            return { log: [item] }
+          })),
+        StateGraph.addEdge(StateGraph.START, "split"),
+        StateGraph.addConditionalEdges("split", (s) => s.items.map((i) => Send.make("work", i))),
+        StateGraph.compileSync()
+      )
+      // one fiber whose batch (after `split`) holds every `work` job, for longer than the test needs
+      yield* Worker.start({ concurrency: 1, pollInterval: "5 millis", maxBatch: 16, batchWindow: "5 seconds" })
+      const r = yield* Orchestrator.orchestrate({ workflowId: "paused-batch", graph, input: { items }, options: { maxConcurrentJobs: 10 } }, {
+        id: "async"
+      })
+      const id = r.pipelineId!
+      yield* eventually(Effect.map(Pipeline.jobs(id), (jobs) => {
+        const work = jobs.filter((j) => j.node === "work")
+        return work.length === items.length && work.every((j) => j.status === "running") ? Option.some(work) : Option.none()
+      }))
+      expect(yield* Ref.get(runs)).toEqual(["gate"])
+
+      yield* Pipeline.pause(id)
+      yield* Deferred.succeed(gate, undefined)
+      // the running job finishes; the two held ones go back to the queue instead of starting
+      const held = yield* eventually(Effect.map(Pipeline.jobs(id), (jobs) => {
+        const work = jobs.filter((j) => j.node === "work")
+        const done = work.filter((j) => j.status === "completed")
+        const pending = work.filter((j) => j.status === "pending")
+        return done.length === 1 && pending.length === 2 ? Option.some(pending) : Option.none()
+      }))
+      expect(held.every((j) => j.attempts === 0)).toBe(true)
+      yield* liveSleep(50)
+      expect(yield* Ref.get(runs)).toEqual(["gate"])
+
+      yield* Pipeline.resume(id)
+      const p = yield* awaitPipeline(id, ["completed", "failed"])
+      expect(p.status).toBe("completed")
+      expect([...(yield* Ref.get(runs))].sort()).toEqual([...items].sort())
+      expect([...(yield* graph.getState(r.threadId)).values.log].sort()).toEqual([...items].sort())
     }).pipe(Effect.scoped, Effect.provide(fullLayer(tempDb()))))
 })

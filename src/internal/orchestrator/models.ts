@@ -220,6 +220,8 @@ export interface PipelineStore {
    */
   readonly giveBack: (jobIds: ReadonlyArray<string>, workerId: string, now: number) => Effect.Effect<number, StoreError>
   readonly heartbeat: (jobId: string, workerId: string, leaseUntil: number) => Effect.Effect<boolean, StoreError>
+  /** whether the pipeline is running (its claimed jobs may start) */
+  readonly isRunning: (pipelineId: string) => Effect.Effect<boolean, StoreError>
   /**
    * Records how jobs ended, all in one transaction, each as if alone and in order: the job's
    * record, the next jobs (deduplicated), the linked snapshot and the pipeline's move (completed,

@@ -113,7 +113,7 @@ RETURNING ${JOB_COLUMNS}`
  * with how many jobs of its pipeline run now and what the worker needs of the pipeline.
  */
 const readyJobs = (except: boolean) =>
-  `SELECT j.seq, j.pipeline_id, p.max_concurrent,
+  `SELECT ${JOB_COLUMNS.split(",").map((c) => `j.${c.trim()}`).join(", ")}, p.max_concurrent,
   (SELECT count(*) FROM stategraph_jobs r WHERE r.pipeline_id = j.pipeline_id AND r.status = 'running') AS running,
   p.thread_id, p.workflow_id, p.workflow_version, p.execution_id, p.retry_strategy, p.config
 FROM stategraph_jobs j JOIN stategraph_pipelines p ON p.pipeline_id = j.pipeline_id
@@ -130,10 +130,10 @@ const readyFirst = readyJobs(false)
 /** the same, without the jobs of some pipelines (at their limit with the jobs taken) and some jobs (taken) */
 const readyExcept = readyJobs(true)
 
+/** (no `RETURNING`: the claim knows what it writes; `+status`: the rows are found by key, not by status) */
 const claimJobs = `UPDATE stategraph_jobs SET status = 'running', worker_id = ?, lease_until = ?, attempts = attempts + 1,
   started_at = ?, error = NULL
-WHERE seq IN (SELECT value FROM json_each(?)) AND status = 'pending'
-RETURNING ${JOB_COLUMNS}`
+WHERE seq IN (SELECT value FROM json_each(?)) AND +status = 'pending'`
 
 /** Claimed jobs not started go back to the queue (cancelled when their pipeline ended meanwhile). */
 const giveBackJobs = `UPDATE stategraph_jobs SET
@@ -142,7 +142,7 @@ const giveBackJobs = `UPDATE stategraph_jobs SET
   finished_at = CASE WHEN (SELECT p.status FROM stategraph_pipelines p WHERE p.pipeline_id = stategraph_jobs.pipeline_id)
     IN ('cancelled', 'failed') THEN ? ELSE finished_at END,
   attempts = max(0, attempts - 1), worker_id = NULL, lease_until = 0
-WHERE job_id IN (SELECT value FROM json_each(?)) AND worker_id = ? AND status = 'running'
+WHERE job_id IN (SELECT value FROM json_each(?)) AND worker_id = ? AND +status = 'running'
 RETURNING status`
 
 const pipelineOf = `SELECT pipeline_id, workflow_id, workflow_version, thread_id, execution_id, orchestrator, status,
@@ -324,7 +324,7 @@ export const make = Effect.gen(function*() {
            error = coalesce(?, error),
            snapshot_id = coalesce(?, snapshot_id),
            finished_at = CASE WHEN ? THEN ? ELSE finished_at END
-         WHERE pipeline_id = ? AND status IN (SELECT value FROM json_each(?))
+         WHERE pipeline_id = ? AND status IN (${from.map(() => "?").join(", ")})
          RETURNING 1`,
         [
           to,
@@ -336,7 +336,7 @@ export const make = Effect.gen(function*() {
           terminal.includes(to) ? 1 : 0,
           patch.now,
           pipelineId,
-          JSON.stringify(from)
+          ...from
         ]
       )
       if (rows.length === 0) return false
@@ -485,16 +485,13 @@ export const make = Effect.gen(function*() {
             if (candidates.length < wanted) break
           }
           if (taken.length === 0) return []
-          const rows = yield* tx.all(claimJobs, [workerId, leaseUntil, now, JSON.stringify(taken.map((c) => c.seq))])
-          const bySeq = new Map<number, any>()
-          for (const r of rows) bySeq.set(r.seq, r)
-          const claimed: Array<Claimed> = []
-          for (const c of taken) {
-            const r = bySeq.get(c.seq)
-            if (r === undefined) continue
-            claimed.push({ job: toJob(r), ...infoOf(c), resume: r.resume === null ? undefined : parse(r.resume) as any })
-          }
-          return claimed
+          // the rows were read pending in this write transaction: each one is claimed
+          yield* tx.all(claimJobs, [workerId, leaseUntil, now, JSON.stringify(taken.map((c) => c.seq))])
+          return taken.map((c): Claimed => ({
+            job: toJob({ ...c, status: "running", worker_id: workerId, attempts: c.attempts + 1, started_at: now, error: null }),
+            ...infoOf(c),
+            resume: c.resume === null ? undefined : parse(c.resume) as any
+          }))
         })),
 
     giveBack: (jobIds, workerId, now) =>
@@ -512,6 +509,12 @@ export const make = Effect.gen(function*() {
           `UPDATE stategraph_jobs SET lease_until = ? WHERE job_id = ? AND worker_id = ? AND status = 'running' RETURNING 1`,
           [leaseUntil, jobId, workerId]
         ),
+        (rows) => rows.length > 0
+      ),
+
+    isRunning: (pipelineId) =>
+      Effect.map(
+        db.once("isRunning", `SELECT 1 FROM stategraph_pipelines WHERE pipeline_id = ? AND status = 'running'`, [pipelineId]),
         (rows) => rows.length > 0
       ),
 
@@ -603,7 +606,14 @@ export const make = Effect.gen(function*() {
          WHERE job_id = ? AND worker_id = ? AND status = 'running' RETURNING 1`,
         [...update.params, startedAt, job.id, workerId]
       )).length > 0
-      if (!owned && end._tag !== "Completed") return { owned, created: [], pipelineStatus: undefined, cancelled: 0 }
+      if (!owned && end._tag !== "Completed") return { owned, created: [], pipelineStatus: undefined, cancelled: 0 } satisfies Finished
+      if (end._tag === "Completed" && options.complete === true) {
+        // the run's last job: the pipeline completes, its snapshot linked, in one statement
+        const patch = options.snapshotId === undefined ? { now } : { now, snapshotId: options.snapshotId }
+        if (yield* transitionIn(tx, job.pipelineId, ["running", "paused"], "completed", patch)) {
+          return { owned, created: [], pipelineStatus: "completed", cancelled: 0 } satisfies Finished
+        }
+      }
       // the pipeline's status, linking the new snapshot on the way
       const p = options.snapshotId !== undefined
         ? (yield* tx.all(

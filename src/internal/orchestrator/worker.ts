@@ -424,17 +424,19 @@ const recordEnded = (deps: Deps, batch: Batch) =>
     Effect.catchAllCause((cause) => Effect.logWarning("worker could not record jobs", cause))
   )
 
-/** The batch's jobs not started go back to the queue. */
-const giveBack = (deps: Deps, workerId: string, batch: Batch) =>
-  Effect.suspend(() => {
-    const jobs = batch.waiting.splice(0, batch.waiting.length)
-    if (jobs.length === 0) return Effect.void
-    return Effect.flatMap(Clock.currentTimeMillis, (now) => deps.pipelines.giveBack(jobs.map((c) => c.job.id), workerId, now))
-  }).pipe(Effect.catchAllCause((cause) => Effect.logWarning("worker could not give jobs back", cause)))
+/** Claimed jobs not started go back to the queue. */
+const giveBack = (deps: Deps, workerId: string, jobs: ReadonlyArray<Claimed>) =>
+  jobs.length === 0 ? Effect.void : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    deps.pipelines.giveBack(jobs.map((c) => c.job.id), workerId, now)).pipe(
+      Effect.catchAllCause((cause) => Effect.logWarning("worker could not give jobs back", cause))
+    )
 
 /** What is left of a batch: the jobs not started go back to the queue, the ended ones are recorded. */
 const settleBatch = (deps: Deps, workerId: string, batch: Batch) =>
-  Effect.zipRight(giveBack(deps, workerId, batch), recordEnded(deps, batch))
+  Effect.zipRight(
+    Effect.suspend(() => giveBack(deps, workerId, batch.waiting.splice(0, batch.waiting.length))),
+    recordEnded(deps, batch)
+  )
 
 /**
  * Watches a batch (wall clock, as leases are): when a job is still running at the end of the
@@ -457,8 +459,9 @@ const watchdog = (deps: Deps, workerId: string, batch: Batch, windowMillis: numb
 
 /**
  * Runs a claimed batch: its jobs one after another, for at most `windowMillis` (no job starts
- * later), then records how they ended in one transaction. What is not started goes back to the
- * queue — also when the batch is interrupted. Reports each job's duration.
+ * later), then records how they ended in one transaction. A job after the first starts only while
+ * its pipeline still runs (a pause or a cancel since the claim holds it back). What is not started
+ * goes back to the queue — also when the batch is interrupted. Reports each job's duration.
  *
  * @internal
  */
@@ -474,7 +477,14 @@ export const runBatch = (
     const until = performance.now() + windowMillis
     yield* Effect.addFinalizer(() => settleBatch(deps, workerId, batch))
     yield* Effect.forkScoped(watchdog(deps, workerId, batch, windowMillis))
+    let first = true
     while (batch.waiting.length > 0 && performance.now() <= until) {
+      if (!first && !(yield* deps.pipelines.isRunning(batch.waiting[0]!.job.pipelineId))) {
+        // paused, cancelled or ended since the claim: its jobs do not start (they go back)
+        yield* giveBack(deps, workerId, batch.waiting.splice(0, 1))
+        continue
+      }
+      first = false
       const next = batch.waiting.shift()!
       batch.running = next
       const started = performance.now()
