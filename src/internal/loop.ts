@@ -567,6 +567,8 @@ interface Given {
 export interface Run {
   /** set once the claim was given back with the run's last write */
   released: boolean
+  /** stops the claim's renewals (set once the run holds the claim) */
+  stopHeartbeat?: (() => void) | undefined
   readonly compiled: Compiled
   readonly store: Backend | undefined
   readonly threadId: string | undefined
@@ -1282,7 +1284,7 @@ export const execute = (
         config.metadata ?? {}
       )
       yield* store.commit({ threadId, runId: run.runId, expectedHead: head, snapshot: toEncoded(compiled, threadId, cp), writes, claim })
-      yield* heartbeat(compiled, store, threadId, run.runId)
+      yield* heartbeat(run, store)
       return yield* loop(run, cp, cp.checkpointId, new Map(), false)
     }
     if (base === undefined || base.status !== "paused" || request._tag !== "Resume") return yield* classic
@@ -1290,13 +1292,13 @@ export const execute = (
     if (Either.isLeft(prepared)) return yield* classic
     return yield* resumeFrom(base, head, prepared.right, (records, patch) =>
       store.settle(threadId, run.runId, base!.checkpointId, { records, patch, claim }).pipe(
-        Effect.zipRight(heartbeat(compiled, store, threadId, run.runId))
+        Effect.zipRight(heartbeat(run, store))
       ))
   })
 
   const classic: Effect.Effect<Checkpoint, any, any> = Effect.gen(function*() {
     const head = yield* store.claim(threadId, run.runId, claim)
-    yield* heartbeat(compiled, store, threadId, run.runId)
+    yield* heartbeat(run, store)
     let base: Checkpoint | undefined
     if (head !== null || config.checkpointId !== undefined) {
       const loaded = yield* loadCheckpoint(compiled, store, threadId, config.checkpointId ?? head ?? undefined)
@@ -1411,40 +1413,43 @@ export const execute = (
   }
 
   const body = claimWithFirstWrite ? firstWrite : classic
-  return Effect.scoped(
-    config.keepClaim
-      ? body
-      : Effect.ensuring(body, Effect.suspend(() => (run.released ? Effect.void : Effect.ignore(store.release(threadId, run.runId)))))
+  // no Scope for the run: closing one with a finalizer costs more than a short run itself
+  return Effect.ensuring(
+    body,
+    Effect.suspend(() => {
+      run.stopHeartbeat?.()
+      return config.keepClaim || run.released ? Effect.void : Effect.ignore(store.release(threadId, run.runId))
+    })
   )
 }
 
 /**
- * Renews the run's claim while it runs, so a long step keeps the thread. A plain timer rather
- * than a forked fiber: most runs end long before the first renewal, and a fiber per run (forked,
- * then interrupted) costs more than the run's own bookkeeping. Leases are wall-clock facts shared
- * with other processes: the timer runs on real time, even under a TestClock.
+ * Renews the run's claim while it runs, so a long step keeps the thread; `run.stopHeartbeat`
+ * (called when the run ends) stops it. A plain timer rather than a forked fiber or a scoped
+ * resource: most runs end long before the first renewal, and either costs more than the run's own
+ * bookkeeping. Leases are wall-clock facts shared with other processes: the timer runs on real
+ * time, even under a TestClock.
  */
-const heartbeat = (compiled: Compiled, store: Backend, threadId: string, runId: string) =>
+const heartbeat = (run: Run, store: Backend) =>
   Effect.flatMap(Effect.runtime<never>(), (runtime) =>
-    Effect.acquireRelease(
-      Effect.sync(() => {
-        const every = Math.max(10, Math.floor(compiled.leaseMillis / 3))
-        const renew = Effect.ignore(store.claim(threadId, runId, { workflowId: compiled.id, leaseMillis: compiled.leaseMillis }))
-        const state: { timer: ReturnType<typeof setTimeout> | undefined; stopped: boolean } = { timer: undefined, stopped: false }
-        const tick = () => {
-          Runtime.runFork(runtime)(renew).addObserver(() => {
-            if (!state.stopped) state.timer = setTimeout(tick, every)
-          })
-        }
-        state.timer = setTimeout(tick, every)
-        return state
-      }),
-      (state) =>
-        Effect.sync(() => {
-          state.stopped = true
-          clearTimeout(state.timer)
+    Effect.sync(() => {
+      run.stopHeartbeat?.()
+      const { compiled, runId } = run
+      const every = Math.max(10, Math.floor(compiled.leaseMillis / 3))
+      const renew = Effect.ignore(store.claim(run.threadId!, runId, { workflowId: compiled.id, leaseMillis: compiled.leaseMillis }))
+      let stopped = false
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const tick = () => {
+        Runtime.runFork(runtime)(renew).addObserver(() => {
+          if (!stopped) timer = setTimeout(tick, every)
         })
-    ))
+      }
+      timer = setTimeout(tick, every)
+      run.stopHeartbeat = () => {
+        stopped = true
+        clearTimeout(timer)
+      }
+    }))
 
 const lastNode = (cp: Checkpoint): string | undefined => {
   let best: NodeState | undefined
