@@ -194,6 +194,8 @@ export async function chat(opts: ChatOptions): Promise<ChatResult> {
 export interface InterruptResumeOptions {
   threads?: number
   dir: string
+  /** the store's option; default 8 (the WAL is truncated every few runs, for small files) */
+  walCheckpointAfterCommits?: number
 }
 
 class Ok extends Interrupt.Tag("BenchOk", {
@@ -203,14 +205,19 @@ class Ok extends Interrupt.Tag("BenchOk", {
 
 /** Returns cycles/second; a cycle = invoke-until-pause + resume-until-end. */
 export async function interruptResume(opts: InterruptResumeOptions): Promise<number> {
-  const { threads = 300, dir } = opts
+  const { dir, threads = 300, walCheckpointAfterCommits } = opts
   const graph = StateGraph.make({ id: "bench-interrupt", state: { answer: Channel.lastValue(Schema.String) } }).pipe(
     StateGraph.addNode("ask", () => Effect.map(Ok.ask({ question: "ok?" }), (answer) => ({ answer }))),
     StateGraph.addEdge(StateGraph.START, "ask"),
     StateGraph.addEdge("ask", StateGraph.END),
     StateGraph.compileSync()
   )
-  const rt = await runtimeFor(sqliteLayer(path.join(dir, "interrupt.sqlite")))
+  const file = path.join(dir, "interrupt.sqlite")
+  const rt = await runtimeFor(
+    walCheckpointAfterCommits === undefined
+      ? sqliteLayer(file)
+      : SqliteSnapshots.layer({ filename: file, walCheckpointAfterCommits })
+  )
 
   const cycle = async (id: string) => {
     const paused = await rt.runPromise(Effect.either(graph.invoke({ answer: "" }, { threadId: id })))
