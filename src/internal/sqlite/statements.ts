@@ -72,6 +72,18 @@ export const commitOne = `INSERT INTO stategraph_commit (thread_id, run_id, expe
   node_states, channels, body, blobs, release, initial_input, note_execution, claim, lease_until, now)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
+/**
+ * A settle in one statement (see migration 3). params: threadId, runId, checkpointId, records
+ * (JSON `[[taskId, recordJson]]`), hasPatch, status, interrupts, nodeStates|null, hasError, error,
+ * hasPauseReason, pauseReason, hasWakeAt, wakeAt, release, claim, workflowId, leaseUntil, now
+ *
+ * @internal
+ */
+export const settle = `INSERT INTO stategraph_settle (thread_id, run_id, checkpoint_id, records, has_patch, status,
+  interrupts, node_states, has_error, error, has_pause_reason, pause_reason, has_wake_at, wake_at, release, claim,
+  workflow_id, lease_until, now)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 /** The error the commit trigger raises when the compare-and-set fails. @internal */
 export const BUSY_MESSAGE = "stategraph: thread busy"
 

@@ -658,26 +658,35 @@ export const make = (
 
     commitAll,
 
+    // one statement: the settle view's trigger does it all, atomically
     settle: (threadId, runId, checkpointId, { claim, patch, records, release }) =>
-      db.write("settle", (tx) =>
-        Effect.gen(function*() {
-          if (claim !== undefined) yield* claimIn(tx, threadId, runId, claim, checkpointId)
-          for (const record of records) {
-            const rows = yield* tx.all(Sql.putTask, [
-              threadId,
-              checkpointId,
-              record.taskId,
-              JSON.stringify(record),
-              threadId,
-              runId,
-              threadId,
-              checkpointId
-            ])
-            if (rows.length === 0) return yield* busy(threadId)
-          }
-          if (patch !== undefined) yield* setStatusIn(tx, threadId, runId, checkpointId, patch)
-          if (release) yield* tx.all(Sql.release, [threadId, runId])
-        })).pipe(Effect.zipLeft(release ? walCheckpoint : Effect.void)),
+      Effect.suspend(() => {
+        const now = Date.now()
+        return db.once("settle", Sql.settle, [
+          threadId,
+          runId,
+          checkpointId,
+          JSON.stringify(records.map((r) => [r.taskId, JSON.stringify(r)])),
+          patch !== undefined ? 1 : 0,
+          patch?.status ?? null,
+          patch !== undefined ? JSON.stringify(patch.interrupts) : null,
+          patch?.nodeStates === undefined ? null : JSON.stringify(patch.nodeStates),
+          patch !== undefined && "error" in patch ? 1 : 0,
+          patch?.error ?? null,
+          patch !== undefined && "pauseReason" in patch ? 1 : 0,
+          patch?.pauseReason ?? null,
+          patch !== undefined && "wakeAt" in patch ? 1 : 0,
+          patch?.wakeAt ?? null,
+          release ? 1 : 0,
+          claim !== undefined ? 1 : 0,
+          claim?.workflowId ?? null,
+          claim !== undefined ? now + claim.leaseMillis : 0,
+          now
+        ]).pipe(
+          Effect.catchIf(isBusyRaise, () => busy(threadId)),
+          Effect.zipLeft(release ? walCheckpoint : Effect.void)
+        )
+      }),
 
     putTask: (threadId, runId, checkpointId, record) =>
       Effect.flatMap(
