@@ -529,6 +529,7 @@ const pendingWriter = <T, E>(
 }
 
 const noRoutes: ReadonlyArray<ReadonlyArray<string | Send>> = []
+const noFinished: ReadonlyArray<{ readonly node: string; readonly taskId: string }> = []
 const noPending: Map<string, TaskRecord> = new Map()
 const hasBranches = (compiled: Compiled, finished: ReadonlyArray<{ readonly node: string }>) => {
   for (let i = 0; i < finished.length; i++) if (compiled.branchesFrom[finished[i]!.node] !== undefined) return true
@@ -718,6 +719,26 @@ const loopWith = (
       return map
     }
 
+    const doneRecord = (o: Extract<Outcome, { _tag: "Done" }>): TaskRecord => ({
+      taskId: o.task.id,
+      node: o.task.node,
+      status: "done",
+      writes: encodeWrites(compiled, o.output.writes) as any,
+      gotos: o.output.gotos as any,
+      answers: o.memory.answers,
+      journal: o.memory.journal
+    })
+    const memoryRecord = (o: Outcome, status: TaskRecord["status"]): TaskRecord => ({
+      taskId: o.task.id,
+      node: o.task.node,
+      status,
+      writes: [],
+      gotos: [],
+      answers: o.memory.answers,
+      journal: o.memory.journal,
+      ...(o.memory.forwarded !== undefined ? { forwarded: o.memory.forwarded } : {})
+    })
+
     while (true) {
       if (cp.tasks.length === 0) {
         yield* awaitCommit
@@ -792,25 +813,6 @@ const loopWith = (
           Effect.zipRight(awaitCommit, store!.settle(threadId!, run.runId, cp.checkpointId, { records: done.map(doneRecord) }))
         )
         : undefined
-      const doneRecord = (o: Extract<Outcome, { _tag: "Done" }>): TaskRecord => ({
-        taskId: o.task.id,
-        node: o.task.node,
-        status: "done",
-        writes: encodeWrites(compiled, o.output.writes) as any,
-        gotos: o.output.gotos as any,
-        answers: o.memory.answers,
-        journal: o.memory.journal
-      })
-      const memoryRecord = (o: Outcome, status: TaskRecord["status"]): TaskRecord => ({
-        taskId: o.task.id,
-        node: o.task.node,
-        status,
-        writes: [],
-        gotos: [],
-        answers: o.memory.answers,
-        journal: o.memory.journal,
-        ...(o.memory.forwarded !== undefined ? { forwarded: o.memory.forwarded } : {})
-      })
       const outcomes: ReadonlyArray<Outcome> = toRun.length === 0
         ? []
         : toRun.length === 1
@@ -827,27 +829,34 @@ const loopWith = (
       const byId = new Map<string, Outcome>()
       for (const o of outcomes) byId.set(o.task.id, o)
       const failed = outcomes.find((o) => o._tag === "Failed") as Extract<Outcome, { _tag: "Failed" }> | undefined
-      const newRecords: Array<TaskRecord> = unwritten.map(doneRecord)
+      // finished tasks' records are built only when they are written (a pause, a failure)
+      const done: Array<Extract<Outcome, { _tag: "Done" }>> = [...unwritten]
+      const otherRecords: Array<TaskRecord> = []
+      const newRecords = (): Array<TaskRecord> => {
+        const records = done.map(doneRecord)
+        for (const r of otherRecords) records.push(r)
+        return records
+      }
       const interrupted: Array<InterruptRecord> = [...stillWaiting]
       let wakeAt: number | undefined
       for (const o of outcomes) {
-        if (o._tag === "Done" && !savingDone) newRecords.push(doneRecord(o))
+        if (o._tag === "Done" && !savingDone) done.push(o)
         if (o._tag === "Interrupted") {
           interrupted.push(...o.records)
-          newRecords.push(memoryRecord(o, "interrupted"))
+          otherRecords.push(memoryRecord(o, "interrupted"))
         }
         if (o._tag === "Sleeping") {
           wakeAt = wakeAt === undefined ? o.wakeAt : Math.min(wakeAt, o.wakeAt)
-          newRecords.push(memoryRecord(o, "sleeping"))
+          otherRecords.push(memoryRecord(o, "sleeping"))
         }
-        if (o._tag === "Failed" && o.memory.journal.length > 0) newRecords.push(memoryRecord(o, "failed"))
+        if (o._tag === "Failed" && o.memory.journal.length > 0) otherRecords.push(memoryRecord(o, "failed"))
       }
       if (failed !== undefined) {
         // the first failure in task order wins; finished tasks keep their pending writes
         const first = cp.tasks.map((t) => byId.get(t.id)).find((o) => o?._tag === "Failed") as typeof failed
         const message = renderError(first.error)
         const nodeStates = { ...cp.nodeStates, [first.task.node]: nodeState(cp, first.task.node, "failed", order, { error: message }) }
-        yield* settle(cp, newRecords, {
+        yield* settle(cp, newRecords(), {
           status: "failed",
           interrupts: cp.interrupts,
           nodeStates: nodeStates as any,
@@ -861,11 +870,11 @@ const loopWith = (
           ...cp.interrupts.filter((i) => answeredIds.has(i.id)),
           ...interrupted
         ]
-        return yield* pause(cp, records, newRecords, "interrupt")
+        return yield* pause(cp, records, newRecords(), "interrupt")
       }
       if (wakeAt !== undefined) {
         // a durable sleep: the thread pauses until wakeAt; a worker (or invoke(null)) wakes it
-        yield* settle(cp, newRecords, {
+        yield* settle(cp, newRecords(), {
           status: "paused",
           interrupts: cp.interrupts,
           pauseReason: "sleeping",
@@ -880,7 +889,8 @@ const loopWith = (
         // job ran entirely needs neither the records nor a second look.
         const ranAll = cp.tasks.every((t) => byId.get(t.id)?._tag === "Done")
         if (!ranAll) {
-          if (newRecords.length > 0) yield* store!.settle(threadId!, run.runId, cp.checkpointId, { records: newRecords })
+          const records = newRecords()
+          if (records.length > 0) yield* store!.settle(threadId!, run.runId, cp.checkpointId, { records })
           const fresh = yield* store!.load(threadId!, cp.checkpointId)
           if (Option.isSome(fresh)) pending = pendingOf(fresh.value.pendingWrites)
         }
@@ -889,7 +899,8 @@ const loopWith = (
           yield* awaitCommit
           return cp
         }
-        newRecords.length = 0
+        done.length = 0
+        otherRecords.length = 0
       }
       // apply: finished tasks in task order (earlier-recorded pending writes included)
       const finished: Array<{ node: string; writes: ReadonlyArray<readonly [string, unknown]>; gotos: ReadonlyArray<string | Send>; taskId: string; attempts: number }> = []
@@ -908,7 +919,7 @@ const loopWith = (
       }
       const applied = algo.applyWrites(compiled, cp.values, cp.versions, finished)
       if (Either.isLeft(applied)) {
-        yield* settle(cp, newRecords, { status: "failed", interrupts: cp.interrupts, error: applied.left.message })
+        yield* settle(cp, newRecords(), { status: "failed", interrupts: cp.interrupts, error: applied.left.message })
         return yield* Effect.fail(applied.left)
       }
       const values = applied.right.values
@@ -943,7 +954,7 @@ const loopWith = (
         }
         nodeStates = ns
       }
-      const afterHit = compiled.interruptAfter.size > 0 ? finished.filter((f) => compiled.interruptAfter.has(f.node)) : []
+      const afterHit = compiled.interruptAfter.size > 0 ? finished.filter((f) => compiled.interruptAfter.has(f.node)) : noFinished
       const next: Checkpoint = {
         executionId: cp.executionId,
         checkpointId: nextId,
