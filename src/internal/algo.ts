@@ -171,15 +171,22 @@ export const plan = (
   joins: Readonly<Record<string, ReadonlyArray<string>>>
 ): Either.Either<Planned, string> => {
   const tasks: Array<TaskSpec> = []
-  const planned = new Set<string>()
+  // node tasks planned so far: a scan while they are few (a step usually plans one or two)
+  let planned: Set<string> | undefined
+  const isPlanned = (target: string): boolean => {
+    if (planned === undefined && tasks.length >= 8) planned = new Set(tasks.filter((t) => !t.send).map((t) => t.node))
+    if (planned !== undefined) return planned.has(target)
+    for (let i = 0; i < tasks.length; i++) if (!tasks[i]!.send && tasks[i]!.node === target) return true
+    return false
+  }
   let nextJoins: Record<string, ReadonlyArray<string>> | undefined
   let sends = 0
   const push = (target: string | Send): string | undefined => {
     if (typeof target === "string") {
       if (target === END) return undefined
       if (compiled.nodes[target] === undefined) return `route to unknown node "${target}"`
-      if (!planned.has(target)) {
-        planned.add(target)
+      if (!isPlanned(target)) {
+        planned?.add(target)
         tasks.push({ id: `${checkpointId}/${target}`, node: target, send: false })
       }
       return undefined

@@ -826,8 +826,14 @@ const loopWith = (
       const unwritten = saveDone !== undefined ? yield* saveDone.finish : []
 
       // gather every task of the step in task order
-      const byId = new Map<string, Outcome>()
-      for (const o of outcomes) byId.set(o.task.id, o)
+      // the outcome of each task of the step (none for tasks that did not run now)
+      const inOrder = outcomes.length === cp.tasks.length && outcomes.every((o, i) => o.task === cp.tasks[i])
+      let byId: Map<string, Outcome> | undefined
+      if (!inOrder) {
+        byId = new Map()
+        for (const o of outcomes) byId.set(o.task.id, o)
+      }
+      const outcomeOf = (t: TaskSpec, i: number): Outcome | undefined => (byId === undefined ? outcomes[i] : byId.get(t.id))
       const failed = outcomes.find((o) => o._tag === "Failed") as Extract<Outcome, { _tag: "Failed" }> | undefined
       // finished tasks' records are built only when they are written (a pause, a failure)
       const done: Array<Extract<Outcome, { _tag: "Done" }>> = [...unwritten]
@@ -853,7 +859,7 @@ const loopWith = (
       }
       if (failed !== undefined) {
         // the first failure in task order wins; finished tasks keep their pending writes
-        const first = cp.tasks.map((t) => byId.get(t.id)).find((o) => o?._tag === "Failed") as typeof failed
+        const first = cp.tasks.map(outcomeOf).find((o) => o?._tag === "Failed") as typeof failed
         const message = renderError(first.error)
         const nodeStates = { ...cp.nodeStates, [first.task.node]: nodeState(cp, first.task.node, "failed", order, { error: message }) }
         yield* settle(cp, newRecords(), {
@@ -887,14 +893,14 @@ const loopWith = (
         // a job of one task (the async orchestrator): record it, then advance the step only
         // when every task of it has finished — whichever job finishes last does it. A step this
         // job ran entirely needs neither the records nor a second look.
-        const ranAll = cp.tasks.every((t) => byId.get(t.id)?._tag === "Done")
+        const ranAll = cp.tasks.every((t, i) => outcomeOf(t, i)?._tag === "Done")
         if (!ranAll) {
           const records = newRecords()
           if (records.length > 0) yield* store!.settle(threadId!, run.runId, cp.checkpointId, { records })
           const fresh = yield* store!.load(threadId!, cp.checkpointId)
           if (Option.isSome(fresh)) pending = pendingOf(fresh.value.pendingWrites)
         }
-        const complete = ranAll || cp.tasks.every((t) => byId.get(t.id)?._tag === "Done" || pending.get(t.id)?.status === "done")
+        const complete = ranAll || cp.tasks.every((t, i) => outcomeOf(t, i)?._tag === "Done" || pending.get(t.id)?.status === "done")
         if (!complete) {
           yield* awaitCommit
           return cp
@@ -904,8 +910,9 @@ const loopWith = (
       }
       // apply: finished tasks in task order (earlier-recorded pending writes included)
       const finished: Array<{ node: string; writes: ReadonlyArray<readonly [string, unknown]>; gotos: ReadonlyArray<string | Send>; taskId: string; attempts: number }> = []
-      for (const t of cp.tasks) {
-        const o = byId.get(t.id)
+      for (let i = 0; i < cp.tasks.length; i++) {
+        const t = cp.tasks[i]!
+        const o = outcomeOf(t, i)
         if (o !== undefined && o._tag === "Done") {
           finished.push({ node: t.node, writes: o.output.writes, gotos: o.output.gotos, taskId: t.id, attempts: o.attempts })
           continue
