@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Data, Duration, Effect, Either, Exit, Fiber, Ref, Schedule, Schema, Stream, TestClock } from "effect"
+import { Data, Deferred, Duration, Effect, Either, Exit, Fiber, Ref, Schedule, Schema, Stream, TestClock } from "effect"
 import { Channel, Command, Send, Snapshots, StateGraph } from "effect-stategraph"
 
 const provide = Effect.provide(Snapshots.layerMemory)
@@ -469,6 +469,35 @@ describe("StateGraph engine", () => {
       expect((yield* Fiber.join(first)).n).toBe(2)
       // released at the end: the thread is free again
       expect((yield* graph.getState("lease")).values.n).toBe(2)
+    }).pipe(provide))
+
+  it.live("a lease renewal still waiting when its run ends never claims the thread again", () =>
+    Effect.gen(function*() {
+      const store = yield* Snapshots.Snapshots
+      const gate = yield* Deferred.make<void>()
+      const renewals = yield* Ref.make(0)
+      // renewals wait (as behind another connection's lock) until the gate opens
+      const slow: Snapshots.Backend = {
+        ...store,
+        claim: (threadId, runId, options) =>
+          Effect.zipRight(
+            Effect.zipRight(Ref.update(renewals, (n) => n + 1), Deferred.await(gate)),
+            store.claim(threadId, runId, options)
+          )
+      }
+      // a lease of 60 ms: a renewal every 20 ms while the 60 ms step runs
+      const quick = yield* StateGraph.make({ id: "renew", state: { n: Channel.lastValue(Schema.Number) } }).pipe(
+        StateGraph.addNode("slow", (s) => Effect.as(Effect.sleep(Duration.millis(60)), { n: s.n + 1 })),
+        StateGraph.addEdge(StateGraph.START, "slow"),
+        StateGraph.compile({ leaseMillis: 60 })
+      )
+      expect((yield* Effect.provideService(quick.invoke({ n: 1 }, { threadId: "r" }), Snapshots.Snapshots, slow)).n).toBe(2)
+      expect(yield* Ref.get(renewals)).toBeGreaterThan(0)
+      // the run ended and gave the thread back; the waiting renewal now gets through its lock
+      yield* Deferred.succeed(gate, undefined)
+      yield* Effect.sleep(Duration.millis(5))
+      // and must not have claimed the thread: another run starts at once
+      expect((yield* quick.invoke({ n: 5 }, { threadId: "r" })).n).toBe(6)
     }).pipe(provide))
 
   it.live("interrupting a run interrupts the tasks of its parallel step", () =>

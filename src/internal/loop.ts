@@ -2,7 +2,7 @@
  * The effectful superstep loop: run a step's tasks, persist pending writes, apply, plan,
  * checkpoint, and stop at END, an interrupt, a failure or the recursion limit.
  */
-import { Cause, Context, Duration, Effect, Either, Exit, Fiber, Option, ParseResult, Runtime } from "effect"
+import { Cause, Context, Duration, Effect, Either, Exit, Fiber, FiberId, Option, ParseResult, Runtime } from "effect"
 import {
   CheckpointNotFound,
   CorruptSnapshot,
@@ -1457,8 +1457,11 @@ const heartbeat = (run: Run, store: Backend) =>
       const renew = Effect.ignore(store.claim(run.threadId!, runId, { workflowId: compiled.id, leaseMillis: compiled.leaseMillis }))
       let stopped = false
       let timer: ReturnType<typeof setTimeout> | undefined
+      let renewing: Fiber.RuntimeFiber<void> | undefined
       const tick = () => {
-        Runtime.runFork(runtime)(renew).addObserver(() => {
+        renewing = Runtime.runFork(runtime)(renew)
+        renewing.addObserver(() => {
+          renewing = undefined
           if (!stopped) timer = setTimeout(tick, every)
         })
       }
@@ -1466,6 +1469,8 @@ const heartbeat = (run: Run, store: Backend) =>
       run.stopHeartbeat = () => {
         stopped = true
         clearTimeout(timer)
+        // a renewal waiting out another connection's lock must not claim the thread once released
+        renewing?.unsafeInterruptAsFork(FiberId.none)
       }
     }))
 
