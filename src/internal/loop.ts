@@ -1282,28 +1282,14 @@ export const execute = (
     if (Option.isSome(loaded)) {
       const decoded = decodeCheckpoint(compiled, loaded.value)
       if (Either.isLeft(decoded)) return yield* Effect.fail(decoded.left)
-      if (loaded.value.workflowVersion !== compiled.version && !config.allowVersionChange) {
-        return yield* Effect.fail(
-          new SnapshotVersionMismatch({ threadId, expected: compiled.version, found: loaded.value.workflowVersion })
-        )
-      }
+      yield* checkVersion(loaded.value.workflowVersion)
       base = decoded.right
       head = base.checkpointId
     }
     // a refusal is decided under a claim, as before: another run may hold the thread
     if (request._tag === "Input") {
       if (base !== undefined && base.status === "paused") return yield* classic
-      const { cp, writes } = yield* startFromInput(
-        compiled,
-        base ?? emptyCheckpoint(compiled),
-        request.input,
-        base === undefined,
-        Ids.make(),
-        config.metadata ?? {}
-      )
-      yield* store.commit({ threadId, runId: run.runId, expectedHead: head, snapshot: toEncoded(compiled, threadId, cp), writes, claim })
-      yield* heartbeat(run, store)
-      return yield* loop(run, cp, cp.checkpointId, new Map(), false)
+      return yield* startWith(request.input, base, head, true)
     }
     if (base === undefined || base.status !== "paused" || request._tag !== "Resume") return yield* classic
     const prepared = yield* Effect.either(prepareAnswers(base, threadId, request.answers))
@@ -1320,9 +1306,7 @@ export const execute = (
     let base: Checkpoint | undefined
     if (head !== null || config.checkpointId !== undefined) {
       const loaded = yield* loadCheckpoint(compiled, store, threadId, config.checkpointId ?? head ?? undefined)
-      if (loaded.version !== compiled.version && !config.allowVersionChange) {
-        return yield* Effect.fail(new SnapshotVersionMismatch({ threadId, expected: compiled.version, found: loaded.version }))
-      }
+      yield* checkVersion(loaded.version)
       base = loaded.cp
     }
     const forking = config.checkpointId !== undefined && config.checkpointId !== head
@@ -1337,17 +1321,7 @@ export const execute = (
             new ThreadPaused({ threadId, interruptIds: base.interrupts.filter((i) => i.status === "pending").map((i) => i.id) })
           )
         }
-        const fresh = base === undefined
-        const { cp, writes } = yield* startFromInput(
-          compiled,
-          base ?? emptyCheckpoint(compiled),
-          request.input,
-          fresh,
-          Ids.make(),
-          config.metadata ?? {}
-        )
-        yield* store.commit({ threadId, runId: run.runId, expectedHead: head, snapshot: toEncoded(compiled, threadId, cp), writes })
-        return yield* loop(run, cp, cp.checkpointId, new Map(), false)
+        return yield* startWith(request.input, base, head, false)
       }
       case "Continue": {
         if (base === undefined) return yield* Effect.fail(new ThreadNotFound({ threadId }))
@@ -1361,6 +1335,33 @@ export const execute = (
       }
     }
   })
+
+  function checkVersion(found: string) {
+    return found !== compiled.version && !config.allowVersionChange
+      ? Effect.fail(new SnapshotVersionMismatch({ threadId: threadId!, expected: compiled.version, found }))
+      : Effect.void
+  }
+
+  /**
+   * New input on `base` (none: a new thread): commits the input checkpoint — taking the claim with
+   * it when the run does not hold it yet — then runs.
+   */
+  function startWith(input: unknown, base: Checkpoint | undefined, head: string | null, claimNow: boolean) {
+    return Effect.gen(function*() {
+      const { cp, writes } = yield* startFromInput(
+        compiled,
+        base ?? emptyCheckpoint(compiled),
+        input,
+        base === undefined,
+        Ids.make(),
+        config.metadata ?? {}
+      )
+      const snapshot = toEncoded(compiled, threadId!, cp)
+      yield* store!.commit({ threadId: threadId!, runId: run.runId, expectedHead: head, snapshot, writes, ...(claimNow ? { claim } : {}) })
+      if (claimNow) yield* heartbeat(run, store!)
+      return yield* loop(run, cp, cp.checkpointId, new Map(), false)
+    })
+  }
 
   /** Resumes a paused checkpoint: records the answers (and `running`) first, then runs. */
   function resumeFrom(

@@ -95,15 +95,19 @@ export interface EncodedAnswer {
   readonly value: unknown
 }
 
-/** A claimed job with what the worker needs of its pipeline. @internal */
-export interface Claimed {
-  readonly job: Job
+/** What a worker needs of a job's pipeline (fixed at the pipeline's creation). @internal */
+export interface PipelineInfo {
   readonly threadId: string
   readonly workflowId: string
   readonly workflowVersion: string
   readonly executionId: string
   readonly retryStrategy: "individual" | "stop_on_failure"
   readonly config: unknown
+}
+
+/** A claimed job with what the worker needs of its pipeline. @internal */
+export interface Claimed extends PipelineInfo {
+  readonly job: Job
   readonly resume: { readonly answers: ReadonlyArray<EncodedAnswer>; readonly tasks: ReadonlyArray<string> } | undefined
 }
 

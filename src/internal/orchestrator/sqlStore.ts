@@ -13,6 +13,7 @@ import * as Db from "../sqlite/db.js"
 import { migrateOnce } from "../sqlite/migrations.js"
 import {
   type Claimed,
+  type PipelineInfo,
   type EncodedAnswer,
   type FinishRequest,
   type Finished,
@@ -273,14 +274,6 @@ export const make = Effect.gen(function*() {
     return Deferred.succeed(previous, undefined)
   }).pipe(Effect.asVoid)
 
-  interface PipelineInfo {
-    readonly threadId: string
-    readonly workflowId: string
-    readonly workflowVersion: string
-    readonly executionId: string
-    readonly retryStrategy: "individual" | "stop_on_failure"
-    readonly config: unknown
-  }
   /** What a worker needs of a pipeline never changes after its creation: kept per pipeline. */
   const pipelineInfo = new Map<string, PipelineInfo>()
   /** Stored configs, parsed once per distinct text (pipelines of one workflow share theirs). */
