@@ -21,7 +21,9 @@ const scenario = byId(id ?? "")
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${side}-${scenario.id}-`))
 const t0 = Date.now()
 try {
-  const result = await scenario.run[side as Side](dir)
+  const run = scenario.run[side as Side]
+  if (run === undefined) throw new Error(`scenario "${scenario.id}" has no ${side} side`)
+  const result = await run(dir)
   const out = {
     side,
     scenario: scenario.id,

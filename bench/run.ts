@@ -31,7 +31,8 @@ const DEFAULT_RUN: ReadonlyArray<string> = [
   "loop-sqlite-async",
   "chat",
   "interrupt",
-  "send-join"
+  "send-join",
+  "queue"
 ]
 
 const SIDES: ReadonlyArray<Side> = ["ours", "langgraph"]
@@ -120,6 +121,7 @@ for (const scenario of selected) {
   for (let r = 0; r < repeat; r++) {
     const order = r % 2 === 0 ? SIDES : [...SIDES].reverse()
     for (const side of order) {
+      if (scenario.run[side] === undefined) continue
       process.stderr.write(`  ${scenario.id} · ${side} · run ${r + 1}/${repeat} … `)
       const out = runChild(side, scenario.id)
       if ("error" in out) {
@@ -186,11 +188,11 @@ for (const scenario of selected) {
       i === 0 ? scenario.id : "",
       m.label,
       `${fmt(o, m.digits)} ${m.unit}`,
-      `${fmt(l, m.digits)} ${m.unit}`,
-      ratioOf(m, o, l),
+      scenario.run.langgraph === undefined ? "— (no counterpart)" : `${fmt(l, m.digits)} ${m.unit}`,
+      scenario.run.langgraph === undefined ? "—" : ratioOf(m, o, l),
       targetOf(m, o),
       i === 0 ? `${fmt(rssOf(runs.ours), 0)} MB` : "",
-      i === 0 ? `${fmt(rssOf(runs.langgraph), 0)} MB` : ""
+      i === 0 && scenario.run.langgraph !== undefined ? `${fmt(rssOf(runs.langgraph), 0)} MB` : ""
     ])
   })
 }

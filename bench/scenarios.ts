@@ -26,11 +26,13 @@ export interface Scenario {
   /** uses SQLite (our side: `SqliteSnapshots.layer({ filename })`) */
   readonly sqlite: boolean
   /** `dir` is a fresh temp directory (removed after the run) */
-  readonly run: { readonly [S in Side]: (dir: string) => Promise<unknown> }
+  /** a scenario LangGraph has no counterpart for (the durable queue) runs our side only */
+  readonly run: { readonly ours: (dir: string) => Promise<unknown>; readonly langgraph?: (dir: string) => Promise<unknown> }
   readonly metrics: ReadonlyArray<Metric>
 }
 
 const ours = () => import("./ours/scenarios.js")
+const queue = () => import("./ours/queue.js")
 const langgraph = () => import("./langgraph/scenarios.js")
 
 const usPerNode = (target?: number): Metric => ({
@@ -194,6 +196,27 @@ export const SCENARIOS: ReadonlyArray<Scenario> = [
         digits: 1,
         get: (r) => r.peakRssMb - r.baseRssMb
       }
+    ]
+  },
+  {
+    // ours only: LangGraph JS has no durable job queue
+    id: "queue",
+    title: "async orchestrator's durable queue on SQLite: 2,000 trivial one-task pipelines drained by workers",
+    sqlite: true,
+    run: {
+      ours: async () => (await queue()).queueThroughput({ jobs: 2000 })
+    },
+    metrics: [
+      {
+        label: "jobs / s, 1 worker fiber",
+        unit: "/s",
+        better: "higher",
+        target: { op: ">=", value: 5000 },
+        digits: 0,
+        get: (r) => r.oneFiber
+      },
+      { label: "jobs / s, 2 worker fibers", unit: "/s", better: "higher", digits: 0, get: (r) => r.twoFibers },
+      { label: "jobs / s, 2 worker processes", unit: "/s", better: "higher", digits: 0, get: (r) => r.twoProcesses }
     ]
   }
 ]

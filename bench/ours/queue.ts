@@ -15,11 +15,13 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect, Layer, Option, Schema, Stream } from "effect"
-import { Channel, Graphs, Orchestrator, Pipeline, RunEvent, StateGraph, Worker } from "effect-stategraph"
+import { Channel, Graphs, Orchestrator, Pipeline, RunEvent, StateGraph, Worker } from "../../src/index.js"
 
-const jobs = Number(process.argv[2] ?? 2000)
-const chain = Math.max(1, Number(process.argv[3] ?? 1))
 const here = path.dirname(fileURLToPath(import.meta.url))
+// under tsx the worker is the .ts source; in the benchmark's transpiled build, its .js sibling
+const workerArgs = import.meta.url.endsWith(".ts")
+  ? ["--import", "tsx", path.join(here, "queueWorker.ts")]
+  : [path.join(here, "queueWorker.js")]
 
 export const makeGraph = (length: number) => {
   let g: any = StateGraph.make({ id: `bench-chain-${length}`, state: { n: Channel.lastValue(Schema.Number) } })
@@ -31,7 +33,15 @@ export const makeGraph = (length: number) => {
   return (StateGraph.compileSync as any)(g) as StateGraph.AnyCompiled
 }
 
-const tempDb = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "sg-queue-bench-")), "queue.db")
+const tempDirs: Array<string> = []
+process.on("exit", () => {
+  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true })
+})
+const tempDb = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sg-queue-bench-"))
+  tempDirs.push(dir)
+  return path.join(dir, "queue.db")
+}
 
 const layerFor = (filename: string, graph: StateGraph.AnyCompiled) =>
   Orchestrator.layer({ fallback: "async" }, Orchestrator.layerAsync).pipe(
@@ -71,7 +81,7 @@ const awaitAll = (ids: ReadonlyArray<string>) =>
     }
   })
 
-const inProcess = (fibers: number) =>
+const inProcess = (jobs: number, chain: number, fibers: number) =>
   Effect.gen(function*() {
     const graph = makeGraph(chain)
     const filename = tempDb()
@@ -109,14 +119,14 @@ const latency = Effect.gen(function*() {
   }).pipe(Effect.scoped, Effect.provide(layerFor(filename, graph)))
 })
 
-const processes = (count: number) =>
+const processes = (jobs: number, chain: number, count: number) =>
   Effect.gen(function*() {
     const graph = makeGraph(chain)
     const filename = tempDb()
     return yield* Effect.gen(function*() {
       const { ids } = yield* enqueue(graph, Math.ceil(jobs / chain))
       const children = Array.from({ length: count }, () =>
-        spawn(process.execPath, ["--import", "tsx", path.join(here, "queueWorker.ts"), filename, String(chain)], {
+        spawn(process.execPath, [...workerArgs, filename, String(chain)], {
           stdio: ["ignore", "pipe", "inherit"]
         }))
       // start the clock once every process has opened the database
@@ -132,22 +142,43 @@ const processes = (count: number) =>
     }).pipe(Effect.provide(layerFor(filename, graph)))
   })
 
-const main = Effect.gen(function*() {
+export interface QueueResult {
+  readonly oneFiber: number
+  readonly twoFibers: number
+  readonly twoProcesses: number
+}
+
+/** The benchmark table's scenario: jobs/s with 1 and 2 worker fibers and with 2 worker processes. */
+export const queueThroughput = (opts: { readonly jobs?: number; readonly chain?: number } = {}): Promise<QueueResult> => {
+  const { chain = 1, jobs = 2000 } = opts
+  return Effect.runPromise(
+    Effect.gen(function*() {
+      const one = yield* inProcess(jobs, chain, 1)
+      const two = yield* inProcess(jobs, chain, 2)
+      const procs = yield* processes(jobs, chain, 2)
+      return { oneFiber: one.perSecond, twoFibers: two.perSecond, twoProcesses: procs.perSecond }
+    }) as Effect.Effect<QueueResult, unknown>
+  )
+}
+
+const main = (jobs: number, chain: number) => Effect.gen(function*() {
   console.log(`queue bench: ${jobs} trivial jobs, chains of ${chain}`)
   for (const fibers of [1, 2]) {
-    const r = yield* inProcess(fibers)
+    const r = yield* inProcess(jobs, chain, fibers)
     console.log(
       `  ${fibers} worker fiber(s): ${r.perSecond.toFixed(0)} jobs/s (${r.jobs} jobs in ${r.millis.toFixed(0)} ms); orchestrate ${r.enqueuePerSecond.toFixed(0)} pipelines/s`
     )
   }
-  const p = yield* processes(2)
+  const p = yield* processes(jobs, chain, 2)
   console.log(`  2 worker processes (1 fiber each): ${p.perSecond.toFixed(0)} jobs/s (${p.jobs} jobs in ${p.millis.toFixed(0)} ms)`)
   const l = yield* latency
   console.log(`  orchestrate → first JobStarted: p50 ${l.p50.toFixed(2)} ms, p95 ${l.p95.toFixed(2)} ms`)
 })
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  Effect.runPromise(main as Effect.Effect<void, unknown>).catch((e) => {
+  const jobs = Number(process.argv[2] ?? 2000)
+  const chain = Math.max(1, Number(process.argv[3] ?? 1))
+  Effect.runPromise(main(jobs, chain) as Effect.Effect<void, unknown>).catch((e) => {
     console.error(e)
     process.exit(1)
   })

@@ -4,7 +4,7 @@
  */
 import * as fs from "node:fs"
 import { Effect, Layer } from "effect"
-import { Graphs, Pipeline, Worker } from "effect-stategraph"
+import { Graphs, Pipeline, Worker } from "../../src/index.js"
 import { makeGraph } from "./queue.js"
 
 const [filename, chain] = [process.argv[2]!, Number(process.argv[3] ?? 1)]
