@@ -8,6 +8,7 @@
 import { Data, Effect, Either, JSONSchema, ParseResult, Schema } from "effect"
 import type { YieldableError } from "effect/Cause"
 import { CurrentTask, interruptId } from "./internal/task.js"
+import { withoutStack } from "./internal/pause.js"
 
 /**
  * @since 0.1.0
@@ -165,7 +166,7 @@ const makeKind = <K extends string, Req, Res, AskInput>(
           request: Either.isRight(encoded) ? encoded.right : request,
           index
         }
-        return Effect.fail(new Base({ id: interruptId(task.taskId, index), request }) as any)
+        return Effect.fail(withoutStack(() => new Base({ id: interruptId(task.taskId, index), request })) as any)
       })
     }
     static respond(value: Res): Answer<K, Res> {

@@ -14,6 +14,7 @@ import type * as Channel from "./Channel.js"
 import type * as GraphError from "./GraphError.js"
 import * as Interrupt from "./Interrupt.js"
 import { CurrentTask, type JournalEntry, type TaskScope } from "./internal/task.js"
+import { withoutStack } from "./internal/pause.js"
 import type { AnyCompiled, CompiledGraph, InterruptsOf } from "./StateGraph.js"
 import { Snapshots } from "./Snapshots.js"
 
@@ -379,13 +380,13 @@ export const call = <S extends Channel.Channels, Nodes extends Record<string, an
         }
         if (answers.length === 0) {
           // still waiting on the child's questions
-          return Effect.fail(
+          return Effect.fail(withoutStack(() =>
             new Interrupt.GraphInterrupted<any>({
               threadId,
               checkpointId: state.checkpointId,
               interrupts: state.interrupts.filter((i) => i.status === "pending") as any
             })
-          )
+          ))
         }
         return child.resume({ threadId }, ...(answers as any))
       })

@@ -27,6 +27,7 @@ import * as algo from "./algo.js"
 import { START } from "./constants.js"
 import { forkAll } from "./fanout.js"
 import type { Compiled } from "./graph.js"
+import { withoutStack } from "./pause.js"
 import * as Ids from "./ids.js"
 import { CurrentTask, interruptId, type JournalEntry, type ScopeHolder, type TaskScope } from "./task.js"
 
@@ -1022,13 +1023,13 @@ const loopWith = (
         if (emit !== undefined && modes.has("events")) {
           yield* emit({ mode: "events", event: { _tag: "Paused", checkpointId: at.checkpointId, interrupts: pendingRecords.map((r) => r.id) } })
         }
-        return yield* Effect.fail(
+        return yield* Effect.fail(withoutStack(() =>
           new Interrupt.GraphInterrupted<any>({
             threadId,
             checkpointId: at.checkpointId,
             interrupts: pendingRecords.map(toPending)
           })
-        )
+        ))
       })
     }
   })
