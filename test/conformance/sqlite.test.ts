@@ -1,7 +1,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer, Option, Schema } from "effect"
-import { Channel, Snapshots, SqliteSnapshots, StateGraph } from "effect-stategraph"
+import { Channel, Interrupt, Snapshots, SqliteSnapshots, StateGraph } from "effect-stategraph"
 import * as Migrations from "effect-stategraph/internal/sqlite/migrations"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -169,4 +169,38 @@ describe("SqliteSnapshots schema upgrades", () => {
       }))
       expect(migrations).toEqual([{ migration_id: 1 }, { migration_id: 2 }, { migration_id: 3 }])
     }))
+})
+
+describe("SqliteSnapshots load of a checkpoint whose values are all inline (one statement)", () => {
+  class Approve extends Interrupt.Tag("SqliteLoadApprove", { request: Schema.String, response: Schema.Boolean }) {}
+  const approval = StateGraph.make({ id: "sqlite-load", state: { ok: Channel.lastValue(Schema.Boolean, { initial: () => false }) } }).pipe(
+    StateGraph.addNode("ask", () => Effect.map(Approve.ask("ship?"), (ok) => ({ ok }))),
+    StateGraph.addEdge(StateGraph.START, "ask"),
+    StateGraph.addEdge("ask", StateGraph.END),
+    StateGraph.compileSync()
+  )
+  const pauseTwo = Effect.gen(function*() {
+    for (const threadId of ["a", "b"]) {
+      const paused = yield* Effect.flip(approval.invoke({}, { threadId }))
+      expect(paused._tag).toBe("GraphInterrupted")
+    }
+  })
+
+  it.scoped("a paused thread's task records come with the row; tampered records are a CorruptSnapshot", () =>
+    Effect.gen(function*() {
+      yield* pauseTwo
+      const rows = yield* exec2(`SELECT record FROM stategraph_tasks WHERE thread_id = 'a'`)
+      expect(JSON.parse((rows[0] as { record: string }).record)).toMatchObject({ node: "ask", status: "interrupted" })
+      expect((yield* approval.getState("a")).interrupts).toHaveLength(1)
+      for (const bad of ['{"taskId": [', '{"taskId": 1}']) {
+        yield* exec(`UPDATE stategraph_tasks SET record = ? WHERE thread_id = 'a'`, [bad])
+        const failure = yield* Effect.flip(approval.getState("a"))
+        expect(failure._tag).toBe("CorruptSnapshot")
+        if (failure._tag === "CorruptSnapshot") expect(failure.issue).toMatch(/task record|pendingWrites/)
+        expect((yield* Effect.flip(approval.resume({ threadId: "a" }, Approve.respond(true))))._tag).toBe("CorruptSnapshot")
+      }
+      // the untouched thread resumes, its record read the same way
+      expect(yield* approval.resume({ threadId: "b" }, Approve.respond(true))).toEqual({ ok: true })
+      expect((yield* approval.getState("b")).status).toBe("completed")
+    }).pipe(Effect.provide(fresh({}))))
 })

@@ -130,6 +130,18 @@ WHERE thread_id = ?`
 export const loadOne = `SELECT ${CP} FROM stategraph_checkpoints c
 WHERE c.thread_id = ? AND c.checkpoint_id = coalesce(?, (SELECT head FROM stategraph_threads WHERE thread_id = ?))`
 
+/**
+ * `loadOne` with the checkpoint's task records folded in (`task_records`: a JSON array of the
+ * records' texts, in write order), for a load in one statement. params: threadId, checkpointId|null, threadId
+ *
+ * @internal
+ */
+export const loadWithTasks = `SELECT ${CP},
+  (SELECT json_group_array(t.record ORDER BY t.rowid) FROM stategraph_tasks t
+    WHERE t.thread_id = c.thread_id AND t.checkpoint_id = c.checkpoint_id) AS task_records
+FROM stategraph_checkpoints c
+WHERE c.thread_id = ? AND c.checkpoint_id = coalesce(?, (SELECT head FROM stategraph_threads WHERE thread_id = ?))`
+
 /** Every blob reachable from the seeds `[[channel, blobId], …]`. params: seedsJson, threadId, threadId @internal */
 export const blobs = `WITH RECURSIVE need (channel, id) AS (
   SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)

@@ -467,10 +467,15 @@ export const make = (
   }
 
   /** Rebuilds the snapshots of rows of one thread: channel values from blobs, pending task records. */
+  /**
+   * `givenTasks`: the rows' task records, already read with them (the one-statement load);
+   * otherwise they are read here.
+   */
   const materialize = (
     tx: Db.Tx,
     threadId: string,
-    rows: ReadonlyArray<CheckpointRow>
+    rows: ReadonlyArray<CheckpointRow>,
+    givenTasks?: ReadonlyArray<{ readonly checkpoint_id: string; readonly record: unknown }>
   ): Effect.Effect<ReadonlyArray<WorkflowSnapshotEncoded>, CorruptSnapshot | SqlError> =>
     Effect.gen(function*() {
       if (rows.length === 0) return []
@@ -492,7 +497,8 @@ export const make = (
       const blobs = decodeBlobRows(blobRows)
       if (Either.isLeft(blobs)) return yield* Effect.fail(corrupt(threadId, undefined, formatIssue(blobs.left)))
       const reader = Blobs.makeReader(blobs.right, fanout)
-      const taskRows = yield* tx.all(Sql.tasksOf, [threadId, JSON.stringify(rows.map((r) => r.checkpoint_id))])
+      const taskRows = givenTasks ??
+        (yield* tx.all(Sql.tasksOf, [threadId, JSON.stringify(rows.map((r) => r.checkpoint_id))]))
       const tasks = new Map<string, Array<unknown>>()
       for (const t of taskRows) {
         const decoded = decodeTaskRow(t)
@@ -642,6 +648,27 @@ export const make = (
           yield* tx.all(Sql.touchThread, [Date.now(), checkpointId, patch.status, checkpointId, rows[0].wake_at, threadId])
     })
 
+  const loadInTransaction = (threadId: string, checkpointId: string | undefined) =>
+    db.read("load", (tx) =>
+      Effect.flatMap(tx.all(Sql.loadOne, [threadId, checkpointId ?? null, threadId]), (raw) => {
+        if (raw.length === 0) return Effect.succeed(Option.none())
+        const rows = decodeRows(threadId, raw)
+        if (Either.isLeft(rows)) return Effect.fail(rows.left)
+        return Effect.map(materialize(tx, threadId, rows.right), (s) => Option.some(s[0]!))
+      }))
+
+  /** `materialize` with every input given reads nothing */
+  const noTx: Db.Tx = { all: () => Effect.dieMessage("SqliteSnapshots: a load without a transaction read more") }
+
+  /** The task records folded into the load's row (a JSON array of the records' texts, in write order). */
+  const taskRecordsOf = (row: CheckpointRow, folded: unknown) => {
+    const texts = typeof folded === "string" ? Either.try(() => JSON.parse(folded) as unknown) : Either.right(undefined)
+    if (Either.isLeft(texts) || !Array.isArray(texts.right)) {
+      return Either.left(corrupt(row.thread_id, row.checkpoint_id, "task records: not a JSON array"))
+    }
+    return Either.right(texts.right.map((record) => ({ checkpoint_id: row.checkpoint_id, record })))
+  }
+
   const backend: Backend = {
     claim: (threadId, runId, { leaseMillis, workflowId }) =>
       Effect.suspend(() => {
@@ -707,13 +734,23 @@ export const make = (
       db.write("setStatus", (tx) => setStatusIn(tx, threadId, runId, checkpointId, patch)),
 
     load: (threadId, checkpointId) =>
-      db.read("load", (tx) =>
-        Effect.flatMap(tx.all(Sql.loadOne, [threadId, checkpointId ?? null, threadId]), (raw) => {
-          if (raw.length === 0) return Effect.succeed(Option.none())
-          const rows = decodeRows(threadId, raw)
-          if (Either.isLeft(rows)) return Effect.fail(rows.left)
-          return Effect.map(materialize(tx, threadId, rows.right), (s) => Option.some(s[0]!))
-        })),
+      // one statement (the row and its task records) when every channel value is inline in the
+      // row; blob values are read in a read transaction with the row, for one consistent view
+      Effect.flatMap(db.once("load", Sql.loadWithTasks, [threadId, checkpointId ?? null, threadId]), (raw) => {
+        if (raw.length === 0) return Effect.succeed(Option.none())
+        const rows = decodeRows(threadId, raw)
+        if (Either.isLeft(rows)) return Effect.fail(rows.left)
+        const row = rows.right[0]!
+        for (const channel in row.channels) {
+          if (!Blobs.isInline(row.channels[channel]!)) return loadInTransaction(threadId, checkpointId)
+        }
+        const records = taskRecordsOf(row, raw[0].task_records)
+        if (Either.isLeft(records)) return Effect.fail(records.left)
+        return materialize(noTx, threadId, rows.right, records.right).pipe(
+          Effect.catchTag("SqlError", (e) => Effect.fail(Db.storeError("load")(e))),
+          Effect.map((s) => Option.some(s[0]!))
+        )
+      }),
 
     history: (threadId, options) =>
       query("history", threadId, Sql.history, [
