@@ -31,6 +31,7 @@ const DEFAULT_RUN: ReadonlyArray<string> = [
   "loop-sqlite-async",
   "chat",
   "interrupt",
+  "interrupt-concurrent",
   "send-join",
   "queue"
 ]

@@ -171,6 +171,19 @@ export const SCENARIOS: ReadonlyArray<Scenario> = [
     metrics: [{ label: "cycles / s", unit: "/s", better: "higher", target: { op: ">=", value: 4000 }, digits: 0, get: (r: number) => r }]
   },
   {
+    // not one of the project's scenarios: the same cycles with all 300 threads in flight at once
+    // (a server answering many users), on both sides; our store commits the writes that runs
+    // issue at the same moment in one transaction (group commit)
+    id: "interrupt-concurrent",
+    title: "interrupt + resume on 300 threads at once (Promise.all), SQLite",
+    sqlite: true,
+    run: {
+      ours: async (dir) => (await ours()).interruptResume({ threads: 300, dir, concurrent: true }),
+      langgraph: async (dir) => (await langgraph()).interruptResume({ threads: 300, dir, concurrent: true })
+    },
+    metrics: [{ label: "cycles / s", unit: "/s", better: "higher", digits: 0, get: (r: number) => r }]
+  },
+  {
     id: "send-join",
     title: "1,000 Sends + join, SQLite",
     sqlite: true,

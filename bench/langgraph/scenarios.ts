@@ -243,11 +243,13 @@ export async function chat(opts: ChatOptions): Promise<ChatResult> {
 export interface InterruptResumeOptions {
   threads?: number;
   dir: string;
+  /** all threads' cycles started at once (`Promise.all`) instead of one after another */
+  concurrent?: boolean;
 }
 
 /** Returns cycles/second; a cycle = invoke-until-pause + resume-until-end. */
 export async function interruptResume(opts: InterruptResumeOptions): Promise<number> {
-  const { threads = 300, dir } = opts;
+  const { threads = 300, dir, concurrent = false } = opts;
   const State = Annotation.Root({ answer: Annotation<string> });
   const saver = SqliteSaver.fromConnString(path.join(dir, "interrupt.sqlite"));
   const graph = new StateGraph(State)
@@ -271,7 +273,8 @@ export async function interruptResume(opts: InterruptResumeOptions): Promise<num
     for (let i = 0; i < 5; i++) await cycle(`warmup-${i}`); // not timed
     maybeGc();
     const t0 = performance.now();
-    for (let i = 0; i < threads; i++) await cycle(`t-${i}`);
+    if (concurrent) await Promise.all(Array.from({ length: threads }, (_, i) => cycle(`t-${i}`)));
+    else for (let i = 0; i < threads; i++) await cycle(`t-${i}`);
     const elapsedS = (performance.now() - t0) / 1000;
     return threads / elapsedS;
   } finally {

@@ -196,6 +196,8 @@ export interface InterruptResumeOptions {
   dir: string
   /** the store's option; default 8 (the WAL is truncated every few runs, for small files) */
   walCheckpointAfterCommits?: number
+  /** all threads' cycles started at once (`Promise.all`) instead of one after another */
+  concurrent?: boolean
 }
 
 class Ok extends Interrupt.Tag("BenchOk", {
@@ -205,7 +207,7 @@ class Ok extends Interrupt.Tag("BenchOk", {
 
 /** Returns cycles/second; a cycle = invoke-until-pause + resume-until-end. */
 export async function interruptResume(opts: InterruptResumeOptions): Promise<number> {
-  const { dir, threads = 300, walCheckpointAfterCommits } = opts
+  const { concurrent = false, dir, threads = 300, walCheckpointAfterCommits } = opts
   const graph = StateGraph.make({ id: "bench-interrupt", state: { answer: Channel.lastValue(Schema.String) } }).pipe(
     StateGraph.addNode("ask", () => Effect.map(Ok.ask({ question: "ok?" }), (answer) => ({ answer }))),
     StateGraph.addEdge(StateGraph.START, "ask"),
@@ -232,7 +234,8 @@ export async function interruptResume(opts: InterruptResumeOptions): Promise<num
     for (let i = 0; i < 5; i++) await cycle(`warmup-${i}`) // not timed
     maybeGc()
     const t0 = performance.now()
-    for (let i = 0; i < threads; i++) await cycle(`t-${i}`)
+    if (concurrent) await Promise.all(Array.from({ length: threads }, (_, i) => cycle(`t-${i}`)))
+    else for (let i = 0; i < threads; i++) await cycle(`t-${i}`)
     const elapsedS = (performance.now() - t0) / 1000
     return threads / elapsedS
   } finally {

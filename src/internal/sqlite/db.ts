@@ -1,12 +1,13 @@
 /**
  * A lean executor over an @effect/sql SQLite client: prepared statements on the client's own
- * connection, write transactions that take the write lock up front (`BEGIN IMMEDIATE`), and
- * `SqlError` translated into our `StoreError` at this boundary.
+ * connection, write transactions that take the write lock up front (`BEGIN IMMEDIATE`), group
+ * commit of single write statements issued at the same moment, and `SqlError` translated into our
+ * `StoreError` at this boundary.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Clock, Effect, Exit } from "effect"
+import { Clock, Deferred, Effect, Exit, FiberId } from "effect"
 import { StoreError } from "../../GraphError.js"
 
 /** Statements of one transaction. @internal */
@@ -24,6 +25,22 @@ export interface Db {
   readonly read: <A, E>(operation: string, body: (tx: Tx) => Effect.Effect<A, E | SqlError>) => Effect.Effect<A, Exclude<E, SqlError> | StoreError>
   /** One statement in its own (implicit) transaction. */
   readonly once: (operation: string, sql: string, params: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<any>, StoreError>
+  /**
+   * One write statement, atomic on its own, committed before it returns; statements that fibers
+   * of this process issue at the same moment share one write transaction (group commit), each
+   * with its own result or error.
+   */
+  readonly writeOnce: (operation: string, sql: string, params: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<any>, StoreError>
+}
+
+/** A statement waiting for the next group commit. */
+interface Queued {
+  readonly operation: string
+  readonly sql: string
+  readonly params: ReadonlyArray<unknown>
+  readonly done: Deferred.Deferred<ReadonlyArray<any>, StoreError>
+  /** its fiber stopped waiting before the group was taken: not run */
+  cancelled: boolean
 }
 
 const isSqlError = (u: unknown): u is SqlError =>
@@ -96,11 +113,88 @@ export const make = (client: SqlClient.SqlClient, exclusive: Connection | undefi
       )
     )).pipe(translate(operation))
 
+  const once = (operation: string, sql: string, params: ReadonlyArray<unknown>) =>
+    retry(withConnection((conn) => conn.execute(sql, params, undefined))).pipe(translate(operation))
+  const write = transaction("BEGIN IMMEDIATE")
+
+  // ----- group commit ----------------------------------------------------------------------
+  // The first fiber to queue a statement while no group is forming leads the group: it yields
+  // once, so fibers that are ready to run queue theirs too, then runs the group. One statement
+  // runs on its own; several run in one write transaction, each keeping its own outcome (a
+  // statement that fails, e.g. a refused compare-and-set, is rolled back alone: SQLite aborts
+  // the statement, not the transaction). Everyone's outcome is known only once the transaction
+  // committed; a failed BEGIN or COMMIT fails every statement of the group.
+
+  let queue: Array<Queued> = []
+  let forming = false
+
+  const take = () => {
+    const group = queue.filter((q) => !q.cancelled)
+    queue = []
+    return group
+  }
+
+  /** Runs `own` (the leader's statement, if any) and `group` in one write transaction. */
+  const runGroup = (
+    own: Pick<Queued, "operation" | "sql" | "params"> | undefined,
+    group: ReadonlyArray<Queued>
+  ): Effect.Effect<ReadonlyArray<any>, StoreError> => {
+    const all = own === undefined ? group : [own, ...group]
+    if (all.length === 1) {
+      const q = all[0]!
+      return own !== undefined
+        ? once(q.operation, q.sql, q.params)
+        : Effect.asVoid(Effect.flatMap(Effect.exit(once(q.operation, q.sql, q.params)), (exit) => Deferred.done(group[0]!.done, exit))) as any
+    }
+    const body = (tx: Tx) => Effect.forEach(all, (q) => Effect.exit(translate(q.operation)(tx.all(q.sql, q.params))))
+    return Effect.flatMap(Effect.exit(write("commit", body)), (exit) => {
+      const outcome = (i: number): Exit.Exit<ReadonlyArray<any>, StoreError> =>
+        Exit.isSuccess(exit) ? exit.value[i]! : (exit as Exit.Exit<never, StoreError>)
+      const offset = own === undefined ? 0 : 1
+      return Effect.zipRight(
+        Effect.forEach(group, (q, i) => Deferred.done(q.done, outcome(i + offset)), { discard: true }),
+        own === undefined ? Effect.succeed([]) : outcome(0)
+      )
+    })
+  }
+
+  /** After the leader's own statement: whoever queued meanwhile, then the group is closed. */
+  const drain: Effect.Effect<void> = Effect.suspend(function next(): Effect.Effect<void> {
+    const group = take()
+    if (group.length === 0) {
+      forming = false
+      return Effect.void
+    }
+    return Effect.zipRight(Effect.ignore(runGroup(undefined, group)), Effect.suspend(next))
+  })
+
+  const writeOnce = (operation: string, sql: string, params: ReadonlyArray<unknown>) =>
+    Effect.suspend((): Effect.Effect<ReadonlyArray<any>, StoreError> => {
+      if (forming) {
+        const queued: Queued = { operation, sql, params, done: Deferred.unsafeMake(FiberId.none), cancelled: false }
+        queue.push(queued)
+        return Effect.onInterrupt(Deferred.await(queued.done), () =>
+          Effect.sync(() => {
+            queued.cancelled = true
+          }))
+      }
+      forming = true
+      // lead the group: yield once so that fibers ready to run can queue their statements. The
+      // leader cannot be interrupted until the group ran (others wait on its outcome), including
+      // a wait for another process's write lock, up to `busyTimeoutMillis`
+      return Effect.uninterruptible(
+        Effect.zipRight(
+          Effect.yieldNow(),
+          Effect.suspend(() => Effect.ensuring(runGroup({ operation, sql, params }, take()), drain))
+        )
+      )
+    })
+
   return {
     client,
-    write: transaction("BEGIN IMMEDIATE"),
+    write,
     read: transaction("BEGIN"),
-    once: (operation, sql, params) =>
-      retry(withConnection((conn) => conn.execute(sql, params, undefined))).pipe(translate(operation))
+    once,
+    writeOnce
   }
 }

@@ -1,6 +1,8 @@
 /**
- * The SQLite `Backend`: every write operation is one transaction; a commit is a compare-and-set on
- * the thread's run owner and head; channel values are stored incrementally (see `blobs.ts`).
+ * The SQLite `Backend`: every write operation is atomic on its own; the single-statement ones
+ * (claim, the common commit, settle, putTask, release) that runs issue at the same moment share one
+ * write transaction (group commit, see `db.ts`); a commit is a compare-and-set on the thread's run
+ * owner and head; channel values are stored incrementally (see `blobs.ts`).
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
@@ -376,7 +378,7 @@ export const make = (
     const one = planOne(req)
     const done = one === undefined
       ? commitMany(req)
-      : db.once("commit", Sql.commitOne, one.params).pipe(
+      : db.writeOnce("commit", Sql.commitOne, one.params).pipe(
         Effect.catchIf(isBusyRaise, () => busy(req.threadId)),
         Effect.map(one.done)
       )
@@ -674,12 +676,12 @@ export const make = (
       Effect.suspend(() => {
         const now = Date.now()
         return Effect.flatMap(
-          db.once("claim", Sql.claim, [threadId, workflowId, now, runId, now + leaseMillis, now]),
+          db.writeOnce("claim", Sql.claim, [threadId, workflowId, now, runId, now + leaseMillis, now]),
           (rows) => (rows.length === 0 ? busy(threadId) : Effect.succeed((rows[0].head ?? null) as string | null))
         )
       }),
 
-    release: (threadId, runId) => Effect.zipRight(db.once("release", Sql.release, [threadId, runId]), walCheckpoint),
+    release: (threadId, runId) => Effect.zipRight(db.writeOnce("release", Sql.release, [threadId, runId]), walCheckpoint),
 
     commit,
 
@@ -689,7 +691,7 @@ export const make = (
     settle: (threadId, runId, checkpointId, { claim, patch, records, release }) =>
       Effect.suspend(() => {
         const now = Date.now()
-        return db.once("settle", Sql.settle, [
+        return db.writeOnce("settle", Sql.settle, [
           threadId,
           runId,
           checkpointId,
@@ -717,7 +719,7 @@ export const make = (
 
     putTask: (threadId, runId, checkpointId, record) =>
       Effect.flatMap(
-        db.once("putTask", Sql.putTask, [
+        db.writeOnce("putTask", Sql.putTask, [
           threadId,
           checkpointId,
           record.taskId,
