@@ -87,7 +87,16 @@ const childArgs = compiled === undefined
   ? ["--expose-gc", "--import", "tsx", oneTs]
   : ["--expose-gc", path.join(compiled.dir, "bench", "one.js")]
 
+/**
+ * A pause before each child: a process started right after another one exits runs measurably
+ * slower here (its predecessor's exit and memory release still occupy the machine; our 20 ms
+ * `chain` measured 10–15 % slower right after a LangGraph process than 1 s later).
+ */
+const SETTLE_MS = 1000
+const settle = () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, SETTLE_MS)
+
 const runChild = (side: Side, id: string): ChildResult | { readonly error: string } => {
+  settle()
   const child = spawnSync(process.execPath, [...childArgs, side, id], {
     cwd: root,
     encoding: "utf8",
@@ -119,11 +128,12 @@ const started = Date.now()
 for (const scenario of selected) {
   const runs: Runs = { ours: [], langgraph: [] }
   results.set(scenario.id, runs)
-  for (let r = 0; r < repeat; r++) {
+  const times = Math.max(repeat, scenario.minRepeat ?? 1)
+  for (let r = 0; r < times; r++) {
     const order = r % 2 === 0 ? SIDES : [...SIDES].reverse()
     for (const side of order) {
       if (scenario.run[side] === undefined) continue
-      process.stderr.write(`  ${scenario.id} · ${side} · run ${r + 1}/${repeat} … `)
+      process.stderr.write(`  ${scenario.id} · ${side} · run ${r + 1}/${times} … `)
       const out = runChild(side, scenario.id)
       if ("error" in out) {
         process.stderr.write("FAILED\n")
@@ -205,6 +215,9 @@ out.push("")
 out.push(
   `effect-stategraph vs LangGraph JS — node ${process.version}, ${process.platform}/${process.arch}, ` +
     `${os.cpus().length} CPUs, median of ${repeat} fresh process${repeat > 1 ? "es" : ""} per side and scenario` +
+    (selected.some((s) => (s.minRepeat ?? 1) > repeat)
+      ? ` (${selected.filter((s) => (s.minRepeat ?? 1) > repeat).map((s) => `${s.id}: ${s.minRepeat}`).join(", ")})`
+      : "") +
     (useTsx ? " (children under tsx)" : " (children run transpiled JS on plain node)")
 )
 out.push("")
