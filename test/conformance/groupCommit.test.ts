@@ -63,6 +63,23 @@ describe("SQLite group commit", () => {
       expect(yield* query(`SELECT * FROM t WHERE k = 17`)).toEqual([])
     }))
 
+  it.scoped("an error other than a constraint's fails the whole group, and none of it is committed", () =>
+    Effect.gen(function*() {
+      const { counts, db, query } = yield* countingDb
+      const results = yield* Effect.all([
+        Effect.either(db.writeOnce("insert", "INSERT INTO t (k, v) VALUES (1, 1)", [])),
+        Effect.either(db.writeOnce("insert", "INSERT INTO missing_table (k) VALUES (2)", [])),
+        Effect.either(db.writeOnce("insert", "INSERT INTO t (k, v) VALUES (3, 3)", []))
+      ], { concurrency: "unbounded" })
+      expect(results.map((r) => r._tag)).toEqual(["Left", "Left", "Left"])
+      expect(results.every((r) => r._tag === "Left" && r.left._tag === "StoreError")).toBe(true)
+      expect(counts.begins).toBe(1)
+      expect(yield* query(`SELECT k FROM t ORDER BY k`)).toEqual([])
+      // the next statement, alone, goes through
+      yield* db.writeOnce("insert", "INSERT INTO t (k, v) VALUES (4, 4)", [])
+      expect(yield* query(`SELECT k FROM t ORDER BY k`)).toEqual([{ k: 4 }])
+    }))
+
   it.scoped("a lone statement runs on its own, without a transaction of its own", () =>
     Effect.gen(function*() {
       const { counts, db, query } = yield* countingDb

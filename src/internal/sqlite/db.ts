@@ -7,7 +7,7 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Clock, Deferred, Effect, Exit, FiberId } from "effect"
+import { Cause, Clock, Deferred, Effect, Exit, FiberId, Option } from "effect"
 import { StoreError } from "../../GraphError.js"
 
 /** Statements of one transaction. @internal */
@@ -56,6 +56,14 @@ const isBusy = (e: unknown): boolean => {
   if (!isSqlError(e)) return false
   const code = (e.cause as any)?.code
   return typeof code === "string" && (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"))
+}
+
+/** A statement refused by a constraint or a trigger's RAISE(ABORT): SQLite undid that statement only. */
+const isConstraint = (cause: Cause.Cause<SqlError>): boolean => {
+  const failure = Cause.failureOption(cause)
+  if (Option.isNone(failure)) return false
+  const code = (failure.value.cause as any)?.code
+  return typeof code === "string" && code.startsWith("SQLITE_CONSTRAINT")
 }
 
 /**
@@ -121,9 +129,10 @@ export const make = (client: SqlClient.SqlClient, exclusive: Connection | undefi
   // The first fiber to queue a statement while no group is forming leads the group: it yields
   // once, so fibers that are ready to run queue theirs too, then runs the group. One statement
   // runs on its own; several run in one write transaction, each keeping its own outcome (a
-  // statement that fails, e.g. a refused compare-and-set, is rolled back alone: SQLite aborts
-  // the statement, not the transaction). Everyone's outcome is known only once the transaction
-  // committed; a failed BEGIN or COMMIT fails every statement of the group.
+  // statement refused by a constraint, e.g. a refused compare-and-set, is undone alone: the
+  // statements given here never use OR FAIL / OR ROLLBACK or RAISE(FAIL | ROLLBACK)).
+  // Everyone's outcome is known only once the transaction committed; a failed BEGIN or COMMIT,
+  // or an error other than a constraint's, fails every statement of the group.
 
   let queue: Array<Queued> = []
   let forming = false
@@ -146,7 +155,19 @@ export const make = (client: SqlClient.SqlClient, exclusive: Connection | undefi
         ? once(q.operation, q.sql, q.params)
         : Effect.asVoid(Effect.flatMap(Effect.exit(once(q.operation, q.sql, q.params)), (exit) => Deferred.done(group[0]!.done, exit))) as any
     }
-    const body = (tx: Tx) => Effect.forEach(all, (q) => Effect.exit(translate(q.operation)(tx.all(q.sql, q.params))))
+    // a statement refused by a constraint (a refused compare-and-set is a trigger's RAISE(ABORT))
+    // is rolled back alone by SQLite, the transaction goes on; any other error (disk full, I/O)
+    // may have rolled back the whole transaction, so it stops the group before a later statement
+    // could run outside it: every statement of the group fails, none was committed
+    const body = (tx: Tx) =>
+      Effect.forEach(all, (q) =>
+        Effect.flatMap(
+          Effect.exit(tx.all(q.sql, q.params)),
+          (exit): Effect.Effect<Exit.Exit<ReadonlyArray<any>, StoreError>, SqlError> =>
+            Exit.isSuccess(exit) || isConstraint(exit.cause)
+              ? Effect.succeed(Exit.mapError(exit, storeError(q.operation)))
+              : Effect.failCause(exit.cause)
+        ))
     return Effect.flatMap(Effect.exit(write("commit", body)), (exit) => {
       const outcome = (i: number): Exit.Exit<ReadonlyArray<any>, StoreError> =>
         Exit.isSuccess(exit) ? exit.value[i]! : (exit as Exit.Exit<never, StoreError>)
