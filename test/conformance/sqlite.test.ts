@@ -204,3 +204,49 @@ describe("SqliteSnapshots load of a checkpoint whose values are all inline (one 
       expect((yield* approval.getState("b")).status).toBe("completed")
     }).pipe(Effect.provide(fresh({}))))
 })
+
+describe("SqliteSnapshots: a run continued by another store on the file (another process)", () => {
+  class Go extends Interrupt.Tag("SqliteContinueGo", { request: Schema.String, response: Schema.Number }) {}
+  const Message = Schema.Struct({ text: Schema.String })
+  const graph = StateGraph.make({
+    id: "sqlite-continue",
+    state: {
+      n: Channel.lastValue(Schema.Number, { initial: () => 0 }),
+      log: Channel.append(Message)
+    }
+  }).pipe(
+    StateGraph.addNode("first", (s) => Effect.succeed({ n: s.n + 1, log: [{ text: "x".repeat(300) }] })),
+    StateGraph.addNode("ask", () => Effect.map(Go.ask("how many?"), (k) => ({ n: k }))),
+    StateGraph.addNode("last", (s) => Effect.succeed({ n: s.n * 2, log: [{ text: "done" }] })),
+    StateGraph.addEdge(StateGraph.START, "first"),
+    StateGraph.addEdge("first", "ask"),
+    StateGraph.addEdge("ask", "last"),
+    StateGraph.compileSync()
+  )
+
+  it.scoped("the second store loads the head and commits on top of it: values and history are whole", () =>
+    Effect.gen(function*() {
+      const dir = yield* Effect.acquireRelease(
+        Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "stategraph-continue-"))),
+        (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+      )
+      const filename = path.join(dir, "threads.db")
+      const paused = yield* Effect.flip(graph.invoke({ log: [{ text: "hello" }] }, { threadId: "c" })).pipe(
+        Effect.provide(SqliteSnapshots.layer({ filename }))
+      )
+      expect(paused._tag).toBe("GraphInterrupted")
+      // a new store instance: none of the first one's caches
+      const { history, out } = yield* Effect.gen(function*() {
+        const out = yield* graph.resume({ threadId: "c" }, Go.respond(20))
+        return { out, history: yield* graph.history("c") }
+      }).pipe(Effect.provide(SqliteSnapshots.layer({ filename })))
+      expect(out.n).toBe(40)
+      expect(out.log.map((m) => m.text)).toEqual(["hello", "x".repeat(300), "done"])
+      // each checkpoint's values read back whole, newest first, each log a prefix of the next
+      for (let i = 1; i < history.length; i++) {
+        const newer = history[i - 1]!.values.log
+        expect(newer.slice(0, history[i]!.values.log.length)).toEqual(history[i]!.values.log)
+      }
+      expect(history[0]!.values).toEqual(out)
+    }))
+})

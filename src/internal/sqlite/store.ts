@@ -656,8 +656,18 @@ export const make = (
         if (raw.length === 0) return Effect.succeed(Option.none())
         const rows = decodeRows(threadId, raw)
         if (Either.isLeft(rows)) return Effect.fail(rows.left)
-        return Effect.map(materialize(tx, threadId, rows.right), (s) => Option.some(s[0]!))
+        return Effect.map(materialize(tx, threadId, rows.right), (s) => loaded(threadId, rows.right[0]!, s[0]!))
       }))
+
+  /**
+   * A loaded checkpoint's channel map is kept like a committed one's: the run that loaded it
+   * commits on top of it next, in one statement (a worker continuing a thread another process
+   * wrote, a resume in a new process)
+   */
+  const loaded = (threadId: string, row: CheckpointRow, snapshot: WorkflowSnapshotEncoded) => {
+    remember(threadId, row.checkpoint_id, row.channels as Blobs.ChannelMap)
+    return Option.some(snapshot)
+  }
 
   /** `materialize` with every input given reads nothing */
   const noTx: Db.Tx = { all: () => Effect.dieMessage("SqliteSnapshots: a load without a transaction read more") }
@@ -750,7 +760,7 @@ export const make = (
         if (Either.isLeft(records)) return Effect.fail(records.left)
         return materialize(noTx, threadId, rows.right, records.right).pipe(
           Effect.catchTag("SqlError", (e) => Effect.fail(Db.storeError("load")(e))),
-          Effect.map((s) => Option.some(s[0]!))
+          Effect.map((s) => loaded(threadId, row, s[0]!))
         )
       }),
 
