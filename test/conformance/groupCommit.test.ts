@@ -10,17 +10,9 @@ import { describe, expect, it } from "@effect/vitest"
 import { Context, Deferred, Effect, Fiber, Layer, Schema } from "effect"
 import { Channel, Interrupt, SqliteSnapshots, StateGraph } from "effect-stategraph"
 import * as Db from "effect-stategraph/internal/sqlite/db"
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
+import { scopedTempFile } from "../fixtures/tempFile.js"
 
-const tempFile = Effect.map(
-  Effect.acquireRelease(
-    Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "stategraph-group-"))),
-    (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
-  ),
-  (dir) => path.join(dir, "group.db")
-)
+const tempFile = scopedTempFile("stategraph-group-", "group.db")
 
 /** A `Db` on a fresh file whose connection counts the write transactions it begins. */
 const countingDb = Effect.gen(function*() {

@@ -3,9 +3,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer, Option, Schema } from "effect"
 import { Channel, Interrupt, Snapshots, SqliteSnapshots, StateGraph } from "effect-stategraph"
 import * as Migrations from "effect-stategraph/internal/sqlite/migrations"
-import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
+import { scopedTempFile } from "../fixtures/tempFile.js"
 import { snapshotsContract } from "./snapshotsContract.js"
 
 /** The database file of the store under test. */
@@ -14,11 +13,7 @@ class DbFile extends Context.Tag("test/DbFile")<DbFile, string>() {}
 /** A fresh SQLite file in a fresh temporary directory, removed after the test. */
 const fresh = (options: SqliteSnapshots.Options) =>
   Layer.unwrapScoped(Effect.gen(function*() {
-    const dir = yield* Effect.acquireRelease(
-      Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "stategraph-sqlite-"))),
-      (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
-    )
-    const filename = path.join(dir, "nested", "threads.db")
+    const filename = yield* scopedTempFile("stategraph-sqlite-", path.join("nested", "threads.db"))
     return Layer.merge(SqliteSnapshots.layer({ filename, ...options }), Layer.succeed(DbFile, filename))
   }))
 
@@ -127,11 +122,7 @@ describe("SqliteSnapshots storage", () => {
 describe("SqliteSnapshots schema upgrades", () => {
   it.scoped("a file at schema version 1 is upgraded when opened, its threads kept and continued", () =>
     Effect.gen(function*() {
-      const dir = yield* Effect.acquireRelease(
-        Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "stategraph-upgrade-"))),
-        (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
-      )
-      const filename = path.join(dir, "v1.db")
+      const filename = yield* scopedTempFile("stategraph-upgrade-", "v1.db")
       // version 1 of the schema, and a thread written with version 1's commit statement
       yield* Effect.scoped(Effect.gen(function*() {
         const ctx = yield* Layer.build(SqliteSnapshots.layerSqlClient({ filename }))
@@ -226,11 +217,7 @@ describe("SqliteSnapshots: a run continued by another store on the file (another
 
   it.scoped("the second store loads the head and commits on top of it: values and history are whole", () =>
     Effect.gen(function*() {
-      const dir = yield* Effect.acquireRelease(
-        Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "stategraph-continue-"))),
-        (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
-      )
-      const filename = path.join(dir, "threads.db")
+      const filename = yield* scopedTempFile("stategraph-continue-", "threads.db")
       const paused = yield* Effect.flip(graph.invoke({ log: [{ text: "hello" }] }, { threadId: "c" })).pipe(
         Effect.provide(SqliteSnapshots.layer({ filename }))
       )

@@ -151,9 +151,8 @@ export const make = (client: SqlClient.SqlClient, exclusive: Connection | undefi
     const all = own === undefined ? group : [own, ...group]
     if (all.length === 1) {
       const q = all[0]!
-      return own !== undefined
-        ? once(q.operation, q.sql, q.params)
-        : Effect.asVoid(Effect.flatMap(Effect.exit(once(q.operation, q.sql, q.params)), (exit) => Deferred.done(group[0]!.done, exit))) as any
+      if (own !== undefined) return once(q.operation, q.sql, q.params)
+      return Effect.as(Effect.flatMap(Effect.exit(once(q.operation, q.sql, q.params)), (exit) => Deferred.done(group[0]!.done, exit)), [])
     }
     // a statement refused by a constraint (a refused compare-and-set is a trigger's RAISE(ABORT))
     // is rolled back alone by SQLite, the transaction goes on; any other error (disk full, I/O)
