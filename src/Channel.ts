@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import type * as Prompt from "@effect/ai/Prompt"
-import type { Schema } from "effect"
+import type * as Schema from "effect/Schema"
 import * as internal from "./internal/channel.js"
 import * as internalMessages from "./internal/messages.js"
 

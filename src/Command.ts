@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Predicate } from "effect"
+import * as Predicate from "effect/Predicate"
 import type { END } from "./internal/constants.js"
 import type { Send } from "./Send.js"
 

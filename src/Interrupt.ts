@@ -5,7 +5,12 @@
  *
  * @since 0.1.0
  */
-import { Data, Effect, Either, JSONSchema, ParseResult, Schema } from "effect"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as JSONSchema from "effect/JSONSchema"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
 import type { YieldableError } from "effect/Cause"
 import { CurrentTask, interruptId } from "./internal/task.js"
 import { withoutStack } from "./internal/pause.js"

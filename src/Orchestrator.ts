@@ -21,7 +21,8 @@
  *
  * @since 0.1.0
  */
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type * as Channel from "./Channel.js"
 import type * as Graphs from "./Graphs.js"
 import * as contract from "./internal/orchestrator/contract.js"

@@ -11,7 +11,11 @@
  * @since 0.1.0
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
-import { Clock, Effect, Layer, Option, type Schedule } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Schedule from "effect/Schedule"
 import type { StoreError } from "./GraphError.js"
 import * as contract from "./internal/orchestrator/contract.js"
 import * as models from "./internal/orchestrator/models.js"

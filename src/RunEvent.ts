@@ -11,7 +11,13 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, PubSub, Schema, type Scope, Stream } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as PubSub from "effect/PubSub"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 
 const Base = {
   /** the execution (the snapshot's `executionId`) */

@@ -8,7 +8,10 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Option } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import type { CorruptSnapshot, StoreError } from "./GraphError.js"
 import { ThreadBusy } from "./GraphError.js"
 import * as memory from "./internal/memoryStore.js"

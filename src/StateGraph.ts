@@ -4,8 +4,14 @@
  *
  * @since 0.1.0
  */
-import type { Duration, Schedule } from "effect"
-import { Effect, Either, Mailbox, Option, pipe, Stream } from "effect"
+import type * as Duration from "effect/Duration"
+import type * as Schedule from "effect/Schedule"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Mailbox from "effect/Mailbox"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import { pipe } from "effect/Function"
 import { dual } from "effect/Function"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import type * as Channel from "./Channel.js"

@@ -9,7 +9,16 @@
  *
  * @since 0.1.0
  */
-import { Cause, Clock, Data, Duration, Effect, Either, Exit, Option, ParseResult, Schema } from "effect"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
 import type * as Channel from "./Channel.js"
 import type * as GraphError from "./GraphError.js"
 import * as Interrupt from "./Interrupt.js"

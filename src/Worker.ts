@@ -14,7 +14,10 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Layer, type Scope } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import * as Graphs from "./Graphs.js"
 import * as Ids from "./internal/ids.js"
 import { Pipelines } from "./internal/orchestrator/models.js"

@@ -16,7 +16,9 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Schema } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import { dual } from "effect/Function"
 import { START } from "./internal/constants.js"
 import type { GraphDef } from "./internal/graph.js"

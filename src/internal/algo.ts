@@ -2,7 +2,8 @@
  * The pure superstep core: turning node outputs into writes, applying writes through the
  * reducers, and planning the next step's tasks. No I/O, no Effect.
  */
-import { Either, ParseResult } from "effect"
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
 import { isCommand } from "../Command.js"
 import { InvalidUpdate } from "../GraphError.js"
 import { isSend, type Send } from "../Send.js"

@@ -1,4 +1,7 @@
-import { Either, ParseResult, Schema, SchemaAST } from "effect"
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as SchemaAST from "effect/SchemaAST"
 import type { Any, Channel } from "../Channel.js"
 
 /** @internal */

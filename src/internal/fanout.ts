@@ -10,7 +10,11 @@
  *
  * @internal
  */
-import { Context, Effect, Exit, Fiber, Runtime } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Runtime from "effect/Runtime"
 
 export const forkAll = <A, E, R>(
   count: number,

@@ -2,7 +2,17 @@
  * The effectful superstep loop: run a step's tasks, persist pending writes, apply, plan,
  * checkpoint, and stop at END, an interrupt, a failure or the recursion limit.
  */
-import { Cause, Context, Duration, Effect, Either, Exit, Fiber, FiberId, Option, ParseResult, Runtime } from "effect"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Runtime from "effect/Runtime"
 import {
   CheckpointNotFound,
   CorruptSnapshot,

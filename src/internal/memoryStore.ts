@@ -1,4 +1,5 @@
-import { Effect, Option } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import type { TaskRecord, WorkflowSnapshotEncoded } from "../Snapshot.js"
 import type { Backend, ClaimOptions, ListOptions, ThreadSummary } from "../Snapshots.js"
 import { ThreadBusy } from "../GraphError.js"

@@ -1,5 +1,5 @@
 import * as Prompt from "@effect/ai/Prompt"
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import type { Channel } from "../Channel.js"
 import { TypeId } from "./channel.js"
 

@@ -4,7 +4,7 @@
  * type, a literal or a class's fields change (`String(ast)` prints a class by its name alone and a
  * struct in declaration order).
  */
-import { SchemaAST } from "effect"
+import * as SchemaAST from "effect/SchemaAST"
 
 const annotationKey = (ast: SchemaAST.Annotated): string | undefined => {
   const a = ast.annotations

@@ -1,4 +1,5 @@
-import { Context, type Effect } from "effect"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
 
 /** One entry of a task's journal (encoded, JSON-safe). @internal */
 export type JournalEntry =

@@ -3,7 +3,11 @@
  * (internal/orchestrator/*.ts) import this module; the public `Orchestrator` module re-exports it
  * with the layers, so no import cycle arises.
  */
-import { Context, Effect, Layer, ParseResult, Schema } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
 import type * as Channel from "../../Channel.js"
 import type * as Interrupt from "../../Interrupt.js"
 import type { WorkflowSnapshot, WorkflowSnapshotEncoded } from "../../Snapshot.js"

@@ -2,7 +2,13 @@
  * What every orchestrator shares: the engine run with its lifecycle events, a probe on node runs
  * (attempts and outputs per task, for job records), and the response built from the head.
  */
-import { Cause, Clock, Effect, Either, Exit, FiberRef, Option } from "effect"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
+import * as Option from "effect/Option"
 import * as Interrupt from "../../Interrupt.js"
 import * as RunEvent from "../../RunEvent.js"
 import type { WorkflowSnapshotEncoded } from "../../Snapshot.js"

@@ -2,7 +2,10 @@
  * Handover: a snapshot from another orchestrator becomes the head of the thread, its completed
  * nodes injected (never run again here), after validation against the graph.
  */
-import { Effect, Either, ParseResult, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
 import { WorkflowSnapshot, type WorkflowSnapshotEncoded } from "../../Snapshot.js"
 import * as WorkflowState from "../../WorkflowState.js"
 import type { Backend } from "../../Snapshots.js"

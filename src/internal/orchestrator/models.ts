@@ -2,7 +2,10 @@
  * Pipeline and job models and the store interface (the `Pipelines` service). The public
  * `Pipeline` module re-exports these with the layers and operations.
  */
-import { Context, type Effect, type Option, Schema } from "effect"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import type { StoreError } from "../../GraphError.js"
 
 /** @internal */

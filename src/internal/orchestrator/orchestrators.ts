@@ -1,7 +1,12 @@
 /**
  * The four orchestrators: one engine (`loop.execute`), four policies.
  */
-import { Clock, Effect, Either, Option, ParseResult, Schema } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
 import { InvalidResumeValue, ThreadBusy, ThreadNotPaused, UnknownInterrupt } from "../../GraphError.js"
 import type * as Interrupt from "../../Interrupt.js"
 import * as RunEvent from "../../RunEvent.js"

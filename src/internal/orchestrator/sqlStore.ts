@@ -7,7 +7,11 @@
  * and a job whose lease ended goes back to the queue (`reclaim`).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Clock, Deferred, Effect, FiberId, Option } from "effect"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as FiberId from "effect/FiberId"
+import * as Option from "effect/Option"
 import { StoreError } from "../../GraphError.js"
 import * as Db from "../sqlite/db.js"
 import { migrateOnce } from "../sqlite/migrations.js"

@@ -2,7 +2,16 @@
  * The worker: claims jobs (one task of a step each), runs them with the engine, records how
  * they ended, and queues the next step's tasks when a job advanced the thread.
  */
-import { Cause, Clock, Duration, Effect, Exit, Option, Schedule, ScheduleDecision, ScheduleIntervals, Schema } from "effect"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as ScheduleDecision from "effect/ScheduleDecision"
+import * as ScheduleIntervals from "effect/ScheduleIntervals"
+import * as Schema from "effect/Schema"
 import { SnapshotVersionMismatch } from "../../GraphError.js"
 import type * as Graphs from "../../Graphs.js"
 import * as Interrupt from "../../Interrupt.js"
