@@ -12,7 +12,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
-import { Worker } from "node:worker_threads";
 import {
   Annotation,
   Command,
@@ -46,36 +45,6 @@ const sqliteBytes = (file: string): number =>
 const maybeGc = (): void => {
   const g = (globalThis as { gc?: () => void }).gc;
   if (g) g();
-};
-
-/**
- * Worker thread that samples process RSS every `intervalMs` until stopped;
- * resolves to the highest value seen (bytes).
- */
-const startRssSampler = async (intervalMs: number) => {
-  const src = `
-    const { parentPort, workerData } = require("node:worker_threads");
-    let peak = 0;
-    const tick = () => { const r = process.memoryUsage.rss(); if (r > peak) peak = r; };
-    const timer = setInterval(tick, workerData);
-    tick();
-    parentPort.postMessage("ready");
-    parentPort.on("message", () => { tick(); clearInterval(timer); parentPort.postMessage(peak); });
-  `;
-  const worker = new Worker(src, { eval: true, workerData: intervalMs });
-  await new Promise<void>((resolve, reject) => {
-    worker.once("message", () => resolve());
-    worker.once("error", reject);
-  });
-  return {
-    stop: async (): Promise<number> => {
-      const peak = new Promise<number>((resolve) => worker.once("message", resolve));
-      worker.postMessage("stop");
-      const value = await peak;
-      await worker.terminate();
-      return Math.max(value, process.memoryUsage.rss());
-    },
-  };
 };
 
 const thread = (id: string) => ({ configurable: { thread_id: id } });
@@ -292,21 +261,17 @@ export interface SendJoinOptions {
 
 export interface SendJoinResult {
   totalMs: number;
-  /** peak absolute process RSS seen while the run was in flight */
+  /** the process's peak RSS (high-water mark) right after the run: module loading + the run */
   peakRssMb: number;
   /** RSS right before the run, for context (peak - base ≈ run's footprint) */
   baseRssMb: number;
 }
 
 /**
- * Peak RSS: process.memoryUsage.rss() is sampled every 5 ms from a worker
- * thread (RSS is per process, so the worker sees the whole process). A timer
- * on the main thread does not work here: better-sqlite3 is synchronous and
- * LangGraph's loop is promise-chained, so a main-thread setInterval barely
- * fires during the run. process.resourceUsage().maxRSS was not used because it
- * is a lifetime high-water mark: its delta is 0 whenever an earlier phase of
- * the process peaked higher. The worker's own footprint is already included
- * in `baseRssMb` (it is started before the baseline sample).
+ * Peak RSS: the process's high-water mark (process.resourceUsage().maxRSS, the kernel's figure)
+ * read right after the run, so module loading is included; the same on our side. No sampling
+ * thread: a worker thread would add its own ~10 MB to what is measured. A GC before the run, as in
+ * the other scenarios, when node runs with --expose-gc.
  */
 export async function sendJoin(opts: SendJoinOptions): Promise<SendJoinResult> {
   const { sends = 1000, dir } = opts;
@@ -333,20 +298,11 @@ export async function sendJoin(opts: SendJoinOptions): Promise<SendJoinResult> {
   const MB = 1024 * 1024;
   try {
     maybeGc();
-    const sampler = await startRssSampler(5);
     const baseRss = process.memoryUsage.rss();
     const t0 = performance.now();
-    let out: typeof State.State;
-    let totalMs: number;
-    let peak: number;
-    try {
-      out = await graph.invoke({ total: 0 }, thread("send"));
-      // timed before the sampler is stopped: stopping it (a worker round-trip and terminate)
-      // is not part of the run
-      totalMs = performance.now() - t0;
-    } finally {
-      peak = await sampler.stop();
-    }
+    const out = await graph.invoke({ total: 0 }, thread("send"));
+    const totalMs = performance.now() - t0;
+    const peak = process.resourceUsage().maxRSS * 1024;
     if (out.total !== expected || out.joined !== expected || joinRuns !== 1)
       throw new Error(`sendJoin: total=${out.total} joined=${out.joined} joinRuns=${joinRuns}`);
     return { totalMs, peakRssMb: peak / MB, baseRssMb: baseRss / MB };

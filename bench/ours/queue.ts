@@ -14,7 +14,11 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Effect, Layer, Option, Schema, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import { Channel, Graphs, Orchestrator, Pipeline, RunEvent, StateGraph, Worker } from "../../src/index.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))

@@ -3,7 +3,8 @@
  * prints `ready`, waits for `<db>.go` to exist, then runs one worker fiber.
  */
 import * as fs from "node:fs"
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { Graphs, Pipeline, Worker } from "../../src/index.js"
 import { makeGraph } from "./queue.js"
 

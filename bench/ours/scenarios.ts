@@ -12,12 +12,15 @@
  * `await graph.invoke(...)`, so the per-call overhead of entering the engine is measured on both
  * sides.
  */
-import { Effect, Layer, ManagedRuntime, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Schema from "effect/Schema"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import { Channel, Interrupt, Send, Snapshots, StateGraph } from "../../src/index.js"
 import * as SqliteSnapshots from "../../src/SqliteSnapshots.js"
-import { maybeGc, mean, sqliteBytes, startRssSampler } from "../util.js"
+import { maybeGc, mean, sqliteBytes } from "../util.js"
 
 // ---------------------------------------------------------------------------------------------
 // stores
@@ -253,13 +256,13 @@ export interface SendJoinOptions {
 
 export interface SendJoinResult {
   totalMs: number
-  /** peak absolute process RSS seen while the run was in flight */
+  /** the process's peak RSS (high-water mark) right after the run: module loading + the run */
   peakRssMb: number
   /** RSS right before the run, for context (peak - base ≈ run's footprint) */
   baseRssMb: number
 }
 
-/** Same RSS method as the LangGraph side (worker-thread sampler every 5 ms). */
+/** Same RSS method as the LangGraph side: the process's high-water mark right after the run. */
 export async function sendJoin(opts: SendJoinOptions): Promise<SendJoinResult> {
   const { sends = 1000, dir } = opts
   let joinRuns = 0
@@ -291,19 +294,11 @@ export async function sendJoin(opts: SendJoinOptions): Promise<SendJoinResult> {
   const MB = 1024 * 1024
   try {
     maybeGc()
-    const sampler = await startRssSampler(5)
     const baseRss = process.memoryUsage.rss()
     const t0 = performance.now()
-    let out: { readonly total: number; readonly joined: number }
-    let totalMs: number
-    let peak: number
-    try {
-      out = await rt.runPromise(graph.invoke({ total: 0 }, { threadId: "send" }))
-      // timed before the sampler is stopped (its shutdown is not part of the run)
-      totalMs = performance.now() - t0
-    } finally {
-      peak = await sampler.stop()
-    }
+    const out = await rt.runPromise(graph.invoke({ total: 0 }, { threadId: "send" }))
+    const totalMs = performance.now() - t0
+    const peak = process.resourceUsage().maxRSS * 1024
     if (out.total !== expected || out.joined !== expected || joinRuns !== 1) {
       throw new Error(`sendJoin: total=${out.total} joined=${out.joined} joinRuns=${joinRuns}`)
     }
