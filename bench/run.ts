@@ -29,6 +29,8 @@ const DEFAULT_RUN: ReadonlyArray<string> = [
   "loop-memory",
   "loop-sqlite",
   "loop-sqlite-async",
+  "loop-sqlite-steady",
+  "loop-sqlite-async-steady",
   "chat",
   "interrupt",
   "interrupt-concurrent",

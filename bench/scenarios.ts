@@ -60,6 +60,27 @@ const cyclesPerSecond = (target?: number): Metric => ({
   ...(target !== undefined ? { target: { op: ">=", value: target } } : {})
 })
 
+/** The a↔b loop on SQLite: LangGraph keeps its default durability ("async") in every variant. */
+const loopSqlite = (o: {
+  readonly id: string
+  readonly title: string
+  readonly durability?: "async"
+  readonly steady?: boolean
+}): Scenario => {
+  const runs = o.steady === true ? { warmupRuns: 5, reps: 3 } : {}
+  return {
+    id: o.id,
+    title: o.title,
+    sqlite: true,
+    run: {
+      ours: async (dir) =>
+        (await ours()).loop({ steps: 1000, store: "sqlite", dir, ...runs, ...(o.durability ? { durability: o.durability } : {}) }),
+      langgraph: async (dir) => (await langgraph()).loop({ steps: 1000, store: "sqlite", dir, ...runs })
+    },
+    metrics: [{ ...usPerNode(40), label: "µs / step" }]
+  }
+}
+
 export const SCENARIOS: ReadonlyArray<Scenario> = [
   {
     id: "chain",
@@ -106,29 +127,27 @@ export const SCENARIOS: ReadonlyArray<Scenario> = [
     },
     metrics: [{ ...usPerNode(), label: "µs / step" }]
   },
-  {
-    id: "loop-sqlite",
-    title: "a↔b loop, 1,000 steps, SQLite store",
-    sqlite: true,
-    run: {
-      ours: async (dir) => (await ours()).loop({ steps: 1000, store: "sqlite", dir }),
-      langgraph: async (dir) => (await langgraph()).loop({ steps: 1000, store: "sqlite", dir })
-    },
-    metrics: [{ ...usPerNode(40), label: "µs / step" }]
-  },
-  {
-    // not one of the project's scenarios: the same loop with our engine in LangGraph's default
-    // durability ("async": a step's checkpoint is written while the next steps run, several to
-    // a transaction, all of them before the run returns); the LangGraph side is the same as above
+  loopSqlite({ id: "loop-sqlite", title: "a↔b loop, 1,000 steps, SQLite store" }),
+  // not one of the project's scenarios: the same loop with our engine in LangGraph's default
+  // durability ("async": a step's checkpoint is written while the next steps run, several to
+  // a transaction, all of them before the run returns); the LangGraph side is the same as above
+  loopSqlite({
     id: "loop-sqlite-async",
     title: "a↔b loop, 1,000 steps, SQLite store, both sides with durability \"async\"",
-    sqlite: true,
-    run: {
-      ours: async (dir) => (await ours()).loop({ steps: 1000, store: "sqlite", dir, durability: "async" }),
-      langgraph: async (dir) => (await langgraph()).loop({ steps: 1000, store: "sqlite", dir })
-    },
-    metrics: [{ ...usPerNode(40), label: "µs / step" }]
-  },
+    durability: "async"
+  }),
+  // steady state: the same loops after 5 full-length runs in the process, 3 timed runs
+  loopSqlite({
+    id: "loop-sqlite-steady",
+    title: "same loop, steady state (5 warm-up + 3 timed runs, each on a new thread)",
+    steady: true
+  }),
+  loopSqlite({
+    id: "loop-sqlite-async-steady",
+    title: "same loop, durability \"async\" on both sides, steady state (5 warm-up + 3 timed runs)",
+    durability: "async",
+    steady: true
+  }),
   {
     id: "chat",
     title: "300-turn chat thread on SQLite, 200-char messages",

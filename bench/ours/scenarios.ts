@@ -92,13 +92,17 @@ export interface LoopOptions {
   store?: Store
   /** directory for the SQLite file (required when store === "sqlite") */
   dir?: string
+  /** full-length runs (each on its own thread) before the timed ones, for a steady-state figure */
+  warmupRuns?: number
+  /** timed runs, each on its own thread; the result is their mean µs per step */
+  reps?: number
   /** our engine's default is "sync"; LangGraph's is "async" */
   durability?: "sync" | "async"
 }
 
 /** Returns µs per step (one node execution). */
 export async function loop(opts: LoopOptions = {}): Promise<number> {
-  const { durability = "sync", steps = 1000, store = "none", dir } = opts
+  const { durability = "sync", steps = 1000, store = "none", dir, warmupRuns = 0, reps = 1 } = opts
   const inc = (s: { readonly counter: number }) => Effect.succeed({ counter: s.counter + 1 })
   // one superstep per node execution; the largest run below is `steps` (+1) node executions
   const graph = StateGraph.make({ id: "bench-loop", state: { counter: Channel.lastValue(Schema.Number) } }).pipe(
@@ -126,13 +130,19 @@ export async function loop(opts: LoopOptions = {}): Promise<number> {
 
   try {
     await run(Math.min(100, steps), "warmup") // warm up on a separate thread
+    for (let i = 0; i < warmupRuns; i++) await run(steps, `warmup-${i}`)
     maybeGc()
-    const t0 = performance.now()
-    const out = await run(steps, "measured")
-    const elapsedMs = performance.now() - t0
-    // counter starts at 0 and each node adds 1, so counter = node executions
-    if (out.counter < steps) throw new Error(`loop: expected ${steps}, got ${out.counter}`)
-    return (elapsedMs * 1000) / out.counter
+    let elapsedMs = 0
+    let executions = 0
+    for (let i = 0; i < reps; i++) {
+      const t0 = performance.now()
+      const out = await run(steps, `measured-${i}`)
+      elapsedMs += performance.now() - t0
+      // counter starts at 0 and each node adds 1, so counter = node executions
+      if (out.counter < steps) throw new Error(`loop: expected ${steps}, got ${out.counter}`)
+      executions += out.counter
+    }
+    return (elapsedMs * 1000) / executions
   } finally {
     await rt.dispose()
   }
