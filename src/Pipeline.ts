@@ -221,7 +221,9 @@ export const nodeStatus = (
     const store = yield* Pipelines
     const snapshots = yield* Snapshots
     const execution = yield* store.execution(executionId)
-    if (Option.isNone(execution)) return yield* Effect.fail(new contract.PipelineNotFound({ pipelineId: `(execution ${executionId})` }))
+    if (Option.isNone(execution)) return yield* Effect.fail(
+        new contract.PipelineNotFound({ pipelineId: "", reason: `no pipeline runs execution "${executionId}"` })
+      )
     const head = yield* snapshots.load(execution.value.threadId)
     const state = Option.isSome(head) ? head.value.nodeStates[nodeId] : undefined
     const pipelineJobs = execution.value.pipelineId === undefined ? [] : yield* store.jobs(execution.value.pipelineId)

@@ -715,14 +715,17 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
         const store = yield* Snapshots
         const rows = yield* store.history(threadId, {
           ...(options?.checkpointId !== undefined ? { checkpointId: options.checkpointId } : {}),
-          ...(options?.limit !== undefined ? { limit: options.limit } : {})
+          // a limit of 0 or less asks for nothing (SQLite would read a negative LIMIT as none)
+          ...(options?.limit !== undefined ? { limit: Math.max(0, Math.floor(options.limit)) } : {})
         })
         if (rows.length === 0) {
-          return yield* (options?.checkpointId !== undefined
-            ? Effect.flatMap(store.load(threadId, options.checkpointId), (o) =>
-              Option.isNone(o) ? loop.loadCheckpoint(compiled, store, threadId, options.checkpointId) : Effect.succeed(undefined))
-            : Effect.fail(new ThreadNotFound({ threadId })))
-            .pipe(Effect.as([]))
+          // nothing read: [] for an existing thread (and checkpoint), else why not
+          return yield* Effect.flatMap(store.load(threadId, options?.checkpointId), (o) =>
+            Option.isSome(o)
+              ? Effect.succeed(undefined)
+              : options?.checkpointId !== undefined
+              ? loop.loadCheckpoint(compiled, store, threadId, options.checkpointId)
+              : Effect.fail(new ThreadNotFound({ threadId }))).pipe(Effect.as([]))
         }
         const out: Array<ThreadState<any, any>> = []
         for (const row of rows) {

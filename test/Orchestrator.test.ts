@@ -26,6 +26,17 @@ const chain = StateGraph.make({ id: "chain", state: Log }).pipe(
   StateGraph.compileSync()
 )
 
+const approvalGraph = StateGraph.make({ id: "approval", state: Log }).pipe(
+  StateGraph.addNode("write", () => Effect.succeed({ log: ["draft"] })),
+  StateGraph.addNode("review", () =>
+    Effect.map(OrchApproval.ask({ draft: "draft" }), (a) => ({ log: [a.approved ? "approved" : "rejected"] }))),
+  StateGraph.addNode("publish", () => Effect.succeed({ log: ["published"] })),
+  StateGraph.addEdge(StateGraph.START, "write"),
+  StateGraph.addEdge("write", "review"),
+  StateGraph.addEdge("review", "publish"),
+  StateGraph.compileSync()
+)
+
 const sync = ["stategraph", "sync", "pipeline"] as const
 
 /** Runs a request on the async orchestrator with a worker pool and returns the final state. */
@@ -361,17 +372,6 @@ describe("capabilities", () => {
       expect((yield* chain.history("cp")).map((s) => s.step)).toEqual([2, 1, 0])
     }).pipe(Effect.provide(fullLayer(tempDb()))))
 
-  const approvalGraph = StateGraph.make({ id: "approval", state: Log }).pipe(
-    StateGraph.addNode("write", () => Effect.succeed({ log: ["draft"] })),
-    StateGraph.addNode("review", () =>
-      Effect.map(OrchApproval.ask({ draft: "draft" }), (a) => ({ log: [a.approved ? "approved" : "rejected"] }))),
-    StateGraph.addNode("publish", () => Effect.succeed({ log: ["published"] })),
-    StateGraph.addEdge(StateGraph.START, "write"),
-    StateGraph.addEdge("write", "review"),
-    StateGraph.addEdge("review", "publish"),
-    StateGraph.compileSync()
-  )
-
   it.effect("interrupt_support: stategraph and async pause on an interrupt and resume through the orchestrator", () =>
     Effect.gen(function*() {
       const paused = yield* Orchestrator.orchestrate({ workflowId: "approval", graph: approvalGraph, input: {}, threadId: "ap-1" }, {
@@ -424,6 +424,70 @@ describe("capabilities", () => {
         ])
       }))
     }).pipe(Effect.provide(fullLayer(tempDb()))))
+})
+
+describe("refused requests", () => {
+  it.effect("an unknown thread is ThreadNotFound on every orchestrator, with or without answers", () =>
+    Effect.gen(function*() {
+      for (const id of ["stategraph", "sync", "pipeline", "async"] as const) {
+        const continued = yield* Effect.flip(
+          Orchestrator.orchestrate({ workflowId: "chain", graph: chain, input: null, threadId: `nope-${id}` }, { id })
+        )
+        expect([id, continued._tag]).toEqual([id, "ThreadNotFound"])
+      }
+      for (const id of ["stategraph", "async"] as const) {
+        const resumed = yield* Effect.flip(Orchestrator.orchestrate({
+          workflowId: "approval",
+          graph: approvalGraph,
+          input: null,
+          threadId: `nope-resume-${id}`,
+          resume: [OrchApproval.respond({ approved: true })]
+        }, { id }))
+        expect([id, resumed._tag]).toEqual([id, "ThreadNotFound"])
+      }
+    }).pipe(Effect.provide(fullLayer(tempDb()))))
+
+  it.effect("async resume: the loser of two concurrent resumes is ThreadBusy; a finished thread is ThreadNotPaused", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const r = yield* Orchestrator.orchestrate({ workflowId: "approval", graph: approvalGraph, input: {}, threadId: "race" }, {
+        id: "async"
+      })
+      yield* Effect.scoped(Effect.zipRight(
+        Worker.start({ concurrency: 1, pollInterval: "5 millis" }),
+        awaitPipeline(r.pipelineId!, ["paused"])
+      ))
+      const resume = (approved: boolean) =>
+        Effect.either(Orchestrator.orchestrate({
+          workflowId: "approval",
+          graph: approvalGraph,
+          input: null,
+          threadId: "race",
+          resume: [OrchApproval.respond({ approved })]
+        }, { id: "async" }))
+      const outcomes = yield* Effect.all([resume(true), resume(false)], { concurrency: "unbounded" })
+      expect(outcomes.filter(Either.isRight)).toHaveLength(1)
+      expect(outcomes.filter(Either.isLeft).map((e) => e.left._tag)).toEqual(["ThreadBusy"])
+      // no worker yet: the winner's job waits; run it, the thread completes with the winner's answer
+      yield* Effect.scoped(Effect.zipRight(
+        Worker.start({ concurrency: 1, pollInterval: "5 millis" }),
+        awaitPipeline(r.pipelineId!, ["completed"])
+      ))
+      const log = (yield* approvalGraph.getState("race")).values.log
+      expect([["draft", "approved", "published"], ["draft", "rejected", "published"]]).toContainEqual(log)
+      const late = yield* Effect.flip(resume(true).pipe(Effect.flatten))
+      expect(late._tag).toBe("ThreadNotPaused")
+      // a thread paused by the stategraph orchestrator is not the async orchestrator's to resume
+      yield* Orchestrator.orchestrate({ workflowId: "approval", graph: approvalGraph, input: {}, threadId: "sg" }, { id: "stategraph" })
+      const other = yield* Effect.flip(Orchestrator.orchestrate({
+        workflowId: "approval",
+        graph: approvalGraph,
+        input: null,
+        threadId: "sg",
+        resume: [OrchApproval.respond({ approved: true })]
+      }, { id: "async" }))
+      expect(other._tag).toBe("PipelineNotFound")
+      expect(other.message).toContain(`thread "sg" is paused, but by no pipeline of this orchestrator`)
+    })).pipe(Effect.provide(fullLayer(tempDb()))))
 })
 
 // ---------------------------------------------------------------------------------------------

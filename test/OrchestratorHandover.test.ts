@@ -100,7 +100,9 @@ describe("handover", () => {
           ...good,
           nodeStates: { ...good.nodeStates, ghost: { ...node("fetch", {}), nodeId: "ghost" } }
         }],
-        ["DEPENDENCY_NOT_MET", { ...good, nodeStates: { ...good.nodeStates, fetch: node("fetch", { status: "pending" }) } }]
+        ["DEPENDENCY_NOT_MET", { ...good, nodeStates: { ...good.nodeStates, fetch: node("fetch", { status: "pending" }) } }],
+        // a channel value the graph's schema does not decode
+        ["INVALID_SNAPSHOT", { ...good, channels: { log: 42 } }]
       ]
       yield* Ref.set(runs, [])
       for (const [code, snapshot] of tampered) {

@@ -263,6 +263,12 @@ describe("StateGraph engine", () => {
       expect(history[0]!.status).toBe("completed")
       expect(history[0]!.nodeStates["c"]?.executionOrder).toBe(3)
       expect(history[0]!.nodeStates["a"]?.executionOrder).toBe(1)
+      expect((yield* graph.history("h", { limit: 2 })).map((s) => s.step)).toEqual([3, 2])
+      // a limit of 0 (or less) reads nothing of an existing thread; an unknown one is still unknown
+      expect(yield* graph.history("h", { limit: 0 })).toEqual([])
+      expect(yield* graph.history("h", { limit: -1 })).toEqual([])
+      expect((yield* Effect.flip(graph.history("nope", { limit: 0 })))._tag).toBe("ThreadNotFound")
+      expect((yield* Effect.flip(graph.history("h", { limit: 0, checkpointId: "nope" })))._tag).toBe("CheckpointNotFound")
     }).pipe(provide))
 
   it.effect("a second invoke on a finished thread continues its state (chat turns)", () =>

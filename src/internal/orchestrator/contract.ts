@@ -106,8 +106,14 @@ export class HandoverRefused extends Schema.TaggedError<HandoverRefused>()("Hand
 
 /** @internal */
 export class PipelineNotFound extends Schema.TaggedError<PipelineNotFound>()("PipelineNotFound", {
-  pipelineId: Schema.String
-}) {}
+  pipelineId: Schema.String,
+  /** why, when the request named no pipeline id (a thread, an execution) */
+  reason: Schema.optional(Schema.String)
+}) {
+  override get message() {
+    return this.reason ?? `pipeline "${this.pipelineId}" not found`
+  }
+}
 
 /** @internal */
 export class InvalidPipelineTransition extends Schema.TaggedError<InvalidPipelineTransition>()(

@@ -9,6 +9,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
+import { ThreadNotFound } from "../../GraphError.js"
 import * as Interrupt from "../../Interrupt.js"
 import * as RunEvent from "../../RunEvent.js"
 import type { WorkflowSnapshotEncoded } from "../../Snapshot.js"
@@ -263,7 +264,7 @@ export class RunTimeout extends Error {
 /** @internal */
 export const loadHead = (store: Backend, threadId: string) =>
   Effect.flatMap(store.load(threadId), (o) =>
-    Option.isSome(o) ? Effect.succeed(o.value) : Effect.dieMessage(`thread ${threadId} has no checkpoint`))
+    Option.isSome(o) ? Effect.succeed(o.value) : Effect.fail(new ThreadNotFound({ threadId })))
 
 /**
  * Runs the engine in this fiber with events (and job hooks), then reads the head snapshot. A
@@ -292,7 +293,12 @@ export const runInline = (options: InlineOptions): Effect.Effect<InlineResult, a
       run = Effect.timeoutFail(run, { duration: millis, onTimeout: () => new RunTimeout(millis) })
     }
     const exit = yield* Effect.exit(Effect.locally(run, ProbeRef, probe))
-    const snapshot = yield* loadHead(store, threadId)
+    // a run that wrote nothing (an unknown thread, a refused start) has no head: its own failure
+    const snapshot = yield* Effect.catchTag(
+      loadHead(store, threadId),
+      "ThreadNotFound",
+      (notFound) => Exit.isFailure(exit) ? Effect.failCause(exit.cause as Cause.Cause<never>) : Effect.fail(notFound)
+    )
     scope.executionId = snapshot.executionId
     if (Exit.isSuccess(exit)) {
       const cp = exit.value

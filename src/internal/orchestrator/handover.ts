@@ -54,13 +54,26 @@ export const validate = (
       WorkflowState.validateDependencies(decoded.right, graph)
     )
     for (const e of result.errors) issues.push({ code: e.code, message: e.message, nodeId: "nodeId" in e ? e.nodeId : undefined })
-    if (issues.length === 0) return Effect.succeed(Schema.encodeSync(WorkflowSnapshot)(decoded.right))
-    return Effect.fail(
-      new HandoverRefused({
-        code: issues[0]!.code as any,
-        errors: issues.map((i) => ({ code: i.code, message: i.message, ...(i.nodeId !== undefined ? { nodeId: i.nodeId } : {}) }))
-      })
-    )
+    if (issues.length > 0) {
+      return Effect.fail(
+        new HandoverRefused({
+          code: issues[0]!.code as any,
+          errors: issues.map((i) => ({ code: i.code, message: i.message, ...(i.nodeId !== undefined ? { nodeId: i.nodeId } : {}) }))
+        })
+      )
+    }
+    const encoded = Schema.encodeSync(WorkflowSnapshot)(decoded.right)
+    // its channel values must decode with this graph's schemas, like a stored checkpoint's
+    const channels = loop.decodeCheckpoint(graph.compiled, encoded)
+    if (Either.isLeft(channels)) {
+      return Effect.fail(
+        new HandoverRefused({
+          code: "INVALID_SNAPSHOT",
+          errors: [{ code: "INVALID_SNAPSHOT", message: channels.left.issue }]
+        })
+      )
+    }
+    return Effect.succeed(encoded)
   })
 
 /**

@@ -501,14 +501,34 @@ export const makeAsync = Effect.gen(function*() {
         }
         return response
 
+        /** Why a resume found no paused pipeline on the thread, as the error the caller can act on. */
+        function noPausedPipeline(threadId: string) {
+          return Effect.gen(function*() {
+            const head = yield* loadHead(store, threadId)
+            if (Option.isSome(yield* pipelines.byThread(threadId, ["running"]))) {
+              return yield* Effect.fail(new ThreadBusy({ threadId }))
+            }
+            if (head.status === "paused") {
+              return yield* Effect.fail(
+                new PipelineNotFound({
+                  pipelineId: "",
+                  reason: `thread "${threadId}" is paused, but by no pipeline of this orchestrator: ` +
+                    `resume it with the orchestrator that paused it`
+                })
+              )
+            }
+            return yield* Effect.fail(new ThreadNotPaused({ threadId, status: head.status }))
+          })
+        }
+
         function resumeAsync(answers: ReadonlyArray<Interrupt.Answer<string, unknown>>) {
           return Effect.gen(function*() {
             if (request.threadId === undefined) {
-              return yield* Effect.fail(new PipelineNotFound({ pipelineId: "(resume needs the threadId)" }))
+              return yield* Effect.fail(new PipelineNotFound({ pipelineId: "", reason: "a resume needs the threadId" }))
             }
             const threadId = request.threadId
             const pipeline = yield* pipelines.byThread(threadId, ["paused"])
-            if (Option.isNone(pipeline)) return yield* Effect.fail(new PipelineNotFound({ pipelineId: `(no paused pipeline on ${threadId})` }))
+            if (Option.isNone(pipeline)) return yield* noPausedPipeline(threadId)
             const p = pipeline.value
             if (p.pauseReason !== "interrupt") {
               return yield* Effect.fail(new InvalidPipelineTransition({ pipelineId: p.id, from: `paused (${p.pauseReason})`, to: "resumed with answers" }))
