@@ -160,18 +160,19 @@ const makeKind = <K extends string, Req, Res, AskInput>(
         }
         const request = normalize(input)
         const index = task.askIndex++
-        if (index < task.answers.length) {
-          const decoded = decodeResponse(task.answers[index])
+        // the task's own asks are answered in order; a Task.forEach child's by key (path + index)
+        const key = task.path + index
+        const answered = task.path === ""
+          ? index < task.answers.length
+          : Object.prototype.hasOwnProperty.call(task.keyedAnswers, key)
+        if (answered) {
+          const decoded = decodeResponse(task.path === "" ? task.answers[index] : task.keyedAnswers[key])
           if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
-          return Effect.dieMessage(`stored answer ${index} of task ${task.taskId} does not decode as ${kind}`)
+          return Effect.dieMessage(`stored answer ${key} of task ${task.taskId} does not decode as ${kind}`)
         }
         const encoded = encodeRequest(request)
-        task.pendingAsk = {
-          kind,
-          request: Either.isRight(encoded) ? encoded.right : request,
-          index
-        }
-        return Effect.fail(withoutStack(() => new Base({ id: interruptId(task.taskId, index), request })) as any)
+        task.pause.asks.push({ kind, request: Either.isRight(encoded) ? encoded.right : request, key })
+        return Effect.fail(withoutStack(() => new Base({ id: interruptId(task.taskId, key), request })) as any)
       })
     }
     static respond(value: Res): Answer<K, Res> {

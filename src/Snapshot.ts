@@ -119,6 +119,8 @@ export const TaskRecord = Schema.Struct({
   gotos: Schema.Array(Schema.Unknown),
   /** encoded answers, in ask order */
   answers: Schema.Array(Schema.Unknown),
+  /** encoded answers of nested asks (`Task.forEach` children), by ask key */
+  keyedAnswers: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown })),
   /** journaled activity results (Task.activity) */
   journal: Schema.Array(Schema.Unknown),
   /** answers for a child graph's interrupts: interrupt id → { kind, encoded value } */

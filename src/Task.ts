@@ -137,6 +137,16 @@ const encodeExit = <A, E>(
   return Either.isRight(enc) ? Option.some({ exit: "failure", value: enc.right }) : Option.none()
 }
 
+/**
+ * A child that paused (it asked, its child graph paused) has not finished: it is not journaled,
+ * it runs again when the task re-runs. (A durable sleep is a defect, never journaled.)
+ */
+const isPause = (exit: Exit.Exit<unknown, unknown>): boolean => {
+  if (Exit.isSuccess(exit)) return false
+  const failure = Cause.failureOption(exit.cause)
+  return Option.isSome(failure) && (Interrupt.isInterrupt(failure.value) || failure.value instanceof ChildPaused)
+}
+
 const replay = <A, E>(
   scope: TaskScope,
   entry: { readonly exit: "success" | "failure"; readonly value: unknown },
@@ -213,6 +223,7 @@ const forEachImpl = <In, A, E, R, AI>(
     const success = options?.success ?? json
     const results = new Map<number, A>()
     let children: Record<string, ChildEntry> = {}
+    let journals: Record<string, ReadonlyArray<JournalEntry>> = {}
     let index = -1
     if (scope !== undefined) {
       index = scope.journalIndex++
@@ -220,28 +231,53 @@ const forEachImpl = <In, A, E, R, AI>(
       if (entry !== undefined && entry !== null) {
         if (entry.type !== "forEach") return Effect.fail(mismatch(scope, index, "forEach", entry))
         children = { ...entry.children }
+        journals = { ...entry.journals }
       } else {
         scope.journal[index] = { name: "forEach", type: "forEach", children: {} }
       }
     }
     const lock = Effect.unsafeMakeSemaphore(1)
+    const save = (parent: TaskScope) => {
+      parent.journal[index] = { name: "forEach", type: "forEach", children, journals }
+      // children finish concurrently: persist one at a time, each with the latest journal
+      return lock.withPermits(1)(Effect.orDie(parent.persist))
+    }
     const record = (i: number, exit: Exit.Exit<A, E>) =>
       Effect.suspend(() => {
         if (Exit.isSuccess(exit)) results.set(i, exit.value)
-        if (scope === undefined) return Effect.void
+        if (scope === undefined || isPause(exit)) return Effect.void
         const encoded = encodeExit(exit, success, json)
         if (Option.isNone(encoded)) return Effect.void
         children = { ...children, [String(i)]: encoded.value }
-        scope.journal[index] = { name: "forEach", type: "forEach", children }
-        // children finish concurrently: persist one at a time, each with the latest journal
-        return lock.withPermits(1)(Effect.orDie(scope.persist))
+        return save(scope)
       })
+    /**
+     * A child runs in its own scope: its asks, activities, calls and sleeps are keyed by its item
+     * (`<forEach index>.<item>/`), so they are found again whatever order the children run or
+     * finish in; its journal lives in this forEach's entry.
+     */
+    const inScope = (parent: TaskScope, i: number, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+      const journal: Array<JournalEntry> = [...(journals[String(i)] ?? [])]
+      const own: TaskScope = {
+        ...parent,
+        path: `${parent.path}${index}.${i}/`,
+        askIndex: 0,
+        journal,
+        journalIndex: 0,
+        persist: Effect.suspend(() => {
+          journals = { ...journals, [String(i)]: [...journal] }
+          return save(parent)
+        })
+      }
+      return Effect.provideService(effect, CurrentTask, { scope: own })
+    }
     const child = (item: In, i: number): Effect.Effect<A, E, R> => {
       const done = children[String(i)]
       if (scope !== undefined && done !== undefined) {
         return Effect.tap(replay(scope, done, success, json), (a) => Effect.sync(() => results.set(i, a)))
       }
-      return Effect.flatMap(Effect.exit(f(item, i)), (exit) => Effect.zipRight(record(i, exit), exit))
+      const body = scope === undefined ? f(item, i) : inScope(scope, i, f(item, i))
+      return Effect.flatMap(Effect.exit(body), (exit) => Effect.zipRight(record(i, exit), exit))
     }
     let run: Effect.Effect<any, any, R>
     if (mode === "first") {
@@ -365,7 +401,7 @@ export const call = <S extends Channel.Channels, Nodes extends Record<string, an
     if (entry !== undefined && entry !== null && entry.type !== "call") {
       return Effect.fail(mismatch(scope, index, "call", entry))
     }
-    const threadId = options?.threadId ?? `${scope.threadId}::${scope.taskId}.${index}`
+    const threadId = options?.threadId ?? `${scope.threadId}::${scope.taskId}.${scope.path}${index}`
     const store = scope.store as import("./Snapshots.js").Backend
     if (entry?.type === "call" && entry.exit === "success") {
       const dec = decodeState(child, entry.value)
@@ -429,9 +465,12 @@ const pauseWith = (
   records?: ReadonlyArray<{ readonly id: string; readonly kind: string; readonly request: unknown; readonly node: string; readonly status: string }>
 ) => {
   if (scope !== undefined) {
-    scope.pendingChild = records !== undefined
-      ? records.filter((r) => r.status === "pending").map((r) => ({ id: r.id, kind: r.kind, request: r.request, node: r.node }))
-      : error.interrupts.map((i: any) => ({ id: i.id, kind: i.kind, request: i.request, node: i.node }))
+    // several child graphs may pause in one task (Task.forEach): their interrupts add up
+    scope.pause.child.push(
+      ...(records !== undefined
+        ? records.filter((r) => r.status === "pending").map((r) => ({ id: r.id, kind: r.kind, request: r.request, node: r.node }))
+        : error.interrupts.map((i: any) => ({ id: i.id, kind: i.kind, request: i.request, node: i.node })))
+    )
   }
   return scope === undefined ? error : new ChildPaused({ threadId })
 }
@@ -491,7 +530,8 @@ const sleepIn = (scope: TaskScope, now: number, target: () => number): Effect.Ef
     return Effect.zipRight(persist, Effect.sleep(Duration.millis(remaining)))
   }
   return Effect.suspend(() => {
-    scope.pendingSleep = wakeAt
+    // several sleeping children (Task.forEach): the task wakes for the first of them
+    scope.pause.sleep = scope.pause.sleep === undefined ? wakeAt : Math.min(scope.pause.sleep, wakeAt)
     return Effect.die(new SleepPause({ wakeAt }))
   })
 }

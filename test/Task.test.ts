@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Data, Effect, Fiber, Option, Ref, Schedule, Schema, TestClock } from "effect"
-import { Channel, Interrupt, Snapshots, StateGraph, Task } from "effect-stategraph"
+import { Channel, Interrupt, Snapshots, SqliteSnapshots, StateGraph, Task } from "effect-stategraph"
+import { scopedTempFile } from "./fixtures/tempFile.js"
 
 class Approval extends Interrupt.Tag("TaskApproval", {
   request: Schema.Struct({ amount: Schema.Number }),
@@ -236,6 +237,87 @@ describe("Task.forEach", () => {
       const out = yield* graph.invoke(null, { threadId: "fr" })
       expect(out.out).toEqual([0, 1, 4, 9])
       expect(yield* Ref.get(runs)).toEqual({ 0: 1, 1: 1, 2: 2, 3: 1 })
+    }).pipe(provide))
+})
+
+describe("Task.forEach with interrupts", () => {
+  class ItemOk extends Interrupt.Tag("ForEachItemOk", {
+    request: Schema.Struct({ item: Schema.String }),
+    response: Schema.Struct({ ok: Schema.Boolean })
+  }) {}
+
+  const onSqlite = <A, E>(effect: Effect.Effect<A, E, Snapshots.Snapshots>) =>
+    Effect.scoped(Effect.flatMap(scopedTempFile("sg-foreach-", "t.db"), (file) =>
+      Effect.provide(effect, SqliteSnapshots.layer({ filename: file }))))
+
+  const stores: ReadonlyArray<readonly [string, <A, E>(effect: Effect.Effect<A, E, Snapshots.Snapshots>) => Effect.Effect<A, E | unknown>]> = [
+    ["memory", (effect) => Effect.provide(effect, Snapshots.layerMemory)],
+    ["sqlite", onSqlite]
+  ]
+  for (const [store, run] of stores) {
+    for (const concurrency of ["unbounded", 1] as const) {
+      it.effect(`every child's question is pending at once; answered one by one, finished children do not run again (${store}, concurrency ${concurrency})`, () =>
+        run(Effect.gen(function*() {
+          const quotes = yield* Ref.make<Record<string, number>>({})
+          const graph = yield* StateGraph.make({ id: `fe-ask-${concurrency}`, state: { verdicts: Channel.append(Schema.String) } }).pipe(
+            StateGraph.addNode("each", () =>
+              Effect.map(
+                Task.forEach(["a", "b", "c"], (item) =>
+                  Effect.gen(function*() {
+                    // an activity before the question runs once per child, whatever finishes first
+                    const quote = yield* Task.activity("quote", Ref.modify(quotes, (q) => [item.length, { ...q, [item]: (q[item] ?? 0) + 1 }]))
+                    if (item === "b") return `${item}:auto`
+                    const answer = yield* ItemOk.ask({ item })
+                    return `${item}:${answer.ok}:${quote}`
+                  }), { concurrency }),
+                (verdicts) => ({ verdicts })
+              )),
+            StateGraph.addEdge(StateGraph.START, "each"),
+            StateGraph.compile()
+          )
+          const paused = yield* Effect.flip(graph.invoke({}, { threadId: "t" }))
+          if (paused._tag !== "GraphInterrupted") throw new Error(`expected a pause, got ${paused._tag}`)
+          expect(paused.interrupts.map((i) => i.request)).toEqual([{ item: "a" }, { item: "c" }])
+          const [forA, forC] = paused.interrupts
+          // answer c first: a is still pending, nothing is lost
+          const again = yield* Effect.flip(graph.resume({ threadId: "t" }, ItemOk.respondTo(forC!.id, { ok: false })))
+          if (again._tag !== "GraphInterrupted") throw new Error(`expected a pause, got ${again._tag}`)
+          expect(again.interrupts.map((i) => i.id)).toEqual([forA!.id])
+          const state = yield* graph.getState("t")
+          expect(state.interrupts.filter((i) => i.status === "pending").map((i) => i.id)).toEqual([forA!.id])
+          const out = yield* graph.resume({ threadId: "t" }, ItemOk.respondTo(forA!.id, { ok: true }))
+          expect(out.verdicts).toEqual(["a:true:1", "b:auto", "c:false:1"])
+          expect(yield* Ref.get(quotes)).toEqual({ a: 1, b: 1, c: 1 })
+          const final = yield* graph.getState("t")
+          expect(final.status).toBe("completed")
+        })))
+    }
+  }
+
+  it.effect("children that call a graph which asks: both questions pending, the answers reach each child graph", () =>
+    Effect.gen(function*() {
+      const review = StateGraph.make({ id: "fe-review", state: { item: Channel.lastValue(Schema.String), ok: Channel.lastValue(Schema.Boolean, { initial: () => false }) } }).pipe(
+        StateGraph.addNode("ask", (s) => Effect.map(ItemOk.ask({ item: s.item }), (a) => ({ ok: a.ok }))),
+        StateGraph.addEdge(StateGraph.START, "ask"),
+        StateGraph.compileSync()
+      )
+      const graph = yield* StateGraph.make({ id: "fe-call", state: { verdicts: Channel.append(Schema.String) } }).pipe(
+        StateGraph.addNode("each", () =>
+          Effect.map(
+            Task.forEach(["x", "y"], (item) => Effect.map(Task.call(review, { item }), (r) => `${r.item}:${r.ok}`)),
+            (verdicts) => ({ verdicts })
+          )),
+        StateGraph.addEdge(StateGraph.START, "each"),
+        StateGraph.compile()
+      )
+      const paused = yield* Effect.flip(graph.invoke({}, { threadId: "c" }))
+      if (paused._tag !== "GraphInterrupted") throw new Error(`expected a pause, got ${paused._tag}`)
+      expect(paused.interrupts.map((i) => i.request)).toEqual([{ item: "x" }, { item: "y" }])
+      const out = yield* graph.resume(
+        { threadId: "c" },
+        ...paused.interrupts.map((i) => ItemOk.respondTo(i.id, { ok: (i.request as { item: string }).item === "x" }))
+      )
+      expect(out.verdicts).toEqual(["x:true", "y:false"])
     }).pipe(provide))
 })
 

@@ -259,6 +259,7 @@ const channelWrites = (compiled: Compiled, applied: algo.Applied, full: boolean)
 /** What a task leaves for its record: its answers, journal and forwarded child answers. */
 interface TaskMemory {
   readonly answers: ReadonlyArray<unknown>
+  readonly keyedAnswers: Readonly<Record<string, unknown>> | undefined
   readonly journal: ReadonlyArray<unknown>
   readonly forwarded: Readonly<Record<string, { readonly kind: string; readonly value: unknown }>> | undefined
 }
@@ -300,7 +301,11 @@ const retryable = (journal: ReadonlyArray<JournalEntry>): Array<JournalEntry> =>
     if (entry.type === "forEach") {
       const children: Record<string, any> = {}
       for (const [k, c] of Object.entries(entry.children)) if (c.exit === "success") children[k] = c
-      return { ...entry, children }
+      if (entry.journals === undefined) return { ...entry, children }
+      // the children's own journals: their failed activities are tried again too
+      const journals: Record<string, ReadonlyArray<JournalEntry>> = {}
+      for (const [k, j] of Object.entries(entry.journals)) journals[k] = retryable(j)
+      return { ...entry, children, journals }
     }
     if (entry.type === "call" && entry.exit === "failure") return { name: entry.name, type: "call", threadId: entry.threadId }
     return entry
@@ -325,6 +330,8 @@ const runTask = (
   task: TaskSpec,
   previous: TaskRecord | undefined,
   answers: ReadonlyArray<unknown>,
+  /** answers to nested asks (Task.forEach children), by key */
+  keyedAnswers: Readonly<Record<string, unknown>>,
   /** where the task's scope is set while it runs (the run's, or the task's own in a parallel step) */
   holder: ScopeHolder
 ): Effect.Effect<Outcome, never, any> => {
@@ -336,7 +343,12 @@ const runTask = (
     ? retryable(previous.journal as Array<JournalEntry>)
     : [...(previous.journal as Array<JournalEntry>)]
   const forwarded = previous?.forwarded ?? {}
-  const memory = (): TaskMemory => ({ answers, journal: [...journal], forwarded: previous?.forwarded })
+  const memory = (): TaskMemory => ({
+    answers,
+    keyedAnswers: Object.keys(keyedAnswers).length > 0 ? keyedAnswers : undefined,
+    journal: [...journal],
+    forwarded: previous?.forwarded
+  })
   const persistJournal: Effect.Effect<void, unknown> = env.persist
     ? Effect.suspend(() =>
       env.store!.putTask(env.threadId!, env.runId, checkpointId, {
@@ -346,6 +358,7 @@ const runTask = (
         writes: [],
         gotos: [],
         answers,
+        ...(Object.keys(keyedAnswers).length > 0 ? { keyedAnswers } : {}),
         journal: [...journal],
         ...(previous?.forwarded !== undefined ? { forwarded: previous.forwarded } : {})
       })
@@ -356,16 +369,16 @@ const runTask = (
     checkpointId,
     taskId: task.id,
     node: task.node,
+    path: "",
     answers,
+    keyedAnswers,
     askIndex: 0,
-    pendingAsk: undefined,
     journal,
     journalIndex: 0,
     persist: persistJournal,
     durable: env.persist,
     sleepThresholdMillis: compiled.sleepThresholdMillis,
-    pendingSleep: undefined,
-    pendingChild: undefined,
+    pause: { asks: [], child: [], sleep: undefined },
     forwarded,
     emit,
     modes,
@@ -383,9 +396,9 @@ const runTask = (
     }
     scope.askIndex = 0
     scope.journalIndex = 0
-    scope.pendingAsk = undefined
-    scope.pendingSleep = undefined
-    scope.pendingChild = undefined
+    scope.pause.asks.length = 0
+    scope.pause.child.length = 0
+    scope.pause.sleep = undefined
     return node.run(task.send ? task.arg : state)
   })
   if (node.timeout !== undefined) {
@@ -399,7 +412,7 @@ const runTask = (
     attempt = Effect.retry(attempt, {
       schedule: node.retry,
       while: (e) =>
-        !Interrupt.isInterrupt(e) && scope.pendingSleep === undefined && scope.pendingChild === undefined
+        !Interrupt.isInterrupt(e) && scope.pause.sleep === undefined && scope.pause.child.length === 0
     }) as any
   }
   const events = emit !== undefined && modes.has("events")
@@ -413,18 +426,28 @@ const runTask = (
       if (Either.isLeft(output)) return { _tag: "Failed", task, error: output.left, memory: memory() }
       return { _tag: "Done", task, output: output.right, memory: memory(), attempts }
     }
-    if (scope.pendingSleep !== undefined && scope.pendingChild === undefined) {
-      return { _tag: "Sleeping", task, wakeAt: scope.pendingSleep, memory: memory() }
-    }
+    const { asks, child } = scope.pause
     const failure = Cause.failureOption(exit.cause)
-    if (Option.isSome(failure)) {
-      const error = failure.value
-      if (scope.pendingChild !== undefined) {
-        return {
-          _tag: "Interrupted",
-          task,
-          memory: memory(),
-          records: scope.pendingChild.map((c) => ({
+    const error = Option.getOrUndefined(failure)
+    // paused on questions: its own asks (several, from Task.forEach children) and its child
+    // graphs' interrupts; a sleeping sibling child sleeps again when the task re-runs
+    const paused = (asks.length > 0 || child.length > 0) &&
+      (Option.isSome(failure) ? child.length > 0 || Interrupt.isInterrupt(error) : scope.pause.sleep !== undefined)
+    if (paused) {
+      return {
+        _tag: "Interrupted",
+        task,
+        memory: memory(),
+        records: [
+          ...asks.map((ask) => ({
+            id: interruptId(task.id, ask.key),
+            kind: ask.kind,
+            request: ask.request,
+            node: task.node,
+            taskId: task.id,
+            status: "pending" as const
+          })),
+          ...child.map((c) => ({
             id: c.id,
             kind: c.kind,
             request: c.request,
@@ -433,24 +456,13 @@ const runTask = (
             status: "pending" as const,
             child: true
           }))
-        }
+        ]
       }
-      if (Interrupt.isInterrupt(error) && scope.pendingAsk !== undefined) {
-        const ask = scope.pendingAsk
-        return {
-          _tag: "Interrupted",
-          task,
-          memory: memory(),
-          records: [{
-            id: interruptId(task.id, ask.index),
-            kind: ask.kind,
-            request: ask.request,
-            node: task.node,
-            taskId: task.id,
-            status: "pending"
-          }]
-        }
-      }
+    }
+    if (scope.pause.sleep !== undefined) {
+      return { _tag: "Sleeping", task, wakeAt: scope.pause.sleep, memory: memory() }
+    }
+    if (Option.isSome(failure)) {
       return { _tag: "Failed", task, error, memory: memory() }
     }
     return {
@@ -572,6 +584,7 @@ const evaluateRoutes = (
 /** Answers given to a task by a resume: its own (ask order) and those for its child graphs. */
 interface Given {
   readonly answers: ReadonlyArray<unknown>
+  readonly keyed?: Readonly<Record<string, unknown>> | undefined
   readonly forwarded?: Readonly<Record<string, { readonly kind: string; readonly value: unknown }>> | undefined
 }
 
@@ -737,6 +750,7 @@ const loopWith = (
       writes: encodeWrites(compiled, o.output.writes) as any,
       gotos: o.output.gotos as any,
       answers: o.memory.answers,
+      ...(o.memory.keyedAnswers !== undefined ? { keyedAnswers: o.memory.keyedAnswers } : {}),
       journal: o.memory.journal
     })
     const memoryRecord = (o: Outcome, status: TaskRecord["status"]): TaskRecord => ({
@@ -746,6 +760,7 @@ const loopWith = (
       writes: [],
       gotos: [],
       answers: o.memory.answers,
+      ...(o.memory.keyedAnswers !== undefined ? { keyedAnswers: o.memory.keyedAnswers } : {}),
       journal: o.memory.journal,
       ...(o.memory.forwarded !== undefined ? { forwarded: o.memory.forwarded } : {})
     })
@@ -811,8 +826,9 @@ const loopWith = (
         const given = answersFor.get(t.id)
         const prev = pending.get(t.id)
         const answers = given?.answers ?? prev?.answers ?? []
+        const keyed = given?.keyed ?? prev?.keyedAnswers ?? {}
         const previous = given?.forwarded !== undefined && prev !== undefined ? { ...prev, forwarded: given.forwarded } : prev
-        const task = runTask(env, cp.checkpointId, step, cp.values, t, previous, answers, holders?.[i] ?? holder)
+        const task = runTask(env, cp.checkpointId, step, cp.values, t, previous, answers, keyed, holders?.[i] ?? holder)
         if (saveDone === undefined) return task
         // pending writes are saved as each task finishes, so a sibling's failure or a crash
         // re-runs only the unfinished tasks; tasks finishing together share one transaction
@@ -1178,7 +1194,14 @@ const prepareAnswers = (
       return yield* Effect.fail(new ThreadNotPaused({ threadId, status: cp.status }))
     }
     const pending = cp.interrupts.filter((i) => i.status === "pending")
-    const byTask = new Map<string, { answers: Array<unknown>; forwarded: Record<string, { kind: string; value: unknown }> | undefined }>()
+    const byTask = new Map<
+      string,
+      {
+        answers: Array<unknown>
+        keyed: Record<string, unknown> | undefined
+        forwarded: Record<string, { kind: string; value: unknown }> | undefined
+      }
+    >()
     const answeredIds = new Set<string>()
     const records = new Map(cp.pending.map((r) => [r.taskId, r]))
     const breakpointsOnly = pending.every((i) => i.kind === "Breakpoint")
@@ -1241,13 +1264,19 @@ const prepareAnswers = (
       const record = records.get(target.taskId)
       const given = byTask.get(target.taskId) ?? {
         answers: [...(record?.answers ?? [])],
+        keyed: record?.keyedAnswers === undefined ? undefined : { ...record.keyedAnswers },
         forwarded: record?.forwarded === undefined ? undefined : { ...record.forwarded }
       }
+      const key = target.id.slice(target.taskId.length + 1)
       if (target.child === true) {
         // an interrupt of a child graph: the answer is forwarded to it by interrupt id
         given.forwarded = { ...given.forwarded, [target.id]: { kind: target.kind, value: encoded.right } }
-      } else {
+      } else if (/^\d+$/.test(key)) {
+        // the task's own ask: the next in order
         given.answers.push(encoded.right)
+      } else {
+        // a Task.forEach child's ask: by its key
+        given.keyed = { ...given.keyed, [key]: encoded.right }
       }
       byTask.set(target.taskId, given)
     }
@@ -1394,6 +1423,7 @@ export const execute = (
           writes: [],
           gotos: [],
           answers: given.answers,
+          ...(given.keyed !== undefined ? { keyedAnswers: given.keyed } : {}),
           journal: prev?.journal ?? [],
           ...(given.forwarded !== undefined ? { forwarded: given.forwarded } : {})
         })

@@ -14,6 +14,8 @@ export type JournalEntry =
     readonly type: "forEach"
     /** item index → encoded result of the finished children */
     readonly children: Record<string, { readonly exit: "success" | "failure"; readonly value: unknown }>
+    /** item index → that child's own journal (its activities, calls, sleeps, forEach) */
+    readonly journals?: Record<string, ReadonlyArray<JournalEntry>> | undefined
   }
   | { readonly name: string; readonly type: "sleep"; readonly wakeAt: number }
   | {
@@ -23,6 +25,13 @@ export type JournalEntry =
     readonly exit?: "success" | "failure" | undefined
     readonly value?: unknown
   }
+
+/** What paused a task: its asks (each with its key), its child graphs' interrupts, a durable sleep. @internal */
+export interface PauseState {
+  readonly asks: Array<{ readonly kind: string; readonly request: unknown; readonly key: string }>
+  readonly child: Array<ChildInterrupt>
+  sleep: number | undefined
+}
 
 /** A child interrupt surfacing through a task (Task.call / subgraph). @internal */
 export interface ChildInterrupt {
@@ -43,12 +52,17 @@ export interface TaskScope {
   readonly checkpointId: string
   readonly taskId: string
   readonly node: string
-  /** encoded answers, in ask order */
+  /**
+   * Where this scope sits in the task: "" for the task itself, `<journal index>.<item>/` (nested)
+   * for a child of `Task.forEach`. Its asks, journal and child threads are its own.
+   */
+  readonly path: string
+  /** encoded answers of the task's own asks (path ""), in ask order */
   readonly answers: ReadonlyArray<unknown>
+  /** encoded answers of nested asks (a `Task.forEach` child's), by ask key (path + index) */
+  readonly keyedAnswers: Readonly<Record<string, unknown>>
   askIndex: number
-  /** set when the task failed with an interrupt: the encoded request */
-  pendingAsk: { readonly kind: string; readonly request: unknown; readonly index: number } | undefined
-  /** the journal, shared across attempts of the task (encoded entries) */
+  /** the journal of this scope (encoded entries; a forEach child's lives in its forEach entry) */
   readonly journal: Array<JournalEntry>
   journalIndex: number
   /** saves the journal now (a no-op without a store) */
@@ -56,11 +70,8 @@ export interface TaskScope {
   /** whether the thread is persisted (durable sleep pauses instead of waiting) */
   readonly durable: boolean
   readonly sleepThresholdMillis: number
-  /** set when a durable sleep paused the task */
-  pendingSleep: number | undefined
-  /** set when a child graph paused on interrupts */
-  pendingChild: ReadonlyArray<ChildInterrupt> | undefined
-  /** answers forwarded to child graphs: interrupt id → encoded answer */
+  /** what paused the task in this attempt; shared by the task's nested scopes */
+  readonly pause: PauseState
   readonly forwarded: Readonly<Record<string, { readonly kind: string; readonly value: unknown }>>
   readonly emit: ((part: any) => Effect.Effect<void>) | undefined
   readonly modes: ReadonlySet<string>
@@ -84,4 +95,4 @@ export class CurrentTask extends Context.Reference<CurrentTask>()("effect-stateg
 }) {}
 
 /** @internal */
-export const interruptId = (taskId: string, index: number): string => `${taskId}#${index}`
+export const interruptId = (taskId: string, key: string | number): string => `${taskId}#${key}`
