@@ -271,6 +271,26 @@ describe("StateGraph engine", () => {
       expect((yield* Effect.flip(graph.history("h", { limit: 0, checkpointId: "nope" })))._tag).toBe("CheckpointNotFound")
     }).pipe(provide))
 
+  it.effect("getState and history read a channel nothing has written yet as its initial value, as the run does", () =>
+    Effect.gen(function*() {
+      const graph = yield* StateGraph.make({
+        id: "initials",
+        state: {
+          log: Channel.append(Schema.String),
+          n: Channel.lastValue(Schema.Number, { initial: () => 7 }),
+          t: Channel.reduce(Schema.Number, (a, b) => a + b, () => 0)
+        }
+      }).pipe(
+        StateGraph.addNode("a", (s) => Effect.succeed({ log: [`n=${s.n} t=${s.t}`] })),
+        StateGraph.addEdge(StateGraph.START, "a"),
+        StateGraph.compile()
+      )
+      const out = yield* graph.invoke({}, { threadId: "i" })
+      expect(out).toEqual({ log: ["n=7 t=0"], n: 7, t: 0 })
+      expect((yield* graph.getState("i")).values).toEqual(out)
+      expect((yield* graph.history("i")).map((h) => h.values)).toEqual([out, { log: [], n: 7, t: 0 }])
+    }).pipe(provide))
+
   it.effect("a second invoke on a finished thread continues its state (chat turns)", () =>
     Effect.gen(function*() {
       const graph = yield* StateGraph.make({ id: "chat", state: { messages: Channel.append(Schema.String) } }).pipe(

@@ -159,6 +159,10 @@ export const decodeCheckpoint = (
     }
     values[key] = decoded.right
   }
+  // a channel no update has written yet reads as its initial value, as in the run
+  for (const c of compiled.codecs) {
+    if (c.initial !== undefined && !(c.name in values)) values[c.name] = c.initial()
+  }
   return Either.right({
     executionId: enc.executionId,
     checkpointId: enc.checkpointId,
