@@ -244,6 +244,11 @@ describe("Interrupts", () => {
       // unknown interrupt id
       const unknown = yield* Effect.flip(graph.resume({ threadId: "r" }, Approval.respondTo("nope#0", { approved: true })))
       expect(unknown._tag).toBe("UnknownInterrupt")
+      // two answers for the one pending interrupt in one resume: the second is one too many
+      const double = yield* Effect.flip(
+        graph.resume({ threadId: "r" }, Approval.respond({ approved: true }), Approval.respond({ approved: false }))
+      )
+      expect(double._tag).toBe("InterruptAlreadyAnswered")
       // an invalid value, with the schema's issue
       const invalid = yield* Effect.flip(graph.resume({ threadId: "r" }, Approval.respond({ approved: "yes" } as any)))
       expect(invalid._tag).toBe("InvalidResumeValue")

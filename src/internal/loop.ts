@@ -1231,6 +1231,11 @@ const prepareAnswers = (
         }
       } else {
         const candidates = pending.filter((i) => i.kind === answer.kind && !answeredIds.has(i.id))
+        const taken = pending.find((i) => i.kind === answer.kind && answeredIds.has(i.id))
+        if (candidates.length === 0 && taken !== undefined) {
+          // a second answer of this kind in one resume: its only pending interrupt has one already
+          return yield* Effect.fail(new InterruptAlreadyAnswered({ threadId, interruptId: taken.id }))
+        }
         if (candidates.length !== 1) {
           return yield* Effect.fail(
             new UnknownInterrupt({
