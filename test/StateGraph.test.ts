@@ -338,10 +338,15 @@ describe("StateGraph engine", () => {
       const failed = yield* graph.getState("s")
       expect(failed.status).toBe("failed")
       expect(failed.nodeStates["bad"]?.status).toBe("failed")
+      // the failed run counts: one attempt so far, two once it succeeded
+      expect(failed.nodeStates["bad"]?.attempts).toBe(1)
       yield* Ref.set(shouldFail, false)
       const out = yield* graph.invoke(null, { threadId: "s" })
       expect(out.log).toEqual(["good", "bad"])
       expect(yield* Ref.get(goodRuns)).toBe(1)
+      const done = yield* graph.getState("s")
+      expect([done.nodeStates["bad"]?.status, done.nodeStates["bad"]?.attempts]).toEqual(["completed", 2])
+      expect([done.nodeStates["good"]?.status, done.nodeStates["good"]?.attempts]).toEqual(["completed", 1])
     }).pipe(provide))
 
   it.effect("Command routes and writes", () =>

@@ -283,7 +283,14 @@ type Outcome =
     readonly memory: TaskMemory
   }
   | { readonly _tag: "Sleeping"; readonly task: TaskSpec; readonly wakeAt: number; readonly memory: TaskMemory }
-  | { readonly _tag: "Failed"; readonly task: TaskSpec; readonly error: unknown; readonly memory: TaskMemory }
+  | {
+    readonly _tag: "Failed"
+    readonly task: TaskSpec
+    readonly error: unknown
+    readonly memory: TaskMemory
+    /** how many times the node ran in this run (its retries included) */
+    readonly attempts: number
+  }
 
 const renderError = (error: unknown): string => {
   if (error instanceof Error) return error.message ? `${(error as any)._tag ?? error.name}: ${error.message}` : String((error as any)._tag ?? error.name)
@@ -427,7 +434,7 @@ const runTask = (
     holder.scope = undefined
     if (Exit.isSuccess(exit)) {
       const output = algo.normalizeOutput(compiled, task.node, exit.value)
-      if (Either.isLeft(output)) return { _tag: "Failed", task, error: output.left, memory: memory() }
+      if (Either.isLeft(output)) return { _tag: "Failed", task, error: output.left, memory: memory(), attempts }
       return { _tag: "Done", task, output: output.right, memory: memory(), attempts }
     }
     const { asks, child } = scope.pause
@@ -467,12 +474,13 @@ const runTask = (
       return { _tag: "Sleeping", task, wakeAt: scope.pause.sleep, memory: memory() }
     }
     if (Option.isSome(failure)) {
-      return { _tag: "Failed", task, error, memory: memory() }
+      return { _tag: "Failed", task, error, memory: memory(), attempts }
     }
     return {
       _tag: "Failed",
       task,
       memory: memory(),
+      attempts,
       error: new NodeFailed({ node: task.node, taskId: task.id, cause: Cause.pretty(exit.cause) })
     }
   }
@@ -892,7 +900,7 @@ const loopWith = (
         // the first failure in task order wins; finished tasks keep their pending writes
         const first = cp.tasks.map(outcomeOf).find((o) => o?._tag === "Failed") as typeof failed
         const message = renderError(first.error)
-        const nodeStates = { ...cp.nodeStates, [first.task.node]: nodeState(cp, first.task.node, "failed", order, { error: message }) }
+        const nodeStates = { ...cp.nodeStates, [first.task.node]: nodeState(cp, first.task.node, "failed", order, { error: message, attempts: first.attempts }) }
         yield* settle(cp, newRecords(), {
           status: "failed",
           interrupts: cp.interrupts,
