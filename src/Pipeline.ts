@@ -153,7 +153,7 @@ export const layerClient: Layer.Layer<Pipelines, StoreError, SqlClient.SqlClient
  *
  * A queue ends a run on its thread with every job, so the snapshot store's checkpoint of the
  * WAL when a run ends (`walCheckpointAfterCommits`) is off by default here: SQLite's automatic
- * checkpoints keep the WAL small (`journalSizeLimitBytes` bounds it after each).
+ * checkpoints keep the WAL to about 4 MB (`journalSizeLimitBytes` bounds the file after each).
  *
  * @since 0.1.0
  * @category layers
