@@ -321,6 +321,51 @@ describe("Task.forEach with interrupts", () => {
     }).pipe(provide))
 })
 
+describe("the task context after a parallel step", () => {
+  const onSqlite = <A, E>(effect: Effect.Effect<A, E, Snapshots.Snapshots>) =>
+    Effect.scoped(Effect.flatMap(scopedTempFile("sg-after-par-", "t.db"), (file) =>
+      Effect.provide(effect, SqliteSnapshots.layer({ filename: file }))))
+  const stores: ReadonlyArray<readonly [string, <A, E>(effect: Effect.Effect<A, E, Snapshots.Snapshots>) => Effect.Effect<A, E | unknown>]> = [
+    ["memory", (effect) => Effect.provide(effect, Snapshots.layerMemory)],
+    ["sqlite", onSqlite]
+  ]
+  for (const [store, run] of stores) {
+    for (const durability of ["sync", "async", "exit"] as const) {
+      it.effect(`a join after parallel tasks journals, asks and sleeps durably (${store}, ${durability})`, () =>
+        run(Effect.gen(function*() {
+          const charges = yield* Ref.make(0)
+          const graph = yield* StateGraph.make({ id: `after-par-${durability}`, state: { log: Channel.append(Schema.String) } }).pipe(
+            // both parallel tasks journal an activity too (async durability: their step's checkpoint may still be queued)
+            StateGraph.addNode("a", () => Effect.map(Task.activity("a", Effect.succeed("a")), (x) => ({ log: [x] }))),
+            StateGraph.addNode("b", () => Effect.map(Task.activity("b", Effect.succeed("b")), (x) => ({ log: [x] }))),
+            StateGraph.addNode("review", () =>
+              Effect.gen(function*() {
+                const n = yield* Task.activity("charge", Ref.updateAndGet(charges, (c) => c + 1))
+                const answer = yield* Approval.ask({ amount: n })
+                return { log: [`charged ${n}, approved ${answer.approved}`] }
+              })),
+            StateGraph.addNode("nap", () => Effect.as(Task.sleep("1 hour"), { log: ["woke"] })),
+            StateGraph.addEdge(StateGraph.START, "a"),
+            StateGraph.addEdge(StateGraph.START, "b"),
+            StateGraph.addEdge(["a", "b"], "review"),
+            StateGraph.addEdge("review", "nap"),
+            StateGraph.compile({ durability })
+          )
+          const paused = yield* Effect.flip(graph.invoke({}, { threadId: "t" }))
+          expect(paused._tag).toBe("GraphInterrupted")
+          const slept = yield* Effect.flip(graph.resume({ threadId: "t" }, Approval.respond({ approved: true })))
+          // a long Task.sleep pauses the thread instead of blocking the caller
+          expect(slept._tag).toBe("ThreadSleeping")
+          // the activity before the question ran once across the resume
+          expect(yield* Ref.get(charges)).toBe(1)
+          const state = yield* graph.getState("t")
+          expect(state.values.log).toEqual(["a", "b", "charged 1, approved true"])
+          expect(state.pauseReason).toBe("sleeping")
+        })))
+    }
+  }
+})
+
 describe("child graphs", () => {
   class Review extends Interrupt.Tag("ChildReview", {
     request: Schema.Struct({ text: Schema.String }),

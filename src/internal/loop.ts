@@ -331,6 +331,8 @@ interface TaskEnv {
   readonly persist: boolean
   readonly emit: RunConfig["emit"]
   readonly modes: ReadonlySet<string>
+  /** waits until the checkpoints queued by async durability are stored (a task's record needs its step's) */
+  readonly stored: Effect.Effect<void, unknown>
 }
 
 const runTask = (
@@ -343,6 +345,8 @@ const runTask = (
   answers: ReadonlyArray<unknown>,
   /** answers to nested asks (Task.forEach children), by key */
   keyedAnswers: Readonly<Record<string, unknown>>,
+  /** the step's checkpoint is stored, so the task's journal can be saved with it */
+  stored: boolean,
   /** where the task's scope is set while it runs (the run's, or the task's own in a parallel step) */
   holder: ScopeHolder
 ): Effect.Effect<Outcome, never, any> => {
@@ -360,9 +364,12 @@ const runTask = (
     journal: [...journal],
     forwarded: previous?.forwarded
   })
-  const persistJournal: Effect.Effect<void, unknown> = env.persist
+  // durability "exit" stores no checkpoint between the first and the last: a task of those
+  // steps keeps its journal in memory (a crash re-runs the run from its last stored checkpoint)
+  const persistJournal: Effect.Effect<void, unknown> = env.persist && stored
     ? Effect.suspend(() =>
-      env.store!.putTask(env.threadId!, env.runId, checkpointId, {
+      // with async durability the step's checkpoint may still be queued
+      Effect.zipRight(env.stored, env.store!.putTask(env.threadId!, env.runId, checkpointId, {
         taskId: task.id,
         node: task.node,
         status: "running",
@@ -372,7 +379,7 @@ const runTask = (
         ...(Object.keys(keyedAnswers).length > 0 ? { keyedAnswers } : {}),
         journal: [...journal],
         ...(previous?.forwarded !== undefined ? { forwarded: previous.forwarded } : {})
-      })
+      }))
     )
     : Effect.void
   const scope: TaskScope = {
@@ -558,7 +565,9 @@ const pendingWriter = <T, E>(
     finish: Effect.suspend((): Effect.Effect<ReadonlyArray<T>, E> => {
       const unwritten = queue
       queue = []
-      return drainer === undefined ? Effect.succeed(unwritten) : Effect.as(Fiber.join(drainer), unwritten)
+      // awaited, not joined: a join would copy the drainer's fiber refs (its context, with the
+      // CurrentTask of the task fiber that forked it) onto the run's fiber
+      return drainer === undefined ? Effect.succeed(unwritten) : Effect.as(Effect.flatten(Fiber.await(drainer)), unwritten)
     })
   }
 }
@@ -663,7 +672,16 @@ const loopWith = (
     let exitPending: { writes: Map<string, ChannelWrite> } | undefined
     let order = 0
     for (const k in cp.nodeStates) order = Math.max(order, cp.nodeStates[k]!.executionOrder)
-    const env: TaskEnv = { compiled, threadId, store, runId: run.runId, persist, emit, modes }
+    const env: TaskEnv = {
+      compiled,
+      threadId,
+      store,
+      runId: run.runId,
+      persist,
+      emit,
+      modes,
+      stored: Effect.suspend(() => awaitCommit)
+    }
 
     const writeQueued: Effect.Effect<void, any> = Effect.suspend(() => {
       if (asyncQueue.length === 0) return Effect.void
@@ -671,11 +689,18 @@ const loopWith = (
       asyncQueue = []
       return Effect.zipRight(store!.commitAll(batch), writeQueued)
     })
+    // the writer stays known until it ended: tasks of a parallel step may wait on it together
     const awaitCommit = Effect.suspend(() => {
       const writer = asyncWriter
-      asyncWriter = undefined
       const rest = Effect.suspend(() => (asyncQueue.length > 0 ? writeQueued : Effect.void))
-      return writer === undefined ? rest : Effect.zipRight(Fiber.join(writer), rest)
+      if (writer === undefined) return rest
+      return Effect.zipRight(
+        Effect.flatten(Fiber.await(writer)),
+        Effect.suspend(() => {
+          if (asyncWriter === writer) asyncWriter = undefined
+          return rest
+        })
+      )
     })
     const enqueueCommit = (request: CommitRequest) =>
       Effect.suspend(() => {
@@ -840,7 +865,8 @@ const loopWith = (
         const answers = given?.answers ?? prev?.answers ?? []
         const keyed = given?.keyed ?? prev?.keyedAnswers ?? {}
         const previous = given?.forwarded !== undefined && prev !== undefined ? { ...prev, forwarded: given.forwarded } : prev
-        const task = runTask(env, cp.checkpointId, step, cp.values, t, previous, answers, keyed, holders?.[i] ?? holder)
+        const stored = compiled.durability !== "exit" || cp.checkpointId === expectedHead
+        const task = runTask(env, cp.checkpointId, step, cp.values, t, previous, answers, keyed, stored, holders?.[i] ?? holder)
         if (saveDone === undefined) return task
         // pending writes are saved as each task finishes, so a sibling's failure or a crash
         // re-runs only the unfinished tasks; tasks finishing together share one transaction
