@@ -551,6 +551,15 @@ export interface CompiledGraph<S extends Channels, Nodes extends Record<string, 
       options?: RunOptions & { readonly mode?: M | ReadonlyArray<M> }
     ): Stream.Stream<StreamPart<S, M>, RunError<E>, R>
   }
+  /** `resume`, streamed: answers pending interrupts and streams the continued run like `stream`. */
+  readonly streamResume: <const M extends StreamMode = "values">(
+    options: {
+      readonly threadId: string
+      readonly allowVersionChange?: boolean
+      readonly mode?: M | ReadonlyArray<M>
+    },
+    ...answers: ReadonlyArray<Interrupt.AnswerFor<InterruptsOf<E>>>
+  ) => Stream.Stream<StreamPart<S, M>, RunError<E> | GraphError.ResumeError, R | Snapshots>
   /** Answers pending interrupts and continues the thread. */
   readonly resume: (
     options: { readonly threadId: string; readonly allowVersionChange?: boolean },
@@ -685,6 +694,19 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
         metadata: options?.metadata,
         ...extra
       }))
+  /** A run whose parts come out as a Stream; the run is interrupted when the stream stops early. */
+  const streamOf = (
+    request: loop.RunRequest,
+    options: (RunOptions & { readonly mode?: StreamMode | ReadonlyArray<StreamMode> }) | undefined
+  ) =>
+    Stream.unwrapScoped(Effect.gen(function*() {
+      const mailbox = yield* Mailbox.make<any, any>()
+      yield* run(request, options, {
+        emit: (part) => mailbox.offer(part).pipe(Effect.asVoid),
+        modes: modesOf(options?.mode)
+      }).pipe(Effect.asVoid, Mailbox.into(mailbox), Effect.forkScoped)
+      return Mailbox.toStream(mailbox)
+    }))
   const self: AnyCompiled = {
     [TypeId]: { _S: (_: any) => _, _E: (_: never) => _ },
     id: compiled.id,
@@ -694,14 +716,8 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
     invoke: ((input: unknown, options?: RunOptions) =>
       Effect.map(run({ _tag: "Input", input }, options, {}), (cp) => cp.values)) as any,
     stream: ((input: unknown, options?: RunOptions & { readonly mode?: StreamMode | ReadonlyArray<StreamMode> }) =>
-      Stream.unwrapScoped(Effect.gen(function*() {
-        const mailbox = yield* Mailbox.make<any, any>()
-        yield* run({ _tag: "Input", input }, options, {
-          emit: (part) => mailbox.offer(part).pipe(Effect.asVoid),
-          modes: modesOf(options?.mode)
-        }).pipe(Effect.asVoid, Mailbox.into(mailbox), Effect.forkScoped)
-        return Mailbox.toStream(mailbox)
-      }))) as any,
+      streamOf({ _tag: "Input", input }, options)) as any,
+    streamResume: ((options: any, ...answers: ReadonlyArray<any>) => streamOf({ _tag: "Resume", answers }, options)) as any,
     resume: (options, ...answers) =>
       Effect.map(run({ _tag: "Resume", answers: answers as any }, options, {}), (cp) => cp.values) as any,
     getState: (threadId, options) =>

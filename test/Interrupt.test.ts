@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Fiber, Layer, Ref, Schema, TestClock } from "effect"
+import { Chunk, Effect, Either, Fiber, Layer, Ref, Schema, Stream, TestClock } from "effect"
 import { Channel, Interrupt, Snapshots, StateGraph } from "effect-stategraph"
 
 class Approval extends Interrupt.Tag("Approval", {
@@ -61,6 +61,29 @@ describe("Interrupts", () => {
       expect(done).toEqual({ draft: "draft v3", revisions: 3, notes: ["shorter", "clearer"], published: true })
       expect(yield* Ref.get(writes)).toBe(3)
       expect((yield* graph.getState("a1")).status).toBe("completed")
+    }).pipe(provide))
+
+  it.effect("streamResume streams the continued run; a paused one fails the stream with GraphInterrupted", () =>
+    Effect.gen(function*() {
+      const writes = yield* Ref.make(0)
+      const graph = yield* approvalFlow(writes)
+      yield* Effect.flip(graph.invoke({}, { threadId: "sr" }))
+      // rejected: the run loops back to write, then pauses again at review
+      const rejected = yield* Effect.either(Stream.runCollect(
+        graph.streamResume({ threadId: "sr", mode: "updates" }, Approval.respond({ approved: false, note: "again" }))
+      ))
+      expect(Either.isLeft(rejected) && rejected.left._tag).toBe("GraphInterrupted")
+      const done = yield* Stream.runCollect(
+        graph.streamResume({ threadId: "sr", mode: ["updates", "values"] }, Approval.respond({ approved: true }))
+      )
+      const parts = Chunk.toReadonlyArray(done)
+      // the resumed review task's update comes out, then the final values
+      expect(parts.filter((p) => p.mode === "updates").map((p) => (p as any).node)).toEqual(["review"])
+      const last = parts.filter((p) => p.mode === "values").at(-1) as any
+      expect(last.values).toEqual({ draft: "draft v2", revisions: 2, notes: ["again"], published: true })
+      // a wrong answer fails the stream before anything runs
+      const wrong = yield* Effect.either(Stream.runCollect(graph.streamResume({ threadId: "sr" }, Approval.respond({ approved: true }))))
+      expect(Either.isLeft(wrong) && wrong.left._tag).toBe("ThreadNotPaused")
     }).pipe(provide))
 
   it.effect("two asks in one node: the node re-runs and the first answer is replayed", () =>

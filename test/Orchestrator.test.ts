@@ -447,6 +447,46 @@ describe("refused requests", () => {
       }
     }).pipe(Effect.provide(fullLayer(tempDb()))))
 
+  it.effect("async resume with another version of the graph is SnapshotVersionMismatch; the pipeline stays paused", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const changed = StateGraph.make({ id: "approval", state: Log }).pipe(
+        StateGraph.addNode("write", () => Effect.succeed({ log: ["draft v2"] })),
+        StateGraph.addNode("review", () =>
+          Effect.map(OrchApproval.ask({ draft: "draft" }), (a) => ({ log: [a.approved ? "approved v2" : "rejected v2"] }))),
+        StateGraph.addEdge(StateGraph.START, "write"),
+        StateGraph.addEdge("write", "review"),
+        StateGraph.compileSync()
+      )
+      expect(changed.version).not.toBe(approvalGraph.version)
+      const r = yield* Orchestrator.orchestrate({ workflowId: "approval", graph: approvalGraph, input: {}, threadId: "v" }, { id: "async" })
+      yield* Effect.scoped(Effect.zipRight(
+        Worker.start({ concurrency: 1, pollInterval: "5 millis" }),
+        awaitPipeline(r.pipelineId!, ["paused"])
+      ))
+      const refused = yield* Effect.flip(Orchestrator.orchestrate({
+        workflowId: "approval",
+        graph: changed,
+        input: null,
+        threadId: "v",
+        resume: [OrchApproval.respond({ approved: true })]
+      }, { id: "async" }))
+      expect(refused._tag).toBe("SnapshotVersionMismatch")
+      expect((yield* Pipeline.pipelineStatus(r.pipelineId!)).status).toBe("paused")
+      // the version that paused it resumes it
+      yield* Orchestrator.orchestrate({
+        workflowId: "approval",
+        graph: approvalGraph,
+        input: null,
+        threadId: "v",
+        resume: [OrchApproval.respond({ approved: true })]
+      }, { id: "async" })
+      yield* Effect.scoped(Effect.zipRight(
+        Worker.start({ concurrency: 1, pollInterval: "5 millis" }),
+        awaitPipeline(r.pipelineId!, ["completed"])
+      ))
+      expect((yield* approvalGraph.getState("v")).values.log).toEqual(["draft", "approved", "published"])
+    })).pipe(Effect.provide(fullLayer(tempDb()))))
+
   it.effect("async resume: the loser of two concurrent resumes is ThreadBusy; a finished thread is ThreadNotPaused", () =>
     Effect.scoped(Effect.gen(function*() {
       const r = yield* Orchestrator.orchestrate({ workflowId: "approval", graph: approvalGraph, input: {}, threadId: "race" }, {

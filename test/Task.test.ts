@@ -493,6 +493,10 @@ describe("durable sleep", () => {
       // too early: it goes back to sleep
       yield* TestClock.adjust("30 minutes")
       expect((yield* Effect.flip(sleeper.invoke(null, { threadId: "s" })))._tag).toBe("ThreadSleeping")
+      // new input waits for the wake-up too, with the same error (not "paused, resume it")
+      const withInput = yield* Effect.flip(sleeper.invoke({}, { threadId: "s" }))
+      expect(withInput._tag).toBe("ThreadSleeping")
+      if (withInput._tag === "ThreadSleeping") expect(withInput.wakeAt).toBe(new Date(start + 3_600_000).toISOString())
       yield* TestClock.adjust("30 minutes")
       const due = yield* store.dueSleepers(yield* Clock.currentTimeMillis)
       expect(due.map((d) => d.threadId)).toEqual(["s"])

@@ -129,6 +129,10 @@ describe("types", () => {
     Approval.respond({ approved: "yes" })
     // @ts-expect-error a kind this graph cannot raise
     graph.resume({ threadId: "t" }, Question.respond(1))
+    // streamResume checks its answers the same way
+    graph.streamResume({ threadId: "t", mode: "updates" }, Approval.respond({ approved: true }))
+    // @ts-expect-error a kind this graph cannot raise
+    graph.streamResume({ threadId: "t" }, Question.respond(1))
     // @ts-expect-error a breakpoint needs interruptBefore / interruptAfter
     graph.resume({ threadId: "t" }, Interrupt.Breakpoint.respond(undefined))
 

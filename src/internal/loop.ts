@@ -1400,8 +1400,11 @@ export const execute = (
           return yield* continueFrom(base, head, forking)
         }
         if (base !== undefined && base.status === "paused" && !forking) {
+          // new input waits for the pause to end: answers for questions, the wake-up for a sleep
           return yield* Effect.fail(
-            new ThreadPaused({ threadId, interruptIds: base.interrupts.filter((i) => i.status === "pending").map((i) => i.id) })
+            base.pauseReason === "sleeping" && base.wakeAt !== undefined
+              ? new ThreadSleeping({ threadId, wakeAt: new Date(base.wakeAt).toISOString() })
+              : new ThreadPaused({ threadId, interruptIds: base.interrupts.filter((i) => i.status === "pending").map((i) => i.id) })
           )
         }
         return yield* startWith(request.input, base, head, false)

@@ -7,7 +7,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { InvalidResumeValue, ThreadBusy, ThreadNotPaused, UnknownInterrupt } from "../../GraphError.js"
+import { InvalidResumeValue, SnapshotVersionMismatch, ThreadBusy, ThreadNotPaused, UnknownInterrupt } from "../../GraphError.js"
 import type * as Interrupt from "../../Interrupt.js"
 import * as RunEvent from "../../RunEvent.js"
 import type { WorkflowSnapshotEncoded } from "../../Snapshot.js"
@@ -534,6 +534,13 @@ export const makeAsync = Effect.gen(function*() {
               return yield* Effect.fail(new InvalidPipelineTransition({ pipelineId: p.id, from: `paused (${p.pauseReason})`, to: "resumed with answers" }))
             }
             const head = yield* loadHead(store, threadId)
+            // the queued job would run the pipeline's own graph version: a request with another
+            // version is refused, as the engine refuses it (a changed graph never silently runs old state)
+            if (head.workflowVersion !== graph.version) {
+              return yield* Effect.fail(
+                new SnapshotVersionMismatch({ threadId, expected: graph.version, found: head.workflowVersion })
+              )
+            }
             const prepared = yield* prepareAnswers(head, threadId, answers)
             const now = yield* Clock.currentTimeMillis
             const created = yield* pipelines.resumeWith(p.id, {
