@@ -37,6 +37,17 @@ const approvalGraph = StateGraph.make({ id: "approval", state: Log }).pipe(
   StateGraph.compileSync()
 )
 
+/** Answers the approval graph's pending question on `threadId` through orchestrator `id`. */
+const resumeApproval = (
+  id: "stategraph" | "async",
+  threadId: string,
+  approved: boolean,
+  graph: StateGraph.AnyCompiled = approvalGraph
+) =>
+  Orchestrator.orchestrate({ workflowId: "approval", graph, input: null, threadId, resume: [OrchApproval.respond({ approved })] }, {
+    id
+  })
+
 const sync = ["stategraph", "sync", "pipeline"] as const
 
 /** Runs a request on the async orchestrator with a worker pool and returns the final state. */
@@ -380,13 +391,7 @@ describe("capabilities", () => {
       expect(paused.status).toBe("paused")
       expect(paused.interrupts.map((i) => [i.kind, i.node])).toEqual([["OrchApproval", "review"]])
       expect(paused.interrupts[0]!.request).toEqual({ draft: "draft" })
-      const done = yield* Orchestrator.orchestrate({
-        workflowId: "approval",
-        graph: approvalGraph,
-        input: null,
-        threadId: "ap-1",
-        resume: [OrchApproval.respond({ approved: true })]
-      }, { id: "stategraph" })
+      const done = yield* resumeApproval("stategraph", "ap-1", true)
       expect(done.status).toBe("completed")
       expect(done.output?.log).toEqual(["draft", "approved", "published"])
 
@@ -405,13 +410,7 @@ describe("capabilities", () => {
           resume: [OrchApproval.respond({ approved: "yes" } as any)]
         }, { id: "async" }))
         expect(invalid._tag).toBe("InvalidResumeValue")
-        const resumed = yield* Orchestrator.orchestrate({
-          workflowId: "approval",
-          graph: approvalGraph,
-          input: null,
-          threadId: "ap-2",
-          resume: [OrchApproval.respond({ approved: false })]
-        }, { id: "async" })
+        const resumed = yield* resumeApproval("async", "ap-2", false)
         expect(resumed.pipelineId).toBe(r.pipelineId)
         yield* awaitPipeline(r.pipelineId!, ["completed"])
         expect((yield* approvalGraph.getState("ap-2")).values.log).toEqual(["draft", "rejected", "published"])
@@ -436,13 +435,7 @@ describe("refused requests", () => {
         expect([id, continued._tag]).toEqual([id, "ThreadNotFound"])
       }
       for (const id of ["stategraph", "async"] as const) {
-        const resumed = yield* Effect.flip(Orchestrator.orchestrate({
-          workflowId: "approval",
-          graph: approvalGraph,
-          input: null,
-          threadId: `nope-resume-${id}`,
-          resume: [OrchApproval.respond({ approved: true })]
-        }, { id }))
+        const resumed = yield* Effect.flip(resumeApproval(id, `nope-resume-${id}`, true))
         expect([id, resumed._tag]).toEqual([id, "ThreadNotFound"])
       }
     }).pipe(Effect.provide(fullLayer(tempDb()))))
@@ -463,23 +456,11 @@ describe("refused requests", () => {
         Worker.start({ concurrency: 1, pollInterval: "5 millis" }),
         awaitPipeline(r.pipelineId!, ["paused"])
       ))
-      const refused = yield* Effect.flip(Orchestrator.orchestrate({
-        workflowId: "approval",
-        graph: changed,
-        input: null,
-        threadId: "v",
-        resume: [OrchApproval.respond({ approved: true })]
-      }, { id: "async" }))
+      const refused = yield* Effect.flip(resumeApproval("async", "v", true, changed))
       expect(refused._tag).toBe("SnapshotVersionMismatch")
       expect((yield* Pipeline.pipelineStatus(r.pipelineId!)).status).toBe("paused")
       // the version that paused it resumes it
-      yield* Orchestrator.orchestrate({
-        workflowId: "approval",
-        graph: approvalGraph,
-        input: null,
-        threadId: "v",
-        resume: [OrchApproval.respond({ approved: true })]
-      }, { id: "async" })
+      yield* resumeApproval("async", "v", true)
       yield* Effect.scoped(Effect.zipRight(
         Worker.start({ concurrency: 1, pollInterval: "5 millis" }),
         awaitPipeline(r.pipelineId!, ["completed"])
@@ -497,13 +478,7 @@ describe("refused requests", () => {
         awaitPipeline(r.pipelineId!, ["paused"])
       ))
       const resume = (approved: boolean) =>
-        Effect.either(Orchestrator.orchestrate({
-          workflowId: "approval",
-          graph: approvalGraph,
-          input: null,
-          threadId: "race",
-          resume: [OrchApproval.respond({ approved })]
-        }, { id: "async" }))
+        Effect.either(resumeApproval("async", "race", approved))
       const outcomes = yield* Effect.all([resume(true), resume(false)], { concurrency: "unbounded" })
       expect(outcomes.filter(Either.isRight)).toHaveLength(1)
       expect(outcomes.filter(Either.isLeft).map((e) => e.left._tag)).toEqual(["ThreadBusy"])
@@ -518,13 +493,7 @@ describe("refused requests", () => {
       expect(late._tag).toBe("ThreadNotPaused")
       // a thread paused by the stategraph orchestrator is not the async orchestrator's to resume
       yield* Orchestrator.orchestrate({ workflowId: "approval", graph: approvalGraph, input: {}, threadId: "sg" }, { id: "stategraph" })
-      const other = yield* Effect.flip(Orchestrator.orchestrate({
-        workflowId: "approval",
-        graph: approvalGraph,
-        input: null,
-        threadId: "sg",
-        resume: [OrchApproval.respond({ approved: true })]
-      }, { id: "async" }))
+      const other = yield* Effect.flip(resumeApproval("async", "sg", true))
       expect(other._tag).toBe("PipelineNotFound")
       expect(other.message).toContain(`thread "sg" is paused, but by no pipeline of this orchestrator`)
     })).pipe(Effect.provide(fullLayer(tempDb()))))

@@ -12,6 +12,14 @@ class Boom extends Data.TaggedError("Boom")<{ readonly item: number }> {}
 
 const provide = Effect.provide(Snapshots.layerMemory)
 
+/** Each store a test runs on: the in-memory one, and SQLite on a temp file of its own. */
+const stores: ReadonlyArray<readonly [string, <A, E>(effect: Effect.Effect<A, E, Snapshots.Snapshots>) => Effect.Effect<A, E | unknown>]> = [
+  ["memory", (effect) => Effect.provide(effect, Snapshots.layerMemory)],
+  ["sqlite", (effect) =>
+    Effect.scoped(Effect.flatMap(scopedTempFile("sg-task-", "t.db"), (file) =>
+      Effect.provide(effect, SqliteSnapshots.layer({ filename: file }))))]
+]
+
 describe("Task.activity", () => {
   it.effect("an activity before an approval runs once across the resume", () =>
     Effect.gen(function*() {
@@ -246,14 +254,6 @@ describe("Task.forEach with interrupts", () => {
     response: Schema.Struct({ ok: Schema.Boolean })
   }) {}
 
-  const onSqlite = <A, E>(effect: Effect.Effect<A, E, Snapshots.Snapshots>) =>
-    Effect.scoped(Effect.flatMap(scopedTempFile("sg-foreach-", "t.db"), (file) =>
-      Effect.provide(effect, SqliteSnapshots.layer({ filename: file }))))
-
-  const stores: ReadonlyArray<readonly [string, <A, E>(effect: Effect.Effect<A, E, Snapshots.Snapshots>) => Effect.Effect<A, E | unknown>]> = [
-    ["memory", (effect) => Effect.provide(effect, Snapshots.layerMemory)],
-    ["sqlite", onSqlite]
-  ]
   for (const [store, run] of stores) {
     for (const concurrency of ["unbounded", 1] as const) {
       it.effect(`every child's question is pending at once; answered one by one, finished children do not run again (${store}, concurrency ${concurrency})`, () =>
@@ -322,13 +322,6 @@ describe("Task.forEach with interrupts", () => {
 })
 
 describe("the task context after a parallel step", () => {
-  const onSqlite = <A, E>(effect: Effect.Effect<A, E, Snapshots.Snapshots>) =>
-    Effect.scoped(Effect.flatMap(scopedTempFile("sg-after-par-", "t.db"), (file) =>
-      Effect.provide(effect, SqliteSnapshots.layer({ filename: file }))))
-  const stores: ReadonlyArray<readonly [string, <A, E>(effect: Effect.Effect<A, E, Snapshots.Snapshots>) => Effect.Effect<A, E | unknown>]> = [
-    ["memory", (effect) => Effect.provide(effect, Snapshots.layerMemory)],
-    ["sqlite", onSqlite]
-  ]
   for (const [store, run] of stores) {
     for (const durability of ["sync", "async", "exit"] as const) {
       it.effect(`a join after parallel tasks journals, asks and sleeps durably (${store}, ${durability})`, () =>
