@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Ref, Schema } from "effect"
-import { Channel, Orchestrator, Pipeline, type Snapshot, StateGraph, Worker } from "effect-stategraph"
+import { Data, Effect, Ref, Schema } from "effect"
+import { Channel, Interrupt, Orchestrator, Pipeline, type Snapshot, StateGraph, Task, Worker } from "effect-stategraph"
 import { awaitPipeline, fullLayer, tempDb } from "./fixtures/orchestrator/setup.js"
 
 const makeGraph = (runs: Ref.Ref<ReadonlyArray<string>>) => {
@@ -118,5 +118,94 @@ describe("handover", () => {
         }
       }
       expect(yield* Ref.get(runs)).toEqual([])
+    }).pipe(Effect.provide(fullLayer(tempDb()))))
+
+  class PayOk extends Interrupt.Tag("HandoverPayOk", {
+    request: Schema.Struct({ amount: Schema.Number }),
+    response: Schema.Struct({ ok: Schema.Boolean })
+  }) {}
+  class Flaky extends Data.TaggedError("Flaky")<{}> {}
+
+  /** a → (pay: charges, then asks) ∥ side; counts every side effect */
+  const pausing = (calls: Ref.Ref<Record<string, number>>) => {
+    const count = (k: string) => Ref.update(calls, (c) => ({ ...c, [k]: (c[k] ?? 0) + 1 }))
+    return StateGraph.make({ id: "ho-paused", state: { log: Channel.append(Schema.String) } }).pipe(
+      StateGraph.addNode("a", () => Effect.as(count("a"), { log: ["a"] })),
+      StateGraph.addNode("pay", () =>
+        Effect.gen(function*() {
+          yield* Task.activity("charge", count("charge"))
+          const answer = yield* PayOk.ask({ amount: 5 })
+          return { log: [`pay ${answer.ok}`] }
+        })),
+      StateGraph.addNode("side", () => Effect.as(count("side"), { log: ["side"] })),
+      StateGraph.addEdge(StateGraph.START, "a"),
+      StateGraph.addEdge("a", "pay"),
+      StateGraph.addEdge("a", "side"),
+      StateGraph.compileSync()
+    )
+  }
+
+  it.effect("a paused snapshot handed over stays paused: answered there, nothing that finished runs again", () =>
+    Effect.gen(function*() {
+      const calls = yield* Ref.make<Record<string, number>>({})
+      const graph = pausing(calls)
+      const first = yield* Orchestrator.orchestrate({ workflowId: graph.id, graph, input: {} }, { id: "sync" })
+      expect(first.status).toBe("paused")
+      expect(yield* Ref.get(calls)).toEqual({ a: 1, charge: 1, side: 1 })
+      // stategraph: handed over and answered in one request
+      const sg = yield* Orchestrator.orchestrate({
+        workflowId: graph.id,
+        graph,
+        input: null,
+        threadId: "sg",
+        initialSnapshot: first.snapshot,
+        resume: [PayOk.respond({ ok: true })]
+      }, { id: "stategraph" })
+      expect(sg.status).toBe("completed")
+      expect([...sg.output!.log].sort()).toEqual(["a", "pay true", "side"])
+      expect(yield* Ref.get(calls)).toEqual({ a: 1, charge: 1, side: 1 })
+      // async: handed over, the pipeline waits paused; answered later through the orchestrator
+      const queued = yield* Orchestrator.orchestrate({ workflowId: graph.id, graph, input: null, threadId: "as", initialSnapshot: first.snapshot }, {
+        id: "async"
+      })
+      expect(queued.status).toBe("paused")
+      expect(queued.interrupts.map((i) => i.kind)).toEqual(["HandoverPayOk"])
+      expect((yield* Pipeline.pipelineStatus(queued.pipelineId!)).status).toBe("paused")
+      yield* Orchestrator.orchestrate({
+        workflowId: graph.id,
+        graph,
+        input: null,
+        threadId: "as",
+        resume: [PayOk.respond({ ok: false })]
+      }, { id: "async" })
+      yield* Effect.scoped(Effect.zipRight(
+        Worker.start({ concurrency: 1, pollInterval: "5 millis" }),
+        awaitPipeline(queued.pipelineId!, ["completed"])
+      ))
+      expect([...(yield* graph.getState("as")).values.log].sort()).toEqual(["a", "pay false", "side"])
+      expect(yield* Ref.get(calls)).toEqual({ a: 1, charge: 1, side: 1 })
+    }).pipe(Effect.provide(fullLayer(tempDb()))))
+
+  it.effect("a failed snapshot handed over keeps its finished tasks' writes: only the failed task runs again", () =>
+    Effect.gen(function*() {
+      const calls = yield* Ref.make<Record<string, number>>({})
+      const count = (k: string) => Ref.updateAndGet(calls, (c) => ({ ...c, [k]: (c[k] ?? 0) + 1 }))
+      const graph = StateGraph.make({ id: "ho-failed", state: { log: Channel.append(Schema.String) } }).pipe(
+        StateGraph.addNode("ok", () => Effect.as(count("ok"), { log: ["ok"] })),
+        StateGraph.addNode("bad", () =>
+          Effect.flatMap(count("bad"), (c) => (c["bad"]! < 2 ? Effect.fail(new Flaky()) : Effect.succeed({ log: ["bad"] })))),
+        StateGraph.addEdge(StateGraph.START, "ok"),
+        StateGraph.addEdge(StateGraph.START, "bad"),
+        StateGraph.compileSync()
+      )
+      const first = yield* Orchestrator.orchestrate({ workflowId: graph.id, graph, input: {} }, { id: "sync" })
+      expect(first.status).toBe("failed")
+      expect(first.snapshot.pendingWrites.map((w) => [w.node, w.status])).toEqual([["ok", "done"]])
+      const done = yield* Orchestrator.orchestrate({ workflowId: graph.id, graph, input: null, initialSnapshot: first.snapshot }, {
+        id: "stategraph"
+      })
+      expect(done.status).toBe("completed")
+      expect(done.output?.log).toEqual(["ok", "bad"])
+      expect(yield* Ref.get(calls)).toEqual({ ok: 1, bad: 2 })
     }).pipe(Effect.provide(fullLayer(tempDb()))))
 })

@@ -1655,23 +1655,39 @@ export const importSnapshot = (
     for (const [k, v] of Object.entries(decoded.right.nodeStates)) {
       nodeStates[k] = v.status === "completed" ? { ...v, injected: true } : v
     }
+    // the tasks get ids under the new checkpoint; what refers to them (their pending writes,
+    // journals and answers, their interrupts) follows, so nothing that finished runs again and
+    // a paused snapshot is answered here as it would have been there
+    const taskIds = new Map<string, string>()
+    for (const t of decoded.right.tasks) taskIds.set(t.id, `${id}/${t.id.split("/").slice(1).join("/") || t.node}`)
+    const renamed = (taskId: string) => taskIds.get(taskId) ?? taskId
+    const source = decoded.right
+    const open = source.tasks.length > 0
     const cp: Checkpoint = {
-      ...decoded.right,
+      ...source,
       checkpointId: id,
       parentCheckpointId: head,
       createdAt: stamp(),
-      status: decoded.right.tasks.length === 0 ? "completed" : "running",
-      tasks: decoded.right.tasks.map((t) => ({ ...t, id: `${id}/${t.id.split("/").slice(1).join("/") || t.node}` })),
+      status: !open ? "completed" : source.status === "paused" || source.status === "failed" ? source.status : "running",
+      tasks: source.tasks.map((t) => ({ ...t, id: renamed(t.id) })),
       nodeStates,
-      interrupts: [],
-      pending: [],
-      pauseReason: undefined,
-      metadata: { ...decoded.right.metadata, handover: snapshot.checkpointId }
+      interrupts: open
+        ? source.interrupts.map((i) => ({
+          ...i,
+          taskId: renamed(i.taskId),
+          id: i.child === true || !i.id.startsWith(`${i.taskId}#`) ? i.id : `${renamed(i.taskId)}${i.id.slice(i.taskId.length)}`
+        }))
+        : [],
+      pending: open ? source.pending.filter((r) => taskIds.has(r.taskId)).map((r) => ({ ...r, taskId: renamed(r.taskId) })) : [],
+      pauseReason: open && source.status === "paused" ? source.pauseReason : undefined,
+      metadata: { ...source.metadata, handover: snapshot.checkpointId }
     }
     const writes: Array<ChannelWrite> = compiled.codecs
       .filter((c) => cp.values[c.name] !== undefined)
       .map((c) => ({ channel: c.name, mode: "set", value: Either.getOrThrow(c.encodeValue(cp.values[c.name])) }))
-    yield* store.commit({ threadId, runId, expectedHead: head, snapshot: toEncoded(compiled, threadId, cp), writes })
+    // the carried-over task records are written with the checkpoint
+    const snapshotOut = { ...toEncoded(compiled, threadId, cp), pendingWrites: cp.pending }
+    yield* store.commit({ threadId, runId, expectedHead: head, snapshot: snapshotOut, writes })
     return cp
   })
   return Effect.ensuring(body, Effect.ignore(store.release(threadId, runId)))

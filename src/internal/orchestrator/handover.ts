@@ -87,9 +87,12 @@ export const importInto = (
   store: Backend,
   threadId: string,
   snapshot: WorkflowSnapshotEncoded | WorkflowSnapshot
-) =>
-  Effect.gen(function*() {
-    const valid = yield* validate(graph, snapshot)
-    const cp = yield* loop.importSnapshot(graph.compiled, store, threadId, valid)
-    return Object.values(cp.nodeStates).filter((n) => n.injected)
-  })
+) => Effect.map(importCheckpoint(graph, store, threadId, snapshot), (cp) => Object.values(cp.nodeStates).filter((n) => n.injected))
+
+/** Validates, then commits the snapshot as the thread's head; returns that checkpoint. @internal */
+export const importCheckpoint = (
+  graph: AnyCompiled,
+  store: Backend,
+  threadId: string,
+  snapshot: WorkflowSnapshotEncoded | WorkflowSnapshot
+) => Effect.flatMap(validate(graph, snapshot), (valid) => loop.importSnapshot(graph.compiled, store, threadId, valid))

@@ -188,7 +188,10 @@ const startThread = (
   Effect.gen(function*() {
     let injected: ReadonlyArray<loop.NodeState> = []
     if (request.initialSnapshot !== undefined) {
-      injected = yield* Handover.importInto(graph, store, threadId, request.initialSnapshot)
+      const imported = yield* Handover.importCheckpoint(graph, store, threadId, request.initialSnapshot)
+      injected = Object.values(imported.nodeStates).filter((n) => n.injected)
+      // a paused snapshot stays paused here: its questions are answered through this orchestrator
+      if (imported.status === "paused") return { cp: imported, injected }
     }
     const cp = yield* loop.execute(graph.compiled, store, runRequestOf(request), {
       threadId,
@@ -457,12 +460,13 @@ export const makeAsync = Effect.gen(function*() {
         yield* checkRequest(self, request)
         const graph = request.graph
         yield* graphs.register(graph)
-        if (request.resume !== undefined) return yield* resumeAsync(request.resume)
+        if (request.resume !== undefined && request.initialSnapshot === undefined) return yield* resumeAsync(request.resume)
         const pipelineId = Ids.make()
         const threadId = request.threadId ?? pipelineId
         if (request.threadId !== undefined) yield* ensureNoActivePipeline(threadId)
         const { cp, injected } = yield* startThread(graph, store, threadId, pipelineId, request)
         const now = yield* Clock.currentTimeMillis
+        const paused = cp.status === "paused"
         const done = cp.tasks.length === 0
         const created = yield* pipelines.createPipeline({
           id: pipelineId,
@@ -480,12 +484,28 @@ export const makeAsync = Effect.gen(function*() {
           config: Schema.encodeSync(AsyncConfig)(config),
           snapshotId: cp.checkpointId,
           now
-        }, [...injectedJobs(injected, cp.checkpointId), ...jobsOf(cp)])
+        }, [...injectedJobs(injected, cp.checkpointId), ...(paused ? [] : jobsOf(cp))])
         if (done) yield* Effect.ignore(store.release(threadId, pipelineId))
         const base = { executionId: cp.executionId, threadId, pipelineId, timestamp: now, workflowId: graph.id }
         yield* RunEvent.publish(() => new RunEvent.PipelineCreated({ ...base, orchestrator: self.id }))
         for (const j of created) yield* RunEvent.publish(() => new RunEvent.JobCreated({ ...base, jobId: j.id, node: j.node, step: j.step }))
         yield* RunEvent.publish(() => new RunEvent.PipelineStarted(base))
+        if (paused) {
+          // a handed-over paused snapshot: the pipeline waits for its answers, like one a worker paused
+          yield* pipelines.transition(pipelineId, ["running"], "paused", { now, pauseReason: "interrupt" })
+          yield* RunEvent.publish(() => new RunEvent.PipelinePaused({ ...base, reason: "interrupt" }))
+          if (request.resume !== undefined) return yield* resumeAsync(request.resume, threadId)
+          const pending = cp.interrupts.filter((i) => i.status === "pending").map((i) => loop.toPending(i))
+          return {
+            orchestrator: self.id,
+            executionId: cp.executionId,
+            threadId,
+            status: "paused",
+            snapshot: yield* loadHead(store, threadId),
+            pipelineId,
+            interrupts: pending.map((i) => ({ id: i.id, kind: i.kind, request: i.request, node: i.node, taskId: i.taskId }))
+          } satisfies OrchestrationResponse<any>
+        }
         if (done) yield* RunEvent.publish(() => new RunEvent.PipelineCompleted(base))
         else yield* pipelines.signal
         const snapshot = yield* loadHead(store, threadId)
@@ -521,12 +541,12 @@ export const makeAsync = Effect.gen(function*() {
           })
         }
 
-        function resumeAsync(answers: ReadonlyArray<Interrupt.Answer<string, unknown>>) {
+        function resumeAsync(answers: ReadonlyArray<Interrupt.Answer<string, unknown>>, onThread = request.threadId) {
           return Effect.gen(function*() {
-            if (request.threadId === undefined) {
+            if (onThread === undefined) {
               return yield* Effect.fail(new PipelineNotFound({ pipelineId: "", reason: "a resume needs the threadId" }))
             }
-            const threadId = request.threadId
+            const threadId = onThread
             const pipeline = yield* pipelines.byThread(threadId, ["paused"])
             if (Option.isNone(pipeline)) return yield* noPausedPipeline(threadId)
             const p = pipeline.value
