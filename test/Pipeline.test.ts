@@ -185,6 +185,32 @@ describe("async queue", () => {
       expect(jobs.map((j) => [j.node, j.status])).toEqual([["ok1", "completed"], ["bad", "failed"], ["ok2", "cancelled"]])
     }).pipe(Effect.scoped, Effect.provide(fullLayer(tempDb()))))
 
+  it.effect("stop_on_failure keeps what running siblings finish: their writes are saved, a continued thread runs only the failed task", () =>
+    Effect.gen(function*() {
+      const ran = yield* Ref.make<ReadonlyArray<string>>([])
+      // the siblings are still running when bad fails
+      const graph = threeWay((n) => Effect.zipRight(n === "bad" ? Effect.void : liveSleep(60), Ref.update(ran, (r) => [...r, n])))
+      yield* Worker.start({ concurrency: 3, pollInterval: "5 millis" })
+      const r = yield* Orchestrator.orchestrate({
+        workflowId: "three",
+        graph,
+        input: {},
+        threadId: "stop",
+        options: { retryStrategy: "stop_on_failure", maxConcurrentJobs: 3, backoff: { maxAttempts: 1 } }
+      }, { id: "async" })
+      const p = yield* awaitPipeline(r.pipelineId!, ["completed", "failed"])
+      expect(p.status).toBe("failed")
+      const jobs = yield* eventually(Effect.map(Pipeline.jobs(r.pipelineId!), (js) =>
+        js.every((j) => j.status !== "running") ? Option.some(js) : Option.none()))
+      expect(jobs.map((j) => [j.node, j.status]).sort()).toEqual([["bad", "failed"], ["ok1", "completed"], ["ok2", "completed"]])
+      expect([...(yield* Ref.get(ran))].sort()).toEqual(["bad", "ok1", "ok2"])
+      // the thread is given back once the last sibling ended; continued, only bad runs again
+      const state = yield* eventually(Effect.map(Effect.either(graph.invoke(null, { threadId: "stop" })), (e) =>
+        e._tag === "Left" && (e.left as any)._tag === "ThreadBusy" ? Option.none() : Option.some(e)))
+      expect(state._tag).toBe("Left")
+      expect([...(yield* Ref.get(ran))].sort()).toEqual(["bad", "bad", "ok1", "ok2"])
+    }).pipe(Effect.scoped, Effect.provide(fullLayer(tempDb()))))
+
   const gated = (gate: Deferred.Deferred<void>) =>
     StateGraph.make({ id: "gated-chain", state: Log }).pipe(
       StateGraph.addNode("a", () => Effect.as(Deferred.await(gate), { log: ["a"] })),

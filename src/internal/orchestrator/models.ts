@@ -166,6 +166,12 @@ export interface Finished {
   /** the pipeline's new status when this call changed it */
   readonly pipelineStatus: PipelineStatus | undefined
   readonly cancelled: number
+  /**
+   * The pipeline has failed and no other job of it still runs: the thread can be given back. A
+   * sibling still running keeps it, so its task's writes are saved (a continued thread does not
+   * run it again); the last one to end gives it back.
+   */
+  readonly releaseThread?: boolean | undefined
   /** for an interrupted job: the interrupt records of every interrupted job of its checkpoint */
   readonly interrupts?: ReadonlyArray<unknown> | undefined
 }

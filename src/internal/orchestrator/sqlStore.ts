@@ -618,11 +618,16 @@ export const make = Effect.gen(function*() {
           [options.snapshotId, now, job.pipelineId]
         ))[0]
         : (yield* tx.all(`SELECT status FROM stategraph_pipelines WHERE pipeline_id = ?`, [job.pipelineId]))[0]
+      const noneRunning = Effect.map(
+        tx.all(`SELECT count(*) AS n FROM stategraph_jobs WHERE pipeline_id = ? AND status = 'running'`, [job.pipelineId]),
+        (rows) => (rows[0]?.n ?? 0) === 0
+      )
       if (p === undefined) return { owned, created: [], pipelineStatus: undefined, cancelled: 0 }
       if ((p.status === "cancelled" || p.status === "failed") && (end._tag === "Requeue" || end._tag === "Retry")) {
         // the pipeline ended while the job ran: it does not go back to the queue
         yield* tx.all(`UPDATE stategraph_jobs SET status = 'cancelled', finished_at = ? WHERE job_id = ?`, [now, job.id])
-        return { owned, created: [], pipelineStatus: undefined, cancelled: 1 }
+        const releaseThread = p.status === "failed" && (yield* noneRunning)
+        return { owned, created: [], pipelineStatus: undefined, cancelled: 1, releaseThread }
       }
       const created: Array<Job> = []
       if (options.next !== undefined && (p.status === "running" || p.status === "paused")) {
@@ -658,7 +663,9 @@ export const make = Effect.gen(function*() {
           if (yield* transitionIn(tx, job.pipelineId, ["running"], "failed", { now, error })) pipelineStatus = "failed"
         }
       }
-      return { owned, created, pipelineStatus, cancelled: 0, interrupts } satisfies Finished
+      // a failed pipeline's thread is given back by the last of its jobs to end
+      const releaseThread = (pipelineStatus === "failed" || p.status === "failed") && (yield* noneRunning)
+      return { owned, created, pipelineStatus, cancelled: 0, interrupts, releaseThread } satisfies Finished
     })
   }
 

@@ -333,8 +333,8 @@ export const afterFinish = (deps: Deps, o: Outcome, f: Finished): Effect.Effect<
       yield* Effect.ignore(deps.store.release(claimed.threadId, claimed.job.pipelineId))
       yield* RunEvent.publish(() => new RunEvent.PipelineCompleted(pipelineBase, true))
     }
+    if (f.releaseThread === true) yield* Effect.ignore(deps.store.release(claimed.threadId, claimed.job.pipelineId))
     if (f.pipelineStatus === "failed") {
-      yield* Effect.ignore(deps.store.release(claimed.threadId, claimed.job.pipelineId))
       yield* RunEvent.publish(() =>
         new RunEvent.PipelineFailed({ ...pipelineBase, error: end._tag === "Failed" ? end.error : "a job failed" }, true)
       )
