@@ -267,11 +267,22 @@ export const pause = (pipelineId: string): Effect.Effect<void, PipelineNotFound 
   Effect.gen(function*() {
     const store = yield* Pipelines
     const p = yield* pipelineStatus(pipelineId)
+    if (p.orchestrator !== "async" && p.status === "running") return yield* inlineRun(p, "paused")
     const now = yield* Clock.currentTimeMillis
     const moved = yield* store.transition(pipelineId, ["running", "pending"], "paused", { now, pauseReason: "requested" })
     if (!moved) return yield* Effect.fail(new contract.InvalidPipelineTransition({ pipelineId, from: p.status, to: "paused" }))
     yield* RunEvent.publish(() => new RunEvent.PipelinePaused({ ...eventBase(p, now), reason: "requested" }))
   })
+
+/** An inline run (the `pipeline` orchestrator) runs in its caller's fiber: only that fiber can stop it. */
+const inlineRun = (p: { readonly id: string; readonly orchestrator: string }, to: string) =>
+  Effect.fail(
+    new contract.InvalidPipelineTransition({
+      pipelineId: p.id,
+      from: `running inline in its caller (${p.orchestrator}): interrupt the caller's fiber to stop it`,
+      to
+    })
+  )
 
 /**
  * Resumes a pipeline paused by `pause`. (A pipeline paused on interrupts is resumed with the
@@ -309,6 +320,7 @@ export const cancel = (
     const store = yield* Pipelines
     const snapshots = yield* Snapshots
     const p = yield* pipelineStatus(pipelineId)
+    if (p.orchestrator !== "async" && p.status === "running") return yield* inlineRun(p, "cancelled")
     const now = yield* Clock.currentTimeMillis
     const moved = yield* store.transition(pipelineId, ["pending", "running", "paused"], "cancelled", { now })
     if (!moved) return yield* Effect.fail(new contract.InvalidPipelineTransition({ pipelineId, from: p.status, to: "cancelled" }))

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Deferred, Effect, Either, FiberRef, Layer, Option, Ref, Schedule, Schema } from "effect"
+import { Clock, Deferred, Effect, Either, Fiber, FiberRef, Layer, Option, Ref, Schedule, Schema } from "effect"
 import {
   Channel,
   Interrupt,
@@ -438,6 +438,42 @@ describe("refused requests", () => {
         const resumed = yield* Effect.flip(resumeApproval(id, `nope-resume-${id}`, true))
         expect([id, resumed._tag]).toEqual([id, "ThreadNotFound"])
       }
+    }).pipe(Effect.provide(fullLayer(tempDb()))))
+
+  it.effect("a pipeline (inline) run that pauses does not hold its thread: answered through stategraph, not queued on async", () =>
+    Effect.gen(function*() {
+      const paused = yield* Orchestrator.orchestrate({ workflowId: "approval", graph: approvalGraph, input: {}, threadId: "inl" }, {
+        id: "pipeline"
+      })
+      expect(paused.status).toBe("paused")
+      expect((yield* Pipeline.pipelineStatus(paused.pipelineId!)).status).toBe("paused")
+      // async does not queue a job for another orchestrator's pipeline (no worker would take it)
+      const viaAsync = yield* Effect.flip(resumeApproval("async", "inl", true))
+      expect(viaAsync._tag).toBe("PipelineNotFound")
+      const done = yield* resumeApproval("stategraph", "inl", true)
+      expect(done.status).toBe("completed")
+      expect(done.output?.log).toEqual(["draft", "approved", "published"])
+    }).pipe(Effect.provide(fullLayer(tempDb()))))
+
+  it.effect("pause and cancel of an inline pipeline while it runs are refused: only its caller can stop it", () =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      const slow = StateGraph.make({ id: "slow-inline", state: Log }).pipe(
+        StateGraph.addNode("wait", () => Effect.as(Deferred.await(gate), { log: ["waited"] })),
+        StateGraph.addEdge(StateGraph.START, "wait"),
+        StateGraph.compileSync()
+      )
+      const run = yield* Effect.fork(Orchestrator.orchestrate({ workflowId: "slow-inline", graph: slow, input: {}, threadId: "slow" }, { id: "pipeline" }))
+      const pipeline = yield* eventually(Effect.flatMap(Pipeline.Pipelines, (p) => p.byThread("slow", ["running"])))
+      // the gate opens whatever happens, so a failed check cannot leave the run waiting
+      const refused = yield* Effect.ensuring(
+        Effect.all([Effect.either(Pipeline.pause(pipeline.id)), Effect.either(Pipeline.cancel(pipeline.id))]),
+        Deferred.succeed(gate, undefined)
+      )
+      expect(refused.map((e) => Either.isLeft(e) && e.left._tag)).toEqual(["InvalidPipelineTransition", "InvalidPipelineTransition"])
+      const done = yield* Fiber.join(run)
+      expect(done.status).toBe("completed")
+      expect((yield* Pipeline.pipelineStatus(pipeline.id)).status).toBe("completed")
     }).pipe(Effect.provide(fullLayer(tempDb()))))
 
   it.effect("async resume with another version of the graph is SnapshotVersionMismatch; the pipeline stays paused", () =>

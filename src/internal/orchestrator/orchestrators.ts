@@ -73,7 +73,11 @@ const ensureNoActivePipeline = (threadId: string) =>
     Option.isNone(p)
       ? Effect.void
       : Effect.flatMap(p.value.byThread(threadId, ["pending", "running", "paused"]), (active) =>
-        Option.isSome(active) ? Effect.fail(new ThreadBusy({ threadId })) : Effect.void))
+        // a paused inline pipeline (the `pipeline` orchestrator has no interrupt_support) does not
+        // hold its thread: an orchestrator that has answers it
+        Option.isSome(active) && (active.value.status !== "paused" || active.value.orchestrator === "async")
+          ? Effect.fail(new ThreadBusy({ threadId }))
+          : Effect.void))
 
 const recordExecution = (executionId: string, threadId: string, orchestrator: string, pipelineId?: string) =>
   Effect.flatMap(Effect.serviceOption(Pipelines), (p) =>
@@ -548,7 +552,8 @@ export const makeAsync = Effect.gen(function*() {
             }
             const threadId = onThread
             const pipeline = yield* pipelines.byThread(threadId, ["paused"])
-            if (Option.isNone(pipeline)) return yield* noPausedPipeline(threadId)
+            // only this orchestrator's pipelines are resumed through its queue
+            if (Option.isNone(pipeline) || pipeline.value.orchestrator !== self.id) return yield* noPausedPipeline(threadId)
             const p = pipeline.value
             if (p.pauseReason !== "interrupt") {
               return yield* Effect.fail(new InvalidPipelineTransition({ pipelineId: p.id, from: `paused (${p.pauseReason})`, to: "resumed with answers" }))
