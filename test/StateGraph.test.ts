@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Data, Deferred, Duration, Effect, Either, Exit, Fiber, Ref, Schedule, Schema, Stream, TestClock } from "effect"
+import { Data, Deferred, Duration, Effect, Either, Exit, Fiber, Option, Ref, Schedule, Schema, Stream, TestClock } from "effect"
 import { Channel, Command, Send, Snapshots, StateGraph } from "effect-stategraph"
 
 const provide = Effect.provide(Snapshots.layerMemory)
@@ -289,6 +289,13 @@ describe("StateGraph engine", () => {
       expect(out).toEqual({ log: ["n=7 t=0"], n: 7, t: 0 })
       expect((yield* graph.getState("i")).values).toEqual(out)
       expect((yield* graph.history("i")).map((h) => h.values)).toEqual([out, { log: [], n: 7, t: 0 }])
+      // every checkpoint of the execution carries its input, the head too
+      const store = yield* Snapshots.Snapshots
+      const rows = yield* store.history("i", {})
+      expect(rows.map((r) => r.initialInput)).toEqual([{}, {}])
+      yield* graph.invoke({ log: ["second"] }, { threadId: "i" })
+      const head = yield* store.load("i")
+      expect(Option.getOrThrow(head).initialInput).toEqual({ log: ["second"] })
     }).pipe(provide))
 
   it.effect("a second invoke on a finished thread continues its state (chat turns)", () =>

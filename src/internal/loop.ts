@@ -1041,7 +1041,8 @@ const loopWith = (
         nodeStates,
         interrupts: [],
         pending: [],
-        // the input is stored once, with the execution's first checkpoint
+        // every checkpoint of an execution carries its input (a store keeps the text once)
+        ...(cp.initialInput !== undefined ? { initialInput: cp.initialInput } : {}),
         metadata: cp.metadata
       }
       if (persist) yield* commit(next, channelWrites(compiled, applied.right, false), false)

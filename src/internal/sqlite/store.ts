@@ -162,6 +162,16 @@ export const make = (
         : Effect.map(tx.all(Sql.executionInput, [executionId, threadId]), (rows) => note(rows[0]?.initial_input ?? null)))
   }
 
+  /** An execution's input as stored; each checkpoint of it carries the same object: encoded once. */
+  const inputTexts = new WeakMap<object, string>()
+  const inputText = (input: unknown): string | null => {
+    if (input === undefined) return null
+    if (typeof input !== "object" || input === null) return JSON.stringify(input)
+    let text = inputTexts.get(input)
+    if (text === undefined) inputTexts.set(input, text = JSON.stringify(input))
+    return text
+  }
+
   const busy = (threadId: string) => Effect.fail(new ThreadBusy({ threadId }))
 
   /** Takes the claim inside a write transaction: the thread must be free (or the run's) at `head`. */
@@ -334,7 +344,7 @@ export const make = (
     if (s.parentCheckpointId === null) base = req.expectedHead === null ? {} : undefined
     else if (s.parentCheckpointId === req.expectedHead) base = maps.get(req.threadId + "\u0000" + s.parentCheckpointId)
     const known = executions.get(req.threadId)
-    const input = s.initialInput === undefined ? null : JSON.stringify(s.initialInput)
+    const input = inputText(s.initialInput)
     // the execution's row: known here, or written by the trigger with the execution's first
     // checkpoint (the one carrying the input); a checkpoint without input does not need it
     const sameExecution = known !== undefined && known.executionId === s.executionId
@@ -404,7 +414,7 @@ export const make = (
         req.expectedHead
       ])
       if (moved.length === 0) return yield* busy(req.threadId)
-      const input = s.initialInput === undefined ? null : JSON.stringify(s.initialInput)
+      const input = inputText(s.initialInput)
       const stored = yield* executionInput(tx, req.threadId, s.executionId, input)
       const sameInput = input !== null && input === stored
       const base = yield* baseMap(tx, req)
