@@ -224,8 +224,14 @@ export const nodeStatus = (
     if (Option.isNone(execution)) return yield* Effect.fail(
         new contract.PipelineNotFound({ pipelineId: "", reason: `no pipeline runs execution "${executionId}"` })
       )
+    // the execution's own last checkpoint: the head, unless a later execution moved the thread on
     const head = yield* snapshots.load(execution.value.threadId)
-    const state = Option.isSome(head) ? head.value.nodeStates[nodeId] : undefined
+    const last = Option.isSome(head) && head.value.executionId === executionId
+      ? head
+      : Option.fromNullable(
+        (yield* snapshots.history(execution.value.threadId, {})).find((c) => c.executionId === executionId)
+      )
+    const state = Option.isSome(last) ? last.value.nodeStates[nodeId] : undefined
     const pipelineJobs = execution.value.pipelineId === undefined ? [] : yield* store.jobs(execution.value.pipelineId)
     const job = pipelineJobs.filter((j) => j.node === nodeId).at(-1)
     const status = job?.status === "running"

@@ -613,6 +613,24 @@ describe("sync and pipeline", () => {
       expect(right.status).toBe("failed")
       expect(right.error).toContain("right broke")
     }).pipe(Effect.provide(fullLayer(tempDb()))))
+
+  it.effect("nodeStatus reads the asked execution, not the thread's latest", () =>
+    Effect.gen(function*() {
+      const graph = StateGraph.make({ id: "maybe", state: { fail: Channel.lastValue(Schema.Boolean) } }).pipe(
+        StateGraph.addNode("b", (s) => (s.fail ? Effect.fail(new Boom({ reason: "asked to" })) : Effect.succeed({}))),
+        StateGraph.addEdge(StateGraph.START, "b"),
+        StateGraph.compileSync()
+      )
+      const first = yield* Orchestrator.orchestrate({ workflowId: "maybe", graph, input: { fail: true }, threadId: "ns" }, { id: "stategraph" })
+      expect(first.status).toBe("failed")
+      const second = yield* Orchestrator.orchestrate({ workflowId: "maybe", graph, input: { fail: false }, threadId: "ns" }, {
+        id: "stategraph"
+      })
+      expect(second.status).toBe("completed")
+      expect(second.executionId).not.toBe(first.executionId)
+      expect((yield* Pipeline.nodeStatus(first.executionId, "b")).status).toBe("failed")
+      expect((yield* Pipeline.nodeStatus(second.executionId, "b")).status).toBe("completed")
+    }).pipe(Effect.provide(fullLayer(tempDb()))))
 })
 
 void liveSleep
