@@ -22,7 +22,7 @@ import * as models from "./internal/orchestrator/models.js"
 import * as sqlStore from "./internal/orchestrator/sqlStore.js"
 import * as worker from "./internal/orchestrator/worker.js"
 import * as RunEvent from "./RunEvent.js"
-import type { NodeStatus } from "./Snapshot.js"
+import type { NodeStatus, WorkflowSnapshotEncoded } from "./Snapshot.js"
 import { Snapshots } from "./Snapshots.js"
 import * as SqliteSnapshots from "./SqliteSnapshots.js"
 
@@ -206,9 +206,51 @@ export interface NodeStatusView {
   readonly job?: Job | undefined
 }
 
+/** An execution's thread and pipeline, and its own last checkpoint (the head, unless a later execution moved the thread on). */
+const lastOfExecution = (executionId: string) =>
+  Effect.gen(function*() {
+    const store = yield* Pipelines
+    const snapshots = yield* Snapshots
+    const execution = yield* store.execution(executionId)
+    if (Option.isNone(execution)) {
+      return yield* Effect.fail(
+        new contract.PipelineNotFound({ pipelineId: "", reason: `no pipeline runs execution "${executionId}"` })
+      )
+    }
+    const head = yield* snapshots.load(execution.value.threadId)
+    const last = Option.isSome(head) && head.value.executionId === executionId
+      ? head
+      : Option.fromNullable(
+        (yield* snapshots.history(execution.value.threadId, {})).find((c) => c.executionId === executionId)
+      )
+    return { execution: execution.value, last }
+  })
+
+/**
+ * An execution's snapshot (FlowDrop's `getSnapshot(executionId)`): the last checkpoint written
+ * by that execution, for the `stategraph`, `pipeline` and `async` orchestrators (those that
+ * persist). `PipelineNotFound` for an execution none of them recorded, or whose checkpoints were
+ * cleaned up.
+ *
+ * @since 0.1.0
+ * @category queries
+ */
+export const executionSnapshot = (
+  executionId: string
+): Effect.Effect<
+  WorkflowSnapshotEncoded,
+  PipelineNotFound | StoreError | import("./GraphError.js").CorruptSnapshot,
+  Pipelines | Snapshots
+> =>
+  Effect.flatMap(lastOfExecution(executionId), ({ last }) =>
+    Option.isSome(last)
+      ? Effect.succeed(last.value)
+      : Effect.fail(new contract.PipelineNotFound({ pipelineId: "", reason: `execution "${executionId}" has no checkpoint left` })))
+
 /**
  * The status of a node in an execution (of the `stategraph`, `pipeline` or `async`
- * orchestrators: those that persist), from the thread's head and the node's latest job.
+ * orchestrators: those that persist), from that execution's last checkpoint and the node's
+ * latest job.
  *
  * @since 0.1.0
  * @category queries
@@ -219,20 +261,9 @@ export const nodeStatus = (
 ): Effect.Effect<NodeStatusView, PipelineNotFound | StoreError | import("./GraphError.js").CorruptSnapshot, Pipelines | Snapshots> =>
   Effect.gen(function*() {
     const store = yield* Pipelines
-    const snapshots = yield* Snapshots
-    const execution = yield* store.execution(executionId)
-    if (Option.isNone(execution)) return yield* Effect.fail(
-        new contract.PipelineNotFound({ pipelineId: "", reason: `no pipeline runs execution "${executionId}"` })
-      )
-    // the execution's own last checkpoint: the head, unless a later execution moved the thread on
-    const head = yield* snapshots.load(execution.value.threadId)
-    const last = Option.isSome(head) && head.value.executionId === executionId
-      ? head
-      : Option.fromNullable(
-        (yield* snapshots.history(execution.value.threadId, {})).find((c) => c.executionId === executionId)
-      )
+    const { execution, last } = yield* lastOfExecution(executionId)
     const state = Option.isSome(last) ? last.value.nodeStates[nodeId] : undefined
-    const pipelineJobs = execution.value.pipelineId === undefined ? [] : yield* store.jobs(execution.value.pipelineId)
+    const pipelineJobs = execution.pipelineId === undefined ? [] : yield* store.jobs(execution.pipelineId)
     const job = pipelineJobs.filter((j) => j.node === nodeId).at(-1)
     const status = job?.status === "running"
       ? "running"

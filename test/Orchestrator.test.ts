@@ -630,6 +630,10 @@ describe("sync and pipeline", () => {
       expect(second.executionId).not.toBe(first.executionId)
       expect((yield* Pipeline.nodeStatus(first.executionId, "b")).status).toBe("failed")
       expect((yield* Pipeline.nodeStatus(second.executionId, "b")).status).toBe("completed")
+      // and each execution's snapshot (FlowDrop's getSnapshot(executionId))
+      expect((yield* Pipeline.executionSnapshot(first.executionId)).status).toBe("failed")
+      expect((yield* Pipeline.executionSnapshot(second.executionId)).status).toBe("completed")
+      expect((yield* Effect.flip(Pipeline.executionSnapshot("nope")))._tag).toBe("PipelineNotFound")
     }).pipe(Effect.provide(fullLayer(tempDb()))))
 })
 
