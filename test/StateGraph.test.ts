@@ -271,6 +271,47 @@ describe("StateGraph engine", () => {
       expect((yield* Effect.flip(graph.history("h", { limit: 0, checkpointId: "nope" })))._tag).toBe("CheckpointNotFound")
     }).pipe(provide))
 
+  it.effect("a route that returns a node outside its declared targets is refused at run time", () =>
+    Effect.gen(function*() {
+      const graph = yield* StateGraph.make({ id: "targets", state: { n: Channel.lastValue(Schema.Number) } }).pipe(
+        StateGraph.addNode("a", () => Effect.succeed({})),
+        StateGraph.addNode("b", () => Effect.succeed({})),
+        StateGraph.addNode("c", () => Effect.succeed({})),
+        StateGraph.addEdge(StateGraph.START, "a"),
+        StateGraph.addEdge("a", "b"),
+        StateGraph.addConditionalEdges("a", () => "c", ["c", StateGraph.END]),
+        // c exists and is reachable, but this route declared only END
+        StateGraph.addConditionalEdges("b", (s) => (s.n > 1 ? ("c" as any) : StateGraph.END), [StateGraph.END]),
+        StateGraph.compile()
+      )
+      expect((yield* graph.invoke({ n: 0 })).n).toBe(0)
+      const refused = yield* Effect.flip(graph.invoke({ n: 5 }))
+      expect(refused._tag).toBe("InvalidUpdate")
+      if (refused._tag === "InvalidUpdate") expect(refused.message).toContain(`route returned "c", not one of its targets`)
+    }).pipe(provide))
+
+  it.effect("NaN and ±Infinity are refused as updates (JSON cannot store them): the thread stays readable", () =>
+    Effect.gen(function*() {
+      const graph = yield* StateGraph.make({
+        id: "finite",
+        state: {
+          x: Channel.lastValue(Schema.Number, { initial: () => 0 }),
+          point: Channel.lastValue(Schema.Struct({ at: Schema.Array(Schema.Number) }), { initial: () => ({ at: [] }) })
+        }
+      }).pipe(
+        StateGraph.addNode("divide", (s) => Effect.succeed({ point: { at: [1, s.x / 0] } })),
+        StateGraph.addEdge(StateGraph.START, "divide"),
+        StateGraph.compile()
+      )
+      const nan = yield* Effect.flip(graph.invoke({ x: Number.NaN }, { threadId: "f" }))
+      expect(nan._tag).toBe("InvalidUpdate")
+      const inf = yield* Effect.flip(graph.invoke({ x: 1 }, { threadId: "f" }))
+      expect(inf._tag).toBe("InvalidUpdate")
+      if (inf._tag === "InvalidUpdate") expect(inf.message).toContain("NaN and ±Infinity")
+      // what was stored reads back as it was written
+      expect((yield* graph.getState("f")).values).toEqual({ x: 1, point: { at: [] } })
+    }).pipe(provide))
+
   it.effect("getState and history read a channel nothing has written yet as its initial value, as the run does", () =>
     Effect.gen(function*() {
       const graph = yield* StateGraph.make({

@@ -107,6 +107,34 @@ const primitiveValidator = (
   return (u) => (typeof u === type ? right(u) : slow(u))
 }
 
+/** Whether a value holds a number JSON cannot carry (NaN, ±Infinity): stored, it would read back as null. */
+const hasNonFinite = (u: unknown, depth = 0): boolean => {
+  if (typeof u === "number") return !Number.isFinite(u)
+  if (typeof u !== "object" || u === null || depth > 64) return false
+  if (Array.isArray(u)) {
+    for (let i = 0; i < u.length; i++) if (hasNonFinite(u[i], depth + 1)) return true
+    return false
+  }
+  for (const k in u) if (hasNonFinite((u as Record<string, unknown>)[k], depth + 1)) return true
+  return false
+}
+
+/**
+ * Refuses updates holding NaN or ±Infinity: a thread must read back the same on every store, and
+ * JSON (the stores' format) has no such numbers.
+ */
+const jsonSafe = (
+  schema: Schema.Schema<unknown, unknown>,
+  validate: (u: unknown) => Either.Either<unknown, ParseResult.ParseIssue>
+) =>
+(u: unknown): Either.Either<unknown, ParseResult.ParseIssue> => {
+  const checked = validate(u)
+  if (Either.isLeft(checked) || !hasNonFinite(checked.right)) return checked
+  return Either.left(
+    new ParseResult.Type(schema.ast, u, "NaN and ±Infinity cannot be stored (JSON has no such numbers)")
+  )
+}
+
 /** @internal */
 export const makeCodec = (name: string, channel: Any): ChannelCodec => {
   const schema = channel.schema as Schema.Schema<unknown, unknown>
@@ -129,7 +157,7 @@ export const makeCodec = (name: string, channel: Any): ChannelCodec => {
     name,
     channel,
     kind: channel._tag,
-    validateUpdate: primitiveValidator(updateSchema) ?? ((u) => validate(u, { onExcessProperty: "ignore" })),
+    validateUpdate: jsonSafe(updateSchema, primitiveValidator(updateSchema) ?? ((u) => validate(u, { onExcessProperty: "ignore" }))),
     encodeValue: (v) => encode(v),
     encodeUpdate: updateIdentity ? right : ParseResult.encodeUnknownEither(updateSchema),
     decodeUpdate: ParseResult.decodeUnknownEither(updateSchema),

@@ -30,7 +30,7 @@ import {
   UnknownInterrupt
 } from "../GraphError.js"
 import * as Interrupt from "../Interrupt.js"
-import type { Send } from "../Send.js"
+import { isSend, type Send } from "../Send.js"
 import type { InterruptRecord, TaskRecord, TaskSpec, WorkflowSnapshotEncoded } from "../Snapshot.js"
 import type { Backend, ChannelWrite, CommitRequest } from "../Snapshots.js"
 import * as algo from "./algo.js"
@@ -592,12 +592,32 @@ const evaluateRoutes = (
   return Effect.forEach(finished, (f) => {
     const branches = compiled.branchesFrom[f.node]
     if (branches === undefined) return Effect.succeed([])
-    return Effect.map(
+    return Effect.flatMap(
       Effect.forEach(branches, (b) => {
         const result = b.route(values)
-        return Effect.isEffect(result) ? result : Effect.succeed(result)
+        return Effect.map(Effect.isEffect(result) ? result : Effect.succeed(result), (r) => [b, r] as const)
       }),
-      (results) => results.flatMap(algo.routeTargets)
+      (results) => {
+        const out: Array<string | Send> = []
+        for (const [b, r] of results) {
+          for (const t of algo.routeTargets(r)) {
+            // a route keeps to the targets it declared (the graph's drawing, its version and the
+            // compile-time checks are made from them)
+            const name = typeof t === "string" ? t : isSend(t) ? t.node : undefined
+            if (b.targets !== undefined && name !== undefined && !b.targets.includes(name)) {
+              return Effect.fail(
+                new InvalidUpdate({
+                  node: f.node,
+                  channel: "*",
+                  issue: `route returned "${name}", not one of its targets (${b.targets.join(", ")})`
+                })
+              )
+            }
+            out.push(t)
+          }
+        }
+        return Effect.succeed(out)
+      }
     )
   })
 }
