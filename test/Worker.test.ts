@@ -222,6 +222,41 @@ describe("Worker", () => {
       expect([...(yield* Ref.get(runs))].sort()).toEqual([...items].sort())
     }).pipe(Effect.scoped, Effect.provide(fullLayer(tempDb()))))
 
+  it.effect("a pool whose scope closes mid-job gives that job back at once (not after its lease); the next pool runs it once", () =>
+    Effect.gen(function*() {
+      const starts = yield* Ref.make(0)
+      const ends = yield* Ref.make(0)
+      const firstRun = yield* Deferred.make<void>()
+      const graph = StateGraph.make({ id: "slow-job", state: Log }).pipe(
+        StateGraph.addNode("slow", () =>
+          Effect.gen(function*() {
+            // the first run never ends on its own: only the scope's close stops it
+            if ((yield* Ref.getAndUpdate(starts, (n) => n + 1)) === 0) {
+              yield* Deferred.succeed(firstRun, undefined)
+              yield* Effect.never
+            }
+            yield* Ref.update(ends, (n) => n + 1)
+            return { log: ["done"] }
+          })),
+        StateGraph.addEdge(StateGraph.START, "slow"),
+        StateGraph.compileSync()
+      )
+      const r = yield* Orchestrator.orchestrate({ workflowId: "slow-job", graph, input: {} }, { id: "async" })
+      yield* Effect.scoped(Effect.zipRight(
+        Worker.start({ concurrency: 1, pollInterval: "5 millis", workerId: "closing" }),
+        Deferred.await(firstRun)
+      ))
+      // the scope closed: the job is ready again at once, its attempt not counted (the default lease is 30 s)
+      const [job] = yield* Pipeline.jobs(r.pipelineId!)
+      expect([job!.status, job!.attempts]).toEqual(["pending", 0])
+      yield* Effect.scoped(Effect.zipRight(
+        Worker.start({ concurrency: 1, pollInterval: "5 millis", workerId: "next" }),
+        awaitPipeline(r.pipelineId!, ["completed"])
+      ))
+      expect([yield* Ref.get(starts), yield* Ref.get(ends)]).toEqual([2, 1])
+      expect((yield* graph.getState(r.threadId)).values.log).toEqual(["done"])
+    }).pipe(Effect.scoped, Effect.provide(fullLayer(tempDb()))))
+
   it.effect("a pipeline paused while a worker's batch holds its jobs: the jobs not started do not run until it is resumed", () =>
     Effect.gen(function*() {
       const runs = yield* Ref.make<ReadonlyArray<string>>([])

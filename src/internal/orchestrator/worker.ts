@@ -484,7 +484,12 @@ export const runBatch = (
   Effect.scoped(Effect.gen(function*() {
     const batch: Batch = { waiting: [...claimed], ended: [], running: undefined }
     const until = performance.now() + windowMillis
-    yield* Effect.addFinalizer(() => settleBatch(deps, workerId, batch))
+    yield* Effect.addFinalizer(() =>
+      Effect.zipRight(
+        // interrupted mid-job (the pool's scope closed): that job goes back too
+        Effect.suspend(() => (batch.running === undefined ? Effect.void : giveBack(deps, workerId, [batch.running]))),
+        settleBatch(deps, workerId, batch)
+      ))
     yield* Effect.forkScoped(watchdog(deps, workerId, batch, windowMillis))
     let first = true
     while (batch.waiting.length > 0 && performance.now() <= until) {
@@ -502,7 +507,10 @@ export const runBatch = (
       batch.running = undefined
       // a job that died unrecorded keeps its claim until its lease ends: then it runs again
       if (Exit.isSuccess(exit)) batch.ended.push(exit.value)
-      else yield* Effect.logWarning("worker job failed", exit.cause)
+      else if (Exit.isInterrupted(exit)) {
+        // the pool is shutting down: the job goes back to the queue now, not after its lease
+        yield* Effect.uninterruptible(giveBack(deps, workerId, [next]))
+      } else yield* Effect.logWarning("worker job failed", exit.cause)
     }
   }))
 
