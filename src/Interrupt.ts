@@ -289,11 +289,15 @@ export const Choice = makeKind(
     readonly message: string
     readonly options: ReadonlyArray<string | { readonly value: string; readonly label: string }>
     readonly multiple?: boolean
-  }) => ({
-    message: input.message,
-    options: input.options.map((o) => typeof o === "string" ? { value: o, label: o } : o),
-    multiple: input.multiple ?? false
-  })
+  }) => {
+    // no option: no answer could ever be valid, and the thread would stay paused for good
+    if (input.options.length === 0) throw new Error("Choice.ask needs at least one option")
+    return {
+      message: input.message,
+      options: input.options.map((o) => typeof o === "string" ? { value: o, label: o } : o),
+      multiple: input.multiple ?? false
+    }
+  }
 )
 
 /**
@@ -342,12 +346,20 @@ export const Form = <A, I, const K extends string = "Form">(
   { readonly message: string; readonly jsonSchema: unknown },
   A,
   { readonly message: string }
-> =>
-  makeKind(
+> => {
+  // made once, here: a schema JSON Schema cannot express fails where the form is declared
+  let jsonSchema: unknown
+  try {
+    jsonSchema = JSONSchema.make(schema)
+  } catch (e) {
+    throw new Error(`Interrupt.Form: the schema must be expressible as JSON Schema: ${e instanceof Error ? e.message : String(e)}`)
+  }
+  return makeKind(
     (options?.kind ?? "Form") as K,
     {
       request: Schema.Struct({ message: Schema.String, jsonSchema: Schema.Unknown }),
       response: schema
     },
-    (input: { readonly message: string }) => ({ message: input.message, jsonSchema: JSONSchema.make(schema) })
+    (input: { readonly message: string }) => ({ message: input.message, jsonSchema })
   )
+}

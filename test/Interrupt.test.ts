@@ -254,6 +254,31 @@ describe("Interrupts", () => {
       expect(out.log).toEqual(["confirmed true", "chose g", "text Ada", "form Ada 36"])
     }).pipe(provide))
 
+  it.effect("an answer that is not an Answer is UnknownInterrupt; an empty Choice fails its node; a Form schema JSON Schema cannot express fails where it is declared", () =>
+    Effect.gen(function*() {
+      const writes = yield* Ref.make(0)
+      const graph = yield* approvalFlow(writes)
+      yield* Effect.flip(graph.invoke({}, { threadId: "odd" }))
+      const notAnAnswer = yield* Effect.flip(graph.resume({ threadId: "odd" }, undefined as any))
+      expect(notAnAnswer._tag).toBe("UnknownInterrupt")
+      // still paused, and answerable
+      expect((yield* graph.resume({ threadId: "odd" }, Approval.respond({ approved: true }))).published).toBe(true)
+
+      const empty = yield* StateGraph.make({ id: "empty-choice", state: { picked: Channel.append(Schema.String) } }).pipe(
+        StateGraph.addNode("pick", () =>
+          Effect.map(Interrupt.Choice.ask({ message: "Which?", options: [] }), (a) => ({ picked: a.selected }))),
+        StateGraph.addEdge(StateGraph.START, "pick"),
+        StateGraph.compile()
+      )
+      const failed = yield* Effect.flip(empty.invoke({}, { threadId: "empty" }))
+      expect(failed._tag).toBe("NodeFailed")
+      expect(failed.message).toContain("Choice.ask needs at least one option")
+
+      expect(() => Interrupt.Form(Schema.Struct({ at: Schema.DateFromSelf }), { kind: "RawDate" })).toThrow(
+        /must be expressible as JSON Schema/
+      )
+    }).pipe(provide))
+
   it.effect("runtime refusals write nothing", () =>
     Effect.gen(function*() {
       const writes = yield* Ref.make(0)

@@ -1268,6 +1268,11 @@ const prepareAnswers = (
       return yield* Effect.fail(new UnknownInterrupt({ threadId, kind: "*", reason: "resume needs an answer for a pending interrupt" }))
     }
     for (const answer of answers) {
+      if (typeof answer !== "object" || answer === null || (answer as { _tag?: unknown })._tag !== "Answer") {
+        return yield* Effect.fail(
+          new UnknownInterrupt({ threadId, kind: "*", reason: "an answer is made with Kind.respond(value) or Kind.respondTo(id, value)" })
+        )
+      }
       let target: InterruptRecord | undefined
       if (answer.id !== undefined) {
         target = pending.find((i) => i.id === answer.id)

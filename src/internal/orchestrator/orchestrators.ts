@@ -403,6 +403,11 @@ const prepareAnswers = (
     const encoded: Array<EncodedAnswer> = []
     const tasks = new Set<string>()
     for (const a of answers) {
+      if (typeof a !== "object" || a === null || (a as { _tag?: unknown })._tag !== "Answer") {
+        return yield* Effect.fail(
+          new UnknownInterrupt({ threadId, kind: "*", reason: "an answer is made with Kind.respond(value) or Kind.respondTo(id, value)" })
+        )
+      }
       const target = a.id !== undefined ? pending.find((i) => i.id === a.id) : pending.filter((i) => i.kind === a.kind).length === 1
         ? pending.find((i) => i.kind === a.kind)
         : undefined
