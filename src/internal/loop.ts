@@ -1239,6 +1239,14 @@ const startFromInput = (
     return { cp, writes: channelWrites(compiled, applied.right, full) }
   })
 
+/** Whether a resume argument is an answer (`Kind.respond` / `respondTo`): plain JS may pass anything. @internal */
+export const isAnswer = (u: unknown): u is Interrupt.Answer<string, unknown> =>
+  typeof u === "object" && u !== null && (u as { _tag?: unknown })._tag === "Answer"
+
+/** @internal */
+export const notAnAnswer = (threadId: string) =>
+  new UnknownInterrupt({ threadId, kind: "*", reason: "an answer is made with Kind.respond(value) or Kind.respondTo(id, value)" })
+
 /**
  * Validates answers against the pending interrupts of a paused checkpoint: returns, per task,
  * its full answer list, and the updated interrupt records.
@@ -1268,11 +1276,7 @@ const prepareAnswers = (
       return yield* Effect.fail(new UnknownInterrupt({ threadId, kind: "*", reason: "resume needs an answer for a pending interrupt" }))
     }
     for (const answer of answers) {
-      if (typeof answer !== "object" || answer === null || (answer as { _tag?: unknown })._tag !== "Answer") {
-        return yield* Effect.fail(
-          new UnknownInterrupt({ threadId, kind: "*", reason: "an answer is made with Kind.respond(value) or Kind.respondTo(id, value)" })
-        )
-      }
+      if (!isAnswer(answer)) return yield* Effect.fail(notAnAnswer(threadId))
       let target: InterruptRecord | undefined
       if (answer.id !== undefined) {
         target = pending.find((i) => i.id === answer.id)

@@ -87,7 +87,10 @@ export const importInto = (
   store: Backend,
   threadId: string,
   snapshot: WorkflowSnapshotEncoded | WorkflowSnapshot
-) => Effect.map(importCheckpoint(graph, store, threadId, snapshot), (cp) => Object.values(cp.nodeStates).filter((n) => n.injected))
+) => Effect.map(importCheckpoint(graph, store, threadId, snapshot), injectedOf)
+
+/** The nodes a handover injected. @internal */
+export const injectedOf = (cp: loop.Checkpoint) => Object.values(cp.nodeStates).filter((n) => n.injected)
 
 /** Validates, then commits the snapshot as the thread's head; returns that checkpoint. @internal */
 export const importCheckpoint = (

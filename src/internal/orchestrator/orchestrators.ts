@@ -193,7 +193,7 @@ const startThread = (
     let injected: ReadonlyArray<loop.NodeState> = []
     if (request.initialSnapshot !== undefined) {
       const imported = yield* Handover.importCheckpoint(graph, store, threadId, request.initialSnapshot)
-      injected = Object.values(imported.nodeStates).filter((n) => n.injected)
+      injected = Handover.injectedOf(imported)
       // a paused snapshot stays paused here: its questions are answered through this orchestrator
       if (imported.status === "paused") return { cp: imported, injected }
     }
@@ -403,11 +403,7 @@ const prepareAnswers = (
     const encoded: Array<EncodedAnswer> = []
     const tasks = new Set<string>()
     for (const a of answers) {
-      if (typeof a !== "object" || a === null || (a as { _tag?: unknown })._tag !== "Answer") {
-        return yield* Effect.fail(
-          new UnknownInterrupt({ threadId, kind: "*", reason: "an answer is made with Kind.respond(value) or Kind.respondTo(id, value)" })
-        )
-      }
+      if (!loop.isAnswer(a)) return yield* Effect.fail(loop.notAnAnswer(threadId))
       const target = a.id !== undefined ? pending.find((i) => i.id === a.id) : pending.filter((i) => i.kind === a.kind).length === 1
         ? pending.find((i) => i.kind === a.kind)
         : undefined
