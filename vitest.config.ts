@@ -21,7 +21,19 @@ const summary: Reporter = {
   }
 }
 
+/**
+ * In this repository `effect-stategraph` resolves to its TypeScript sources through the package's
+ * "stategraph-source" export condition (an installed package resolves to `dist/`): for the test
+ * files here, and for every process a test spawns (NODE_OPTIONS is inherited).
+ */
+const sourceCondition = "--conditions=stategraph-source"
+if (!(process.env.NODE_OPTIONS ?? "").includes(sourceCondition)) {
+  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} ${sourceCondition}`.trim()
+}
+
 export default defineConfig({
+  resolve: { conditions: ["stategraph-source"] },
+  ssr: { resolve: { conditions: ["stategraph-source"] } },
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 60_000,

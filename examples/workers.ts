@@ -48,7 +48,7 @@ const main = (filename: string) =>
     yield* Console.log(`queued ${ids.length} pipelines in ${filename}`)
     const script = fileURLToPath(import.meta.url)
     const children = [0, 1].map(() =>
-      spawn(process.execPath, ["--import", "tsx", script, "--worker", filename], { stdio: "inherit" })
+      spawn(process.execPath, [...process.execArgv, script, "--worker", filename], { stdio: "inherit" })
     )
     yield* Effect.addFinalizer(() => Effect.sync(() => children.forEach((c) => c.kill("SIGTERM"))))
     for (const id of ids) {

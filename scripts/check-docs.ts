@@ -47,7 +47,7 @@ console.log(`docs: ${count} code blocks type-check`)
 const runBlock = (name: string): Promise<string | undefined> =>
   new Promise((resolve) => {
     const cwd = fs.mkdtempSync(path.join(os.tmpdir(), "docs-run-"))
-    const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), path.join(out, name)], { cwd, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(process.execPath, ["--conditions=stategraph-source", "--import", import.meta.resolve("tsx"), path.join(out, name)], { cwd, stdio: ["ignore", "pipe", "pipe"] })
     let output = ""
     child.stdout.on("data", (d) => (output += d))
     child.stderr.on("data", (d) => (output += d))

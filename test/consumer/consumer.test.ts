@@ -1,0 +1,175 @@
+/**
+ * The package as a new user gets it: `npm pack`, then the README's own install command in a fresh
+ * app outside this repository, then plain `node` (no tsx, no loader) and the app's own `tsc`
+ * under several compiler settings. Slow (the install builds better-sqlite3), so it is not part of
+ * `npm run test:quick`.
+ */
+import { execFile } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { beforeAll, describe, expect, it } from "vitest"
+
+const root = path.resolve(import.meta.dirname, "../..")
+const appSources = path.join(import.meta.dirname, "app")
+const tsc = path.join(root, "node_modules/typescript/bin/tsc")
+const readme = fs.readFileSync(path.join(root, "README.md"), "utf8")
+
+/** The environment of a nested npm: without the npm_* variables of the `npm test` that runs us. */
+const cleanEnv = () =>
+  Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith("npm_") && k !== "NODE_OPTIONS" && k !== "INIT_CWD")
+  )
+
+/**
+ * Runs a command to its end and resolves to its stdout; rejects with its stderr. Asynchronous, so
+ * the test worker stays responsive during a minutes-long install.
+ */
+const exec = (file: string, args: ReadonlyArray<string>, cwd: string) =>
+  new Promise<string>((resolve, reject) =>
+    execFile(file, args, { cwd, env: cleanEnv(), encoding: "utf8", maxBuffer: 64 << 20 }, (error, stdout, stderr) =>
+      error ? reject(Object.assign(new Error(`${file} ${args.join(" ")}: ${stderr || error.message}`), { stderr })) :
+        resolve(stdout)))
+
+/** The first ```sh / ```ts block after a README heading. */
+const readmeBlock = (heading: string, lang: "sh" | "ts") => {
+  const at = readme.indexOf(`\n## ${heading}\n`)
+  if (at < 0) throw new Error(`README has no "## ${heading}" section`)
+  const match = new RegExp("```" + lang + "\\n([\\s\\S]*?)```").exec(readme.slice(at))
+  if (!match) throw new Error(`README's "${heading}" section has no ${lang} block`)
+  return match[1]!
+}
+
+/** `npm install …` from the README's Install section, split into its arguments. */
+const readmeInstallArgs = () => {
+  const line = readmeBlock("Install", "sh").split("\n").find((l) => l.startsWith("npm install "))
+  if (!line) throw new Error("README's Install block has no `npm install` line")
+  return line.replace(/#.*$/, "").trim().split(/\s+/).slice(2)
+}
+
+let app = ""
+let tarball = ""
+
+beforeAll(async () => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "esg-consumer-"))
+  const packed = JSON.parse(await exec("npm", ["pack", "--json", "--pack-destination", work], root))
+  tarball = path.join(work, packed[0].filename)
+  app = path.join(work, "app")
+  fs.mkdirSync(app)
+  fs.writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }))
+  const args = readmeInstallArgs().map((a) => (a === "effect-stategraph" ? tarball : a))
+  await exec("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", ...args], app)
+  for (const f of fs.readdirSync(appSources)) fs.copyFileSync(path.join(appSources, f), path.join(app, f))
+}, 900_000)
+
+describe("the packed package in a fresh app", () => {
+  it("ships compiled JavaScript and declarations, not the tests", async () => {
+    const files = (await exec("tar", ["tzf", tarball], root)).split("\n")
+    expect(files).toContain("package/dist/index.js")
+    expect(files).toContain("package/dist/index.d.ts")
+    expect(files).toContain("package/dist/StateGraph.d.ts.map")
+    expect(files.some((f) => f.startsWith("package/test/") || f.startsWith("package/bench/"))).toBe(false)
+  })
+
+  it("installs exactly one copy of effect", () => {
+    const copies: Array<string> = []
+    const walk = (dir: string): void => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        if (!e.isDirectory() || e.name === ".bin") continue
+        const p = path.join(dir, e.name)
+        if (e.name === "effect" && path.basename(dir) === "node_modules") copies.push(p)
+        walk(p)
+      }
+    }
+    walk(path.join(app, "node_modules"))
+    expect(copies).toEqual([path.join(app, "node_modules", "effect")])
+    expect(JSON.parse(fs.readFileSync(path.join(copies[0]!, "package.json"), "utf8")).version).toMatch(/^3\./)
+  })
+
+  it("plain node: a thread pauses in one process and is resumed from a second one on SQLite", async () => {
+    const db = path.join(app, "threads.db")
+    expect((await exec("node", ["pause.mjs", db, "t-1"], app)).trim()).toBe("paused: Approval")
+    const final = JSON.parse(await exec("node", ["resume.mjs", db, "t-1"], app))
+    expect(final.draft).toBe("Hello!")
+    expect(final.log).toHaveLength(2)
+    // the answer was given by another process than the one that wrote the draft
+    const [wrote, approved] = final.log.map((l: string) => l.split(" in ")[1])
+    expect(approved).not.toBe(wrote)
+  })
+
+  it("the README's quick start, compiled by the app's tsc, runs on plain node and prints its result", async () => {
+    fs.mkdirSync(path.join(app, "src"), { recursive: true })
+    fs.writeFileSync(path.join(app, "src", "quickstart.ts"), readmeBlock("Quick start", "ts"))
+    fs.writeFileSync(
+      path.join(app, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: { module: "NodeNext", target: "ES2022", strict: true, outDir: "out", types: [] },
+        include: ["src"]
+      })
+    )
+    await exec("node", [tsc, "-p", "tsconfig.json"], app)
+    const out = await exec("node", ["out/quickstart.js"], app)
+    expect(out).toContain("draft: 'Hello!'")
+    expect(out).toContain("'approved'")
+  })
+
+  const settings = [
+    { module: "NodeNext", moduleResolution: "NodeNext", strict: true },
+    { module: "NodeNext", moduleResolution: "NodeNext", strict: false },
+    { module: "ESNext", moduleResolution: "Bundler", strict: true },
+    { module: "ESNext", moduleResolution: "Bundler", strict: false }
+  ]
+  it.each(settings)("type-checks with our .d.ts under %o and noPropertyAccessFromIndexSignature", async (options) => {
+    const name = `tsconfig.${options.moduleResolution}.${options.strict}.json`
+    fs.writeFileSync(
+      path.join(app, name),
+      JSON.stringify({
+        compilerOptions: {
+          ...options,
+          target: "ES2022",
+          noPropertyAccessFromIndexSignature: true,
+          skipLibCheck: false,
+          noEmit: true,
+          types: []
+        },
+        files: ["types.ts"]
+      })
+    )
+    // exits non-zero (and throws with tsc's report) on any error, ours or the app's
+    await exec("node", [tsc, "-p", name], app)
+  })
+
+  it("keeps the engine's internals private", async () => {
+    await expect(
+      exec("node", ["--input-type=module", "-e", `await import("effect-stategraph/internal/graph")`], app)
+    ).rejects.toThrow(/ERR_PACKAGE_PATH_NOT_EXPORTED/)
+  })
+
+  it("resolves the package root to compiled JavaScript, and measures its import time", async () => {
+    const report = JSON.parse(
+      await exec("node", [
+        "--input-type=module",
+        "-e",
+        `const t = performance.now(); const m = await import("effect-stategraph"); const ms = performance.now() - t;
+         console.log(JSON.stringify({ ms, url: import.meta.resolve("effect-stategraph"), modules: Object.keys(m) }))`
+      ], app)
+    )
+    console.log(`import of "effect-stategraph" from compiled JS: ${report.ms.toFixed(0)} ms`)
+    expect(report.url).toMatch(/node_modules\/effect-stategraph\/dist\/index\.js$/)
+    expect(report.modules).toEqual(expect.arrayContaining(["StateGraph", "Channel", "Interrupt", "SqliteSnapshots"]))
+  })
+
+  it("refuses effect 4 at install time, naming the conflict", async () => {
+    const other = path.join(path.dirname(app), "effect4")
+    fs.mkdirSync(other)
+    fs.writeFileSync(path.join(other, "package.json"), JSON.stringify({ name: "app4", private: true }))
+    let report = ""
+    try {
+      await exec("npm", ["install", "--dry-run", "--prefer-offline", "--no-audit", "--no-fund", tarball, "effect@4"], other)
+    } catch (e) {
+      report = String((e as { stderr?: unknown }).stderr ?? e)
+    }
+    expect(report).toContain("ERESOLVE")
+    expect(report).toMatch(/peer effect@"\^3\.22/)
+  })
+})
