@@ -5,13 +5,15 @@
  * 1. shows the graph (Mermaid),
  * 2. streams the run step by step until it pauses for a human's approval of `send_email`,
  * 3. resumes the thread from a second process (the first one is gone: durability),
- * 4. prints the transcript and the thread's checkpoint history.
+ * 4. prints the transcript and the thread's checkpoint history,
+ * 5. shows the same thread with the `stategraph` command line.
  */
 import { Console, Effect, Layer, Stream } from "effect"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import { fileURLToPath } from "node:url"
 import { Interrupt, ScriptedModel, SqliteSnapshots } from "effect-stategraph"
+import * as Cli from "effect-stategraph/Cli"
 import { agent, firstScript, printTranscript, secondScript, textOf, user } from "./tool-approval.js"
 import { toolsLayer } from "./tools.js"
 
@@ -65,6 +67,8 @@ const secondProcess = (threadId: string) =>
       const asked = h.interrupts.map((i) => ` ${i.kind}:${i.status}`).join("")
       yield* Console.log(`step ${String(h.step).padStart(2)} ${h.status.padEnd(9)} next=[${h.next.join(", ")}] messages=${h.values.messages.length}${asked}`)
     }
+    yield* Console.log(`\n── the same file from a terminal: stategraph --db ${filename} threads list ──`)
+    yield* Cli.run(["node", "stategraph", "--db", filename, "threads", "list"])
   })
 
 const run = <A, E>(effect: Effect.Effect<A, E, any>) =>

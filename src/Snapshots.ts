@@ -110,6 +110,10 @@ export interface CleanupOptions {
   /** only threads whose head has one of these statuses (default: completed, failed) */
   readonly statuses?: ReadonlyArray<SnapshotStatus>
   readonly batchSize?: number
+  /** count what would be removed, removing nothing */
+  readonly dryRun?: boolean
+  /** told the running count after each batch is removed (progress of a long cleanup) */
+  readonly onBatch?: (removedSoFar: number) => Effect.Effect<void>
 }
 
 /**
@@ -198,7 +202,10 @@ export interface Backend {
   /** Deletes the checkpoints of one execution (and what depends on them). */
   readonly delete: (executionId: string) => Effect.Effect<number, StoreError>
   readonly deleteThread: (threadId: string) => Effect.Effect<number, StoreError>
-  /** Removes old checkpoints without breaking the lineage of any kept one; returns the count. */
+  /**
+   * Removes old checkpoints without breaking the lineage of any kept one; returns the count (with
+   * `dryRun`, the count it would remove).
+   */
   readonly cleanup: (options: CleanupOptions) => Effect.Effect<number, StoreError>
 }
 

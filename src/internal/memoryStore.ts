@@ -250,8 +250,8 @@ export const make = (): Backend => {
         threads.delete(threadId)
         return t.checkpoints.size
       }),
-    cleanup: ({ olderThan, statuses }) =>
-      Effect.sync(() => {
+    cleanup: ({ dryRun, olderThan, onBatch, statuses }) =>
+      Effect.suspend(() => {
         const wanted = statuses ?? ["completed", "failed"]
         let n = 0
         for (const t of threads.values()) {
@@ -262,12 +262,12 @@ export const make = (): Backend => {
           // whole per checkpoint, so the head never needs its ancestors.
           for (const [id, cp] of t.checkpoints) {
             if (id !== t.head && cp.createdAt < olderThan) {
-              t.checkpoints.delete(id)
+              if (dryRun !== true) t.checkpoints.delete(id)
               n++
             }
           }
         }
-        return n
+        return onBatch !== undefined && dryRun !== true && n > 0 ? Effect.as(onBatch(n), n) : Effect.succeed(n)
       })
   }
   return backend

@@ -536,8 +536,13 @@ export const snapshotsContract = <R>(
           })
         yield* build("done", "completed", 120)
         yield* build("busy", "running", 30)
-        // createdAt is 1000 + step: remove steps 0..79 of finished threads
-        expect(yield* store.cleanup({ olderThan: 1_080, batchSize: 7 })).toBe(80)
+        // createdAt is 1000 + step: remove steps 0..79 of finished threads; a dry run counts them
+        expect(yield* store.cleanup({ olderThan: 1_080, batchSize: 7, dryRun: true })).toBe(80)
+        expect(yield* store.listByThread("done")).toHaveLength(120)
+        const progress: Array<number> = []
+        expect(yield* store.cleanup({ olderThan: 1_080, batchSize: 7, onBatch: (n) => Effect.sync(() => progress.push(n)) })).toBe(80)
+        expect(progress.at(-1)).toBe(80)
+        expect(progress).toEqual([...progress].sort((a, b) => a - b))
         const kept = yield* store.listByThread("done")
         expect(kept).toHaveLength(40)
         for (const cp of kept) expect(cp.channels).toEqual(expected.get(`done/${cp.checkpointId}`))

@@ -40,10 +40,10 @@ const readmeBlock = (heading: string, lang: "sh" | "ts") => {
   return match[1]!
 }
 
-/** `npm install …` from the README's Install section, split into its arguments. */
-const readmeInstallArgs = () => {
-  const line = readmeBlock("Install", "sh").split("\n").find((l) => l.startsWith("npm install "))
-  if (!line) throw new Error("README's Install block has no `npm install` line")
+/** `npm install …` from a README section, split into its arguments. */
+const readmeInstallArgs = (heading: string) => {
+  const line = readmeBlock(heading, "sh").split("\n").find((l) => l.startsWith("npm install "))
+  if (!line) throw new Error(`README's ${heading} block has no \`npm install\` line`)
   return line.replace(/#.*$/, "").trim().split(/\s+/).slice(2)
 }
 
@@ -57,7 +57,7 @@ beforeAll(async () => {
   app = path.join(work, "app")
   fs.mkdirSync(app)
   fs.writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }))
-  const args = readmeInstallArgs().map((a) => (a === "effect-stategraph" ? tarball : a))
+  const args = readmeInstallArgs("Install").map((a) => (a === "effect-stategraph" ? tarball : a))
   await exec("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", ...args], app)
   for (const f of fs.readdirSync(appSources)) fs.copyFileSync(path.join(appSources, f), path.join(app, f))
 }, 900_000)
@@ -172,4 +172,16 @@ describe("the packed package in a fresh app", () => {
     expect(report).toContain("ERESOLVE")
     expect(report).toMatch(/peer effect@"\^3\.22/)
   })
+
+  it("the stategraph bin runs on plain node once the README's CLI packages are installed", async () => {
+    const stategraph = path.join(app, "node_modules", ".bin", "stategraph")
+    // before: the bin says what to install
+    await expect(exec(stategraph, ["threads", "list"], app)).rejects.toThrow(/the CLI needs @effect\/(cli|platform-node)/)
+    await exec("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", ...readmeInstallArgs("The command line")], app)
+    const threads = JSON.parse(await exec(stategraph, ["--db", "threads.db", "threads", "list", "--json"], app))
+    expect(threads).toEqual([expect.objectContaining({ threadId: "t-1", graph: "consumer-post", status: "completed" })])
+    await expect(exec(stategraph, ["--db", "threads.db", "threads", "show", "nope"], app)).rejects.toThrow(/ThreadNotFound/)
+    const copies = (await exec("npm", ["ls", "effect", "--all", "--parseable"], app)).trim().split("\n")
+    expect(new Set(copies)).toEqual(new Set([path.join(app, "node_modules", "effect")]))
+  }, 600_000)
 })

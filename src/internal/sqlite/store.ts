@@ -836,9 +836,14 @@ export const make = (
           return rows.length
         })),
 
-    cleanup: ({ batchSize, olderThan, statuses }) =>
+    cleanup: ({ batchSize, dryRun, olderThan, onBatch, statuses }) =>
       Effect.gen(function*() {
         const wanted = JSON.stringify(statuses ?? ["completed", "failed"])
+        // removing a batch does not change which other checkpoints are candidates
+        if (dryRun === true) {
+          return yield* db.read("cleanup", (tx) =>
+            Effect.map(tx.all(Sql.cleanupCandidates, [wanted, olderThan, -1]), (rows) => rows.length))
+        }
         const batch = Math.max(1, Math.floor(batchSize ?? 500))
         let total = 0
         while (true) {
@@ -853,6 +858,7 @@ export const make = (
               return candidates.length
             }))
           total += n
+          if (onBatch !== undefined && n > 0) yield* onBatch(total)
           if (n < batch) return total
         }
       })

@@ -1,0 +1,117 @@
+/**
+ * The CLI's configuration: `stategraph.config.{js,mjs,ts,mts}` in the working directory (or the
+ * file `--config` / STATEGRAPH_CONFIG names) default-exports `{ graphs, store }`; STATEGRAPH_DB
+ * overrides the SQLite file.
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { pathToFileURL } from "node:url"
+import type { Snapshots } from "../../Snapshots.js"
+import type { AnyCompiled } from "../../StateGraph.js"
+import { CliError } from "./errors.js"
+
+/** What a config file exports. */
+export interface Config {
+  /**
+   * The graphs the CLI and its workers know: compiled graphs, or `"./module.js:exportName"`
+   * strings (resolved from the config file's folder; the export defaults to `graph`).
+   */
+  readonly graphs: ReadonlyArray<AnyCompiled | string>
+  /** The store: a SQLite file (default `.data/threads.db`, relative to the config file). */
+  readonly store?: { readonly sqlite?: string } | undefined
+  /** The services the graphs' nodes need (a mailer, a model…), provided to every run the CLI starts. */
+  readonly layer?: Layer.Layer<any, any, never> | undefined
+}
+
+/** A loaded config: graphs resolved, paths absolute. */
+export interface Loaded {
+  readonly file: string | undefined
+  readonly graphs: ReadonlyArray<AnyCompiled>
+  readonly sqlite: string
+  readonly layer: Layer.Layer<any, any, never> | undefined
+}
+
+const names = ["stategraph.config.js", "stategraph.config.mjs", "stategraph.config.ts", "stategraph.config.mts"]
+
+const isCompiled = (u: unknown): u is AnyCompiled =>
+  typeof u === "object" && u !== null && "id" in u && "version" in u && "invoke" in u && "toMermaid" in u
+
+/** Imports a module; a TypeScript one through tsx's loader when Node cannot load it itself. */
+const importModule = (file: string) =>
+  Effect.tryPromise({
+    try: async () => {
+      const url = pathToFileURL(file).href
+      try {
+        return await import(url)
+      } catch (e) {
+        if ((e as { code?: string }).code !== "ERR_UNKNOWN_FILE_EXTENSION") throw e
+        const tsx: { register: () => unknown } = await import("tsx/esm/api" as string).catch(() => {
+          throw new Error(`${path.basename(file)} is TypeScript: install tsx (npm i -D tsx) or write the file in JavaScript`)
+        })
+        tsx.register()
+        return await import(url)
+      }
+    },
+    catch: (e) => new CliError({ reason: "Failed", message: `cannot load ${file}: ${e instanceof Error ? e.message : String(e)}` })
+  })
+
+const resolveGraph = (entry: AnyCompiled | string, dir: string) => {
+  if (isCompiled(entry)) return Effect.succeed(entry)
+  const [modulePath, exportName = "graph"] = entry.split(":")
+  return Effect.flatMap(importModule(path.resolve(dir, modulePath!)), (mod) => {
+    const value = (mod as Record<string, unknown>)[exportName]
+    return isCompiled(value)
+      ? Effect.succeed(value)
+      : Effect.fail(new CliError({ reason: "Failed", message: `${entry}: the export '${exportName}' is not a compiled graph` }))
+  })
+}
+
+/** Finds and loads the config; without a file, no graphs and the default SQLite file. */
+export const load = (options: { readonly cwd: string; readonly file?: string | undefined; readonly db?: string | undefined }) =>
+  Effect.gen(function*() {
+    const named = options.file ?? process.env["STATEGRAPH_CONFIG"]
+    const file = named !== undefined
+      ? path.resolve(options.cwd, named)
+      : names.map((n) => path.join(options.cwd, n)).find((f) => fs.existsSync(f))
+    if (named !== undefined && !fs.existsSync(file!)) {
+      return yield* new CliError({ reason: "NotFound", message: `no config file ${file}` })
+    }
+    const dir = file === undefined ? options.cwd : path.dirname(file)
+    const config: Config = file === undefined
+      ? { graphs: [] }
+      : yield* Effect.map(importModule(file), (m) => (m as { default?: Config }).default ?? (m as Config))
+    if (!Array.isArray(config.graphs)) {
+      return yield* new CliError({ reason: "Failed", message: `${file}: 'graphs' must be an array of graphs or "module:export" strings` })
+    }
+    const graphs = yield* Effect.forEach(config.graphs, (g) => resolveGraph(g, dir))
+    const db = options.db ?? process.env["STATEGRAPH_DB"] ?? config.store?.sqlite ?? ".data/threads.db"
+    if (config.layer !== undefined && !Layer.isLayer(config.layer)) {
+      return yield* new CliError({ reason: "Failed", message: `${file}: 'layer' must be an Effect Layer` })
+    }
+    return { file, graphs, sqlite: path.resolve(options.db !== undefined ? options.cwd : dir, db), layer: config.layer } satisfies Loaded
+  })
+
+/**
+ * Provides the config's services to a run of one of its graphs. The graphs' requirements are only
+ * known at run time (they come from the config file), so this is where they are discharged: a
+ * service the layer lacks fails the run with Effect's "Service not found".
+ */
+export const provideServices = <A, E>(config: Loaded, run: Effect.Effect<A, E, any>) =>
+  (config.layer === undefined ? run : Effect.provide(run, config.layer)) as Effect.Effect<A, E, Snapshots>
+
+/** The configured graph with this id. */
+export const graphById = (config: Loaded, id: string) => {
+  const graph = config.graphs.find((g) => g.id === id)
+  return graph !== undefined
+    ? Effect.succeed(graph)
+    : Effect.fail(
+      new CliError({
+        reason: "NotFound",
+        message: `no graph '${id}' in ${config.file ?? "the config (there is no stategraph.config.js here)"}; known: ${
+          config.graphs.map((g) => g.id).join(", ") || "none"
+        }`
+      })
+    )
+}

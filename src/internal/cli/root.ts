@@ -1,0 +1,39 @@
+/**
+ * The root `stategraph` command and what every subcommand shares: the loaded config and the store.
+ */
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Pipeline from "../../Pipeline.js"
+import * as Config from "./config.js"
+import { CliError } from "./errors.js"
+
+export const root = Command.make("stategraph", {
+  config: Options.text("config").pipe(
+    Options.withDescription("the config file (default: stategraph.config.{js,mjs,ts,mts} here, or STATEGRAPH_CONFIG)"),
+    Options.optional
+  ),
+  db: Options.text("db").pipe(
+    Options.withDescription("the SQLite file (default: the config's store, STATEGRAPH_DB, or .data/threads.db)"),
+    Options.optional
+  )
+})
+
+/** `--json`, shared by the commands that print data. */
+export const jsonOption = Options.boolean("json").pipe(Options.withDescription("print JSON for scripts"))
+
+/** The loaded config of this invocation. */
+export const loadConfig = Effect.flatMap(root, (r) =>
+  Config.load({ cwd: process.cwd(), file: Option.getOrUndefined(r.config), db: Option.getOrUndefined(r.db) }))
+
+/** The store (snapshots and the queue) of the config's SQLite file. */
+export const storeLayer = (config: Config.Loaded) =>
+  Pipeline.layerSqlite({ filename: config.sqlite }).pipe(
+    Layer.mapError((e) => new CliError({ reason: "Failed", message: `cannot open ${config.sqlite}: ${e.message}` }))
+  )
+
+/** Runs `f` with the config and its store provided. */
+export const withStore = <A, E, R>(f: (config: Config.Loaded) => Effect.Effect<A, E, R>) =>
+  Effect.flatMap(loadConfig, (config) => Effect.provide(f(config), storeLayer(config)))
