@@ -16,9 +16,10 @@ import type { WorkflowSnapshotEncoded } from "../../Snapshot.js"
 import type { Backend } from "../../Snapshots.js"
 import type { AnyCompiled } from "../../StateGraph.js"
 import * as Task from "../../Task.js"
-import * as algo from "../algo.js"
+import * as algo from "../engine/algo.js"
 import type { Compiled } from "../graph.js"
-import * as loop from "../loop.js"
+import { execute, orFail } from "../engine/execute.js"
+import type { Checkpoint, RunConfig, RunRequest, StreamPart } from "../engine/model.js"
 import { infrastructureTags, type OrchestrationResponse, type PendingInterrupt, type ResponseStatus } from "./contract.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -153,7 +154,7 @@ export const emitter = (
   resolveExecution: Effect.Effect<void>,
   hooks?: TaskHooks
 ) =>
-(part: loop.StreamPart): Effect.Effect<void> => {
+(part: StreamPart): Effect.Effect<void> => {
   if (part.mode !== "events") return Effect.void
   const event = part.event
   switch (event._tag) {
@@ -236,8 +237,8 @@ export interface InlineOptions {
   readonly graph: AnyCompiled
   readonly store: Backend
   readonly threadId: string
-  readonly request: loop.RunRequest
-  readonly config?: Partial<loop.RunConfig>
+  readonly request: RunRequest
+  readonly config?: Partial<RunConfig>
   readonly pipelineId?: string | undefined
   readonly timeoutMillis?: number | undefined
   readonly hooks?: TaskHooks | undefined
@@ -246,7 +247,7 @@ export interface InlineOptions {
 /** @internal */
 export interface InlineResult {
   readonly status: ResponseStatus
-  readonly checkpoint: loop.Checkpoint | undefined
+  readonly checkpoint: Checkpoint | undefined
   readonly error: unknown
   readonly interrupts: ReadonlyArray<PendingInterrupt>
   readonly snapshot: WorkflowSnapshotEncoded
@@ -282,12 +283,12 @@ export const runInline = (options: InlineOptions): Effect.Effect<InlineResult, a
       if (Option.isSome(o)) scope.executionId = o.value.executionId
     }))
     const emit = emitter(graph.compiled, scope, probe, resolveExecution, options.hooks)
-    let run: Effect.Effect<loop.Checkpoint, any, any> = loop.execute(compiled, store, options.request, {
+    let run: Effect.Effect<Checkpoint, unknown, unknown> = Effect.flatMap(execute(compiled, store, options.request, {
       threadId,
       emit,
       modes: new Set(["events"]),
       ...options.config
-    })
+    }), orFail(threadId))
     if (options.timeoutMillis !== undefined) {
       const millis = options.timeoutMillis
       run = Effect.timeoutFail(run, { duration: millis, onTimeout: () => new RunTimeout(millis) })

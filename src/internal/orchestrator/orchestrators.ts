@@ -1,5 +1,5 @@
 /**
- * The four orchestrators: one engine (`loop.execute`), four policies.
+ * The four orchestrators: one engine (`engine/execute`), four policies.
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
@@ -15,7 +15,9 @@ import * as Snapshots from "../../Snapshots.js"
 import type { AnyCompiled } from "../../StateGraph.js"
 import * as Graphs from "../../Graphs.js"
 import * as Ids from "../ids.js"
-import * as loop from "../loop.js"
+import { isAnswer, notAnAnswer, toPending } from "../engine/answers.js"
+import { execute, orFail } from "../engine/execute.js"
+import type { NodeState, RunRequest } from "../engine/model.js"
 import {
   AsyncConfig,
   type Capability,
@@ -59,7 +61,7 @@ const checkRequest = (o: { readonly id: string; readonly supports: (g: AnyCompil
     return s.supported ? Effect.void : Effect.fail(new UnsupportedGraph({ orchestrator: o.id, workflowId: request.workflowId, reason: s.reason }))
   })
 
-const runRequestOf = (request: OrchestrationRequest): loop.RunRequest =>
+const runRequestOf = (request: OrchestrationRequest): RunRequest =>
   request.resume !== undefined
     ? { _tag: "Resume", answers: request.resume }
     : { _tag: "Input", input: request.initialSnapshot !== undefined ? null : request.input }
@@ -190,23 +192,23 @@ const startThread = (
   request: OrchestrationRequest
 ) =>
   Effect.gen(function*() {
-    let injected: ReadonlyArray<loop.NodeState> = []
+    let injected: ReadonlyArray<NodeState> = []
     if (request.initialSnapshot !== undefined) {
       const imported = yield* Handover.importCheckpoint(graph, store, threadId, request.initialSnapshot)
       injected = Handover.injectedOf(imported)
       // a paused snapshot stays paused here: its questions are answered through this orchestrator
       if (imported.status === "paused") return { cp: imported, injected }
     }
-    const cp = yield* loop.execute(graph.compiled, store, runRequestOf(request), {
+    const cp = yield* Effect.flatMap(execute(graph.compiled, store, runRequestOf(request), {
       threadId,
       runId: pipelineId,
       keepClaim: true,
       stopAfterSteps: 0
-    })
+    }), orFail(threadId))
     return { cp, injected }
   })
 
-const injectedJobs = (injected: ReadonlyArray<loop.NodeState>, checkpointId: string): ReadonlyArray<NewJob> =>
+const injectedJobs = (injected: ReadonlyArray<NodeState>, checkpointId: string): ReadonlyArray<NewJob> =>
   injected.map((n) => ({
     id: Ids.make(),
     taskId: `injected/${n.nodeId}`,
@@ -403,7 +405,7 @@ const prepareAnswers = (
     const encoded: Array<EncodedAnswer> = []
     const tasks = new Set<string>()
     for (const a of answers) {
-      if (!loop.isAnswer(a)) return yield* Effect.fail(loop.notAnAnswer(threadId))
+      if (!isAnswer(a)) return yield* Effect.fail(notAnAnswer(threadId))
       const target = a.id !== undefined ? pending.find((i) => i.id === a.id) : pending.filter((i) => i.kind === a.kind).length === 1
         ? pending.find((i) => i.kind === a.kind)
         : undefined
@@ -419,7 +421,7 @@ const prepareAnswers = (
           new InvalidResumeValue({ kind: a.kind, interruptId: target.id, issue: ParseResult.TreeFormatter.formatIssueSync(valid.left) })
         )
       }
-      const problem = a.definition.check?.(loop.toPending(target).request, valid.right)
+      const problem = a.definition.check?.(toPending(target).request, valid.right)
       if (problem !== undefined) {
         return yield* Effect.fail(new InvalidResumeValue({ kind: a.kind, interruptId: target.id, issue: problem }))
       }
@@ -500,7 +502,7 @@ export const makeAsync = Effect.gen(function*() {
           yield* pipelines.transition(pipelineId, ["running"], "paused", { now, pauseReason: "interrupt" })
           yield* RunEvent.publish(() => new RunEvent.PipelinePaused({ ...base, reason: "interrupt" }))
           if (request.resume !== undefined) return yield* resumeAsync(request.resume, threadId)
-          const pending = cp.interrupts.filter((i) => i.status === "pending").map((i) => loop.toPending(i))
+          const pending = cp.interrupts.filter((i) => i.status === "pending").map((i) => toPending(i))
           return {
             orchestrator: self.id,
             executionId: cp.executionId,

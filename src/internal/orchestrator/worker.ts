@@ -19,7 +19,8 @@ import * as RunEvent from "../../RunEvent.js"
 import type { InterruptRecord, WorkflowSnapshotEncoded } from "../../Snapshot.js"
 import type * as Snapshots from "../../Snapshots.js"
 import * as Ids from "../ids.js"
-import * as loop from "../loop.js"
+import { execute, orFail } from "../engine/execute.js"
+import type { Checkpoint, RunRequest } from "../engine/model.js"
 import { AsyncConfig, type Backoff } from "./contract.js"
 import {
   emitter,
@@ -179,7 +180,7 @@ export const runJob = (deps: Deps, workerId: string, claimed: Claimed) =>
       return outcome({ _tag: "Failed", error: render(error), fatal: true }, { now: startedAt })
     }
 
-    let request: loop.RunRequest = { _tag: "Continue" }
+    let request: RunRequest = { _tag: "Continue" }
     let only: ReadonlySet<string> | undefined = new Set([job.taskId])
     if (claimed.resume !== undefined) {
       const answers = rebuildAnswers(claimed)
@@ -195,14 +196,14 @@ export const runJob = (deps: Deps, workerId: string, claimed: Claimed) =>
     const scope: EventScope = { executionId: claimed.executionId, threadId, pipelineId: job.pipelineId }
     // the engine's events only when someone listens
     const listened = Option.isSome(yield* Effect.serviceOption(RunEvent.EventBus))
-    let run: Effect.Effect<loop.Checkpoint, any, any> = loop.execute(instrument(compiled), store, request, {
+    let run: Effect.Effect<Checkpoint, unknown, unknown> = Effect.flatMap(execute(instrument(compiled), store, request, {
       threadId,
       runId: job.pipelineId,
       keepClaim: true,
       onlyTasks: only,
       stopAfterSteps: 1,
       ...(listened ? { emit: emitter(compiled, scope, probe, Effect.void), modes: eventsMode } : {})
-    })
+    }), orFail(threadId))
     if (config.timeoutMillis !== undefined) run = Effect.timeout(run, Duration.millis(config.timeoutMillis))
     const exit = yield* Effect.exit(Effect.locally(run, ProbeRef, probe))
     const at = yield* Clock.currentTimeMillis
