@@ -17,14 +17,15 @@ import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import type * as Channel from "./Channel.js"
 import type { Command } from "./Command.js"
 import type * as GraphError from "./GraphError.js"
-import { InvalidGraph, ThreadNotFound } from "./GraphError.js"
-import type * as Interrupt from "./Interrupt.js"
+import { InvalidGraph, ThreadNotFound, ThreadSleeping } from "./GraphError.js"
+import * as Interrupt from "./Interrupt.js"
 import * as constants from "./internal/constants.js"
 import * as internalGraph from "./internal/graph.js"
 import { toPending } from "./internal/engine/answers.js"
 import { decodeCheckpoint, loadCheckpoint } from "./internal/engine/codec.js"
-import { execute, orFail, updateState } from "./internal/engine/execute.js"
-import type { Checkpoint, NodeState, RunConfig, RunEvent as EngineEvent, RunRequest } from "./internal/engine/model.js"
+import { execute, updateState } from "./internal/engine/execute.js"
+import type { Checkpoint, NodeState, RunConfig, RunEvent as EngineEvent, RunOutcome, RunRequest } from "./internal/engine/model.js"
+import { withoutStack } from "./internal/pause.js"
 import type { Send } from "./Send.js"
 import { Snapshots } from "./Snapshots.js"
 import * as Task from "./Task.js"
@@ -660,6 +661,33 @@ export const compileSync: {
   (self: any, options?: CompileOptions) => Effect.runSync(compile(self, options as any))
 )
 
+/**
+ * The engine's outcome as the public API reports it: the checkpoint when it completed or stopped,
+ * else the typed failure — `GraphInterrupted` for a pause, `ThreadSleeping` for a durable
+ * sleep, the node's error for a failure.
+ *
+ * @internal
+ */
+export const fromOutcome = (threadId: string | undefined) => (outcome: RunOutcome): Effect.Effect<Checkpoint, unknown> => {
+  switch (outcome._tag) {
+    case "Completed":
+    case "Stopped":
+      return Effect.succeed(outcome.checkpoint)
+    case "Paused":
+      return Effect.fail(withoutStack(() =>
+        new Interrupt.GraphInterrupted<Interrupt.Interrupt<string, unknown, unknown>>({
+          threadId,
+          checkpointId: outcome.checkpoint.checkpointId,
+          interrupts: outcome.interrupts.map(toPending)
+        })
+      ))
+    case "Sleeping":
+      return Effect.fail(new ThreadSleeping({ threadId: threadId ?? "", wakeAt: new Date(outcome.wakeAt).toISOString() }))
+    case "Failed":
+      return Effect.fail(outcome.error)
+  }
+}
+
 const toThreadState = (threadId: string, cp: Checkpoint): ThreadState<any, any> => ({
   threadId,
   checkpointId: cp.checkpointId,
@@ -696,7 +724,7 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
         allowVersionChange: options?.allowVersionChange,
         metadata: options?.metadata,
         ...extra
-      }), orFail(options?.threadId)))
+      }), fromOutcome(options?.threadId)))
   /** A run whose parts come out as a Stream; the run is interrupted when the stream stops early. */
   const streamOf = (
     request: RunRequest,

@@ -87,7 +87,7 @@ const asyncWriter = (commitAll: (batch: ReadonlyArray<CommitRequest>) => Effect.
  * @internal
  */
 export const makeCommitter = (run: Run, head: string | null): Committer => {
-  const { compiled, store, threadId, config } = run
+  const { compiled, store, threadId, config, policy } = run
   if (store === undefined || threadId === undefined) return none
   const mode = compiled.durability
   let expectedHead = head
@@ -111,7 +111,7 @@ export const makeCommitter = (run: Run, head: string | null): Committer => {
   /** commits now, waiting for queued commits first; the run's last write gives the claim back */
   const commitNow = (next: Checkpoint, writes: ReadonlyArray<ChannelWrite>) =>
     Effect.suspend(() => {
-      const last = next.tasks.length === 0 && !config.keepClaim
+      const last = next.tasks.length === 0 && !policy.keepClaim
       return stored.pipe(
         Effect.zipRight(Effect.suspend(() => store.commit(request(next, writes, last)))),
         Effect.zipRight(Effect.sync(() => {
@@ -153,7 +153,7 @@ export const makeCommitter = (run: Run, head: string | null): Committer => {
         flush(at),
         Effect.suspend(() => {
           // the run ends here: records, status and the claim's release in one transaction
-          const release = !config.keepClaim
+          const release = !policy.keepClaim
           return Effect.map(store.settle(threadId, run.runId, at.checkpointId, { records, patch, release }), () => {
             if (release) run.released = true
           })

@@ -7,21 +7,19 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { InvalidUpdate, SnapshotVersionMismatch, ThreadNotFound, ThreadPaused, ThreadSleeping } from "../../GraphError.js"
-import * as Interrupt from "../../Interrupt.js"
 import type { TaskRecord, WorkflowSnapshotEncoded } from "../../Snapshot.js"
 import type { Backend, ChannelWrite, StatusPatch } from "../../Snapshots.js"
 import { START } from "../constants.js"
 import type { Compiled } from "../graph.js"
 import * as Ids from "../ids.js"
-import { withoutStack } from "../pause.js"
 import * as algo from "./algo.js"
-import { answerRecords, type Prepared, prepareAnswers, toPending } from "./answers.js"
+import { answerRecords, type Prepared, prepareAnswers } from "./answers.js"
 import { advanced, emptyCheckpoint, forked, imported, lastNode } from "./checkpoints.js"
 import { channelWrites, decodeCheckpoint, loadCheckpoint, toEncoded, wholeWrites } from "./codec.js"
 import { makeCommitter } from "./durability.js"
 import { heartbeat, holding, withClaim } from "./lease.js"
 import { loop } from "./loop.js"
-import type { Checkpoint, Run, RunConfig, RunOutcome, RunRequest } from "./model.js"
+import type { Checkpoint, Run, RunConfig, RunOutcome, RunPolicy, RunRequest } from "./model.js"
 import { evaluateRoutes } from "./routes.js"
 
 const noAnswers = new Map()
@@ -71,9 +69,12 @@ const inputCheckpoint = (
 
 const pendingIds = (cp: Checkpoint) => cp.interrupts.filter((i) => i.status === "pending").map((i) => i.id)
 
+const noPolicy: RunPolicy = {}
+
 /**
  * Runs a graph: with a thread and a store, claims the thread, continues from its head (or from
- * a checkpoint, as a fork), and releases it at the end.
+ * a checkpoint, as a fork), and releases it at the end (unless `policy.keepClaim`). How the run
+ * ended is the value; a refused request, the store's errors and the recursion limit fail it.
  *
  * @internal
  */
@@ -81,11 +82,12 @@ export const execute = (
   compiled: Compiled,
   store: Backend | undefined,
   request: RunRequest,
-  config: RunConfig
+  config: RunConfig,
+  policy: RunPolicy = noPolicy
 ): Effect.Effect<RunOutcome, unknown, unknown> => {
   const threadId = config.threadId
   const modes = config.modes ?? new Set<string>()
-  const run: Run = { released: false, compiled, store, threadId, runId: config.runId ?? Ids.make(), config, modes }
+  const run: Run = { released: false, compiled, store, threadId, runId: config.runId ?? Ids.make(), config, policy, modes }
   const metadata = config.metadata ?? {}
   if (store === undefined || threadId === undefined) {
     if (request._tag !== "Input") return Effect.dieMessage("resume and continue need a threadId and a Snapshots store")
@@ -284,29 +286,3 @@ export const importSnapshot = (
   }))
 }
 
-/**
- * A run's outcome as the public API reports it: the checkpoint when it completed or stopped,
- * else the typed failure — `GraphInterrupted` for a pause, `ThreadSleeping` for a durable
- * sleep, the node's error for a failure.
- *
- * @internal
- */
-export const orFail = (threadId: string | undefined) => (outcome: RunOutcome): Effect.Effect<Checkpoint, unknown> => {
-  switch (outcome._tag) {
-    case "Completed":
-    case "Stopped":
-      return Effect.succeed(outcome.checkpoint)
-    case "Paused":
-      return Effect.fail(withoutStack(() =>
-        new Interrupt.GraphInterrupted<Interrupt.Interrupt<string, unknown, unknown>>({
-          threadId,
-          checkpointId: outcome.checkpoint.checkpointId,
-          interrupts: outcome.interrupts.map(toPending)
-        })
-      ))
-    case "Sleeping":
-      return Effect.fail(new ThreadSleeping({ threadId: threadId ?? "", wakeAt: new Date(outcome.wakeAt).toISOString() }))
-    case "Failed":
-      return Effect.fail(outcome.error)
-  }
-}

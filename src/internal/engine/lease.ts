@@ -56,7 +56,7 @@ export const holding = <A, E, R>(run: Run, store: Backend, threadId: string, bod
     body,
     Effect.suspend(() => {
       run.stopHeartbeat?.()
-      return run.config.keepClaim || run.released ? Effect.void : Effect.ignore(store.release(threadId, run.runId))
+      return run.policy.keepClaim || run.released ? Effect.void : Effect.ignore(store.release(threadId, run.runId))
     })
   )
 

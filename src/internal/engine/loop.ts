@@ -90,7 +90,7 @@ const emitEvent = (ctx: Ctx, event: RunEvent) =>
 /** Ends the run before the step when there is nothing to run, a limit, or a breakpoint. */
 const beforeStep = (ctx: Ctx, s: Cycle): Effect.Effect<RunOutcome | undefined, unknown> =>
   Effect.gen(function*() {
-    const { compiled, config, threadId } = ctx.run
+    const { compiled, policy, threadId } = ctx.run
     const cp = s.cp
     if (cp.tasks.length === 0) {
       yield* ctx.committer.flush(cp)
@@ -101,7 +101,7 @@ const beforeStep = (ctx: Ctx, s: Cycle): Effect.Effect<RunOutcome | undefined, u
       yield* ctx.committer.flush(cp)
       return yield* Effect.fail(new RecursionLimitExceeded({ limit: compiled.recursionLimit, threadId }))
     }
-    if (config.stopAfterSteps !== undefined && s.steps >= config.stopAfterSteps) {
+    if (policy.stopAfterSteps !== undefined && s.steps >= policy.stopAfterSteps) {
       yield* ctx.committer.flush(cp)
       return { _tag: "Stopped", checkpoint: cp } as const
     }
@@ -120,10 +120,10 @@ const beforeStep = (ctx: Ctx, s: Cycle): Effect.Effect<RunOutcome | undefined, u
 /** Runs the step's tasks that run now: one inline, several concurrently. */
 const runStep = (ctx: Ctx, s: Cycle): Effect.Effect<Ran, unknown, unknown> =>
   Effect.gen(function*() {
-    const { compiled, config, store, threadId, runId } = ctx.run
+    const { compiled, policy, store, threadId, runId } = ctx.run
     const cp = s.cp
     const pending = pendingOf(cp.pending)
-    const only = s.steps === 0 ? config.onlyTasks : undefined
+    const only = s.steps === 0 ? policy.onlyTasks : undefined
     yield* emitEvent(ctx, { _tag: "StepStarted", step: cp.step, tasks: cp.tasks.map((t) => t.node) })
     const { stillWaiting, toRun } = selectTasks(cp, pending, s.answered, only)
     const multi = toRun.length > 1
@@ -228,7 +228,7 @@ const endStep = (ctx: Ctx, s: Cycle, ran: Ran): Effect.Effect<RunOutcome | Apply
 /** Applies the step's writes, plans and commits the next step; ends the run at a breakpoint after. */
 const advance = (ctx: Ctx, s: Cycle, folded: Folded, apply: Apply): Effect.Effect<RunOutcome | undefined, unknown, unknown> =>
   Effect.gen(function*() {
-    const { compiled, config, threadId, runId } = ctx.run
+    const { compiled, config, policy, threadId, runId } = ctx.run
     const cp = s.cp
     const step = cp.step
     // finished tasks in task order, earlier-recorded pending writes included
@@ -271,7 +271,7 @@ const advance = (ctx: Ctx, s: Cycle, folded: Folded, apply: Apply): Effect.Effec
       const hit = finished.filter((f) => compiled.interruptAfter.has(f.node))
       if (hit.length > 0) return yield* pause(ctx, s, next, breakpointRecords(next.checkpointId, "after", hit), [], "breakpoint")
     }
-    if (config.stopAfterNodes !== undefined && finished.some((f) => config.stopAfterNodes!.has(f.node))) {
+    if (policy.stopAfterNodes !== undefined && finished.some((f) => policy.stopAfterNodes!.has(f.node))) {
       yield* ctx.committer.flush(next)
       return { _tag: "Stopped", checkpoint: next } as const
     }

@@ -70,6 +70,23 @@ export type RunRequest =
   | { readonly _tag: "Continue" }
   | { readonly _tag: "Resume"; readonly answers: ReadonlyArray<Interrupt.Answer<string, unknown>> }
 
+/**
+ * The caller's run policy: where an orchestrator stops the engine short of the end. A plain
+ * run (`invoke`, `resume`) has none.
+ *
+ * @internal
+ */
+export interface RunPolicy {
+  /** stop after these many steps, leaving the thread running (handover; 0: record the start only) */
+  readonly stopAfterSteps?: number | undefined
+  /** stop after a step in which one of these nodes ran (handover) */
+  readonly stopAfterNodes?: ReadonlySet<string> | undefined
+  /** in the first step, run only these tasks (a job of the async orchestrator) */
+  readonly onlyTasks?: ReadonlySet<string> | undefined
+  /** keep the claim on the thread at the end (other jobs of the run continue) */
+  readonly keepClaim?: boolean | undefined
+}
+
 /** @internal */
 export interface RunConfig {
   readonly threadId?: string | undefined
@@ -78,15 +95,8 @@ export interface RunConfig {
   readonly metadata?: Record<string, unknown> | undefined
   readonly emit?: ((part: StreamPart) => Effect.Effect<void>) | undefined
   readonly modes?: ReadonlySet<string> | undefined
-  /** stop after these many steps, leaving the thread running (handover) */
-  readonly stopAfterSteps?: number | undefined
-  readonly stopAfterNodes?: ReadonlySet<string> | undefined
   /** run as this run id (a pipeline that owns the thread across jobs) */
   readonly runId?: string | undefined
-  /** keep the claim on the thread at the end (other jobs of the run continue) */
-  readonly keepClaim?: boolean | undefined
-  /** in the first step, run only these tasks (a job of the async orchestrator) */
-  readonly onlyTasks?: ReadonlySet<string> | undefined
 }
 
 /** What a task leaves for its record: its answers, journal and forwarded child answers. @internal */
@@ -155,6 +165,7 @@ export interface Run {
   readonly threadId: string | undefined
   readonly runId: string
   readonly config: RunConfig
+  readonly policy: RunPolicy
   readonly modes: ReadonlySet<string>
 }
 

@@ -16,8 +16,8 @@ import type { AnyCompiled } from "../../StateGraph.js"
 import * as Graphs from "../../Graphs.js"
 import * as Ids from "../ids.js"
 import { isAnswer, notAnAnswer, toPending } from "../engine/answers.js"
-import { execute, orFail } from "../engine/execute.js"
-import type { NodeState, RunRequest } from "../engine/model.js"
+import { execute } from "../engine/execute.js"
+import type { NodeState, RunPolicy, RunRequest } from "../engine/model.js"
 import {
   AsyncConfig,
   type Capability,
@@ -60,6 +60,10 @@ const checkRequest = (o: { readonly id: string; readonly supports: (g: AnyCompil
     const s = o.supports(request.graph)
     return s.supported ? Effect.void : Effect.fail(new UnsupportedGraph({ orchestrator: o.id, workflowId: request.workflowId, reason: s.reason }))
   })
+
+/** A sync orchestrator's `stopAfter` as the engine's run policy. */
+const stopPolicy = (stop: typeof SyncConfig.Type["stopAfter"]): RunPolicy =>
+  stop === undefined ? {} : "steps" in stop ? { stopAfterSteps: stop.steps } : { stopAfterNodes: new Set(stop.nodes) }
 
 const runRequestOf = (request: OrchestrationRequest): RunRequest =>
   request.resume !== undefined
@@ -167,11 +171,7 @@ export const makeSync = Effect.gen(function*() {
           threadId,
           request: runRequestOf(request),
           timeoutMillis: config.timeoutMillis,
-          config: stop === undefined
-            ? {}
-            : "steps" in stop
-            ? { stopAfterSteps: stop.steps }
-            : { stopAfterNodes: new Set(stop.nodes) }
+          policy: stopPolicy(stop)
         })
         return toResponse(self.id, threadId, result)
       }).pipe(Effect.provide(context)) as any
@@ -199,13 +199,14 @@ const startThread = (
       // a paused snapshot stays paused here: its questions are answered through this orchestrator
       if (imported.status === "paused") return { cp: imported, injected }
     }
-    const cp = yield* Effect.flatMap(execute(graph.compiled, store, runRequestOf(request), {
-      threadId,
-      runId: pipelineId,
+    // record the start only (the input checkpoint): the pipeline runs the steps
+    const outcome = yield* execute(graph.compiled, store, runRequestOf(request), { threadId, runId: pipelineId }, {
       keepClaim: true,
       stopAfterSteps: 0
-    }), orFail(threadId))
-    return { cp, injected }
+    })
+    // stopped before its first step, a run neither pauses, sleeps nor fails
+    if (outcome._tag !== "Completed" && outcome._tag !== "Stopped") return yield* Effect.dieMessage(`a run stopped at 0 steps ended ${outcome._tag}`)
+    return { cp: outcome.checkpoint, injected }
   })
 
 const injectedJobs = (injected: ReadonlyArray<NodeState>, checkpointId: string): ReadonlyArray<NewJob> =>
@@ -341,10 +342,8 @@ export const makePipeline = Effect.gen(function*() {
           pipelineId,
           hooks,
           timeoutMillis: config.timeoutMillis,
-          config: {
-            runId: pipelineId,
-            ...(stop === undefined ? {} : "steps" in stop ? { stopAfterSteps: stop.steps } : { stopAfterNodes: new Set(stop.nodes) })
-          }
+          runId: pipelineId,
+          policy: stopPolicy(stop)
         }).pipe(
           Effect.tapError((e) =>
             Effect.zipRight(
