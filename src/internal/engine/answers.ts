@@ -38,6 +38,8 @@ export interface Prepared {
   readonly interrupts: ReadonlyArray<InterruptRecord>
   /** a breakpoint was answered (or continued past): the paused step runs */
   readonly breakpoint: boolean
+  /** each answered interrupt with its encoded value, in answer order (what a queued resume carries) */
+  readonly answered: ReadonlyArray<{ readonly record: InterruptRecord; readonly value: unknown }>
 }
 
 interface Mutable {
@@ -128,6 +130,16 @@ export const prepareAnswers = (
   if (answers.length === 0 && !breakpointsOnly) {
     return Either.left(new UnknownInterrupt({ threadId, kind: "*", reason: "resume needs an answer for a pending interrupt" }))
   }
+  const answered: Array<{ readonly record: InterruptRecord; readonly value: unknown }> = []
+  if (answers.length === 0) {
+    // continuing past breakpoints: a child graph's is forwarded to the child, whose task runs
+    for (const i of pending) {
+      if (i.child !== true) continue
+      answeredIds.add(i.id)
+      answered.push({ record: i, value: undefined })
+      give(byTask, records, i, undefined)
+    }
+  }
   for (const answer of answers) {
     if (!isAnswer(answer)) return Either.left(notAnAnswer(threadId))
     const target = targetOf(cp, pending, answeredIds, threadId, answer)
@@ -135,14 +147,20 @@ export const prepareAnswers = (
     const t = target.right
     if (answeredIds.has(t.id)) return Either.left(new InterruptAlreadyAnswered({ threadId, interruptId: t.id }))
     answeredIds.add(t.id)
-    if (t.kind === "Breakpoint") continue
+    if (t.kind === "Breakpoint") {
+      answered.push({ record: t, value: undefined })
+      // a child graph's breakpoint: its task runs, and the child continues past it
+      if (t.child === true) give(byTask, records, t, undefined)
+      continue
+    }
     const value = encodedValue(t, answer)
     if (Either.isLeft(value)) return Either.left(value.left)
+    answered.push({ record: t, value: value.right })
     give(byTask, records, t, value.right)
   }
   const interrupts = cp.interrupts.map((i) => (answeredIds.has(i.id) ? { ...i, status: "answered" as const } : i))
   const breakpoint = pending.some((i) => i.kind === "Breakpoint" && (answeredIds.has(i.id) || answers.length === 0))
-  return Either.right({ byTask, interrupts, breakpoint })
+  return Either.right({ byTask, interrupts, breakpoint, answered })
 }
 
 /** Adds an encoded answer to its task's answers: own (ask order), nested (by key) or a child's. */

@@ -141,7 +141,7 @@ export const execute = (
       const cp = forked(base, Ids.make(), Date.now())
       const snapshot = toEncoded(compiled, threadId, cp)
       yield* store.commit({ threadId, runId: run.runId, expectedHead: head, snapshot, writes: wholeWrites(compiled, cp.values) })
-      return yield* cycle(run, cp, cp.checkpointId, { byTask: noAnswers, interrupts: [], breakpoint: true })
+      return yield* cycle(run, cp, cp.checkpointId, { byTask: noAnswers, interrupts: [], breakpoint: true, answered: [] })
     })
 
   /** Under a claim taken first: every request, and every refusal. */

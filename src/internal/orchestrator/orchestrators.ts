@@ -5,9 +5,8 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { InvalidResumeValue, SnapshotVersionMismatch, ThreadBusy, ThreadNotPaused, UnknownInterrupt } from "../../GraphError.js"
+import { SnapshotVersionMismatch, ThreadBusy, ThreadNotPaused } from "../../GraphError.js"
 import type * as Interrupt from "../../Interrupt.js"
 import * as RunEvent from "../../RunEvent.js"
 import type { WorkflowSnapshotEncoded } from "../../Snapshot.js"
@@ -15,7 +14,8 @@ import * as Snapshots from "../../Snapshots.js"
 import type { AnyCompiled } from "../../StateGraph.js"
 import * as Graphs from "../../Graphs.js"
 import * as Ids from "../ids.js"
-import { isAnswer, notAnAnswer, toPending } from "../engine/answers.js"
+import { prepareAnswers, toPending } from "../engine/answers.js"
+import { decodeCheckpoint } from "../engine/codec.js"
 import { execute } from "../engine/execute.js"
 import type { NodeState, RunPolicy, RunRequest } from "../engine/model.js"
 import {
@@ -392,47 +392,20 @@ export const makePipeline = Effect.gen(function*() {
 // async
 // ---------------------------------------------------------------------------------------------
 
-/** Checks answers against the paused head before they are queued. */
-const prepareAnswers = (
-  head: WorkflowSnapshotEncoded,
-  threadId: string,
-  answers: ReadonlyArray<Interrupt.Answer<string, unknown>>
-) =>
+/**
+ * Checks answers against the paused head before they are queued, with the engine's own rules
+ * (`engine/answers`): what the queued job carries is each answered interrupt's id and encoded value.
+ */
+const prepareQueued = (graph: AnyCompiled, head: WorkflowSnapshotEncoded, threadId: string, answers: ReadonlyArray<unknown>) =>
   Effect.gen(function*() {
-    if (head.status !== "paused") return yield* Effect.fail(new ThreadNotPaused({ threadId, status: head.status }))
-    const pending = head.interrupts.filter((i) => i.status === "pending")
-    const encoded: Array<EncodedAnswer> = []
+    const cp = decodeCheckpoint(graph.compiled, head)
+    if (Either.isLeft(cp)) return yield* Effect.fail(cp.left)
+    const prepared = prepareAnswers(cp.right, threadId, answers)
+    if (Either.isLeft(prepared)) return yield* Effect.fail(prepared.left)
+    const encoded: Array<EncodedAnswer> = prepared.right.answered.map((a) => ({ kind: a.record.kind, id: a.record.id, value: a.value }))
     const tasks = new Set<string>()
-    for (const a of answers) {
-      if (!isAnswer(a)) return yield* Effect.fail(notAnAnswer(threadId))
-      const target = a.id !== undefined ? pending.find((i) => i.id === a.id) : pending.filter((i) => i.kind === a.kind).length === 1
-        ? pending.find((i) => i.kind === a.kind)
-        : undefined
-      if (target === undefined || target.kind !== a.kind) {
-        return yield* Effect.fail(
-          new UnknownInterrupt({ threadId, kind: a.kind, interruptId: a.id, reason: "no single pending interrupt matches the answer" })
-        )
-      }
-      // the same checks as the engine's resume: the response schema, then the kind's own check
-      const valid = ParseResult.validateEither(a.definition.responseSchema)(a.value)
-      if (Either.isLeft(valid)) {
-        return yield* Effect.fail(
-          new InvalidResumeValue({ kind: a.kind, interruptId: target.id, issue: ParseResult.TreeFormatter.formatIssueSync(valid.left) })
-        )
-      }
-      const problem = a.definition.check?.(toPending(target).request, valid.right)
-      if (problem !== undefined) {
-        return yield* Effect.fail(new InvalidResumeValue({ kind: a.kind, interruptId: target.id, issue: problem }))
-      }
-      const value = ParseResult.encodeUnknownEither(a.definition.responseSchema)(valid.right)
-      if (Either.isLeft(value)) {
-        return yield* Effect.fail(
-          new InvalidResumeValue({ kind: a.kind, interruptId: target.id, issue: ParseResult.TreeFormatter.formatIssueSync(value.left) })
-        )
-      }
-      encoded.push({ kind: a.kind, id: a.id, value: value.right })
-      if (head.tasks.some((t) => t.id === target.taskId)) tasks.add(target.taskId)
-    }
+    for (const a of prepared.right.answered) if (head.tasks.some((t) => t.id === a.record.taskId)) tasks.add(a.record.taskId)
+    const pending = head.interrupts.filter((i) => i.status === "pending")
     return { encoded, tasks: [...tasks], nodes: [...new Set(pending.map((i) => i.node))] }
   })
 
@@ -568,7 +541,7 @@ export const makeAsync = Effect.gen(function*() {
                 new SnapshotVersionMismatch({ threadId, expected: graph.version, found: head.workflowVersion })
               )
             }
-            const prepared = yield* prepareAnswers(head, threadId, answers)
+            const prepared = yield* prepareQueued(graph, head, threadId, answers)
             const now = yield* Clock.currentTimeMillis
             const created = yield* pipelines.resumeWith(p.id, {
               id: Ids.make(),
