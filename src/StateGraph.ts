@@ -17,11 +17,15 @@ import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import type * as Channel from "./Channel.js"
 import type { Command } from "./Command.js"
 import type * as GraphError from "./GraphError.js"
-import { InvalidGraph, ThreadNotFound } from "./GraphError.js"
-import type * as Interrupt from "./Interrupt.js"
+import { InvalidGraph, ThreadNotFound, ThreadSleeping } from "./GraphError.js"
+import * as Interrupt from "./Interrupt.js"
 import * as constants from "./internal/constants.js"
 import * as internalGraph from "./internal/graph.js"
-import * as loop from "./internal/loop.js"
+import { toPending } from "./internal/engine/answers.js"
+import { decodeCheckpoint, loadCheckpoint } from "./internal/engine/codec.js"
+import { execute, updateState } from "./internal/engine/execute.js"
+import type { Checkpoint, NodeState, RunConfig, RunEvent as EngineEvent, RunOutcome, RunRequest } from "./internal/engine/model.js"
+import { withoutStack } from "./internal/pause.js"
 import type { Send } from "./Send.js"
 import { Snapshots } from "./Snapshots.js"
 import * as Task from "./Task.js"
@@ -477,7 +481,7 @@ export type StreamPart<S extends Channels, M extends StreamMode> = Extract<
     readonly taskId: string
     readonly update: Channel.Update<S>
   }
-  | { readonly mode: "events"; readonly event: loop.RunEvent }
+  | { readonly mode: "events"; readonly event: EngineEvent }
   | {
     readonly mode: "messages"
     readonly node: string
@@ -509,7 +513,7 @@ export interface ThreadState<S extends Channels, I> {
   readonly tasks: ReadonlyArray<{ readonly id: string; readonly node: string }>
   /** every interrupt raised at this checkpoint; `status` says whether it was answered */
   readonly interrupts: ReadonlyArray<Interrupt.Pending<I> & { readonly status: "pending" | "answered" }>
-  readonly nodeStates: Readonly<Record<string, loop.NodeState>>
+  readonly nodeStates: Readonly<Record<string, NodeState>>
   readonly pauseReason: "interrupt" | "breakpoint" | "sleeping" | undefined
   readonly error: string | undefined
   readonly metadata: Readonly<Record<string, unknown>>
@@ -657,7 +661,34 @@ export const compileSync: {
   (self: any, options?: CompileOptions) => Effect.runSync(compile(self, options as any))
 )
 
-const toThreadState = (threadId: string, cp: loop.Checkpoint): ThreadState<any, any> => ({
+/**
+ * The engine's outcome as the public API reports it: the checkpoint when it completed or stopped,
+ * else the typed failure — `GraphInterrupted` for a pause, `ThreadSleeping` for a durable
+ * sleep, the node's error for a failure.
+ *
+ * @internal
+ */
+export const fromOutcome = (threadId: string | undefined) => (outcome: RunOutcome): Effect.Effect<Checkpoint, unknown> => {
+  switch (outcome._tag) {
+    case "Completed":
+    case "Stopped":
+      return Effect.succeed(outcome.checkpoint)
+    case "Paused":
+      return Effect.fail(withoutStack(() =>
+        new Interrupt.GraphInterrupted<Interrupt.Interrupt<string, unknown, unknown>>({
+          threadId,
+          checkpointId: outcome.checkpoint.checkpointId,
+          interrupts: outcome.interrupts.map(toPending)
+        })
+      ))
+    case "Sleeping":
+      return Effect.fail(new ThreadSleeping({ threadId: threadId ?? "", wakeAt: new Date(outcome.wakeAt).toISOString() }))
+    case "Failed":
+      return Effect.fail(outcome.error)
+  }
+}
+
+const toThreadState = (threadId: string, cp: Checkpoint): ThreadState<any, any> => ({
   threadId,
   checkpointId: cp.checkpointId,
   parentCheckpointId: cp.parentCheckpointId,
@@ -668,7 +699,7 @@ const toThreadState = (threadId: string, cp: loop.Checkpoint): ThreadState<any, 
   values: cp.values as any,
   next: [...new Set(cp.tasks.map((t) => t.node))],
   tasks: cp.tasks.map((t) => ({ id: t.id, node: t.node })),
-  interrupts: cp.interrupts.map((r) => ({ ...loop.toPending(r), status: r.status })) as any,
+  interrupts: cp.interrupts.map((r) => ({ ...toPending(r), status: r.status })) as any,
   nodeStates: cp.nodeStates,
   pauseReason: cp.pauseReason,
   error: cp.error,
@@ -685,18 +716,18 @@ const withStore = <A, E, R>(
 
 /** @internal */
 export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
-  const run = (request: loop.RunRequest, options: RunOptions | undefined, extra: Partial<loop.RunConfig>) =>
+  const run = (request: RunRequest, options: RunOptions | undefined, extra: Partial<RunConfig>) =>
     withStore(options?.threadId, (store) =>
-      loop.execute(compiled, store, request, {
+      Effect.flatMap(execute(compiled, store, request, {
         threadId: options?.threadId,
         checkpointId: options?.checkpointId,
         allowVersionChange: options?.allowVersionChange,
         metadata: options?.metadata,
         ...extra
-      }))
+      }), fromOutcome(options?.threadId)))
   /** A run whose parts come out as a Stream; the run is interrupted when the stream stops early. */
   const streamOf = (
-    request: loop.RunRequest,
+    request: RunRequest,
     options: (RunOptions & { readonly mode?: StreamMode | ReadonlyArray<StreamMode> }) | undefined
   ) =>
     Stream.unwrapScoped(Effect.gen(function*() {
@@ -723,7 +754,7 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
     getState: (threadId, options) =>
       Effect.flatMap(Snapshots, (store) =>
         Effect.map(
-          loop.loadCheckpoint(compiled, store, threadId, options?.checkpointId),
+          loadCheckpoint(compiled, store, threadId, options?.checkpointId),
           ({ cp }) => toThreadState(threadId, cp)
         )) as any,
     history: (threadId, options) =>
@@ -740,12 +771,12 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
             Option.isSome(o)
               ? Effect.succeed(undefined)
               : options?.checkpointId !== undefined
-              ? loop.loadCheckpoint(compiled, store, threadId, options.checkpointId)
+              ? loadCheckpoint(compiled, store, threadId, options.checkpointId)
               : Effect.fail(new ThreadNotFound({ threadId }))).pipe(Effect.as([]))
         }
         const out: Array<ThreadState<any, any>> = []
         for (const row of rows) {
-          const cp = loop.decodeCheckpoint(compiled, row)
+          const cp = decodeCheckpoint(compiled, row)
           if (Either.isLeft(cp)) return yield* Effect.fail(cp.left)
           out.push(toThreadState(threadId, cp.right))
         }
@@ -754,7 +785,7 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
     updateState: (threadId, update, options) =>
       Effect.flatMap(Snapshots, (store) =>
         Effect.map(
-          loop.updateState(compiled, store, threadId, update, options?.asNode, options?.checkpointId),
+          updateState(compiled, store, threadId, update, options?.asNode, options?.checkpointId),
           (cp) => toThreadState(threadId, cp)
         )) as any,
     toMermaid: () => mermaid(compiled.def)

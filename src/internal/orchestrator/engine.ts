@@ -16,9 +16,11 @@ import type { WorkflowSnapshotEncoded } from "../../Snapshot.js"
 import type { Backend } from "../../Snapshots.js"
 import type { AnyCompiled } from "../../StateGraph.js"
 import * as Task from "../../Task.js"
-import * as algo from "../algo.js"
+import * as algo from "../engine/algo.js"
 import type { Compiled } from "../graph.js"
-import * as loop from "../loop.js"
+import { toPending } from "../engine/answers.js"
+import { execute } from "../engine/execute.js"
+import type { Checkpoint, RunOutcome, RunPolicy, RunRequest, StreamPart } from "../engine/model.js"
 import { infrastructureTags, type OrchestrationResponse, type PendingInterrupt, type ResponseStatus } from "./contract.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -153,7 +155,7 @@ export const emitter = (
   resolveExecution: Effect.Effect<void>,
   hooks?: TaskHooks
 ) =>
-(part: loop.StreamPart): Effect.Effect<void> => {
+(part: StreamPart): Effect.Effect<void> => {
   if (part.mode !== "events") return Effect.void
   const event = part.event
   switch (event._tag) {
@@ -236,8 +238,11 @@ export interface InlineOptions {
   readonly graph: AnyCompiled
   readonly store: Backend
   readonly threadId: string
-  readonly request: loop.RunRequest
-  readonly config?: Partial<loop.RunConfig>
+  readonly request: RunRequest
+  /** run as this run id (a pipeline that owns the thread) */
+  readonly runId?: string | undefined
+  /** where the caller stops the run short (a handover) */
+  readonly policy?: RunPolicy | undefined
   readonly pipelineId?: string | undefined
   readonly timeoutMillis?: number | undefined
   readonly hooks?: TaskHooks | undefined
@@ -246,7 +251,7 @@ export interface InlineOptions {
 /** @internal */
 export interface InlineResult {
   readonly status: ResponseStatus
-  readonly checkpoint: loop.Checkpoint | undefined
+  readonly checkpoint: Checkpoint | undefined
   readonly error: unknown
   readonly interrupts: ReadonlyArray<PendingInterrupt>
   readonly snapshot: WorkflowSnapshotEncoded
@@ -282,12 +287,12 @@ export const runInline = (options: InlineOptions): Effect.Effect<InlineResult, a
       if (Option.isSome(o)) scope.executionId = o.value.executionId
     }))
     const emit = emitter(graph.compiled, scope, probe, resolveExecution, options.hooks)
-    let run: Effect.Effect<loop.Checkpoint, any, any> = loop.execute(compiled, store, options.request, {
+    let run: Effect.Effect<RunOutcome, unknown, unknown> = execute(compiled, store, options.request, {
       threadId,
       emit,
       modes: new Set(["events"]),
-      ...options.config
-    })
+      runId: options.runId
+    }, options.policy)
     if (options.timeoutMillis !== undefined) {
       const millis = options.timeoutMillis
       run = Effect.timeoutFail(run, { duration: millis, onTimeout: () => new RunTimeout(millis) })
@@ -300,47 +305,49 @@ export const runInline = (options: InlineOptions): Effect.Effect<InlineResult, a
       (notFound) => Exit.isFailure(exit) ? Effect.failCause(exit.cause as Cause.Cause<never>) : Effect.fail(notFound)
     )
     scope.executionId = snapshot.executionId
-    if (Exit.isSuccess(exit)) {
-      const cp = exit.value
-      return {
-        status: cp.tasks.length === 0 ? "completed" : snapshot.status === "paused" ? "paused" : "running",
-        checkpoint: cp,
-        error: undefined,
-        interrupts: [],
-        snapshot,
-        executionId: snapshot.executionId
-      } satisfies InlineResult
+    const result = (status: ResponseStatus, extra?: Partial<InlineResult>): InlineResult => ({
+      status,
+      checkpoint: undefined,
+      error: undefined,
+      interrupts: [],
+      snapshot,
+      executionId: snapshot.executionId,
+      ...extra
+    })
+    const failed = (error: unknown) => isInfrastructure(error) ? Effect.fail(error) : Effect.succeed(result("failed", { error }))
+    if (Exit.isFailure(exit)) {
+      const failure = Cause.failureOption(exit.cause)
+      return Option.isNone(failure) ? yield* Effect.failCause(exit.cause as Cause.Cause<never>) : yield* failed(failure.value)
     }
-    const failure = Cause.failureOption(exit.cause)
-    if (Option.isNone(failure)) return yield* Effect.failCause(exit.cause as Cause.Cause<never>)
-    const error = failure.value
-    if (isGraphInterrupted(error)) {
-      const interrupts: ReadonlyArray<PendingInterrupt> = error.interrupts.map((i: any) => ({
-        id: i.id,
-        kind: i.kind,
-        request: i.request,
-        node: i.node,
-        taskId: i.taskId
-      }))
-      const timestamp = yield* Clock.currentTimeMillis
-      yield* RunEvent.publish(() =>
-        new RunEvent.Interrupted({
-          executionId: snapshot.executionId,
-          threadId,
-          ...(options.pipelineId !== undefined ? { pipelineId: options.pipelineId } : {}),
-          timestamp,
-          checkpointId: error.checkpointId,
-          interrupts: interrupts.map((i) => ({ id: i.id, kind: i.kind, node: i.node }))
-        })
-      )
-      return { status: "paused", checkpoint: undefined, error: undefined, interrupts, snapshot, executionId: snapshot.executionId } satisfies InlineResult
+    const outcome = exit.value
+    switch (outcome._tag) {
+      case "Completed":
+      case "Stopped": {
+        const cp = outcome.checkpoint
+        const status = cp.tasks.length === 0 ? "completed" : snapshot.status === "paused" ? "paused" : "running"
+        return result(status, { checkpoint: cp })
+      }
+      case "Paused": {
+        const interrupts: ReadonlyArray<PendingInterrupt> = outcome.interrupts.map(toPending)
+        const timestamp = yield* Clock.currentTimeMillis
+        yield* RunEvent.publish(() =>
+          new RunEvent.Interrupted({
+            executionId: snapshot.executionId,
+            threadId,
+            ...(options.pipelineId !== undefined ? { pipelineId: options.pipelineId } : {}),
+            timestamp,
+            checkpointId: outcome.checkpoint.checkpointId,
+            interrupts: interrupts.map((i) => ({ id: i.id, kind: i.kind, node: i.node }))
+          })
+        )
+        return result("paused", { interrupts })
+      }
+      case "Sleeping":
+        // a durable sleep: the thread is paused until its wake-up time (a worker continues it)
+        return result("paused")
+      case "Failed":
+        return yield* failed(outcome.error)
     }
-    if (tagOf(error) === "ThreadSleeping") {
-      // a durable sleep: the thread is paused until its wake-up time (a worker continues it)
-      return { status: "paused", checkpoint: undefined, error: undefined, interrupts: [], snapshot, executionId: snapshot.executionId } satisfies InlineResult
-    }
-    if (isInfrastructure(error)) return yield* Effect.fail(error)
-    return { status: "failed", checkpoint: undefined, error, interrupts: [], snapshot, executionId: snapshot.executionId } satisfies InlineResult
   })
 
 /** @internal */

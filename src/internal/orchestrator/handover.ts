@@ -10,7 +10,9 @@ import { WorkflowSnapshot, type WorkflowSnapshotEncoded } from "../../Snapshot.j
 import * as WorkflowState from "../../WorkflowState.js"
 import type { Backend } from "../../Snapshots.js"
 import type { AnyCompiled } from "../../StateGraph.js"
-import * as loop from "../loop.js"
+import { decodeCheckpoint } from "../engine/codec.js"
+import { importSnapshot } from "../engine/execute.js"
+import type { Checkpoint } from "../engine/model.js"
 import { HandoverRefused } from "./contract.js"
 
 /** @internal */
@@ -64,7 +66,7 @@ export const validate = (
     }
     const encoded = Schema.encodeSync(WorkflowSnapshot)(decoded.right)
     // its channel values must decode with this graph's schemas, like a stored checkpoint's
-    const channels = loop.decodeCheckpoint(graph.compiled, encoded)
+    const channels = decodeCheckpoint(graph.compiled, encoded)
     if (Either.isLeft(channels)) {
       return Effect.fail(
         new HandoverRefused({
@@ -90,7 +92,7 @@ export const importInto = (
 ) => Effect.map(importCheckpoint(graph, store, threadId, snapshot), injectedOf)
 
 /** The nodes a handover injected. @internal */
-export const injectedOf = (cp: loop.Checkpoint) => Object.values(cp.nodeStates).filter((n) => n.injected)
+export const injectedOf = (cp: Checkpoint) => Object.values(cp.nodeStates).filter((n) => n.injected)
 
 /** Validates, then commits the snapshot as the thread's head; returns that checkpoint. @internal */
 export const importCheckpoint = (
@@ -98,4 +100,4 @@ export const importCheckpoint = (
   store: Backend,
   threadId: string,
   snapshot: WorkflowSnapshotEncoded | WorkflowSnapshot
-) => Effect.flatMap(validate(graph, snapshot), (valid) => loop.importSnapshot(graph.compiled, store, threadId, valid))
+) => Effect.flatMap(validate(graph, snapshot), (valid) => importSnapshot(graph.compiled, store, threadId, valid))

@@ -1,13 +1,12 @@
 /**
- * The four orchestrators: one engine (`loop.execute`), four policies.
+ * The four orchestrators: one engine (`engine/execute`), four policies.
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { InvalidResumeValue, SnapshotVersionMismatch, ThreadBusy, ThreadNotPaused, UnknownInterrupt } from "../../GraphError.js"
+import { SnapshotVersionMismatch, ThreadBusy, ThreadNotPaused } from "../../GraphError.js"
 import type * as Interrupt from "../../Interrupt.js"
 import * as RunEvent from "../../RunEvent.js"
 import type { WorkflowSnapshotEncoded } from "../../Snapshot.js"
@@ -15,7 +14,10 @@ import * as Snapshots from "../../Snapshots.js"
 import type { AnyCompiled } from "../../StateGraph.js"
 import * as Graphs from "../../Graphs.js"
 import * as Ids from "../ids.js"
-import * as loop from "../loop.js"
+import { prepareAnswers, toPending } from "../engine/answers.js"
+import { decodeCheckpoint } from "../engine/codec.js"
+import { execute } from "../engine/execute.js"
+import type { NodeState, RunPolicy, RunRequest } from "../engine/model.js"
 import {
   AsyncConfig,
   type Capability,
@@ -59,7 +61,11 @@ const checkRequest = (o: { readonly id: string; readonly supports: (g: AnyCompil
     return s.supported ? Effect.void : Effect.fail(new UnsupportedGraph({ orchestrator: o.id, workflowId: request.workflowId, reason: s.reason }))
   })
 
-const runRequestOf = (request: OrchestrationRequest): loop.RunRequest =>
+/** A sync orchestrator's `stopAfter` as the engine's run policy. */
+const stopPolicy = (stop: typeof SyncConfig.Type["stopAfter"]): RunPolicy =>
+  stop === undefined ? {} : "steps" in stop ? { stopAfterSteps: stop.steps } : { stopAfterNodes: new Set(stop.nodes) }
+
+const runRequestOf = (request: OrchestrationRequest): RunRequest =>
   request.resume !== undefined
     ? { _tag: "Resume", answers: request.resume }
     : { _tag: "Input", input: request.initialSnapshot !== undefined ? null : request.input }
@@ -165,11 +171,7 @@ export const makeSync = Effect.gen(function*() {
           threadId,
           request: runRequestOf(request),
           timeoutMillis: config.timeoutMillis,
-          config: stop === undefined
-            ? {}
-            : "steps" in stop
-            ? { stopAfterSteps: stop.steps }
-            : { stopAfterNodes: new Set(stop.nodes) }
+          policy: stopPolicy(stop)
         })
         return toResponse(self.id, threadId, result)
       }).pipe(Effect.provide(context)) as any
@@ -190,23 +192,24 @@ const startThread = (
   request: OrchestrationRequest
 ) =>
   Effect.gen(function*() {
-    let injected: ReadonlyArray<loop.NodeState> = []
+    let injected: ReadonlyArray<NodeState> = []
     if (request.initialSnapshot !== undefined) {
       const imported = yield* Handover.importCheckpoint(graph, store, threadId, request.initialSnapshot)
       injected = Handover.injectedOf(imported)
       // a paused snapshot stays paused here: its questions are answered through this orchestrator
       if (imported.status === "paused") return { cp: imported, injected }
     }
-    const cp = yield* loop.execute(graph.compiled, store, runRequestOf(request), {
-      threadId,
-      runId: pipelineId,
+    // record the start only (the input checkpoint): the pipeline runs the steps
+    const outcome = yield* execute(graph.compiled, store, runRequestOf(request), { threadId, runId: pipelineId }, {
       keepClaim: true,
       stopAfterSteps: 0
     })
-    return { cp, injected }
+    // stopped before its first step, a run neither pauses, sleeps nor fails
+    if (outcome._tag !== "Completed" && outcome._tag !== "Stopped") return yield* Effect.dieMessage(`a run stopped at 0 steps ended ${outcome._tag}`)
+    return { cp: outcome.checkpoint, injected }
   })
 
-const injectedJobs = (injected: ReadonlyArray<loop.NodeState>, checkpointId: string): ReadonlyArray<NewJob> =>
+const injectedJobs = (injected: ReadonlyArray<NodeState>, checkpointId: string): ReadonlyArray<NewJob> =>
   injected.map((n) => ({
     id: Ids.make(),
     taskId: `injected/${n.nodeId}`,
@@ -339,10 +342,8 @@ export const makePipeline = Effect.gen(function*() {
           pipelineId,
           hooks,
           timeoutMillis: config.timeoutMillis,
-          config: {
-            runId: pipelineId,
-            ...(stop === undefined ? {} : "steps" in stop ? { stopAfterSteps: stop.steps } : { stopAfterNodes: new Set(stop.nodes) })
-          }
+          runId: pipelineId,
+          policy: stopPolicy(stop)
         }).pipe(
           Effect.tapError((e) =>
             Effect.zipRight(
@@ -391,47 +392,20 @@ export const makePipeline = Effect.gen(function*() {
 // async
 // ---------------------------------------------------------------------------------------------
 
-/** Checks answers against the paused head before they are queued. */
-const prepareAnswers = (
-  head: WorkflowSnapshotEncoded,
-  threadId: string,
-  answers: ReadonlyArray<Interrupt.Answer<string, unknown>>
-) =>
+/**
+ * Checks answers against the paused head before they are queued, with the engine's own rules
+ * (`engine/answers`): what the queued job carries is each answered interrupt's id and encoded value.
+ */
+const prepareQueued = (graph: AnyCompiled, head: WorkflowSnapshotEncoded, threadId: string, answers: ReadonlyArray<unknown>) =>
   Effect.gen(function*() {
-    if (head.status !== "paused") return yield* Effect.fail(new ThreadNotPaused({ threadId, status: head.status }))
-    const pending = head.interrupts.filter((i) => i.status === "pending")
-    const encoded: Array<EncodedAnswer> = []
+    const cp = decodeCheckpoint(graph.compiled, head)
+    if (Either.isLeft(cp)) return yield* Effect.fail(cp.left)
+    const prepared = prepareAnswers(cp.right, threadId, answers)
+    if (Either.isLeft(prepared)) return yield* Effect.fail(prepared.left)
+    const encoded: Array<EncodedAnswer> = prepared.right.answered.map((a) => ({ kind: a.record.kind, id: a.record.id, value: a.value }))
     const tasks = new Set<string>()
-    for (const a of answers) {
-      if (!loop.isAnswer(a)) return yield* Effect.fail(loop.notAnAnswer(threadId))
-      const target = a.id !== undefined ? pending.find((i) => i.id === a.id) : pending.filter((i) => i.kind === a.kind).length === 1
-        ? pending.find((i) => i.kind === a.kind)
-        : undefined
-      if (target === undefined || target.kind !== a.kind) {
-        return yield* Effect.fail(
-          new UnknownInterrupt({ threadId, kind: a.kind, interruptId: a.id, reason: "no single pending interrupt matches the answer" })
-        )
-      }
-      // the same checks as the engine's resume: the response schema, then the kind's own check
-      const valid = ParseResult.validateEither(a.definition.responseSchema)(a.value)
-      if (Either.isLeft(valid)) {
-        return yield* Effect.fail(
-          new InvalidResumeValue({ kind: a.kind, interruptId: target.id, issue: ParseResult.TreeFormatter.formatIssueSync(valid.left) })
-        )
-      }
-      const problem = a.definition.check?.(loop.toPending(target).request, valid.right)
-      if (problem !== undefined) {
-        return yield* Effect.fail(new InvalidResumeValue({ kind: a.kind, interruptId: target.id, issue: problem }))
-      }
-      const value = ParseResult.encodeUnknownEither(a.definition.responseSchema)(valid.right)
-      if (Either.isLeft(value)) {
-        return yield* Effect.fail(
-          new InvalidResumeValue({ kind: a.kind, interruptId: target.id, issue: ParseResult.TreeFormatter.formatIssueSync(value.left) })
-        )
-      }
-      encoded.push({ kind: a.kind, id: a.id, value: value.right })
-      if (head.tasks.some((t) => t.id === target.taskId)) tasks.add(target.taskId)
-    }
+    for (const a of prepared.right.answered) if (head.tasks.some((t) => t.id === a.record.taskId)) tasks.add(a.record.taskId)
+    const pending = head.interrupts.filter((i) => i.status === "pending")
     return { encoded, tasks: [...tasks], nodes: [...new Set(pending.map((i) => i.node))] }
   })
 
@@ -500,7 +474,7 @@ export const makeAsync = Effect.gen(function*() {
           yield* pipelines.transition(pipelineId, ["running"], "paused", { now, pauseReason: "interrupt" })
           yield* RunEvent.publish(() => new RunEvent.PipelinePaused({ ...base, reason: "interrupt" }))
           if (request.resume !== undefined) return yield* resumeAsync(request.resume, threadId)
-          const pending = cp.interrupts.filter((i) => i.status === "pending").map((i) => loop.toPending(i))
+          const pending = cp.interrupts.filter((i) => i.status === "pending").map((i) => toPending(i))
           return {
             orchestrator: self.id,
             executionId: cp.executionId,
@@ -567,7 +541,7 @@ export const makeAsync = Effect.gen(function*() {
                 new SnapshotVersionMismatch({ threadId, expected: graph.version, found: head.workflowVersion })
               )
             }
-            const prepared = yield* prepareAnswers(head, threadId, answers)
+            const prepared = yield* prepareQueued(graph, head, threadId, answers)
             const now = yield* Clock.currentTimeMillis
             const created = yield* pipelines.resumeWith(p.id, {
               id: Ids.make(),

@@ -19,14 +19,14 @@ import * as RunEvent from "../../RunEvent.js"
 import type { InterruptRecord, WorkflowSnapshotEncoded } from "../../Snapshot.js"
 import type * as Snapshots from "../../Snapshots.js"
 import * as Ids from "../ids.js"
-import * as loop from "../loop.js"
+import { execute } from "../engine/execute.js"
+import type { RunOutcome, RunRequest } from "../engine/model.js"
 import { AsyncConfig, type Backoff } from "./contract.js"
 import {
   emitter,
   encodeOutput,
   type EventScope,
   instrument,
-  isGraphInterrupted,
   makeProbe,
   ProbeRef,
   render,
@@ -179,7 +179,7 @@ export const runJob = (deps: Deps, workerId: string, claimed: Claimed) =>
       return outcome({ _tag: "Failed", error: render(error), fatal: true }, { now: startedAt })
     }
 
-    let request: loop.RunRequest = { _tag: "Continue" }
+    let request: RunRequest = { _tag: "Continue" }
     let only: ReadonlySet<string> | undefined = new Set([job.taskId])
     if (claimed.resume !== undefined) {
       const answers = rebuildAnswers(claimed)
@@ -195,14 +195,11 @@ export const runJob = (deps: Deps, workerId: string, claimed: Claimed) =>
     const scope: EventScope = { executionId: claimed.executionId, threadId, pipelineId: job.pipelineId }
     // the engine's events only when someone listens
     const listened = Option.isSome(yield* Effect.serviceOption(RunEvent.EventBus))
-    let run: Effect.Effect<loop.Checkpoint, any, any> = loop.execute(instrument(compiled), store, request, {
+    let run: Effect.Effect<RunOutcome, unknown, unknown> = execute(instrument(compiled), store, request, {
       threadId,
       runId: job.pipelineId,
-      keepClaim: true,
-      onlyTasks: only,
-      stopAfterSteps: 1,
       ...(listened ? { emit: emitter(compiled, scope, probe, Effect.void), modes: eventsMode } : {})
-    })
+    }, { keepClaim: true, onlyTasks: only, stopAfterSteps: 1 })
     if (config.timeoutMillis !== undefined) run = Effect.timeout(run, Duration.millis(config.timeoutMillis))
     const exit = yield* Effect.exit(Effect.locally(run, ProbeRef, probe))
     const at = yield* Clock.currentTimeMillis
@@ -228,8 +225,9 @@ export const runJob = (deps: Deps, workerId: string, claimed: Claimed) =>
       }, then)
     }
 
-    if (Exit.isSuccess(exit)) {
-      const cp = exit.value
+    const ended = Exit.isSuccess(exit) ? exit.value : undefined
+    if (ended !== undefined && (ended._tag === "Completed" || ended._tag === "Stopped")) {
+      const cp = ended.checkpoint
       const waiting = cp.interrupts.filter((i) => i.status === "pending")
       if (claimed.resume !== undefined && cp.checkpointId === job.checkpointId && waiting.length > 0) {
         // some interrupts of the step are still unanswered: the pipeline pauses again
@@ -247,26 +245,24 @@ export const runJob = (deps: Deps, workerId: string, claimed: Claimed) =>
       }
       return advanced(cp)
     }
-
-    const failure = Cause.failureOption(exit.cause)
-    const error: unknown = Option.isSome(failure) ? failure.value : Cause.pretty(exit.cause)
-    if (isGraphInterrupted(error)) {
-      const own = error.interrupts.some((i: any) => only === undefined || only.has(i.taskId))
+    if (ended !== undefined && ended._tag === "Paused") {
+      const checkpointId = ended.checkpoint.checkpointId
+      const own = ended.interrupts.some((i) => only === undefined || only.has(i.taskId))
       const head = Option.flatten(yield* Effect.option(store.load(threadId)))
-      const records = own ? interruptRecords(error, head) : []
+      const records = own ? interruptRecords(ended.interrupts, head) : []
       return outcome(own ? { _tag: "Interrupted", interrupts: records } : { _tag: "Completed", output: output() }, {
         now: at,
-        snapshotId: error.checkpointId
+        snapshotId: checkpointId
       }, (f) =>
         Effect.gen(function*() {
           if (!f.owned) return
-          if (own && f.interrupts !== undefined) yield* mergeInterrupts(deps, claimed, error.checkpointId, f.interrupts)
+          if (own && f.interrupts !== undefined) yield* mergeInterrupts(deps, claimed, checkpointId, f.interrupts)
           const moved = yield* pipelines.transition(job.pipelineId, ["running"], "paused", { now: at, pauseReason: "interrupt" })
           yield* RunEvent.publish(() =>
             new RunEvent.Interrupted({
               ...base(at),
-              checkpointId: error.checkpointId,
-              interrupts: error.interrupts.map((i: any) => ({ id: i.id, kind: i.kind, node: i.node }))
+              checkpointId,
+              interrupts: ended.interrupts.map((i) => ({ id: i.id, kind: i.kind, node: i.node }))
             }, true)
           )
           if (moved) {
@@ -274,14 +270,16 @@ export const runJob = (deps: Deps, workerId: string, claimed: Claimed) =>
           }
         }))
     }
+    if (ended !== undefined && ended._tag === "Sleeping") return outcome({ _tag: "Requeue", runAt: ended.wakeAt }, { now: at })
+    // a failed run (its node's error) or a failed effect (the store, a refusal, the timeout)
+    const failure = Exit.isSuccess(exit)
+      ? Option.some(exit.value._tag === "Failed" ? exit.value.error : undefined)
+      : Cause.failureOption(exit.cause)
+    const error: unknown = Option.isSome(failure) ? failure.value : Exit.isFailure(exit) ? Cause.pretty(exit.cause) : undefined
     switch (tagOf(error)) {
       case "ThreadPaused":
         // a sibling paused the thread: this job waits for the resume
         return outcome({ _tag: "Requeue", runAt: at }, { now: at })
-      case "ThreadSleeping": {
-        const wakeAt = Date.parse((error as any).wakeAt)
-        return outcome({ _tag: "Requeue", runAt: Number.isNaN(wakeAt) ? at : wakeAt }, { now: at })
-      }
       case "ThreadBusy": {
         // a racing commit: another job advanced the step (or another run holds the thread)
         const head = Option.flatten(yield* Effect.option(store.load(threadId)))
@@ -354,20 +352,12 @@ export const record = (deps: Deps, outcomes: ReadonlyArray<Outcome>): Effect.Eff
       readies(outcomes, finished) ? deps.pipelines.signal : Effect.void
     ))
 
-/** A job's interrupts as stored records: the head's when it has them, else re-encoded. */
+/** A job's interrupts as stored records: the head's when it has them, else the run's own. */
 const interruptRecords = (
-  error: Interrupt.GraphInterrupted<any>,
+  interrupts: ReadonlyArray<InterruptRecord>,
   head: Option.Option<WorkflowSnapshotEncoded>
 ): ReadonlyArray<InterruptRecord> =>
-  error.interrupts.map((i: any): InterruptRecord => {
-    const stored = Option.isSome(head) ? head.value.interrupts.find((r) => r.id === i.id) : undefined
-    if (stored !== undefined) return stored
-    const kind = Interrupt.registry.get(i.kind)
-    const request = kind === undefined
-      ? i.request
-      : Option.getOrElse(Schema.encodeUnknownOption(kind.requestSchema)(i.request), () => i.request)
-    return { id: i.id, kind: i.kind, request, node: i.node, taskId: i.taskId, status: "pending" }
-  })
+  interrupts.map((i) => (Option.isSome(head) ? head.value.interrupts.find((r) => r.id === i.id) : undefined) ?? i)
 
 /**
  * Tasks of one step that ask at the same time in different jobs each write the thread's

@@ -4,13 +4,13 @@
  */
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
-import { isCommand } from "../Command.js"
-import { InvalidUpdate } from "../GraphError.js"
-import { isSend, type Send } from "../Send.js"
-import type { TaskSpec } from "../Snapshot.js"
-import type { ChannelCodec } from "./channel.js"
-import { END, START } from "./constants.js"
-import type { Compiled } from "./graph.js"
+import { isCommand } from "../../Command.js"
+import { InvalidUpdate } from "../../GraphError.js"
+import { isSend, type Send } from "../../Send.js"
+import type { TaskSpec } from "../../Snapshot.js"
+import type { ChannelCodec } from "../channel.js"
+import { END, START } from "../constants.js"
+import type { Compiled } from "../graph.js"
 
 /** A node's output split into validated writes and routing. @internal */
 export interface TaskOutput {

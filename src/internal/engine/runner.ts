@@ -1,0 +1,251 @@
+/**
+ * Runs one task: the node with its retry schedule and timeout, its journal (replayed on a
+ * re-run, saved as it grows), its answers, and how it ended — done, interrupted, sleeping or
+ * failed. Never fails: every ending is a `TaskOutcome`.
+ */
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import { NodeFailed, NodeTimeout } from "../../GraphError.js"
+import * as Interrupt from "../../Interrupt.js"
+import type { InterruptRecord, TaskRecord, TaskSpec } from "../../Snapshot.js"
+import type { Backend } from "../../Snapshots.js"
+import type { Compiled } from "../graph.js"
+import { interruptId, type JournalEntry, type ScopeHolder, type TaskScope } from "../task.js"
+import * as algo from "./algo.js"
+import { renderError } from "./codec.js"
+import type { RunConfig, TaskMemory, TaskOutcome } from "./model.js"
+
+/** Per-run facts every task needs. @internal */
+export interface TaskEnv {
+  readonly compiled: Compiled
+  readonly threadId: string | undefined
+  readonly store: Backend | undefined
+  readonly runId: string
+  readonly persist: boolean
+  readonly emit: RunConfig["emit"]
+  readonly modes: ReadonlySet<string>
+  /** waits until the checkpoints queued by async durability are stored (a task's record needs its step's) */
+  readonly stored: Effect.Effect<void, unknown>
+}
+
+/** One task to run. @internal */
+export interface TaskRun {
+  readonly env: TaskEnv
+  readonly checkpointId: string
+  readonly step: number
+  readonly state: Readonly<Record<string, unknown>>
+  readonly task: TaskSpec
+  /** the task's record from an earlier run of this step (answers, journal) */
+  readonly previous: TaskRecord | undefined
+  /** its own answers, in ask order */
+  readonly answers: ReadonlyArray<unknown>
+  /** answers to nested asks (Task.forEach children), by key */
+  readonly keyedAnswers: Readonly<Record<string, unknown>>
+  /** the step's checkpoint is stored, so the task's journal can be saved with it */
+  readonly stored: boolean
+  /** where the task's scope is set while it runs (the run's, or the task's own in a parallel step) */
+  readonly holder: ScopeHolder
+}
+
+/**
+ * The journal of a task whose node failed, for its re-run: recorded failures are dropped so the
+ * failed work is tried again; successes are still replayed.
+ */
+const retryable = (journal: ReadonlyArray<JournalEntry>): Array<JournalEntry> =>
+  journal.map((entry): JournalEntry => {
+    if (entry === null || entry === undefined) return entry
+    // an empty slot: the activity runs again
+    if (entry.type === "activity" && entry.exit === "failure") return undefined as unknown as JournalEntry
+    if (entry.type === "forEach") {
+      const children: Record<string, { readonly exit: "success" | "failure"; readonly value: unknown }> = {}
+      for (const [k, c] of Object.entries(entry.children)) if (c.exit === "success") children[k] = c
+      if (entry.journals === undefined) return { ...entry, children }
+      // the children's own journals: their failed activities are tried again too
+      const journals: Record<string, ReadonlyArray<JournalEntry>> = {}
+      for (const [k, j] of Object.entries(entry.journals)) journals[k] = retryable(j)
+      return { ...entry, children, journals }
+    }
+    if (entry.type === "call" && entry.exit === "failure") return { name: entry.name, type: "call", threadId: entry.threadId }
+    return entry
+  })
+
+/** The task's scope: what `Task.*` and `ask` read and write while the node runs. */
+const scopeOf = (run: TaskRun, journal: Array<JournalEntry>): TaskScope => {
+  const { env, task, answers, keyedAnswers, previous } = run
+  // durability "exit" stores no checkpoint between the first and the last: a task of those
+  // steps keeps its journal in memory (a crash re-runs the run from its last stored checkpoint)
+  const persist: Effect.Effect<void, unknown> = env.persist && run.stored
+    ? Effect.suspend(() =>
+      // with async durability the step's checkpoint may still be queued
+      Effect.zipRight(env.stored, env.store!.putTask(env.threadId!, env.runId, run.checkpointId, {
+        taskId: task.id,
+        node: task.node,
+        status: "running",
+        writes: [],
+        gotos: [],
+        answers,
+        ...(Object.keys(keyedAnswers).length > 0 ? { keyedAnswers } : {}),
+        journal: [...journal],
+        ...(previous?.forwarded !== undefined ? { forwarded: previous.forwarded } : {})
+      }))
+    )
+    : Effect.void
+  return {
+    threadId: env.threadId,
+    checkpointId: run.checkpointId,
+    taskId: task.id,
+    node: task.node,
+    path: "",
+    answers,
+    keyedAnswers,
+    askIndex: 0,
+    journal,
+    journalIndex: 0,
+    persist,
+    durable: env.persist,
+    sleepThresholdMillis: env.compiled.sleepThresholdMillis,
+    pause: { asks: [], child: [], sleep: undefined },
+    forwarded: previous?.forwarded ?? {},
+    emit: env.emit,
+    modes: env.modes,
+    store: env.store
+  }
+}
+
+/** The interrupt records of a paused task: its own asks, then its child graphs' interrupts. */
+const pauseRecords = (task: TaskSpec, scope: TaskScope): ReadonlyArray<InterruptRecord> => [
+  ...scope.pause.asks.map((ask) => ({
+    id: interruptId(task.id, ask.key),
+    kind: ask.kind,
+    request: ask.request,
+    node: task.node,
+    taskId: task.id,
+    status: "pending" as const
+  })),
+  ...scope.pause.child.map((c) => ({
+    id: c.id,
+    kind: c.kind,
+    request: c.request,
+    node: task.node,
+    taskId: task.id,
+    status: "pending" as const,
+    child: true
+  }))
+]
+
+/** How an attempt's exit reads as the task's outcome. */
+const outcomeOf = (
+  run: TaskRun,
+  scope: TaskScope,
+  exit: Exit.Exit<unknown, unknown>,
+  memory: TaskMemory,
+  attempts: number
+): TaskOutcome => {
+  const { task } = run
+  if (Exit.isSuccess(exit)) {
+    const output = algo.normalizeOutput(run.env.compiled, task.node, exit.value)
+    if (Either.isLeft(output)) return { _tag: "Failed", task, error: output.left, memory, attempts }
+    return { _tag: "Done", task, output: output.right, memory, attempts }
+  }
+  const { asks, child, sleep } = scope.pause
+  const failure = Cause.failureOption(exit.cause)
+  const error = Option.getOrUndefined(failure)
+  // paused on questions: its own asks (several, from Task.forEach children) and its child
+  // graphs' interrupts; a sleeping sibling child sleeps again when the task re-runs
+  const paused = (asks.length > 0 || child.length > 0) &&
+    (Option.isSome(failure) ? child.length > 0 || Interrupt.isInterrupt(error) : sleep !== undefined)
+  if (paused) return { _tag: "Interrupted", task, memory, records: pauseRecords(task, scope) }
+  if (sleep !== undefined) return { _tag: "Sleeping", task, wakeAt: sleep, memory }
+  if (Option.isSome(failure)) return { _tag: "Failed", task, error, memory, attempts }
+  return {
+    _tag: "Failed",
+    task,
+    memory,
+    attempts,
+    error: new NodeFailed({ node: task.node, taskId: task.id, cause: Cause.pretty(exit.cause) })
+  }
+}
+
+/** The node's run with its timeout and retry schedule; `begin` resets the scope before each attempt. */
+const attemptOf = (run: TaskRun, scope: TaskScope, begin: () => void): Effect.Effect<unknown, unknown, unknown> => {
+  const { task } = run
+  const node = run.env.compiled.nodes[task.node]!
+  let attempt: Effect.Effect<unknown, unknown, unknown> = Effect.suspend(() => {
+    begin()
+    return node.run(task.send ? task.arg : run.state)
+  })
+  if (node.timeout !== undefined) {
+    const millis = Duration.toMillis(node.timeout)
+    attempt = Effect.timeoutFail(attempt, {
+      duration: node.timeout,
+      onTimeout: () => new NodeTimeout({ node: task.node, taskId: task.id, timeoutMillis: millis })
+    })
+  }
+  if (node.retry !== undefined) {
+    attempt = Effect.retry(attempt, {
+      schedule: node.retry,
+      while: (e: unknown) =>
+        !Interrupt.isInterrupt(e) && scope.pause.sleep === undefined && scope.pause.child.length === 0
+    })
+  }
+  return attempt
+}
+
+/** Runs one task to its outcome (events `TaskStarted` and its ending when asked for). @internal */
+export const runTask = (run: TaskRun): Effect.Effect<TaskOutcome, never, unknown> => {
+  const { env, task, previous, step, holder } = run
+  const { emit, modes } = env
+  const journal: Array<JournalEntry> = previous === undefined
+    ? []
+    : previous.status === "failed"
+    ? retryable(previous.journal as Array<JournalEntry>)
+    : [...(previous.journal as Array<JournalEntry>)]
+  const memory = (): TaskMemory => ({
+    answers: run.answers,
+    keyedAnswers: Object.keys(run.keyedAnswers).length > 0 ? run.keyedAnswers : undefined,
+    journal: [...journal],
+    forwarded: previous?.forwarded
+  })
+  const scope = scopeOf(run, journal)
+  let attempts = 0
+  const attempt = attemptOf(run, scope, () => {
+    holder.scope = scope
+    attempts++
+    if (attempts > 1) {
+      // a retry of the node tries failed activities again; finished ones are still replayed
+      const kept = retryable(journal)
+      journal.length = 0
+      journal.push(...kept)
+    }
+    scope.askIndex = 0
+    scope.journalIndex = 0
+    scope.pause.asks.length = 0
+    scope.pause.child.length = 0
+    scope.pause.sleep = undefined
+  })
+  const finish = (exit: Exit.Exit<unknown, unknown>): TaskOutcome => {
+    holder.scope = undefined
+    return outcomeOf(run, scope, exit, memory(), attempts)
+  }
+  const outcome = Effect.matchCause(attempt, {
+    onFailure: (cause) => finish(Exit.failCause(cause)),
+    onSuccess: (value) => finish(Exit.succeed(value))
+  })
+  if (emit === undefined || !modes.has("events")) return outcome
+  return Effect.zipRight(
+    emit({ mode: "events", event: { _tag: "TaskStarted", step, node: task.node, taskId: task.id } }),
+    Effect.tap(outcome, (o) =>
+      emit({
+        mode: "events",
+        event: o._tag === "Done"
+          ? { _tag: "TaskFinished", step, node: task.node, taskId: task.id }
+          : o._tag === "Failed"
+          ? { _tag: "TaskFailed", step, node: task.node, taskId: task.id, error: renderError(o.error) }
+          : { _tag: "TaskInterrupted", step, node: task.node, taskId: task.id }
+      }))
+  )
+}
