@@ -312,7 +312,15 @@ export const orchestrate = <S extends Channel.Channels, E, R>(
   request: OrchestrationRequest<S, E, R>,
   options?: ResolveOptions
 ): Effect.Effect<OrchestrationResponse<S>, OrchestrateError | OrchestratorNotFound | CapabilityMissing, R | Orchestrators> =>
-  Effect.flatMap(Orchestrators, (r) => r.orchestrate(request, options))
+  Effect.flatMap(Orchestrators, (r) => r.orchestrate(request, options)).pipe(
+    Effect.withSpan("Orchestrator.orchestrate", {
+      attributes: {
+        "stategraph.graph": request.workflowId,
+        "stategraph.thread": request.threadId ?? "",
+        "stategraph.orchestrator": options?.id ?? ""
+      }
+    })
+  )
 
 // ---------------------------------------------------------------------------------------------
 // the four orchestrators

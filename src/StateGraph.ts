@@ -25,6 +25,7 @@ import { toPending } from "./internal/engine/answers.js"
 import { decodeCheckpoint, loadCheckpoint } from "./internal/engine/codec.js"
 import { execute, updateState } from "./internal/engine/execute.js"
 import type { Checkpoint, NodeState, RunConfig, RunEvent as EngineEvent, RunOutcome, RunRequest } from "./internal/engine/model.js"
+import { measuredStore } from "./internal/engine/telemetry.js"
 import { withoutStack } from "./internal/pause.js"
 import type { Send } from "./Send.js"
 import { Snapshots } from "./Snapshots.js"
@@ -716,9 +717,15 @@ const withStore = <A, E, R>(
 
 /** @internal */
 export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
+  /** A span per public operation, named after it, with the graph and the thread. */
+  const span = (operation: string, threadId: string | undefined) =>
+    Effect.withSpan(`StateGraph.${operation}`, {
+      kind: "internal",
+      attributes: { "stategraph.graph": compiled.id, "stategraph.thread": threadId ?? "" }
+    })
   const run = (request: RunRequest, options: RunOptions | undefined, extra: Partial<RunConfig>) =>
     withStore(options?.threadId, (store) =>
-      Effect.flatMap(execute(compiled, store, request, {
+      Effect.flatMap(execute(compiled, store === undefined ? undefined : measuredStore(store), request, {
         threadId: options?.threadId,
         checkpointId: options?.checkpointId,
         allowVersionChange: options?.allowVersionChange,
@@ -735,7 +742,12 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
       yield* run(request, options, {
         emit: (part) => mailbox.offer(part).pipe(Effect.asVoid),
         modes: modesOf(options?.mode)
-      }).pipe(Effect.asVoid, Mailbox.into(mailbox), Effect.forkScoped)
+      }).pipe(
+        Effect.asVoid,
+        span(request._tag === "Resume" ? "streamResume" : "stream", options?.threadId),
+        Mailbox.into(mailbox),
+        Effect.forkScoped
+      )
       return Mailbox.toStream(mailbox)
     }))
   const self: AnyCompiled = {
@@ -745,18 +757,20 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
     nodes: compiled.def.nodes.map((n) => n.name),
     compiled,
     invoke: ((input: unknown, options?: RunOptions) =>
-      Effect.map(run({ _tag: "Input", input }, options, {}), (cp) => cp.values)) as any,
+      Effect.map(run({ _tag: "Input", input }, options, {}), (cp) => cp.values).pipe(span("invoke", options?.threadId))) as any,
     stream: ((input: unknown, options?: RunOptions & { readonly mode?: StreamMode | ReadonlyArray<StreamMode> }) =>
       streamOf({ _tag: "Input", input }, options)) as any,
     streamResume: ((options: any, ...answers: ReadonlyArray<any>) => streamOf({ _tag: "Resume", answers }, options)) as any,
     resume: (options, ...answers) =>
-      Effect.map(run({ _tag: "Resume", answers: answers as any }, options, {}), (cp) => cp.values) as any,
+      Effect.map(run({ _tag: "Resume", answers: answers as any }, options, {}), (cp) => cp.values).pipe(
+        span("resume", options.threadId)
+      ) as any,
     getState: (threadId, options) =>
       Effect.flatMap(Snapshots, (store) =>
         Effect.map(
           loadCheckpoint(compiled, store, threadId, options?.checkpointId),
           ({ cp }) => toThreadState(threadId, cp)
-        )) as any,
+        )).pipe(span("getState", threadId)) as any,
     history: (threadId, options) =>
       Effect.gen(function*() {
         const store = yield* Snapshots
@@ -781,13 +795,13 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
           out.push(toThreadState(threadId, cp.right))
         }
         return out
-      }) as any,
+      }).pipe(span("history", threadId)) as any,
     updateState: (threadId, update, options) =>
       Effect.flatMap(Snapshots, (store) =>
         Effect.map(
           updateState(compiled, store, threadId, update, options?.asNode, options?.checkpointId),
           (cp) => toThreadState(threadId, cp)
-        )) as any,
+        )).pipe(span("updateState", threadId)) as any,
     toMermaid: () => mermaid(compiled.def)
   }
   return self

@@ -6,6 +6,7 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import { InvalidUpdate, RecursionLimitExceeded } from "../../GraphError.js"
 import type { InterruptRecord, TaskRecord, TaskSpec } from "../../Snapshot.js"
@@ -20,6 +21,7 @@ import type { Checkpoint, Done, Given, Run, RunEvent, RunOutcome, TaskOutcome } 
 import { evaluateRoutes, hasBranches } from "./routes.js"
 import { runTask, type TaskEnv } from "./runner.js"
 import { finishedTasks, type Folded, foldOutcomes, pendingOf, selectTasks, stepRecords } from "./step.js"
+import { countTasks, interrupts, tracing } from "./telemetry.js"
 
 /** What the cycle's parts share for one run. */
 interface Ctx {
@@ -29,6 +31,8 @@ interface Ctx {
   readonly holder: ScopeHolder
   readonly persist: boolean
   readonly events: boolean
+  /** an app tracer is installed: a span per step and per task */
+  readonly traced: boolean
 }
 
 /** The cycle's changing state. */
@@ -68,21 +72,39 @@ export const loop = (
   const { compiled, store, threadId, config, modes } = run
   const persist = store !== undefined && threadId !== undefined
   const env: TaskEnv = { compiled, threadId, store, runId: run.runId, persist, emit: config.emit, modes, stored: committer.stored }
-  const ctx: Ctx = { run, committer, env, holder, persist, events: config.emit !== undefined && modes.has("events") }
   const state: Cycle = { cp: start, steps: 0, skipBefore: skipBreakpoint, answered, order: lastOrder(start) }
-  const cycle = Effect.gen(function*() {
-    while (true) {
-      const stopped = yield* beforeStep(ctx, state)
-      if (stopped !== undefined) return stopped
-      const ran = yield* runStep(ctx, state)
-      const ended = yield* endStep(ctx, state, ran)
-      if (ended._tag !== "Apply") return ended
-      const after = yield* advance(ctx, state, ran.folded, ended)
-      if (after !== undefined) return after
-    }
+  const cycle = Effect.flatMap(tracing, (traced) => {
+    const ctx: Ctx = { run, committer, env, holder, persist, events: config.emit !== undefined && modes.has("events"), traced }
+    return Effect.gen(function*() {
+      while (true) {
+        const ended = traced && state.cp.tasks.length > 0
+          ? yield* Effect.withSpan(oneStep(ctx, state), "StateGraph.step", { attributes: stepAttributes(ctx, state.cp) })
+          : yield* oneStep(ctx, state)
+        if (ended !== undefined) return ended
+      }
+    })
   })
   return Effect.provideService(cycle, CurrentTask, holder)
 }
+
+/** One step: undefined when the run goes on. */
+const oneStep = (ctx: Ctx, s: Cycle): Effect.Effect<RunOutcome | undefined, unknown, unknown> =>
+  Effect.gen(function*() {
+    const stopped = yield* beforeStep(ctx, s)
+    if (stopped !== undefined) return stopped
+    const ran = yield* runStep(ctx, s)
+    const ended = yield* endStep(ctx, s, ran)
+    if (ended._tag !== "Apply") return ended
+    return yield* advance(ctx, s, ran.folded, ended)
+  })
+
+const stepAttributes = (ctx: Ctx, cp: Checkpoint, node?: { readonly node: string; readonly id: string }) => ({
+  "stategraph.graph": ctx.run.compiled.id,
+  "stategraph.thread": ctx.run.threadId ?? "",
+  "stategraph.checkpoint": cp.checkpointId,
+  "stategraph.step": cp.step,
+  ...(node !== undefined ? { "stategraph.node": node.node, "stategraph.task": node.id } : {})
+})
 
 const emitEvent = (ctx: Ctx, event: RunEvent) =>
   ctx.events ? ctx.run.config.emit!({ mode: "events", event }) : Effect.void
@@ -156,8 +178,11 @@ const runStep = (ctx: Ctx, s: Cycle): Effect.Effect<Ran, unknown, unknown> =>
         stored,
         holder: holders?.[i] ?? ctx.holder
       })
-      if (saveDone === undefined) return task
-      return Effect.tap(task, (o) => (o._tag === "Done" ? saveDone.add(o) : Effect.void))
+      const traced = ctx.traced
+        ? Effect.withSpan(task, `StateGraph.task ${t.node}`, { attributes: stepAttributes(ctx, cp, t) })
+        : task
+      if (saveDone === undefined) return traced
+      return Effect.tap(traced, (o) => (o._tag === "Done" ? saveDone.add(o) : Effect.void))
     }
     const outcomes: ReadonlyArray<TaskOutcome> = toRun.length === 0
       ? []
@@ -168,6 +193,7 @@ const runStep = (ctx: Ctx, s: Cycle): Effect.Effect<Ran, unknown, unknown> =>
       : yield* Effect.forEach(toRun, (t, i) =>
         Effect.provideService(runOne(t, i), CurrentTask, holders![i]!), { concurrency: compiled.concurrency })
     if (s.answered.size > 0) s.answered = new Map()
+    yield* countTasks(outcomes)
     const unwritten = saveDone !== undefined ? yield* saveDone.finish : []
     const folded = foldOutcomes(cp, outcomes, { stillWaiting, unwritten, savingDone: saveDone !== undefined })
     return { pending, only, folded }
@@ -291,6 +317,7 @@ const pause = (
     const nodeStates = ctx.persist ? pausedNodeStates(at, records, s.order) : at.nodeStates
     yield* ctx.committer.settle(at, taskRecords, { status: "paused", interrupts: records, nodeStates, pauseReason: reason })
     const pending = records.filter((r) => r.status === "pending")
+    yield* Metric.incrementBy(interrupts, pending.length)
     yield* emitEvent(ctx, { _tag: "Paused", checkpointId: at.checkpointId, interrupts: pending.map((r) => r.id) })
     const checkpoint: Checkpoint = { ...at, status: "paused", interrupts: records, nodeStates, pauseReason: reason }
     return { _tag: "Paused", checkpoint, interrupts: pending } as const

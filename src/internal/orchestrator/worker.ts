@@ -492,7 +492,18 @@ export const runBatch = (
       const next = batch.waiting.shift()!
       batch.running = next
       const started = performance.now()
-      const exit = yield* Effect.exit(runJob(deps, workerId, next))
+      const exit = yield* Effect.exit(runJob(deps, workerId, next).pipe(
+        Effect.withSpan("Worker.job", {
+          attributes: {
+            "stategraph.graph": next.workflowId,
+            "stategraph.thread": next.threadId,
+            "stategraph.pipeline": next.job.pipelineId,
+            "stategraph.node": next.job.node,
+            "stategraph.step": next.job.step,
+            "stategraph.attempt": next.job.attempts
+          }
+        })
+      ))
       observe(performance.now() - started)
       batch.running = undefined
       // a job that died unrecorded keeps its claim until its lease ends: then it runs again

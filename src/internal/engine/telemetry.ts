@@ -1,0 +1,78 @@
+/**
+ * Spans and metrics of the engine. Public operations always get a span (one per call); the
+ * per-step and per-task spans only when the app installed a tracer (OpenTelemetry, or any
+ * `Tracer` of its own): with Effect's default tracer nobody reads them, and two spans a node
+ * cost more than a node on a warm chain.
+ */
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+import type { Backend } from "../../Snapshots.js"
+
+/** The tracer Effect runs with when the app installed none. */
+const defaultTracer = Effect.runSync(Effect.tracer)
+
+/** Whether the running fiber has an app tracer: step and task spans are made only then. */
+export const tracing: Effect.Effect<boolean> = Effect.map(Effect.tracer, (t) => t !== defaultTracer)
+
+/** @internal */
+export const steps = Metric.counter("stategraph_steps_total", { description: "supersteps run", incremental: true })
+
+/** Tasks run, tagged with how they ended (`outcome`: Done, Failed, Interrupted, Sleeping). @internal */
+export const tasks = Metric.counter("stategraph_tasks_total", { description: "node tasks run", incremental: true })
+
+/** @internal */
+export const retries = Metric.counter("stategraph_task_retries_total", {
+  description: "node attempts beyond the first (the node's retry schedule)",
+  incremental: true
+})
+
+/** @internal */
+export const interrupts = Metric.counter("stategraph_interrupts_total", {
+  description: "questions and breakpoints a run paused on",
+  incremental: true
+})
+
+/** Store operations as the engine sees them, tagged with `operation`. @internal */
+export const storeLatency = Metric.histogram(
+  "stategraph_store_latency_ms",
+  MetricBoundaries.exponential({ start: 0.01, factor: 2, count: 20 }),
+  "the engine's store calls (ms)"
+)
+
+const timed = <A, E>(operation: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+  Effect.suspend(() => {
+    const started = performance.now()
+    return Effect.ensuring(
+      effect,
+      Effect.suspend(() => Metric.update(Metric.tagged(storeLatency, "operation", operation), performance.now() - started))
+    )
+  })
+
+/** The store with its latency measured per operation (the engine's writes and reads). */
+export const measuredStore = (store: Backend): Backend => ({
+  ...store,
+  claim: (...args) => timed("claim", store.claim(...args)),
+  release: (...args) => timed("release", store.release(...args)),
+  commit: (...args) => timed("commit", store.commit(...args)),
+  commitAll: (...args) => timed("commitAll", store.commitAll(...args)),
+  putTask: (...args) => timed("putTask", store.putTask(...args)),
+  settle: (...args) => timed("settle", store.settle(...args)),
+  setStatus: (...args) => timed("setStatus", store.setStatus(...args)),
+  load: (...args) => timed("load", store.load(...args))
+})
+
+/** Counts a step's tasks by outcome and their retries. */
+export const countTasks = (outcomes: ReadonlyArray<{ readonly _tag: string; readonly attempts?: number }>) =>
+  Effect.suspend(() => {
+    let retried = 0
+    const byOutcome = new Map<string, number>()
+    for (const o of outcomes) {
+      byOutcome.set(o._tag, (byOutcome.get(o._tag) ?? 0) + 1)
+      if (o.attempts !== undefined && o.attempts > 1) retried += o.attempts - 1
+    }
+    const updates: Array<Effect.Effect<void>> = [Metric.increment(steps)]
+    for (const [outcome, n] of byOutcome) updates.push(Metric.incrementBy(Metric.tagged(tasks, "outcome", outcome), n))
+    if (retried > 0) updates.push(Metric.incrementBy(retries, retried))
+    return Effect.all(updates, { discard: true })
+  })
