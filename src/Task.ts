@@ -88,18 +88,51 @@ export class ChildFailed<E = unknown> extends Data.TaggedError("ChildFailed")<{
 }
 
 /**
+ * Whether `A` survives a JSON round trip as the same type: primitives, arrays and plain objects
+ * of those. Class instances (`Date`, `Map`, errors built with `Data.TaggedError` or
+ * `Schema.TaggedError`: anything with methods), functions, bigints and symbols do not — stored as
+ * JSON, they would come back as plain objects or strings while the type still says otherwise.
+ * `unknown` and `any` pass (they promise nothing).
+ *
  * @since 0.1.0
  * @category models
  */
-export interface ActivityOptions<A, AI, E, EI> {
+export type IsJsonSafe<A> = false extends JsonCheck<A, []> ? false : true
+
+type JsonCheck<A, Depth extends ReadonlyArray<0>> = Depth["length"] extends 10 ? true
+  : unknown extends A ? true
+  : A extends string | number | boolean | null | undefined | void ? true
+  : A extends Function | bigint | symbol ? false
+  : A extends ReadonlyArray<infer T> ? JsonCheck<T, [...Depth, 0]>
+  : A extends object ? (false extends { [K in keyof A]-?: JsonCheck<A[K], [...Depth, 0]> }[keyof A] ? false : true)
+  : false
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ActivityOptions<A, E> {
   /** retried before the result is journaled */
   readonly retry?: import("effect").Schedule.Schedule<any, E, never>
   readonly timeout?: Duration.DurationInput
-  /** how the success is stored (default: as JSON) */
-  readonly success?: Schema.Schema<A, AI, never>
-  /** how a typed failure is stored (default: as JSON) */
-  readonly failure?: Schema.Schema<E, EI, never>
+  /** how the success is stored; required when it is not plain JSON (see `IsJsonSafe`) */
+  readonly success?: Schema.Schema<A, any, never>
+  /** how a typed failure is stored; required when it is not plain JSON (see `IsJsonSafe`) */
+  readonly error?: Schema.Schema<E, any, never>
 }
+
+/**
+ * The options of `activity`, with `success` / `error` required when the effect's success / error
+ * type is not plain JSON: the journal must revive it through a schema, or the replayed value would
+ * not be what the type says.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ActivityOptionsFor<A, E> =
+  & ActivityOptions<A, E>
+  & (IsJsonSafe<A> extends true ? {} : { readonly success: Schema.Schema<A, any, never> })
+  & (IsJsonSafe<E> extends true ? {} : { readonly error: Schema.Schema<E, any, never> })
 
 const json = Schema.Unknown as Schema.Schema<any, any, never>
 
@@ -169,17 +202,26 @@ const replay = <A, E>(
  * @since 0.1.0
  * @category activities
  */
-export const activity = <A, E, R, AI = A, EI = E>(
+export const activity = <A, E, R>(
   name: string,
   effect: Effect.Effect<A, E, R>,
-  options?: ActivityOptions<A, AI, E, EI>
+  ...options: IsJsonSafe<A> extends true ? IsJsonSafe<E> extends true ? [options?: ActivityOptionsFor<A, E>]
+    : [options: ActivityOptionsFor<A, E>]
+    : [options: ActivityOptionsFor<A, E>]
+): Effect.Effect<A, E | ActivityTimeout | JournalMismatch, R> => activityImpl(name, effect, options[0])
+
+const activityImpl = <A, E, R>(
+  name: string,
+  effect: Effect.Effect<A, E, R>,
+  options: ActivityOptions<A, E> | undefined
 ): Effect.Effect<A, E | ActivityTimeout | JournalMismatch, R> =>
-  Effect.flatMap(CurrentTask, ({ scope }) => {
+  Effect.flatMap(CurrentTask, ({ scope }): Effect.Effect<A, E | ActivityTimeout | JournalMismatch, R> => {
     let run: Effect.Effect<A, E | ActivityTimeout, R> = withTimeout(effect, name, options?.timeout)
     if (options?.retry !== undefined) run = Effect.retry(run, options.retry as any) as any
     if (scope === undefined) return run
     const success = options?.success ?? json
-    const failure = options?.failure ?? json
+    // a timeout is journaled as itself, whatever the activity's own errors are stored as
+    const failure = Schema.Union(ActivityTimeout, options?.error ?? json) as Schema.Schema<E | ActivityTimeout, any, never>
     const index = scope.journalIndex++
     const entry = scope.journal[index]
     if (entry !== undefined && entry !== null) {
@@ -189,7 +231,7 @@ export const activity = <A, E, R, AI = A, EI = E>(
       return replay(scope, entry, success, failure)
     }
     return Effect.flatMap(Effect.exit(run), (exit) => {
-      const encoded = encodeExit(exit, success, failure as any)
+      const encoded = encodeExit(exit, success, failure)
       if (Option.isNone(encoded)) return exit
       scope.journal[index] = { name, type: "activity", ...encoded.value }
       return Effect.zipRight(Effect.orDie(scope.persist), exit)

@@ -4,7 +4,7 @@
  */
 import { describe, expectTypeOf, it } from "@effect/vitest"
 import { Data, Effect, Match, Schema } from "effect"
-import { Channel, Command, Interrupt, Send, StateGraph } from "effect-stategraph"
+import { Channel, Command, Interrupt, Send, StateGraph, Task } from "effect-stategraph"
 import type { GraphError, Snapshots } from "effect-stategraph"
 
 const state = {
@@ -190,5 +190,33 @@ describe("types", () => {
     expectTypeOf(Profile.ask({ message: "About you" })).toMatchTypeOf<Effect.Effect<{ readonly age: number }, unknown>>()
     // @ts-expect-error
     Profile.respond({ age: "old" })
+  })
+
+  it("an activity whose success or error is not plain JSON needs a schema for it", () => {
+    class Declined extends Schema.TaggedError<Declined>()("Declined", { code: Schema.Number }) {}
+    const at = Effect.succeed(new Date(0))
+    const declined = Effect.fail(new Oops())
+    // plain JSON needs nothing
+    Task.activity("n", Effect.succeed({ n: 1, tags: ["a"], at: "2026-01-01" }))
+    Task.activity("v", Effect.void)
+    Task.activity("s", Effect.fail("declined" as const))
+    // a Date would replay as a string
+    // @ts-expect-error
+    Task.activity("at", at)
+    // @ts-expect-error
+    Task.activity("at", at, { timeout: "1 second" })
+    Task.activity("at", at, { success: Schema.Date })
+    Task.activity("at", Effect.succeed({ at: new Date(0) }), { success: Schema.Struct({ at: Schema.Date }) })
+    // a class failure would replay as a plain object: its schema revives it
+    // @ts-expect-error
+    Task.activity("pay", declined)
+    // @ts-expect-error
+    Task.activity("pay", Effect.fail(new Declined({ code: 1 })))
+    Task.activity("pay", Effect.fail(new Declined({ code: 1 })), { error: Declined })
+    // the schema must be the value's
+    // @ts-expect-error
+    Task.activity("pay", Effect.fail(new Declined({ code: 1 })), { error: Schema.String })
+    // unknown and any promise nothing
+    Task.activity("u", Effect.succeed(JSON.parse("1") as unknown))
   })
 })

@@ -842,6 +842,41 @@ export const snapshotsContract = <R>(
         expect(yield* Ref.get(children)).toBe(3)
       }))
 
+    test("journaled classes replay as themselves: a Date success and a tagged-error failure, through their schemas", (store) =>
+      Effect.gen(function*() {
+        void store
+        const calls = yield* Ref.make(0)
+        class Declined extends Schema.TaggedError<Declined>()("ContractDeclined", { code: Schema.Number }) {
+          get summary() {
+            return `declined ${this.code}`
+          }
+        }
+        class Go extends Interrupt.Tag("ContractGoTyped", { request: Schema.Number, response: Schema.Boolean }) {}
+        const seen: Array<string> = []
+        const build = () =>
+          StateGraph.make({ id: "contract-journal-typed", state: { out: Channel.lastValue(Schema.String, { initial: () => "" }) } }).pipe(
+            StateGraph.addNode("work", () =>
+              Effect.gen(function*() {
+                const at = yield* Task.activity("at", Effect.as(Ref.update(calls, (n) => n + 1), new Date(Date.UTC(2026, 10, 25))), {
+                  success: Schema.Date
+                })
+                const error = yield* Effect.flip(Task.activity("pay", Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.fail(new Declined({ code: 7 }))), {
+                  error: Declined
+                }))
+                seen.push(`${at instanceof Date} ${error instanceof Declined} ${error._tag === "ContractDeclined" ? error.summary : error._tag}`)
+                const ok = yield* Go.ask(1)
+                return { out: `${ok} ${at.toISOString()}` }
+              })),
+            StateGraph.addEdge(StateGraph.START, "work"),
+            StateGraph.compile()
+          )
+        yield* Effect.flip(Effect.flatMap(build(), (g) => g.invoke({}, { threadId: "journal-typed" })))
+        const out = yield* Effect.flatMap(build(), (g) => g.resume({ threadId: "journal-typed" }, Go.respond(true)))
+        expect(out.out).toBe("true 2026-11-25T00:00:00.000Z")
+        expect(seen).toEqual(["true true declined 7", "true true declined 7"])
+        expect(yield* Ref.get(calls)).toBe(2)
+      }))
+
     test("a thread written by another version of the graph: SnapshotVersionMismatch unless allowed", (store) =>
       Effect.gen(function*() {
         void store
