@@ -687,6 +687,66 @@ export const snapshotsContract = <R>(
         expect(ids(yield* store.history("t"))).toEqual([id(3), id(1)])
       }))
 
+    test("leases: who holds which thread until when; ThreadBusy names the holder and the expiry", (store) =>
+      Effect.gen(function*() {
+        const other = options.sibling !== undefined ? yield* options.sibling : store
+        const before = Date.now()
+        const a = writer(store, "t", "run-a")
+        yield* a.claim(60_000)
+        yield* a.commit(id(1), [set("n", 1)])
+        yield* writer(store, "u", "run-u").claim(60_000)
+        const all = yield* other.leases()
+        expect(all.map((l) => [l.threadId, l.workflowId, l.holder, l.alive])).toEqual([["t", "wf", "run-a", true], ["u", "wf", "run-u", true]])
+        expect(all[0]!.until).toBeGreaterThanOrEqual(before + 60_000)
+        expect((yield* other.leases({ threadId: "u" })).map((l) => l.holder)).toEqual(["run-u"])
+        expect(yield* other.leases({ workflowId: "nope" })).toEqual([])
+        expect(yield* Effect.provideService(Snapshots.leases({ threadId: "t" }), Snapshots.Snapshots, other)).toEqual([all[0]])
+        // a refusal says who holds the thread, until when
+        const busy = yield* Effect.flip(writer(other, "t", "run-b").claim())
+        expect(busy).toMatchObject({ _tag: "ThreadBusy", threadId: "t", holder: "run-a", leaseUntil: all[0]!.until })
+        expect(busy.message).toContain("run-a")
+        const refused = yield* Effect.flip(other.commit({ threadId: "t", runId: "run-b", expectedHead: id(1), snapshot: snapshot("t", id(2), id(1)), writes: [] }))
+        expect(refused).toMatchObject({ _tag: "ThreadBusy", holder: "run-a" })
+        // a released thread is nobody's
+        yield* a.release
+        expect((yield* other.leases()).map((l) => l.threadId)).toEqual(["u"])
+      }))
+
+    test("releaseLease: refused while the lease runs unless forced; the old holder is fenced; the next run continues", (store) =>
+      Effect.gen(function*() {
+        const other = options.sibling !== undefined ? yield* options.sibling : store
+        const a = writer(store, "t", "run-a")
+        yield* a.claim(60_000)
+        yield* a.commit(id(1), [set("n", 1)])
+        const held = yield* Effect.flip(other.releaseLease("t"))
+        expect(held).toMatchObject({ _tag: "LeaseHeld", threadId: "t", holder: "run-a" })
+        expect((yield* other.leases()).map((l) => l.holder)).toEqual(["run-a"])
+        const broken = yield* Effect.provideService(Snapshots.releaseLease("t", { force: true }), Snapshots.Snapshots, other)
+        expect(Option.map(broken, (l) => [l.holder, l.alive])).toEqual(Option.some(["run-a", true]))
+        expect(yield* other.leases()).toEqual([])
+        // nobody holds it now: releasing again is a no-op
+        expect(yield* other.releaseLease("t")).toEqual(Option.none())
+        expect(yield* other.releaseLease("never-seen", { force: true })).toEqual(Option.none())
+        // the fenced holder cannot write, nor claim the thread back (its heartbeat would)
+        expect((yield* Effect.flip(a.commit(id(2), [set("n", 2)])))._tag).toBe("ThreadBusy")
+        expect((yield* Effect.flip(store.putTask("t", "run-a", id(1), taskRecord("x"))))._tag).toBe("ThreadBusy")
+        expect((yield* Effect.flip(a.claim()))._tag).toBe("ThreadBusy")
+        expect((yield* Effect.flip(store.commit({
+          threadId: "t", runId: "run-a", expectedHead: id(1), snapshot: snapshot("t", id(2), id(1)), writes: [],
+          claim: { workflowId: "wf", leaseMillis: 60_000 }
+        })))._tag).toBe("ThreadBusy")
+        // the next run takes the thread and continues it
+        const b = writer(other, "t", "run-b")
+        expect(yield* b.claim()).toBe(id(1))
+        yield* b.commit(id(3), [set("n", 3)])
+        expect(ids(yield* store.history("t"))).toEqual([id(3), id(1)])
+        // an expired lease is released without force
+        const c = writer(store, "v", "run-c")
+        yield* c.claim(20)
+        yield* sleep(40)
+        expect(Option.map(yield* other.releaseLease("v"), (l) => l.alive)).toEqual(Option.some(false))
+      }))
+
     // ----- corrupt rows ----------------------------------------------------------------------
 
     if (options.tamper !== undefined) {

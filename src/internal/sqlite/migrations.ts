@@ -205,11 +205,33 @@ const m0003 = Effect.gen(function*() {
   END`
 })
 
+/**
+ * A run whose lease an operator broke (`releaseLease`) may not claim the thread again: every
+ * claim (the claim statement, and those inside the commit and settle triggers) sets `run_id`, and
+ * this trigger leaves the row unchanged when the new holder is fenced, so the claim finds the
+ * thread not its own and refuses.
+ */
+const m0004 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE IF NOT EXISTS stategraph_fenced (
+    thread_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    PRIMARY KEY (thread_id, run_id)
+  ) WITHOUT ROWID`
+  yield* sql`CREATE TRIGGER IF NOT EXISTS stategraph_fenced_claim BEFORE UPDATE OF run_id ON stategraph_threads
+  WHEN NEW.run_id IS NOT NULL AND NEW.run_id IS NOT OLD.run_id
+    AND EXISTS (SELECT 1 FROM stategraph_fenced WHERE thread_id = NEW.thread_id AND run_id = NEW.run_id)
+  BEGIN
+    SELECT RAISE(IGNORE);
+  END`
+})
+
 /** @internal */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "1_create_tables": m0001,
   "2_commit_claims": m0002,
-  "3_settle_statement": m0003
+  "3_settle_statement": m0003,
+  "4_fenced_runs": m0004
 }
 
 /**

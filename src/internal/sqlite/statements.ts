@@ -31,6 +31,20 @@ WHERE (stategraph_threads.run_id IS NULL OR stategraph_threads.run_id = excluded
   AND stategraph_threads.head IS ?
 RETURNING head`
 
+/** Threads some run holds. params: threadId, threadId, workflowId, workflowId @internal */
+export const leases = `SELECT thread_id, workflow_id, run_id, lease_until FROM stategraph_threads
+WHERE run_id IS NOT NULL AND (? IS NULL OR thread_id = ?) AND (? IS NULL OR workflow_id = ?)
+ORDER BY thread_id`
+
+/** Fences a run out of a thread. params: threadId, runId @internal */
+export const fence = `INSERT OR IGNORE INTO stategraph_fenced (thread_id, run_id) VALUES (?, ?)`
+
+/** Breaks a lease (after fencing its holder). params: threadId, runId @internal */
+export const breakLease = `UPDATE stategraph_threads SET run_id = NULL, lease_until = 0 WHERE thread_id = ? AND run_id = ?`
+
+/** params: threadId @internal */
+export const deleteThreadFences = `DELETE FROM stategraph_fenced WHERE thread_id = ?`
+
 /** params: threadId, runId @internal */
 export const release = `UPDATE stategraph_threads SET run_id = NULL, lease_until = 0 WHERE thread_id = ? AND run_id = ?`
 

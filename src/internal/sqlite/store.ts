@@ -12,9 +12,9 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { CorruptSnapshot, StoreError, ThreadBusy } from "../../GraphError.js"
+import { CorruptSnapshot, LeaseHeld, StoreError, ThreadBusy } from "../../GraphError.js"
 import { WorkflowSnapshot, type WorkflowSnapshotEncoded } from "../../Snapshot.js"
-import type { Backend, ClaimOptions, CommitRequest, ListOptions, StatusPatch, ThreadSummary } from "../../Snapshots.js"
+import type { Backend, ClaimOptions, CommitRequest, Lease, ListOptions, StatusPatch, ThreadSummary } from "../../Snapshots.js"
 import * as Blobs from "./blobs.js"
 import * as Db from "./db.js"
 import * as Sql from "./statements.js"
@@ -695,7 +695,60 @@ export const make = (
     return Either.right(texts.right.map((record) => ({ checkpoint_id: row.checkpoint_id, record })))
   }
 
+  const toLeases = (rows: ReadonlyArray<any>): ReadonlyArray<Lease> => {
+    const now = Date.now()
+    return rows.map((r) => ({
+      threadId: r.thread_id,
+      workflowId: r.workflow_id,
+      holder: r.run_id,
+      until: Number(r.lease_until),
+      alive: Number(r.lease_until) > now
+    }))
+  }
+
+  /**
+   * A refusal names who holds the thread and until when: read after the refusing statement (never
+   * inside its transaction), and only on that path.
+   */
+  const naming = <A extends ReadonlyArray<any>, B, E>(f: (...args: A) => Effect.Effect<B, E>) => (...args: A) =>
+    Effect.catchIf(
+      f(...args),
+      (e): e is E & ThreadBusy => e instanceof ThreadBusy && e.holder === undefined,
+      (e) =>
+        db.once("leases", Sql.leases, [e.threadId, e.threadId, null, null]).pipe(
+          Effect.map(toLeases),
+          Effect.orElseSucceed(() => []),
+          Effect.flatMap((found) =>
+            Effect.fail(found.length === 0 ? e : new ThreadBusy({ threadId: e.threadId, holder: found[0]!.holder, leaseUntil: found[0]!.until }))
+          )
+        )
+    )
+
   const backend: Backend = {
+    leases: (options) =>
+      Effect.map(
+        db.once("leases", Sql.leases, [
+          options?.threadId ?? null,
+          options?.threadId ?? null,
+          options?.workflowId ?? null,
+          options?.workflowId ?? null
+        ]),
+        toLeases
+      ),
+
+    releaseLease: (threadId, options) =>
+      db.write("releaseLease", (tx) =>
+        Effect.gen(function*() {
+          const [lease] = toLeases(yield* tx.all(Sql.leases, [threadId, threadId, null, null]))
+          if (lease === undefined) return Option.none()
+          if (lease.alive && options?.force !== true) {
+            return yield* new LeaseHeld({ threadId, holder: lease.holder, leaseUntil: lease.until })
+          }
+          yield* tx.all(Sql.fence, [threadId, lease.holder])
+          yield* tx.all(Sql.breakLease, [threadId, lease.holder])
+          return Option.some(lease)
+        })),
+
     claim: (threadId, runId, { leaseMillis, workflowId }) =>
       Effect.suspend(() => {
         const now = Date.now()
@@ -832,6 +885,7 @@ export const make = (
           yield* tx.all(Sql.deleteThreadExecutions, [threadId])
           executions.delete(threadId)
           yield* tx.all(Sql.deleteThreadRow, [threadId])
+          yield* tx.all(Sql.deleteThreadFences, [threadId])
           for (const key of maps.keys()) if (key.startsWith(threadId + "\u0000")) maps.delete(key)
           return rows.length
         })),
@@ -864,6 +918,14 @@ export const make = (
     Effect.withSpan(f(...args), `SqliteSnapshots.${name}`, spanOptions)
   return {
     ...backend,
+    claim: naming(backend.claim),
+    commit: naming(backend.commit),
+    commitAll: naming(backend.commitAll),
+    settle: naming(backend.settle),
+    putTask: naming(backend.putTask),
+    setStatus: naming(backend.setStatus),
+    leases: traced("leases", backend.leases),
+    releaseLease: traced("releaseLease", backend.releaseLease),
     load: traced("load", backend.load),
     history: traced("history", backend.history),
     listByThread: traced("listByThread", backend.listByThread),
