@@ -21,10 +21,13 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as Channel from "./Channel.js"
 import type * as GraphError from "./GraphError.js"
+import { LeaseLost } from "./GraphError.js"
 import * as Interrupt from "./Interrupt.js"
-import { CurrentTask, type JournalEntry, type TaskScope } from "./internal/task.js"
+import { CurrentActivity, CurrentTask, type JournalEntry, type TaskScope } from "./internal/task.js"
 import { withoutStack } from "./internal/pause.js"
 import type { AnyCompiled, CompiledGraph, InterruptsOf } from "./StateGraph.js"
+import { randomUUID } from "node:crypto"
+import type { Backend } from "./Snapshots.js"
 import { Snapshots } from "./Snapshots.js"
 
 /**
@@ -208,17 +211,35 @@ export const activity = <A, E, R>(
   ...options: IsJsonSafe<A> extends true ? IsJsonSafe<E> extends true ? [options?: ActivityOptionsFor<A, E>]
     : [options: ActivityOptionsFor<A, E>]
     : [options: ActivityOptionsFor<A, E>]
-): Effect.Effect<A, E | ActivityTimeout | JournalMismatch, R> => activityImpl(name, effect, options[0])
+): Effect.Effect<A, E | ActivityTimeout | JournalMismatch | LeaseLost, R> => activityImpl(name, effect, options[0])
+
+/**
+ * A run that no longer holds its thread must not start a side effect: its lease ran out (it was
+ * frozen, or its heartbeat could not reach the store), another run took the thread over, or an
+ * operator broke the lease. Store writes are fenced anyway; this fences the outside world.
+ */
+const leaseCheck = (scope: TaskScope): Effect.Effect<void, LeaseLost> => {
+  if (!scope.durable || scope.threadId === undefined || scope.runId === undefined || scope.store === undefined) return Effect.void
+  const threadId = scope.threadId
+  const runId = scope.runId
+  return Effect.flatMap(Effect.orDie((scope.store as Backend).leases({ threadId })), (found) => {
+    const lease = found[0]
+    return lease !== undefined && lease.holder === runId && lease.alive
+      ? Effect.void
+      : Effect.fail(new LeaseLost({ threadId, runId, ...(lease !== undefined && lease.holder !== runId ? { holder: lease.holder } : {}) }))
+  })
+}
 
 const activityImpl = <A, E, R>(
   name: string,
   effect: Effect.Effect<A, E, R>,
   options: ActivityOptions<A, E> | undefined
-): Effect.Effect<A, E | ActivityTimeout | JournalMismatch, R> =>
-  Effect.flatMap(CurrentTask, ({ scope }): Effect.Effect<A, E | ActivityTimeout | JournalMismatch, R> => {
+): Effect.Effect<A, E | ActivityTimeout | JournalMismatch | LeaseLost, R> =>
+  Effect.flatMap(CurrentTask, ({ scope }): Effect.Effect<A, E | ActivityTimeout | JournalMismatch | LeaseLost, R> => {
     let run: Effect.Effect<A, E | ActivityTimeout, R> = withTimeout(effect, name, options?.timeout)
     if (options?.retry !== undefined) run = Effect.retry(run, options.retry as any) as any
-    if (scope === undefined) return run
+    // one key for the activity, kept across its own retries
+    if (scope === undefined) return Effect.suspend(() => Effect.provideService(run, CurrentActivity, { key: randomUUID() }))
     const success = options?.success ?? json
     // a timeout is journaled as itself, whatever the activity's own errors are stored as
     const failure = Schema.Union(ActivityTimeout, options?.error ?? json) as Schema.Schema<E | ActivityTimeout, any, never>
@@ -230,13 +251,34 @@ const activityImpl = <A, E, R>(
       }
       return replay(scope, entry, success, failure)
     }
-    return Effect.flatMap(Effect.exit(run), (exit) => {
-      const encoded = encodeExit(exit, success, failure)
-      if (Option.isNone(encoded)) return exit
-      scope.journal[index] = { name, type: "activity", ...encoded.value }
-      return Effect.zipRight(Effect.orDie(scope.persist), exit)
-    })
+    // the journal slot names the call: the same thread, task and slot on every re-run
+    const key = `${scope.threadId ?? ""}/${scope.taskId}/${scope.path}${index}`
+    return Effect.zipRight(
+      leaseCheck(scope),
+      Effect.flatMap(Effect.exit(Effect.provideService(run, CurrentActivity, { key })), (exit) => {
+        const encoded = encodeExit(exit, success, failure)
+        if (Option.isNone(encoded)) return exit
+        scope.journal[index] = { name, type: "activity", ...encoded.value }
+        return Effect.zipRight(Effect.orDie(scope.persist), exit)
+      })
+    )
   })
+
+/**
+ * The idempotency key of the running activity, to pass to the outside system it calls (a
+ * payment provider's `Idempotency-Key`, a unique message id): the effect of an activity can run
+ * more than once (a crash between the effect and its journal entry, see the guide), and the key
+ * lets the outside system do it once.
+ *
+ * Inside a graph node it is made of the thread, the task and the activity's slot in the task's
+ * journal: the same on every re-run of that call — in another process too — and different for
+ * every other call. An activity outside a graph node gets a random key, kept across its own
+ * `retry`; outside any activity each read is a new random key.
+ *
+ * @since 0.1.0
+ * @category activities
+ */
+export const idempotencyKey: Effect.Effect<string> = Effect.map(CurrentActivity, ({ key }) => key ?? randomUUID())
 
 /**
  * @since 0.1.0

@@ -400,7 +400,8 @@ const runTask = (
     forwarded,
     emit,
     modes,
-    store: env.store
+    store: env.store,
+    runId: env.runId
   }
   let attempts = 0
   let attempt: Effect.Effect<unknown, unknown, unknown> = Effect.suspend(() => {
