@@ -3,9 +3,9 @@
  * compile error compiles, or when an inferred type changes. The runtime part only builds graphs.
  */
 import { describe, expectTypeOf, it } from "@effect/vitest"
-import { Data, Effect, Match, Schema } from "effect"
-import { Channel, Command, Interrupt, Send, StateGraph, Task } from "effect-stategraph"
-import type { GraphError, Snapshots } from "effect-stategraph"
+import { Context, Data, Effect, Layer, Match, Schema } from "effect"
+import { Channel, Command, Graphs, Interrupt, Send, StateGraph, Task, Worker } from "effect-stategraph"
+import type { GraphError, Pipeline, Snapshots } from "effect-stategraph"
 
 const state = {
   n: Channel.lastValue(Schema.Number),
@@ -218,5 +218,32 @@ describe("types", () => {
     Task.activity("pay", Effect.fail(new Declined({ code: 1 })), { error: Schema.String })
     // unknown and any promise nothing
     Task.activity("u", Effect.succeed(JSON.parse("1") as unknown))
+  })
+
+  it("a worker needs the services its graphs' nodes need", () => {
+    class Mailer extends Context.Tag("types/Mailer")<Mailer, { readonly send: (to: string) => Effect.Effect<void> }>() {}
+    const mailing = base.pipe(
+      StateGraph.addNode("mail", () => Effect.as(Effect.flatMap(Mailer, (m) => m.send("a@b.c")), { n: 1 })),
+      StateGraph.addEdge(StateGraph.START, "mail"),
+      StateGraph.compileSync()
+    )
+    const plain = base.pipe(
+      StateGraph.addNode("a", () => Effect.succeed({ n: 1 })),
+      StateGraph.addEdge(StateGraph.START, "a"),
+      StateGraph.compileSync()
+    )
+    const graphs = Graphs.layer([mailing, plain])
+    expectTypeOf<Layer.Layer.Context<typeof graphs>>().toEqualTypeOf<Mailer>()
+    expectTypeOf<Layer.Layer.Context<ReturnType<typeof Graphs.layer<[typeof plain]>>>>().toEqualTypeOf<never>()
+    const workers = Worker.layer({ concurrency: 1 }).pipe(Layer.provide(graphs))
+    // @ts-expect-error a worker running the mailing graph does not compile without a Mailer
+    const missing: Layer.Layer<never, never, Snapshots.Snapshots | Pipeline.Pipelines> = workers
+    const provided: Layer.Layer<never, never, Snapshots.Snapshots | Pipeline.Pipelines> = workers.pipe(
+      Layer.provide(Layer.succeed(Mailer, { send: () => Effect.void }))
+    )
+    // Worker.run too
+    // @ts-expect-error
+    const run: Effect.Effect<never, never, Snapshots.Snapshots | Pipeline.Pipelines> = Effect.provide(Worker.run({ concurrency: 1 }), graphs)
+    void [missing, provided, run]
   })
 })
