@@ -2,7 +2,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { TaskRecord, WorkflowSnapshotEncoded } from "../Snapshot.js"
 import type { Backend, ClaimOptions, Lease, ListOptions, ThreadSummary } from "../Snapshots.js"
-import { LeaseHeld, ThreadBusy } from "../GraphError.js"
+import { CorruptSnapshot, LeaseHeld, ThreadBusy } from "../GraphError.js"
 
 interface ThreadEntry {
   readonly threadId: string
@@ -66,16 +66,31 @@ export const make = (): Backend => {
     }
   }
 
+  /** The lineage from a checkpoint; a link to a checkpoint that is not here is corruption. */
   const lineage = (t: ThreadEntry, from: string | null) => {
     const out: Array<WorkflowSnapshotEncoded> = []
+    const seen = new Set<string>()
     let id = from
-    while (id !== null) {
+    while (id !== null && !seen.has(id)) {
+      seen.add(id)
       const cp = t.checkpoints.get(id)
-      if (cp === undefined) break
+      if (cp === undefined) {
+        if (out.length === 0) break
+        return Effect.fail(new CorruptSnapshot({ threadId: t.threadId, issue: `the lineage links to checkpoint ${id}, which is missing` }))
+      }
       out.push(cp)
       id = cp.parentCheckpointId
     }
-    return out
+    return Effect.succeed(out)
+  }
+
+  /** Checkpoints whose parent was deleted start the lineage now (as the durable stores do). */
+  const cutOrphans = (t: ThreadEntry) => {
+    for (const [id, cp] of t.checkpoints) {
+      if (cp.parentCheckpointId !== null && !t.checkpoints.has(cp.parentCheckpointId)) {
+        t.checkpoints.set(id, { ...cp, parentCheckpointId: null })
+      }
+    }
   }
 
   /** The claim taken with a run's first write: the thread must be free (or the run's) at `head`. */
@@ -114,7 +129,10 @@ export const make = (): Backend => {
     release: (threadId, runId) =>
       Effect.sync(() => {
         const t = owned(threadId, runId)
-        if (t !== undefined) t.runId = undefined
+        if (t === undefined) return
+        t.runId = undefined
+        // a run that wrote nothing (`invoke(null)` on an unknown thread) leaves nothing behind
+        if (t.head === null) threads.delete(threadId)
       }),
     commit: ({ claim, expectedHead, release, runId, snapshot, threadId, writes }) =>
       Effect.suspend(() => {
@@ -123,6 +141,8 @@ export const make = (): Backend => {
         if (t === undefined || t.head !== expectedHead) return busy(threadId)
         const parent = snapshot.parentCheckpointId === null ? undefined : t.checkpoints.get(snapshot.parentCheckpointId)
         const channels: Record<string, unknown> = parent === undefined ? {} : { ...parent.channels }
+        // a parent never stored (a run with `exit` durability): the checkpoint follows the head it replaces
+        const parentCheckpointId = snapshot.parentCheckpointId === null || parent !== undefined ? snapshot.parentCheckpointId : expectedHead
         for (const w of writes) {
           if (w.mode === "set") channels[w.channel] = w.value
           else {
@@ -130,7 +150,7 @@ export const make = (): Backend => {
             channels[w.channel] = prev === undefined ? w.value : prev.concat(w.value as ReadonlyArray<unknown>)
           }
         }
-        t.checkpoints.set(snapshot.checkpointId, { ...snapshot, channels })
+        t.checkpoints.set(snapshot.checkpointId, { ...snapshot, parentCheckpointId, channels })
         t.head = snapshot.checkpointId
         if (release) t.runId = undefined
         t.workflowId = snapshot.workflowId
@@ -204,10 +224,10 @@ export const make = (): Backend => {
         return id === null ? Option.none() : Option.fromNullable(t.checkpoints.get(id))
       }),
     history: (threadId, options) =>
-      Effect.sync(() => {
+      Effect.suspend(() => {
         const t = threads.get(threadId)
-        if (t === undefined) return []
-        return applyList(lineage(t, options?.checkpointId ?? t.head), options)
+        if (t === undefined) return Effect.succeed([])
+        return Effect.map(lineage(t, options?.checkpointId ?? t.head), (rows) => applyList(rows, options))
       }),
     listByThread: (threadId, options) =>
       Effect.sync(() => {
@@ -256,6 +276,7 @@ export const make = (): Backend => {
             }
           }
           // checkpoints whose parent is gone start their own lineage: values are stored whole here
+          cutOrphans(t)
           if (t.head !== null && !t.checkpoints.has(t.head)) {
             const rest = [...t.checkpoints.keys()].sort()
             t.head = rest.length === 0 ? null : rest[rest.length - 1]!
@@ -286,6 +307,7 @@ export const make = (): Backend => {
               n++
             }
           }
+          cutOrphans(t)
         }
         return n
       }),

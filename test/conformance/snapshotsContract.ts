@@ -306,7 +306,8 @@ export const snapshotsContract = <R>(
       Effect.gen(function*() {
         const w = writer(store, "t")
         yield* w.claim()
-        yield* w.commit(id(1), [set("n", 1)], { error: "old" })
+        // a pending question belongs to a task of its checkpoint
+        yield* w.commit(id(1), [set("n", 1)], { error: "old", tasks: [{ id: "x", node: "a", send: false }] })
         const interrupts = [{ id: "i", kind: "K", request: 1, node: "a", taskId: "x", status: "pending" as const }]
         yield* store.setStatus("t", "run-1", id(1), { status: "paused", interrupts, pauseReason: "sleeping", wakeAt: 5_000 })
         let cp = yield* load(store, "t")
@@ -745,6 +746,35 @@ export const snapshotsContract = <R>(
         yield* c.claim(20)
         yield* sleep(40)
         expect(Option.map(yield* other.releaseLease("v"), (l) => l.alive)).toEqual(Option.some(false))
+      }))
+
+    test("invoke(null) on an unknown thread is ThreadNotFound and writes nothing", (store) =>
+      Effect.gen(function*() {
+        const graph = yield* chatGraph()
+        expect((yield* Effect.flip(graph.invoke(null, { threadId: "ghost" })))._tag).toBe("ThreadNotFound")
+        expect(yield* store.listThreads()).toEqual([])
+        expect(yield* store.leases()).toEqual([])
+        expect(Option.isNone(yield* store.load("ghost"))).toBe(true)
+        // nothing half-made stands in the way of the thread's real start
+        yield* graph.invoke({ messages: [{ role: "user", content: "hi" }] }, { threadId: "ghost" })
+        expect((yield* store.listThreads()).map((t) => t.threadId)).toEqual(["ghost"])
+      }))
+
+    test("a checkpoint whose parent was cleaned up or deleted starts the lineage: history is whole, never cut short", (store) =>
+      Effect.gen(function*() {
+        const w = writer(store, "t")
+        yield* w.claim()
+        for (let i = 1; i <= 6; i++) yield* w.commit(id(i), [set("n", i)], { status: i === 6 ? "completed" : "running", executionId: i <= 2 ? "e1" : "e2" })
+        yield* w.release
+        expect(yield* store.delete("e1")).toBe(2)
+        const afterDelete = yield* store.history("t")
+        expect(ids(afterDelete)).toEqual([id(6), id(5), id(4), id(3)])
+        expect(afterDelete[3]!.parentCheckpointId).toBeNull()
+        // createdAt is 1000 + step: steps 0..3 are id(1)..id(4)
+        expect(yield* store.cleanup({ olderThan: 1_004 })).toBe(2)
+        const afterCleanup = yield* store.history("t")
+        expect(ids(afterCleanup)).toEqual([id(6), id(5)])
+        expect(afterCleanup[1]!.parentCheckpointId).toBeNull()
       }))
 
     // ----- corrupt rows ----------------------------------------------------------------------

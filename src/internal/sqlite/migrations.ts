@@ -226,12 +226,36 @@ const m0004 = Effect.gen(function*() {
   END`
 })
 
+/**
+ * A checkpoint whose parent is not stored (deleted by a cleanup, or a run with `exit` durability
+ * linking to a step it never stored) starts its lineage: from now on a link to a missing
+ * checkpoint is corruption, never a silently shorter history. And a thread row without a
+ * checkpoint goes when its run lets it go.
+ */
+const m0005 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  // a thread row without a checkpoint exists only while a run holds it (a run that found nothing
+  // to do, e.g. \`invoke(null)\` on an unknown thread, leaves nothing behind)
+  yield* sql`CREATE TRIGGER IF NOT EXISTS stategraph_drop_empty_thread AFTER UPDATE OF run_id ON stategraph_threads
+  WHEN NEW.run_id IS NULL AND NEW.head IS NULL
+  BEGIN
+    DELETE FROM stategraph_threads WHERE thread_id = NEW.thread_id;
+  END`
+  yield* sql`DELETE FROM stategraph_threads WHERE head IS NULL AND run_id IS NULL`
+  yield* sql`UPDATE stategraph_checkpoints SET parent_id = NULL
+  WHERE parent_id IS NOT NULL AND NOT EXISTS (
+    SELECT 1 FROM stategraph_checkpoints p
+    WHERE p.thread_id = stategraph_checkpoints.thread_id AND p.checkpoint_id = stategraph_checkpoints.parent_id
+  )`
+})
+
 /** @internal */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "1_create_tables": m0001,
   "2_commit_claims": m0002,
   "3_settle_statement": m0003,
-  "4_fenced_runs": m0004
+  "4_fenced_runs": m0004,
+  "5_cut_lineages": m0005
 }
 
 /**

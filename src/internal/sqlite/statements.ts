@@ -176,7 +176,10 @@ const filters = `(? IS NULL OR c.checkpoint_id < ?) AND (? IS NULL OR c.status I
 /**
  * The lineage from a checkpoint (default: head) back through parent links, newest first (the
  * recursive query's queue is first-in first-out, so rows come out in lineage order, and the
- * `LIMIT` stops the walk early). `UNION` ends the walk on a cycle of tampered parent links.
+ * `LIMIT` stops the walk early). `UNION` ends the walk on a cycle of tampered parent links. A link
+ * to a checkpoint that is not stored comes out as a row without a checkpoint (`checkpoint_id`
+ * null, `lineage_id` the missing id): the first row when the start itself is unknown, a broken
+ * lineage otherwise.
  * params: checkpointId|null, threadId, threadId, threadId, before, before, statuses, statuses, limit
  *
  * @internal
@@ -188,8 +191,8 @@ export const history = `WITH RECURSIVE lineage (id) AS (
     JOIN stategraph_checkpoints c ON c.thread_id = ? AND c.checkpoint_id = l.id
   WHERE c.parent_id IS NOT NULL
 )
-SELECT ${CP} FROM lineage l CROSS JOIN stategraph_checkpoints c ON c.thread_id = ? AND c.checkpoint_id = l.id
-WHERE ${filters}
+SELECT ${CP}, l.id AS lineage_id FROM lineage l LEFT JOIN stategraph_checkpoints c ON c.thread_id = ? AND c.checkpoint_id = l.id
+WHERE c.checkpoint_id IS NULL OR (${filters})
 LIMIT ?`
 
 /** params: threadId, before, before, statuses, statuses, limit @internal */
@@ -247,6 +250,16 @@ export const sweepBlobs = `WITH RECURSIVE live (channel, id) AS (
   WHERE b.prev IS NOT NULL
 )
 DELETE FROM stategraph_blobs WHERE thread_id = ? AND (channel, blob_id) NOT IN (SELECT channel, id FROM live)`
+
+/**
+ * Cuts the lineage where its parents were deleted (cleanup, delete): such a checkpoint starts the
+ * lineage now, so a link to a missing checkpoint is always corruption. params: threadId, threadId
+ *
+ * @internal
+ */
+export const cutOrphans = `UPDATE stategraph_checkpoints SET parent_id = NULL
+WHERE thread_id = ? AND parent_id IS NOT NULL
+  AND parent_id NOT IN (SELECT checkpoint_id FROM stategraph_checkpoints WHERE thread_id = ?)`
 
 /** params: threadId @internal */
 export const threadHead = `SELECT head FROM stategraph_threads WHERE thread_id = ?`
