@@ -136,7 +136,12 @@ export const make = (): Backend => {
       }),
     commit: ({ claim, expectedHead, release, runId, snapshot, threadId, writes }) =>
       Effect.suspend(() => {
-        if (claim !== undefined && !claimAt(threadId, runId, claim, expectedHead)) return busy(threadId)
+        if (claim !== undefined) {
+          // new input read the head without a claim: the head must not have paused since
+          const head = threads.get(threadId)
+          const status = head === undefined || head.head === null ? undefined : head.checkpoints.get(head.head)?.status
+          if (status === "paused" || !claimAt(threadId, runId, claim, expectedHead)) return busy(threadId)
+        }
         const t = owned(threadId, runId)
         if (t === undefined || t.head !== expectedHead) return busy(threadId)
         const parent = snapshot.parentCheckpointId === null ? undefined : t.checkpoints.get(snapshot.parentCheckpointId)

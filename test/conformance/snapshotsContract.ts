@@ -641,6 +641,27 @@ export const snapshotsContract = <R>(
         expect(yield* store.claim("t", "run-a", claim)).toBe(id(2))
       }))
 
+    test("a first write of new input is refused on a head that paused since it was read (compare-and-set on the status too)", (store) =>
+      Effect.gen(function*() {
+        const other = options.sibling !== undefined ? yield* options.sibling : store
+        const claim = { workflowId: "wf", leaseMillis: 60_000 }
+        const a = writer(store, "t", "run-a")
+        yield* a.claim()
+        yield* a.commit(id(1), [set("n", 1)], { tasks: [{ id: "x", node: "a", send: false }] })
+        // run b read the head (running) without a claim; run a pauses on it and lets the claim go
+        const interrupts = [{ id: "x#0", kind: "K", request: 1, node: "a", taskId: "x", status: "pending" as const }]
+        yield* store.settle("t", "run-a", id(1), { records: [], patch: { status: "paused", interrupts, pauseReason: "interrupt" }, release: true })
+        const refused = yield* Effect.flip(other.commit({
+          threadId: "t", runId: "run-b", expectedHead: id(1), snapshot: snapshot("t", id(2), id(1)), writes: [set("n", 2)], claim
+        }))
+        expect(refused._tag).toBe("ThreadBusy")
+        expect(ids(yield* store.listByThread("t"))).toEqual([id(1)])
+        expect((yield* load(store, "t")).interrupts).toEqual(interrupts)
+        expect(yield* store.leases()).toEqual([])
+        // answering it (a settle that claims) is still possible
+        yield* other.settle("t", "run-c", id(1), { records: [], patch: { status: "running", interrupts: [] }, claim, release: true })
+      }))
+
     test("commitAll writes a run's checkpoints in order, all or none", (store) =>
       Effect.gen(function*() {
         const w = writer(store, "t")

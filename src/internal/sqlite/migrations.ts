@@ -249,13 +249,54 @@ const m0005 = Effect.gen(function*() {
   )`
 })
 
+/**
+ * A commit that takes the claim is a run's first write of new input, after reading the head
+ * without a claim: it must not land on a head that paused meanwhile (another run's input asked a
+ * question, kept its checkpoint id and let the claim go). The compare-and-set checks the head's
+ * status too, not only the owner and the head id.
+ */
+const m0006 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`DROP TRIGGER IF EXISTS stategraph_commit`
+  yield* sql`CREATE TRIGGER stategraph_commit INSTEAD OF INSERT ON stategraph_commit
+  BEGIN
+    INSERT INTO stategraph_threads (thread_id, workflow_id, head, status, wake_at, updated_at, run_id, lease_until)
+      SELECT NEW.thread_id, NEW.workflow_id, NULL, 'pending', NULL, NEW.now, NEW.run_id, NEW.lease_until WHERE NEW.claim
+      ON CONFLICT (thread_id) DO UPDATE SET run_id = excluded.run_id, lease_until = excluded.lease_until,
+        workflow_id = excluded.workflow_id
+      WHERE (stategraph_threads.run_id IS NULL OR stategraph_threads.run_id = excluded.run_id
+        OR stategraph_threads.lease_until <= NEW.now)
+        AND stategraph_threads.status <> 'paused';
+    SELECT RAISE(ABORT, 'stategraph: thread busy') WHERE NOT EXISTS (
+      SELECT 1 FROM stategraph_threads
+      WHERE thread_id = NEW.thread_id AND run_id = NEW.run_id AND head IS NEW.expected_head
+    );
+    UPDATE stategraph_threads SET head = NEW.checkpoint_id, status = NEW.status, wake_at = NEW.wake_at,
+      updated_at = NEW.created_at,
+      run_id = CASE WHEN NEW.release THEN NULL ELSE run_id END,
+      lease_until = CASE WHEN NEW.release THEN 0 ELSE lease_until END
+    WHERE thread_id = NEW.thread_id;
+    INSERT INTO stategraph_executions (execution_id, thread_id, initial_input)
+      SELECT NEW.execution_id, NEW.thread_id, NEW.initial_input WHERE NEW.note_execution
+      ON CONFLICT DO NOTHING;
+    INSERT INTO stategraph_blobs (thread_id, channel, blob_id, prev, data)
+      SELECT NEW.thread_id, value ->> 0, NEW.checkpoint_id, value ->> 1, value ->> 2 FROM json_each(NEW.blobs);
+    INSERT INTO stategraph_checkpoints (thread_id, checkpoint_id, parent_id, execution_id, workflow_id,
+      workflow_version, step, status, created_at, wake_at, pause_reason, error, interrupts, node_states, channels, body)
+    VALUES (NEW.thread_id, NEW.checkpoint_id, NEW.parent_id, NEW.execution_id, NEW.workflow_id, NEW.workflow_version,
+      NEW.step, NEW.status, NEW.created_at, NEW.wake_at, NEW.pause_reason, NEW.error, NEW.interrupts, NEW.node_states,
+      NEW.channels, NEW.body);
+  END`
+})
+
 /** @internal */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "1_create_tables": m0001,
   "2_commit_claims": m0002,
   "3_settle_statement": m0003,
   "4_fenced_runs": m0004,
-  "5_cut_lineages": m0005
+  "5_cut_lineages": m0005,
+  "6_no_input_on_paused": m0006
 }
 
 /**

@@ -17,8 +17,9 @@ WHERE stategraph_threads.run_id IS NULL OR stategraph_threads.run_id = excluded.
 RETURNING head`
 
 /**
- * The claim of a run's first write, inside its transaction: the thread is created, or claimed
- * when free (or the run's, or its lease ran out) and its head is the expected one.
+ * The claim of a run's first write (new input), inside its transaction: the thread is created, or
+ * claimed when free (or the run's, or its lease ran out), its head is the expected one and has not
+ * paused since it was read.
  * params: threadId, workflowId, now, runId, leaseUntil, now, expectedHead → rows when claimed
  *
  * @internal
@@ -28,7 +29,7 @@ VALUES (?, ?, NULL, 'pending', NULL, ?, ?, ?)
 ON CONFLICT (thread_id) DO UPDATE SET run_id = excluded.run_id, lease_until = excluded.lease_until,
   workflow_id = excluded.workflow_id
 WHERE (stategraph_threads.run_id IS NULL OR stategraph_threads.run_id = excluded.run_id OR stategraph_threads.lease_until <= ?)
-  AND stategraph_threads.head IS ?
+  AND stategraph_threads.head IS ? AND stategraph_threads.status <> 'paused'
 RETURNING head`
 
 /** Threads some run holds. params: threadId, threadId, workflowId, workflowId @internal */
