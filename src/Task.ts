@@ -284,27 +284,34 @@ export const idempotencyKey: Effect.Effect<string> = Effect.map(CurrentActivity,
  * @since 0.1.0
  * @category models
  */
-export interface ForEachOptions<A, AI> {
+export interface ForEachOptions<A, E = unknown> {
   /** children running at once (default: unbounded) */
   readonly concurrency?: number | "unbounded"
   /** fails the node with `FanOutTimeout` (keeping the partial results) after this long */
   readonly timeout?: Duration.DurationInput
-  /** how each child's result is stored (default: as JSON) */
-  readonly success?: Schema.Schema<A, AI, never>
+  /** how each child's result is stored (default: as JSON; give it for what is not plain JSON) */
+  readonly success?: Schema.Schema<A, any, never>
+  /**
+   * how a child's typed failure is stored (default: as JSON; give it for error classes). The
+   * errors of `Task` itself (`ActivityTimeout`, `JournalMismatch`, `LeaseLost`) are stored as
+   * themselves.
+   */
+  readonly error?: Schema.Schema<Exclude<E, ActivityTimeout | JournalMismatch | LeaseLost>, any, never>
 }
 
 type ChildEntry = { readonly exit: "success" | "failure"; readonly value: unknown }
 
-const forEachImpl = <In, A, E, R, AI>(
+const forEachImpl = <In, A, E, R>(
   items: Iterable<In>,
   f: (item: In, index: number) => Effect.Effect<A, E, R>,
   mode: "all" | "first" | "anyError",
-  options: ForEachOptions<A, AI> | undefined
+  options: ForEachOptions<A, E> | undefined
 ): Effect.Effect<any, any, R> =>
   Effect.flatMap(CurrentTask, ({ scope }) => {
     const list = Array.from(items)
     if (list.length === 0) return Effect.succeed(mode === "first" ? Option.none() : [])
     const success = options?.success ?? json
+    const failure = Schema.Union(ActivityTimeout, JournalMismatch, LeaseLost, options?.error ?? json) as Schema.Schema<E, any, never>
     const results = new Map<number, A>()
     let children: Record<string, ChildEntry> = {}
     let journals: Record<string, ReadonlyArray<JournalEntry>> = {}
@@ -330,7 +337,7 @@ const forEachImpl = <In, A, E, R, AI>(
       Effect.suspend(() => {
         if (Exit.isSuccess(exit)) results.set(i, exit.value)
         if (scope === undefined || isPause(exit)) return Effect.void
-        const encoded = encodeExit(exit, success, json)
+        const encoded = encodeExit(exit, success, failure)
         if (Option.isNone(encoded)) return Effect.void
         children = { ...children, [String(i)]: encoded.value }
         return save(scope)
@@ -358,7 +365,7 @@ const forEachImpl = <In, A, E, R, AI>(
     const child = (item: In, i: number): Effect.Effect<A, E, R> => {
       const done = children[String(i)]
       if (scope !== undefined && done !== undefined) {
-        return Effect.tap(replay(scope, done, success, json), (a) => Effect.sync(() => results.set(i, a)))
+        return Effect.tap(replay(scope, done, success, failure), (a) => Effect.sync(() => results.set(i, a)))
       }
       const body = scope === undefined ? f(item, i) : inScope(scope, i, f(item, i))
       return Effect.flatMap(Effect.exit(body), (exit) => Effect.zipRight(record(i, exit), exit))
@@ -367,7 +374,7 @@ const forEachImpl = <In, A, E, R, AI>(
     if (mode === "first") {
       const winner = Object.entries(children).find(([, c]) => c.exit === "success")
       if (scope !== undefined && winner !== undefined) {
-        run = Effect.map(replay(scope, winner[1], success, json), Option.some)
+        run = Effect.map(replay(scope, winner[1], success, failure), Option.some)
       } else {
         run = Effect.map(Effect.raceAll(list.map((item, i) => child(item, i))), Option.some)
       }
@@ -407,15 +414,15 @@ const forEachImpl = <In, A, E, R, AI>(
  * @category fan-out
  */
 export const forEach: {
-  <In, A, E, R, AI = A>(
+  <In, A, E, R>(
     items: Iterable<In>,
     f: (item: In, index: number) => Effect.Effect<A, E, R>,
-    options: ForEachOptions<A, AI> & { readonly mode: "first" }
+    options: ForEachOptions<A, E> & { readonly mode: "first" }
   ): Effect.Effect<Option.Option<A>, E | FanOutTimeout<A> | JournalMismatch, R>
-  <In, A, E, R, AI = A>(
+  <In, A, E, R>(
     items: Iterable<In>,
     f: (item: In, index: number) => Effect.Effect<A, E, R>,
-    options?: ForEachOptions<A, AI> & { readonly mode?: "all" | "anyError" }
+    options?: ForEachOptions<A, E> & { readonly mode?: "all" | "anyError" }
   ): Effect.Effect<Array<A>, E | FanOutTimeout<A> | JournalMismatch, R>
 } = (items: Iterable<any>, f: any, options?: any): any => forEachImpl(items, f, options?.mode ?? "all", options)
 

@@ -975,6 +975,14 @@ export const snapshotsContract = <R>(
                   error: Declined
                 }))
                 seen.push(`${at instanceof Date} ${error instanceof Declined} ${error._tag === "ContractDeclined" ? error.summary : error._tag}`)
+                // forEach children's results and failures too
+                const days = yield* Task.forEach([1, 2], (d) => Effect.as(Ref.update(calls, (n) => n + 1), new Date(Date.UTC(2026, 0, d))), {
+                  success: Schema.Date
+                })
+                const childError = yield* Effect.flip(Task.forEach([5], (code) => Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.fail(new Declined({ code }))), {
+                  error: Declined
+                }))
+                seen.push(`${days.every((d) => d instanceof Date)} ${childError instanceof Declined} ${childError._tag === "ContractDeclined" ? childError.summary : childError._tag}`)
                 const ok = yield* Go.ask(1)
                 return { out: `${ok} ${at.toISOString()}` }
               })),
@@ -984,8 +992,8 @@ export const snapshotsContract = <R>(
         yield* Effect.flip(Effect.flatMap(build(), (g) => g.invoke({}, { threadId: "journal-typed" })))
         const out = yield* Effect.flatMap(build(), (g) => g.resume({ threadId: "journal-typed" }, Go.respond(true)))
         expect(out.out).toBe("true 2026-11-25T00:00:00.000Z")
-        expect(seen).toEqual(["true true declined 7", "true true declined 7"])
-        expect(yield* Ref.get(calls)).toBe(2)
+        expect(seen).toEqual(["true true declined 7", "true true declined 5", "true true declined 7", "true true declined 5"])
+        expect(yield* Ref.get(calls)).toBe(5)
       }))
 
     test("a thread written by another version of the graph: SnapshotVersionMismatch unless allowed", (store) =>
