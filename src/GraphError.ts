@@ -59,10 +59,52 @@ export class RecursionLimitExceeded extends Schema.TaggedError<RecursionLimitExc
  * @category errors
  */
 export class ThreadBusy extends Schema.TaggedError<ThreadBusy>()("ThreadBusy", {
-  threadId: Schema.String
+  threadId: Schema.String,
+  /** the run holding the thread when the store refused, when one does */
+  holder: Schema.optional(Schema.String),
+  /** when that run's lease runs out unless it renews it (ms since epoch) */
+  leaseUntil: Schema.optional(Schema.Number)
 }) {
   override get message() {
-    return `thread "${this.threadId}" is busy: another run holds it`
+    const held = this.holder === undefined
+      ? "another run holds it"
+      : `run ${this.holder} holds it${this.leaseUntil === undefined ? "" : ` until ${new Date(this.leaseUntil).toISOString()}`}`
+    return `thread "${this.threadId}" is busy: ${held}`
+  }
+}
+
+/**
+ * `releaseLease` without `force` while the holder's lease is still running: the holder may be
+ * alive (a long node); force it only when you know the holder is gone.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class LeaseHeld extends Schema.TaggedError<LeaseHeld>()("LeaseHeld", {
+  threadId: Schema.String,
+  holder: Schema.String,
+  leaseUntil: Schema.Number
+}) {
+  override get message() {
+    return `thread "${this.threadId}" is held by run ${this.holder} until ${new Date(this.leaseUntil).toISOString()}: release it with force if that run is gone`
+  }
+}
+
+/**
+ * A run that no longer holds its thread (its lease ran out, another run took the thread over, or
+ * an operator released it) tried to start an activity: the side effect is not started.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class LeaseLost extends Schema.TaggedError<LeaseLost>()("LeaseLost", {
+  threadId: Schema.String,
+  runId: Schema.String,
+  /** who holds the thread now, if anyone */
+  holder: Schema.optional(Schema.String)
+}) {
+  override get message() {
+    return `run ${this.runId} no longer holds thread "${this.threadId}"${this.holder === undefined ? "" : ` (run ${this.holder} does)`}: activity not started`
   }
 }
 

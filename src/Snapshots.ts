@@ -12,7 +12,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type { CorruptSnapshot, StoreError } from "./GraphError.js"
+import type { CorruptSnapshot, LeaseHeld, StoreError } from "./GraphError.js"
 import { ThreadBusy } from "./GraphError.js"
 import * as memory from "./internal/memoryStore.js"
 import type { InterruptRecord, NodeSnapshot, SnapshotStatus, TaskRecord, WorkflowSnapshotEncoded } from "./Snapshot.js"
@@ -117,6 +117,34 @@ export interface CleanupOptions {
 }
 
 /**
+ * A run's hold on a thread: taken when the run starts writing, renewed by its heartbeat, given
+ * back when it ends. A lease that is no longer `alive` (its holder crashed or froze) lets the next
+ * run take the thread over.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Lease {
+  readonly threadId: string
+  readonly workflowId: string
+  /** the run holding the thread */
+  readonly holder: string
+  /** when the lease runs out unless renewed (ms since epoch) */
+  readonly until: number
+  /** whether `until` is still ahead (by the store's clock) */
+  readonly alive: boolean
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface LeaseOptions {
+  readonly threadId?: string
+  readonly workflowId?: string
+}
+
+/**
  * The store's interface (encoded).
  *
  * @since 0.1.0
@@ -207,6 +235,18 @@ export interface Backend {
    * `dryRun`, the count it would remove).
    */
   readonly cleanup: (options: CleanupOptions) => Effect.Effect<number, StoreError>
+  /** The threads some run holds (alive or run out), with the holder and until when. */
+  readonly leases: (options?: LeaseOptions) => Effect.Effect<ReadonlyArray<Lease>, StoreError>
+  /**
+   * Breaks a thread's lease: refused with `LeaseHeld` while it is alive, unless `force`. The
+   * holder is fenced: it cannot claim the thread again, so its later writes are refused
+   * (`ThreadBusy`) and its next activity is not started (`LeaseLost`). Returns the lease broken
+   * (none when nobody held the thread).
+   */
+  readonly releaseLease: (
+    threadId: string,
+    options?: { readonly force?: boolean }
+  ) => Effect.Effect<Option.Option<Lease>, LeaseHeld | StoreError>
 }
 
 /**
@@ -254,3 +294,27 @@ export const pausedThreads = (
   options?: { readonly workflowId?: string; readonly limit?: number }
 ): Effect.Effect<ReadonlyArray<ThreadSummary>, StoreError, Snapshots> =>
   Effect.flatMap(Snapshots, (store) => store.listThreads({ ...options, status: "paused" }))
+
+/**
+ * Who holds which thread until when: the leases of the store in context (alive or run out), for
+ * an operator looking at a thread that answers `ThreadBusy`.
+ *
+ * @since 0.1.0
+ * @category leases
+ */
+export const leases = (options?: LeaseOptions): Effect.Effect<ReadonlyArray<Lease>, StoreError, Snapshots> =>
+  Effect.flatMap(Snapshots, (store) => store.leases(options))
+
+/**
+ * Breaks a thread's lease (see `Backend.releaseLease`): refused with `LeaseHeld` while the
+ * holder's lease runs, unless `force`; the old holder is fenced, so the next run can continue the
+ * thread from its last commit.
+ *
+ * @since 0.1.0
+ * @category leases
+ */
+export const releaseLease = (
+  threadId: string,
+  options?: { readonly force?: boolean }
+): Effect.Effect<Option.Option<Lease>, LeaseHeld | StoreError, Snapshots> =>
+  Effect.flatMap(Snapshots, (store) => store.releaseLease(threadId, options))

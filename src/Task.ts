@@ -21,10 +21,13 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as Channel from "./Channel.js"
 import type * as GraphError from "./GraphError.js"
+import { LeaseLost } from "./GraphError.js"
 import * as Interrupt from "./Interrupt.js"
-import { CurrentTask, type JournalEntry, type TaskScope } from "./internal/task.js"
+import { CurrentActivity, CurrentTask, type JournalEntry, type TaskScope } from "./internal/task.js"
 import { withoutStack } from "./internal/pause.js"
 import type { AnyCompiled, CompiledGraph, InterruptsOf } from "./StateGraph.js"
+import { randomUUID } from "node:crypto"
+import type { Backend } from "./Snapshots.js"
 import { Snapshots } from "./Snapshots.js"
 
 /**
@@ -88,18 +91,51 @@ export class ChildFailed<E = unknown> extends Data.TaggedError("ChildFailed")<{
 }
 
 /**
+ * Whether `A` survives a JSON round trip as the same type: primitives, arrays and plain objects
+ * of those. Class instances (`Date`, `Map`, errors built with `Data.TaggedError` or
+ * `Schema.TaggedError`: anything with methods), functions, bigints and symbols do not — stored as
+ * JSON, they would come back as plain objects or strings while the type still says otherwise.
+ * `unknown` and `any` pass (they promise nothing).
+ *
  * @since 0.1.0
  * @category models
  */
-export interface ActivityOptions<A, AI, E, EI> {
+export type IsJsonSafe<A> = false extends JsonCheck<A, []> ? false : true
+
+type JsonCheck<A, Depth extends ReadonlyArray<0>> = Depth["length"] extends 10 ? true
+  : unknown extends A ? true
+  : A extends string | number | boolean | null | undefined | void ? true
+  : A extends Function | bigint | symbol ? false
+  : A extends ReadonlyArray<infer T> ? JsonCheck<T, [...Depth, 0]>
+  : A extends object ? (false extends { [K in keyof A]-?: JsonCheck<A[K], [...Depth, 0]> }[keyof A] ? false : true)
+  : false
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ActivityOptions<A, E> {
   /** retried before the result is journaled */
   readonly retry?: import("effect").Schedule.Schedule<any, E, never>
   readonly timeout?: Duration.DurationInput
-  /** how the success is stored (default: as JSON) */
-  readonly success?: Schema.Schema<A, AI, never>
-  /** how a typed failure is stored (default: as JSON) */
-  readonly failure?: Schema.Schema<E, EI, never>
+  /** how the success is stored; required when it is not plain JSON (see `IsJsonSafe`) */
+  readonly success?: Schema.Schema<A, any, never>
+  /** how a typed failure is stored; required when it is not plain JSON (see `IsJsonSafe`) */
+  readonly error?: Schema.Schema<E, any, never>
 }
+
+/**
+ * The options of `activity`, with `success` / `error` required when the effect's success / error
+ * type is not plain JSON: the journal must revive it through a schema, or the replayed value would
+ * not be what the type says.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ActivityOptionsFor<A, E> =
+  & ActivityOptions<A, E>
+  & (IsJsonSafe<A> extends true ? {} : { readonly success: Schema.Schema<A, any, never> })
+  & (IsJsonSafe<E> extends true ? {} : { readonly error: Schema.Schema<E, any, never> })
 
 const json = Schema.Unknown as Schema.Schema<any, any, never>
 
@@ -169,17 +205,44 @@ const replay = <A, E>(
  * @since 0.1.0
  * @category activities
  */
-export const activity = <A, E, R, AI = A, EI = E>(
+export const activity = <A, E, R>(
   name: string,
   effect: Effect.Effect<A, E, R>,
-  options?: ActivityOptions<A, AI, E, EI>
-): Effect.Effect<A, E | ActivityTimeout | JournalMismatch, R> =>
-  Effect.flatMap(CurrentTask, ({ scope }) => {
+  ...options: IsJsonSafe<A> extends true ? IsJsonSafe<E> extends true ? [options?: ActivityOptionsFor<A, E>]
+    : [options: ActivityOptionsFor<A, E>]
+    : [options: ActivityOptionsFor<A, E>]
+): Effect.Effect<A, E | ActivityTimeout | JournalMismatch | LeaseLost, R> => activityImpl(name, effect, options[0])
+
+/**
+ * A run that no longer holds its thread must not start a side effect: its lease ran out (it was
+ * frozen, or its heartbeat could not reach the store), another run took the thread over, or an
+ * operator broke the lease. Store writes are fenced anyway; this fences the outside world.
+ */
+const leaseCheck = (scope: TaskScope): Effect.Effect<void, LeaseLost> => {
+  if (!scope.durable || scope.threadId === undefined || scope.runId === undefined || scope.store === undefined) return Effect.void
+  const threadId = scope.threadId
+  const runId = scope.runId
+  return Effect.flatMap(Effect.orDie((scope.store as Backend).leases({ threadId })), (found) => {
+    const lease = found[0]
+    return lease !== undefined && lease.holder === runId && lease.alive
+      ? Effect.void
+      : Effect.fail(new LeaseLost({ threadId, runId, ...(lease !== undefined && lease.holder !== runId ? { holder: lease.holder } : {}) }))
+  })
+}
+
+const activityImpl = <A, E, R>(
+  name: string,
+  effect: Effect.Effect<A, E, R>,
+  options: ActivityOptions<A, E> | undefined
+): Effect.Effect<A, E | ActivityTimeout | JournalMismatch | LeaseLost, R> =>
+  Effect.flatMap(CurrentTask, ({ scope }): Effect.Effect<A, E | ActivityTimeout | JournalMismatch | LeaseLost, R> => {
     let run: Effect.Effect<A, E | ActivityTimeout, R> = withTimeout(effect, name, options?.timeout)
     if (options?.retry !== undefined) run = Effect.retry(run, options.retry as any) as any
-    if (scope === undefined) return run
+    // one key for the activity, kept across its own retries
+    if (scope === undefined) return Effect.suspend(() => Effect.provideService(run, CurrentActivity, { key: randomUUID() }))
     const success = options?.success ?? json
-    const failure = options?.failure ?? json
+    // a timeout is journaled as itself, whatever the activity's own errors are stored as
+    const failure = Schema.Union(ActivityTimeout, options?.error ?? json) as Schema.Schema<E | ActivityTimeout, any, never>
     const index = scope.journalIndex++
     const entry = scope.journal[index]
     if (entry !== undefined && entry !== null) {
@@ -188,39 +251,67 @@ export const activity = <A, E, R, AI = A, EI = E>(
       }
       return replay(scope, entry, success, failure)
     }
-    return Effect.flatMap(Effect.exit(run), (exit) => {
-      const encoded = encodeExit(exit, success, failure as any)
-      if (Option.isNone(encoded)) return exit
-      scope.journal[index] = { name, type: "activity", ...encoded.value }
-      return Effect.zipRight(Effect.orDie(scope.persist), exit)
-    })
+    // the journal slot names the call: the same thread, task and slot on every re-run
+    const key = `${scope.threadId ?? ""}/${scope.taskId}/${scope.path}${index}`
+    return Effect.zipRight(
+      leaseCheck(scope),
+      Effect.flatMap(Effect.exit(Effect.provideService(run, CurrentActivity, { key })), (exit) => {
+        const encoded = encodeExit(exit, success, failure)
+        if (Option.isNone(encoded)) return exit
+        scope.journal[index] = { name, type: "activity", ...encoded.value }
+        return Effect.zipRight(Effect.orDie(scope.persist), exit)
+      })
+    )
   })
+
+/**
+ * The idempotency key of the running activity, to pass to the outside system it calls (a
+ * payment provider's `Idempotency-Key`, a unique message id): the effect of an activity can run
+ * more than once (a crash between the effect and its journal entry, see the guide), and the key
+ * lets the outside system do it once.
+ *
+ * Inside a graph node it is made of the thread, the task and the activity's slot in the task's
+ * journal: the same on every re-run of that call — in another process too — and different for
+ * every other call. An activity outside a graph node gets a random key, kept across its own
+ * `retry`; outside any activity each read is a new random key.
+ *
+ * @since 0.1.0
+ * @category activities
+ */
+export const idempotencyKey: Effect.Effect<string> = Effect.map(CurrentActivity, ({ key }) => key ?? randomUUID())
 
 /**
  * @since 0.1.0
  * @category models
  */
-export interface ForEachOptions<A, AI> {
+export interface ForEachOptions<A, E = unknown> {
   /** children running at once (default: unbounded) */
   readonly concurrency?: number | "unbounded"
   /** fails the node with `FanOutTimeout` (keeping the partial results) after this long */
   readonly timeout?: Duration.DurationInput
-  /** how each child's result is stored (default: as JSON) */
-  readonly success?: Schema.Schema<A, AI, never>
+  /** how each child's result is stored (default: as JSON; give it for what is not plain JSON) */
+  readonly success?: Schema.Schema<A, any, never>
+  /**
+   * how a child's typed failure is stored (default: as JSON; give it for error classes). The
+   * errors of `Task` itself (`ActivityTimeout`, `JournalMismatch`, `LeaseLost`) are stored as
+   * themselves.
+   */
+  readonly error?: Schema.Schema<Exclude<E, ActivityTimeout | JournalMismatch | LeaseLost>, any, never>
 }
 
 type ChildEntry = { readonly exit: "success" | "failure"; readonly value: unknown }
 
-const forEachImpl = <In, A, E, R, AI>(
+const forEachImpl = <In, A, E, R>(
   items: Iterable<In>,
   f: (item: In, index: number) => Effect.Effect<A, E, R>,
   mode: "all" | "first" | "anyError",
-  options: ForEachOptions<A, AI> | undefined
+  options: ForEachOptions<A, E> | undefined
 ): Effect.Effect<any, any, R> =>
   Effect.flatMap(CurrentTask, ({ scope }) => {
     const list = Array.from(items)
     if (list.length === 0) return Effect.succeed(mode === "first" ? Option.none() : [])
     const success = options?.success ?? json
+    const failure = Schema.Union(ActivityTimeout, JournalMismatch, LeaseLost, options?.error ?? json) as Schema.Schema<E, any, never>
     const results = new Map<number, A>()
     let children: Record<string, ChildEntry> = {}
     let journals: Record<string, ReadonlyArray<JournalEntry>> = {}
@@ -246,7 +337,7 @@ const forEachImpl = <In, A, E, R, AI>(
       Effect.suspend(() => {
         if (Exit.isSuccess(exit)) results.set(i, exit.value)
         if (scope === undefined || isPause(exit)) return Effect.void
-        const encoded = encodeExit(exit, success, json)
+        const encoded = encodeExit(exit, success, failure)
         if (Option.isNone(encoded)) return Effect.void
         children = { ...children, [String(i)]: encoded.value }
         return save(scope)
@@ -274,7 +365,7 @@ const forEachImpl = <In, A, E, R, AI>(
     const child = (item: In, i: number): Effect.Effect<A, E, R> => {
       const done = children[String(i)]
       if (scope !== undefined && done !== undefined) {
-        return Effect.tap(replay(scope, done, success, json), (a) => Effect.sync(() => results.set(i, a)))
+        return Effect.tap(replay(scope, done, success, failure), (a) => Effect.sync(() => results.set(i, a)))
       }
       const body = scope === undefined ? f(item, i) : inScope(scope, i, f(item, i))
       return Effect.flatMap(Effect.exit(body), (exit) => Effect.zipRight(record(i, exit), exit))
@@ -283,7 +374,7 @@ const forEachImpl = <In, A, E, R, AI>(
     if (mode === "first") {
       const winner = Object.entries(children).find(([, c]) => c.exit === "success")
       if (scope !== undefined && winner !== undefined) {
-        run = Effect.map(replay(scope, winner[1], success, json), Option.some)
+        run = Effect.map(replay(scope, winner[1], success, failure), Option.some)
       } else {
         run = Effect.map(Effect.raceAll(list.map((item, i) => child(item, i))), Option.some)
       }
@@ -323,15 +414,15 @@ const forEachImpl = <In, A, E, R, AI>(
  * @category fan-out
  */
 export const forEach: {
-  <In, A, E, R, AI = A>(
+  <In, A, E, R>(
     items: Iterable<In>,
     f: (item: In, index: number) => Effect.Effect<A, E, R>,
-    options: ForEachOptions<A, AI> & { readonly mode: "first" }
+    options: ForEachOptions<A, E> & { readonly mode: "first" }
   ): Effect.Effect<Option.Option<A>, E | FanOutTimeout<A> | JournalMismatch, R>
-  <In, A, E, R, AI = A>(
+  <In, A, E, R>(
     items: Iterable<In>,
     f: (item: In, index: number) => Effect.Effect<A, E, R>,
-    options?: ForEachOptions<A, AI> & { readonly mode?: "all" | "anyError" }
+    options?: ForEachOptions<A, E> & { readonly mode?: "all" | "anyError" }
   ): Effect.Effect<Array<A>, E | FanOutTimeout<A> | JournalMismatch, R>
 } = (items: Iterable<any>, f: any, options?: any): any => forEachImpl(items, f, options?.mode ?? "all", options)
 

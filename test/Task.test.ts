@@ -111,6 +111,76 @@ describe("Task.activity", () => {
     }))
 })
 
+describe("Task.idempotencyKey and the lease check", () => {
+  for (const [storeName, on] of stores) {
+    it.live(`the key names the thread, task and call; it is the same when the call runs again (${storeName})`, () =>
+      on(Effect.gen(function*() {
+        const keys: Array<string> = []
+        let tries = 0
+        const graph = yield* StateGraph.make({ id: "idem", state: { n: Channel.lastValue(Schema.Number, { initial: () => 0 }) } }).pipe(
+          StateGraph.addNode("pay", () =>
+            Effect.gen(function*() {
+              const a = yield* Task.activity("quote", Effect.map(Task.idempotencyKey, (k) => (keys.push(`quote ${k}`), 1)))
+              const b = yield* Task.activity("charge", Effect.flatMap(Task.idempotencyKey, (k) => {
+                keys.push(`charge ${k}`)
+                // the outside system failed the first time: the thread fails, a continued thread tries again
+                return ++tries === 1 ? Effect.fail("unavailable" as const) : Effect.succeed(2)
+              }))
+              const children = yield* Task.forEach([0, 1], () => Task.activity("part", Task.idempotencyKey))
+              keys.push(...children.map((k) => `part ${k}`))
+              return { n: a + b }
+            })),
+          StateGraph.addEdge(StateGraph.START, "pay"),
+          StateGraph.compile()
+        )
+        expect(yield* Effect.flip(graph.invoke({}, { threadId: "idem-1" }))).toBe("unavailable")
+        expect((yield* graph.invoke(null, { threadId: "idem-1" })).n).toBe(3)
+        const [quote, charge1, charge2, part0, part1] = keys.map((k) => k.split(" ")[1]!)
+        expect(keys.map((k) => k.split(" ")[0])).toEqual(["quote", "charge", "charge", "part", "part"])
+        // the same call, run again by a continued thread: the same key
+        expect(charge2).toBe(charge1)
+        // every other call: another key; each names the thread
+        expect(new Set([quote, charge1, part0, part1]).size).toBe(4)
+        for (const k of [quote, charge1, part0, part1]) expect(k!.startsWith("idem-1/")).toBe(true)
+        // outside a graph node: a random key, kept across the activity's own retries
+        const outside: Array<string> = []
+        yield* Task.activity("x", Effect.flatMap(Task.idempotencyKey, (k) => (outside.push(k), outside.length < 3 ? Effect.fail("again") : Effect.void)), {
+          retry: Schedule.recurs(3)
+        })
+        expect(new Set(outside).size).toBe(1)
+      })))
+
+    it.live(`a run that lost its lease does not start an activity: LeaseLost; the next run continues (${storeName})`, () =>
+      on(Effect.gen(function*() {
+        const ran: Array<string> = []
+        let broken = false
+        const graph = yield* StateGraph.make({ id: "fenced", state: { n: Channel.lastValue(Schema.Number, { initial: () => 0 }) } }).pipe(
+          StateGraph.addNode("work", () =>
+            Effect.gen(function*() {
+              yield* Task.activity("first", Effect.sync(() => ran.push("first")))
+              // an operator breaks the lease meanwhile (the holder looked dead)
+              if (!broken) {
+                broken = true
+                yield* Effect.orDie(Snapshots.releaseLease("fenced-1", { force: true }))
+              }
+              yield* Task.activity("second", Effect.sync(() => ran.push("second")))
+              return { n: 1 }
+            })),
+          StateGraph.addEdge(StateGraph.START, "work"),
+          StateGraph.compile()
+        )
+        const error = yield* Effect.flip(graph.invoke({}, { threadId: "fenced-1" }))
+        // the fenced run could not record its failure either
+        expect(["LeaseLost", "ThreadBusy"]).toContain(error._tag)
+        expect(ran).toEqual(["first"])
+        expect(yield* Snapshots.leases()).toEqual([])
+        // the next run continues the thread: the first activity is journaled, the second runs now
+        expect((yield* graph.invoke(null, { threadId: "fenced-1" })).n).toBe(1)
+        expect(ran).toEqual(["first", "second"])
+      })))
+  }
+})
+
 describe("Task.activity and node retries", () => {
   it.effect("a node retry tries a failed activity again (finished ones are replayed)", () =>
     Effect.gen(function*() {

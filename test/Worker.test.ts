@@ -3,8 +3,8 @@ import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { Deferred, Effect, Option, Ref, Schema, TestClock } from "effect"
-import { Channel, Orchestrator, Pipeline, Send, StateGraph, Task, Worker } from "effect-stategraph"
+import { Context, Deferred, Effect, Layer, Option, Ref, Schema, TestClock } from "effect"
+import { Channel, Graphs, Orchestrator, Pipeline, RunEvent, Send, StateGraph, Task, Worker } from "effect-stategraph"
 import { items, makeKillGraph } from "./fixtures/orchestrator/killGraph.js"
 import { awaitPipeline, eventually, fullLayer, liveSleep, storeLayer, tempDb } from "./fixtures/orchestrator/setup.js"
 
@@ -114,6 +114,32 @@ describe("Worker", () => {
       expect(p.error).toContain(v1.version)
       const jobs = yield* Pipeline.jobs(r.pipelineId!).pipe(Effect.provide(storeLayer(db)))
       expect(jobs.map((j) => [j.node, j.status])).toEqual([["a", "failed"]])
+    }))
+
+  it.effect("a graph's services come with its registry: a worker runs a node that needs a Mailer given to Graphs.layer", () =>
+    Effect.gen(function*() {
+      const db = tempDb()
+      class Mailer extends Context.Tag("test/Mailer")<Mailer, { readonly send: (to: string) => Effect.Effect<void> }>() {}
+      const sent: Array<string> = []
+      const graph = StateGraph.make({ id: "mailing", state: Log }).pipe(
+        StateGraph.addNode("mail", () => Effect.as(Effect.flatMap(Mailer, (m) => m.send("ada@example.com")), { log: ["mailed"] })),
+        StateGraph.addEdge(StateGraph.START, "mail"),
+        StateGraph.compileSync()
+      )
+      // enqueueing runs no node (its Mailer would say so)
+      const r = yield* Orchestrator.orchestrate({ workflowId: "mailing", graph, input: {} }, { id: "async" }).pipe(
+        Effect.provide(fullLayer(db)),
+        Effect.provideService(Mailer, { send: () => Effect.sync(() => void sent.push("enqueuer")) })
+      )
+      // the Mailer is given to the registry only, as a worker process would be set up
+      const graphs = Graphs.layer([graph]).pipe(Layer.provide(Layer.succeed(Mailer, { send: (to) => Effect.sync(() => void sent.push(to)) })))
+      const p = yield* Effect.scoped(Effect.gen(function*() {
+        yield* Worker.start({ concurrency: 1, pollInterval: "5 millis" })
+        return yield* awaitPipeline(r.pipelineId!, ["failed", "completed"])
+      })).pipe(Effect.provide(Layer.mergeAll(Pipeline.layerSqlite({ filename: db }), graphs, RunEvent.layer)))
+      expect(p.error).toBeUndefined()
+      expect(p.status).toBe("completed")
+      expect(sent).toEqual(["ada@example.com"])
     }))
 
   it.effect("workers wake durable sleepers when due: a stategraph thread and a pipeline job", () =>

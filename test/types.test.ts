@@ -3,9 +3,9 @@
  * compile error compiles, or when an inferred type changes. The runtime part only builds graphs.
  */
 import { describe, expectTypeOf, it } from "@effect/vitest"
-import { Data, Effect, Match, Schema } from "effect"
-import { Channel, Command, Interrupt, Send, StateGraph } from "effect-stategraph"
-import type { GraphError, Snapshots } from "effect-stategraph"
+import { Context, Data, Effect, Layer, Match, Schema } from "effect"
+import { Channel, Command, Graphs, Interrupt, Send, StateGraph, Task, Worker } from "effect-stategraph"
+import type { GraphError, Pipeline, Snapshots } from "effect-stategraph"
 
 const state = {
   n: Channel.lastValue(Schema.Number),
@@ -190,5 +190,60 @@ describe("types", () => {
     expectTypeOf(Profile.ask({ message: "About you" })).toMatchTypeOf<Effect.Effect<{ readonly age: number }, unknown>>()
     // @ts-expect-error
     Profile.respond({ age: "old" })
+  })
+
+  it("an activity whose success or error is not plain JSON needs a schema for it", () => {
+    class Declined extends Schema.TaggedError<Declined>()("Declined", { code: Schema.Number }) {}
+    const at = Effect.succeed(new Date(0))
+    const declined = Effect.fail(new Oops())
+    // plain JSON needs nothing
+    Task.activity("n", Effect.succeed({ n: 1, tags: ["a"], at: "2026-01-01" }))
+    Task.activity("v", Effect.void)
+    Task.activity("s", Effect.fail("declined" as const))
+    // a Date would replay as a string
+    // @ts-expect-error
+    Task.activity("at", at)
+    // @ts-expect-error
+    Task.activity("at", at, { timeout: "1 second" })
+    Task.activity("at", at, { success: Schema.Date })
+    Task.activity("at", Effect.succeed({ at: new Date(0) }), { success: Schema.Struct({ at: Schema.Date }) })
+    // a class failure would replay as a plain object: its schema revives it
+    // @ts-expect-error
+    Task.activity("pay", declined)
+    // @ts-expect-error
+    Task.activity("pay", Effect.fail(new Declined({ code: 1 })))
+    Task.activity("pay", Effect.fail(new Declined({ code: 1 })), { error: Declined })
+    // the schema must be the value's
+    // @ts-expect-error
+    Task.activity("pay", Effect.fail(new Declined({ code: 1 })), { error: Schema.String })
+    // unknown and any promise nothing
+    Task.activity("u", Effect.succeed(JSON.parse("1") as unknown))
+  })
+
+  it("a worker needs the services its graphs' nodes need", () => {
+    class Mailer extends Context.Tag("types/Mailer")<Mailer, { readonly send: (to: string) => Effect.Effect<void> }>() {}
+    const mailing = base.pipe(
+      StateGraph.addNode("mail", () => Effect.as(Effect.flatMap(Mailer, (m) => m.send("a@b.c")), { n: 1 })),
+      StateGraph.addEdge(StateGraph.START, "mail"),
+      StateGraph.compileSync()
+    )
+    const plain = base.pipe(
+      StateGraph.addNode("a", () => Effect.succeed({ n: 1 })),
+      StateGraph.addEdge(StateGraph.START, "a"),
+      StateGraph.compileSync()
+    )
+    const graphs = Graphs.layer([mailing, plain])
+    expectTypeOf<Layer.Layer.Context<typeof graphs>>().toEqualTypeOf<Mailer>()
+    expectTypeOf<Layer.Layer.Context<ReturnType<typeof Graphs.layer<[typeof plain]>>>>().toEqualTypeOf<never>()
+    const workers = Worker.layer({ concurrency: 1 }).pipe(Layer.provide(graphs))
+    // @ts-expect-error a worker running the mailing graph does not compile without a Mailer
+    const missing: Layer.Layer<never, never, Snapshots.Snapshots | Pipeline.Pipelines> = workers
+    const provided: Layer.Layer<never, never, Snapshots.Snapshots | Pipeline.Pipelines> = workers.pipe(
+      Layer.provide(Layer.succeed(Mailer, { send: () => Effect.void }))
+    )
+    // Worker.run too
+    // @ts-expect-error
+    const run: Effect.Effect<never, never, Snapshots.Snapshots | Pipeline.Pipelines> = Effect.provide(Worker.run({ concurrency: 1 }), graphs)
+    void [missing, provided, run]
   })
 })

@@ -1,8 +1,8 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { TaskRecord, WorkflowSnapshotEncoded } from "../Snapshot.js"
-import type { Backend, ClaimOptions, ListOptions, ThreadSummary } from "../Snapshots.js"
-import { ThreadBusy } from "../GraphError.js"
+import type { Backend, ClaimOptions, Lease, ListOptions, ThreadSummary } from "../Snapshots.js"
+import { CorruptSnapshot, LeaseHeld, ThreadBusy } from "../GraphError.js"
 
 interface ThreadEntry {
   readonly threadId: string
@@ -10,6 +10,8 @@ interface ThreadEntry {
   head: string | null
   runId: string | undefined
   leaseUntil: number
+  /** a run whose lease was broken: it may not claim the thread again */
+  fenced: string | undefined
   updatedAt: number
   readonly checkpoints: Map<string, WorkflowSnapshotEncoded>
 }
@@ -34,6 +36,24 @@ export const make = (): Backend => {
     return t !== undefined && t.runId === runId ? t : undefined
   }
 
+  /** A refusal naming who holds the thread, and until when. */
+  const busy = (threadId: string) => {
+    const t = threads.get(threadId)
+    return Effect.fail(
+      t?.runId === undefined
+        ? new ThreadBusy({ threadId })
+        : new ThreadBusy({ threadId, holder: t.runId, leaseUntil: t.leaseUntil })
+    )
+  }
+
+  const leaseOf = (t: ThreadEntry, now: number): Lease => ({
+    threadId: t.threadId,
+    workflowId: t.workflowId,
+    holder: t.runId!,
+    until: t.leaseUntil,
+    alive: t.leaseUntil > now
+  })
+
   const summary = (t: ThreadEntry): ThreadSummary => {
     const head = t.head === null ? undefined : t.checkpoints.get(t.head)
     return {
@@ -46,16 +66,31 @@ export const make = (): Backend => {
     }
   }
 
+  /** The lineage from a checkpoint; a link to a checkpoint that is not here is corruption. */
   const lineage = (t: ThreadEntry, from: string | null) => {
     const out: Array<WorkflowSnapshotEncoded> = []
+    const seen = new Set<string>()
     let id = from
-    while (id !== null) {
+    while (id !== null && !seen.has(id)) {
+      seen.add(id)
       const cp = t.checkpoints.get(id)
-      if (cp === undefined) break
+      if (cp === undefined) {
+        if (out.length === 0) break
+        return Effect.fail(new CorruptSnapshot({ threadId: t.threadId, issue: `the lineage links to checkpoint ${id}, which is missing` }))
+      }
       out.push(cp)
       id = cp.parentCheckpointId
     }
-    return out
+    return Effect.succeed(out)
+  }
+
+  /** Checkpoints whose parent was deleted start the lineage now (as the durable stores do). */
+  const cutOrphans = (t: ThreadEntry) => {
+    for (const [id, cp] of t.checkpoints) {
+      if (cp.parentCheckpointId !== null && !t.checkpoints.has(cp.parentCheckpointId)) {
+        t.checkpoints.set(id, { ...cp, parentCheckpointId: null })
+      }
+    }
   }
 
   /** The claim taken with a run's first write: the thread must be free (or the run's) at `head`. */
@@ -64,11 +99,11 @@ export const make = (): Backend => {
     let t = threads.get(threadId)
     if (t === undefined) {
       if (head !== null) return false
-      t = { threadId, workflowId: claim.workflowId, head: null, runId: undefined, leaseUntil: 0, updatedAt: now, checkpoints: new Map() }
+      t = { threadId, workflowId: claim.workflowId, head: null, runId: undefined, leaseUntil: 0, fenced: undefined, updatedAt: now, checkpoints: new Map() }
       threads.set(threadId, t)
     }
     if (t.runId !== undefined && t.runId !== runId && t.leaseUntil > now) return false
-    if (t.head !== head) return false
+    if (t.head !== head || t.fenced === runId) return false
     t.runId = runId
     t.leaseUntil = now + claim.leaseMillis
     t.workflowId = claim.workflowId
@@ -81,11 +116,11 @@ export const make = (): Backend => {
         const now = Date.now()
         let t = threads.get(threadId)
         if (t === undefined) {
-          t = { threadId, workflowId, head: null, runId: undefined, leaseUntil: 0, updatedAt: now, checkpoints: new Map() }
+          t = { threadId, workflowId, head: null, runId: undefined, leaseUntil: 0, fenced: undefined, updatedAt: now, checkpoints: new Map() }
           threads.set(threadId, t)
         }
-        if (t.runId !== undefined && t.runId !== runId && t.leaseUntil > now) {
-          return Effect.fail(new ThreadBusy({ threadId }))
+        if ((t.runId !== undefined && t.runId !== runId && t.leaseUntil > now) || t.fenced === runId) {
+          return busy(threadId)
         }
         t.runId = runId
         t.leaseUntil = now + leaseMillis
@@ -94,15 +129,25 @@ export const make = (): Backend => {
     release: (threadId, runId) =>
       Effect.sync(() => {
         const t = owned(threadId, runId)
-        if (t !== undefined) t.runId = undefined
+        if (t === undefined) return
+        t.runId = undefined
+        // a run that wrote nothing (`invoke(null)` on an unknown thread) leaves nothing behind
+        if (t.head === null) threads.delete(threadId)
       }),
     commit: ({ claim, expectedHead, release, runId, snapshot, threadId, writes }) =>
       Effect.suspend(() => {
-        if (claim !== undefined && !claimAt(threadId, runId, claim, expectedHead)) return Effect.fail(new ThreadBusy({ threadId }))
+        if (claim !== undefined) {
+          // new input read the head without a claim: the head must not have paused since
+          const head = threads.get(threadId)
+          const status = head === undefined || head.head === null ? undefined : head.checkpoints.get(head.head)?.status
+          if (status === "paused" || !claimAt(threadId, runId, claim, expectedHead)) return busy(threadId)
+        }
         const t = owned(threadId, runId)
-        if (t === undefined || t.head !== expectedHead) return Effect.fail(new ThreadBusy({ threadId }))
+        if (t === undefined || t.head !== expectedHead) return busy(threadId)
         const parent = snapshot.parentCheckpointId === null ? undefined : t.checkpoints.get(snapshot.parentCheckpointId)
         const channels: Record<string, unknown> = parent === undefined ? {} : { ...parent.channels }
+        // a parent never stored (a run with `exit` durability): the checkpoint follows the head it replaces
+        const parentCheckpointId = snapshot.parentCheckpointId === null || parent !== undefined ? snapshot.parentCheckpointId : expectedHead
         for (const w of writes) {
           if (w.mode === "set") channels[w.channel] = w.value
           else {
@@ -110,7 +155,7 @@ export const make = (): Backend => {
             channels[w.channel] = prev === undefined ? w.value : prev.concat(w.value as ReadonlyArray<unknown>)
           }
         }
-        t.checkpoints.set(snapshot.checkpointId, { ...snapshot, channels })
+        t.checkpoints.set(snapshot.checkpointId, { ...snapshot, parentCheckpointId, channels })
         t.head = snapshot.checkpointId
         if (release) t.runId = undefined
         t.workflowId = snapshot.workflowId
@@ -128,17 +173,17 @@ export const make = (): Backend => {
             r.expectedHead === requests[i - 1]!.snapshot.checkpointId)
         )
         if (!chained || (first.claim === undefined && (t === undefined || t.head !== first.expectedHead))) {
-          return Effect.fail(new ThreadBusy({ threadId: first.threadId }))
+          return busy(first.threadId)
         }
         return Effect.forEach(requests, (r) => backend.commit(r), { discard: true })
       }),
     settle: (threadId, runId, checkpointId, { claim, patch, records: given, release }) =>
       Effect.suspend(() => {
-        if (claim !== undefined && !claimAt(threadId, runId, claim, checkpointId)) return Effect.fail(new ThreadBusy({ threadId }))
+        if (claim !== undefined && !claimAt(threadId, runId, claim, checkpointId)) return busy(threadId)
         // stored as JSON, as a durable store would: what reads back is what SQLite gives
         const records: ReadonlyArray<TaskRecord> = given.length === 0 ? given : JSON.parse(JSON.stringify(given))
         const t = owned(threadId, runId)
-        if (t === undefined || !t.checkpoints.has(checkpointId)) return Effect.fail(new ThreadBusy({ threadId }))
+        if (t === undefined || !t.checkpoints.has(checkpointId)) return busy(threadId)
         if (records.length > 0) {
           const cp = t.checkpoints.get(checkpointId)!
           const ids = new Set(records.map((r) => r.taskId))
@@ -155,7 +200,7 @@ export const make = (): Backend => {
         const record: TaskRecord = JSON.parse(JSON.stringify(given))
         const t = owned(threadId, runId)
         const cp = t?.checkpoints.get(checkpointId)
-        if (t === undefined || cp === undefined) return Effect.fail(new ThreadBusy({ threadId }))
+        if (t === undefined || cp === undefined) return busy(threadId)
         const pendingWrites: Array<TaskRecord> = cp.pendingWrites.filter((r) => r.taskId !== record.taskId)
         pendingWrites.push(record)
         t.checkpoints.set(checkpointId, { ...cp, pendingWrites })
@@ -165,7 +210,7 @@ export const make = (): Backend => {
       Effect.suspend(() => {
         const t = owned(threadId, runId)
         const cp = t?.checkpoints.get(checkpointId)
-        if (t === undefined || cp === undefined) return Effect.fail(new ThreadBusy({ threadId }))
+        if (t === undefined || cp === undefined) return busy(threadId)
         const next: any = { ...cp, status: patch.status, interrupts: patch.interrupts }
         if (patch.nodeStates !== undefined) next.nodeStates = patch.nodeStates
         if ("error" in patch) next.error = patch.error
@@ -184,10 +229,10 @@ export const make = (): Backend => {
         return id === null ? Option.none() : Option.fromNullable(t.checkpoints.get(id))
       }),
     history: (threadId, options) =>
-      Effect.sync(() => {
+      Effect.suspend(() => {
         const t = threads.get(threadId)
-        if (t === undefined) return []
-        return applyList(lineage(t, options?.checkpointId ?? t.head), options)
+        if (t === undefined) return Effect.succeed([])
+        return Effect.map(lineage(t, options?.checkpointId ?? t.head), (rows) => applyList(rows, options))
       }),
     listByThread: (threadId, options) =>
       Effect.sync(() => {
@@ -236,6 +281,7 @@ export const make = (): Backend => {
             }
           }
           // checkpoints whose parent is gone start their own lineage: values are stored whole here
+          cutOrphans(t)
           if (t.head !== null && !t.checkpoints.has(t.head)) {
             const rest = [...t.checkpoints.keys()].sort()
             t.head = rest.length === 0 ? null : rest[rest.length - 1]!
@@ -266,8 +312,32 @@ export const make = (): Backend => {
               n++
             }
           }
+          if (dryRun !== true) cutOrphans(t)
         }
         return onBatch !== undefined && dryRun !== true && n > 0 ? Effect.as(onBatch(n), n) : Effect.succeed(n)
+      }),
+    leases: (options) =>
+      Effect.sync(() => {
+        const now = Date.now()
+        return [...threads.values()]
+          .filter((t) => t.runId !== undefined)
+          .filter((t) => options?.threadId === undefined || t.threadId === options.threadId)
+          .filter((t) => options?.workflowId === undefined || t.workflowId === options.workflowId)
+          .map((t) => leaseOf(t, now))
+          .sort((a, b) => (a.threadId < b.threadId ? -1 : a.threadId > b.threadId ? 1 : 0))
+      }),
+    releaseLease: (threadId, options) =>
+      Effect.suspend(() => {
+        const t = threads.get(threadId)
+        if (t === undefined || t.runId === undefined) return Effect.succeed(Option.none())
+        const lease = leaseOf(t, Date.now())
+        if (lease.alive && options?.force !== true) {
+          return Effect.fail(new LeaseHeld({ threadId, holder: lease.holder, leaseUntil: lease.until }))
+        }
+        t.fenced = t.runId
+        t.runId = undefined
+        t.leaseUntil = 0
+        return Effect.succeed(Option.some(lease))
       })
   }
   return backend

@@ -77,6 +77,8 @@ export interface TaskScope {
   readonly modes: ReadonlySet<string>
   /** the store backend, for child graphs */
   readonly store: unknown
+  /** the run holding the thread: an activity starts only while it still does */
+  readonly runId?: string | undefined
 }
 
 /**
@@ -92,6 +94,11 @@ export interface ScopeHolder {
 /** @internal */
 export class CurrentTask extends Context.Reference<CurrentTask>()("effect-stategraph/CurrentTask", {
   defaultValue: (): ScopeHolder => ({ scope: undefined })
+}) {}
+
+/** The running activity's idempotency key (see `Task.idempotencyKey`). @internal */
+export class CurrentActivity extends Context.Reference<CurrentActivity>()("effect-stategraph/CurrentActivity", {
+  defaultValue: (): { readonly key: string | undefined } => ({ key: undefined })
 }) {}
 
 /** @internal */

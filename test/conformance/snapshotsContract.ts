@@ -306,7 +306,8 @@ export const snapshotsContract = <R>(
       Effect.gen(function*() {
         const w = writer(store, "t")
         yield* w.claim()
-        yield* w.commit(id(1), [set("n", 1)], { error: "old" })
+        // a pending question belongs to a task of its checkpoint
+        yield* w.commit(id(1), [set("n", 1)], { error: "old", tasks: [{ id: "x", node: "a", send: false }] })
         const interrupts = [{ id: "i", kind: "K", request: 1, node: "a", taskId: "x", status: "pending" as const }]
         yield* store.setStatus("t", "run-1", id(1), { status: "paused", interrupts, pauseReason: "sleeping", wakeAt: 5_000 })
         let cp = yield* load(store, "t")
@@ -645,6 +646,27 @@ export const snapshotsContract = <R>(
         expect(yield* store.claim("t", "run-a", claim)).toBe(id(2))
       }))
 
+    test("a first write of new input is refused on a head that paused since it was read (compare-and-set on the status too)", (store) =>
+      Effect.gen(function*() {
+        const other = options.sibling !== undefined ? yield* options.sibling : store
+        const claim = { workflowId: "wf", leaseMillis: 60_000 }
+        const a = writer(store, "t", "run-a")
+        yield* a.claim()
+        yield* a.commit(id(1), [set("n", 1)], { tasks: [{ id: "x", node: "a", send: false }] })
+        // run b read the head (running) without a claim; run a pauses on it and lets the claim go
+        const interrupts = [{ id: "x#0", kind: "K", request: 1, node: "a", taskId: "x", status: "pending" as const }]
+        yield* store.settle("t", "run-a", id(1), { records: [], patch: { status: "paused", interrupts, pauseReason: "interrupt" }, release: true })
+        const refused = yield* Effect.flip(other.commit({
+          threadId: "t", runId: "run-b", expectedHead: id(1), snapshot: snapshot("t", id(2), id(1)), writes: [set("n", 2)], claim
+        }))
+        expect(refused._tag).toBe("ThreadBusy")
+        expect(ids(yield* store.listByThread("t"))).toEqual([id(1)])
+        expect((yield* load(store, "t")).interrupts).toEqual(interrupts)
+        expect(yield* store.leases()).toEqual([])
+        // answering it (a settle that claims) is still possible
+        yield* other.settle("t", "run-c", id(1), { records: [], patch: { status: "running", interrupts: [] }, claim, release: true })
+      }))
+
     test("commitAll writes a run's checkpoints in order, all or none", (store) =>
       Effect.gen(function*() {
         const w = writer(store, "t")
@@ -690,6 +712,95 @@ export const snapshotsContract = <R>(
         yield* b.commit(id(3), [set("n", 3)])
         expect((yield* load(store, "t")).channels).toEqual({ n: 3 })
         expect(ids(yield* store.history("t"))).toEqual([id(3), id(1)])
+      }))
+
+    test("leases: who holds which thread until when; ThreadBusy names the holder and the expiry", (store) =>
+      Effect.gen(function*() {
+        const other = options.sibling !== undefined ? yield* options.sibling : store
+        const before = Date.now()
+        const a = writer(store, "t", "run-a")
+        yield* a.claim(60_000)
+        yield* a.commit(id(1), [set("n", 1)])
+        yield* writer(store, "u", "run-u").claim(60_000)
+        const all = yield* other.leases()
+        expect(all.map((l) => [l.threadId, l.workflowId, l.holder, l.alive])).toEqual([["t", "wf", "run-a", true], ["u", "wf", "run-u", true]])
+        expect(all[0]!.until).toBeGreaterThanOrEqual(before + 60_000)
+        expect((yield* other.leases({ threadId: "u" })).map((l) => l.holder)).toEqual(["run-u"])
+        expect(yield* other.leases({ workflowId: "nope" })).toEqual([])
+        expect(yield* Effect.provideService(Snapshots.leases({ threadId: "t" }), Snapshots.Snapshots, other)).toEqual([all[0]])
+        // a refusal says who holds the thread, until when
+        const busy = yield* Effect.flip(writer(other, "t", "run-b").claim())
+        expect(busy).toMatchObject({ _tag: "ThreadBusy", threadId: "t", holder: "run-a", leaseUntil: all[0]!.until })
+        expect(busy.message).toContain("run-a")
+        const refused = yield* Effect.flip(other.commit({ threadId: "t", runId: "run-b", expectedHead: id(1), snapshot: snapshot("t", id(2), id(1)), writes: [] }))
+        expect(refused).toMatchObject({ _tag: "ThreadBusy", holder: "run-a" })
+        // a released thread is nobody's
+        yield* a.release
+        expect((yield* other.leases()).map((l) => l.threadId)).toEqual(["u"])
+      }))
+
+    test("releaseLease: refused while the lease runs unless forced; the old holder is fenced; the next run continues", (store) =>
+      Effect.gen(function*() {
+        const other = options.sibling !== undefined ? yield* options.sibling : store
+        const a = writer(store, "t", "run-a")
+        yield* a.claim(60_000)
+        yield* a.commit(id(1), [set("n", 1)])
+        const held = yield* Effect.flip(other.releaseLease("t"))
+        expect(held).toMatchObject({ _tag: "LeaseHeld", threadId: "t", holder: "run-a" })
+        expect((yield* other.leases()).map((l) => l.holder)).toEqual(["run-a"])
+        const broken = yield* Effect.provideService(Snapshots.releaseLease("t", { force: true }), Snapshots.Snapshots, other)
+        expect(Option.map(broken, (l) => [l.holder, l.alive])).toEqual(Option.some(["run-a", true]))
+        expect(yield* other.leases()).toEqual([])
+        // nobody holds it now: releasing again is a no-op
+        expect(yield* other.releaseLease("t")).toEqual(Option.none())
+        expect(yield* other.releaseLease("never-seen", { force: true })).toEqual(Option.none())
+        // the fenced holder cannot write, nor claim the thread back (its heartbeat would)
+        expect((yield* Effect.flip(a.commit(id(2), [set("n", 2)])))._tag).toBe("ThreadBusy")
+        expect((yield* Effect.flip(store.putTask("t", "run-a", id(1), taskRecord("x"))))._tag).toBe("ThreadBusy")
+        expect((yield* Effect.flip(a.claim()))._tag).toBe("ThreadBusy")
+        expect((yield* Effect.flip(store.commit({
+          threadId: "t", runId: "run-a", expectedHead: id(1), snapshot: snapshot("t", id(2), id(1)), writes: [],
+          claim: { workflowId: "wf", leaseMillis: 60_000 }
+        })))._tag).toBe("ThreadBusy")
+        // the next run takes the thread and continues it
+        const b = writer(other, "t", "run-b")
+        expect(yield* b.claim()).toBe(id(1))
+        yield* b.commit(id(3), [set("n", 3)])
+        expect(ids(yield* store.history("t"))).toEqual([id(3), id(1)])
+        // an expired lease is released without force
+        const c = writer(store, "v", "run-c")
+        yield* c.claim(20)
+        yield* sleep(40)
+        expect(Option.map(yield* other.releaseLease("v"), (l) => l.alive)).toEqual(Option.some(false))
+      }))
+
+    test("invoke(null) on an unknown thread is ThreadNotFound and writes nothing", (store) =>
+      Effect.gen(function*() {
+        const graph = yield* chatGraph()
+        expect((yield* Effect.flip(graph.invoke(null, { threadId: "ghost" })))._tag).toBe("ThreadNotFound")
+        expect(yield* store.listThreads()).toEqual([])
+        expect(yield* store.leases()).toEqual([])
+        expect(Option.isNone(yield* store.load("ghost"))).toBe(true)
+        // nothing half-made stands in the way of the thread's real start
+        yield* graph.invoke({ messages: [{ role: "user", content: "hi" }] }, { threadId: "ghost" })
+        expect((yield* store.listThreads()).map((t) => t.threadId)).toEqual(["ghost"])
+      }))
+
+    test("a checkpoint whose parent was cleaned up or deleted starts the lineage: history is whole, never cut short", (store) =>
+      Effect.gen(function*() {
+        const w = writer(store, "t")
+        yield* w.claim()
+        for (let i = 1; i <= 6; i++) yield* w.commit(id(i), [set("n", i)], { status: i === 6 ? "completed" : "running", executionId: i <= 2 ? "e1" : "e2" })
+        yield* w.release
+        expect(yield* store.delete("e1")).toBe(2)
+        const afterDelete = yield* store.history("t")
+        expect(ids(afterDelete)).toEqual([id(6), id(5), id(4), id(3)])
+        expect(afterDelete[3]!.parentCheckpointId).toBeNull()
+        // createdAt is 1000 + step: steps 0..3 are id(1)..id(4)
+        expect(yield* store.cleanup({ olderThan: 1_004 })).toBe(2)
+        const afterCleanup = yield* store.history("t")
+        expect(ids(afterCleanup)).toEqual([id(6), id(5)])
+        expect(afterCleanup[1]!.parentCheckpointId).toBeNull()
       }))
 
     // ----- corrupt rows ----------------------------------------------------------------------
@@ -845,6 +956,49 @@ export const snapshotsContract = <R>(
         expect(out.out).toBe("true 2026-11-25 42,84,126")
         expect(yield* Ref.get(calls)).toBe(1)
         expect(yield* Ref.get(children)).toBe(3)
+      }))
+
+    test("journaled classes replay as themselves: a Date success and a tagged-error failure, through their schemas", (store) =>
+      Effect.gen(function*() {
+        void store
+        const calls = yield* Ref.make(0)
+        class Declined extends Schema.TaggedError<Declined>()("ContractDeclined", { code: Schema.Number }) {
+          get summary() {
+            return `declined ${this.code}`
+          }
+        }
+        class Go extends Interrupt.Tag("ContractGoTyped", { request: Schema.Number, response: Schema.Boolean }) {}
+        const seen: Array<string> = []
+        const build = () =>
+          StateGraph.make({ id: "contract-journal-typed", state: { out: Channel.lastValue(Schema.String, { initial: () => "" }) } }).pipe(
+            StateGraph.addNode("work", () =>
+              Effect.gen(function*() {
+                const at = yield* Task.activity("at", Effect.as(Ref.update(calls, (n) => n + 1), new Date(Date.UTC(2026, 10, 25))), {
+                  success: Schema.Date
+                })
+                const error = yield* Effect.flip(Task.activity("pay", Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.fail(new Declined({ code: 7 }))), {
+                  error: Declined
+                }))
+                seen.push(`${at instanceof Date} ${error instanceof Declined} ${error._tag === "ContractDeclined" ? error.summary : error._tag}`)
+                // forEach children's results and failures too
+                const days = yield* Task.forEach([1, 2], (d) => Effect.as(Ref.update(calls, (n) => n + 1), new Date(Date.UTC(2026, 0, d))), {
+                  success: Schema.Date
+                })
+                const childError = yield* Effect.flip(Task.forEach([5], (code) => Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.fail(new Declined({ code }))), {
+                  error: Declined
+                }))
+                seen.push(`${days.every((d) => d instanceof Date)} ${childError instanceof Declined} ${childError._tag === "ContractDeclined" ? childError.summary : childError._tag}`)
+                const ok = yield* Go.ask(1)
+                return { out: `${ok} ${at.toISOString()}` }
+              })),
+            StateGraph.addEdge(StateGraph.START, "work"),
+            StateGraph.compile()
+          )
+        yield* Effect.flip(Effect.flatMap(build(), (g) => g.invoke({}, { threadId: "journal-typed" })))
+        const out = yield* Effect.flatMap(build(), (g) => g.resume({ threadId: "journal-typed" }, Go.respond(true)))
+        expect(out.out).toBe("true 2026-11-25T00:00:00.000Z")
+        expect(seen).toEqual(["true true declined 7", "true true declined 5", "true true declined 7", "true true declined 5"])
+        expect(yield* Ref.get(calls)).toBe(5)
       }))
 
     test("a thread written by another version of the graph: SnapshotVersionMismatch unless allowed", (store) =>

@@ -158,7 +158,7 @@ describe("SqliteSnapshots schema upgrades", () => {
         const ctx = yield* Layer.build(SqliteSnapshots.layerSqlClient({ filename }))
         return yield* Context.get(ctx, SqlClient.SqlClient).unsafe(`SELECT migration_id FROM stategraph_migrations ORDER BY 1`)
       }))
-      expect(migrations).toEqual([{ migration_id: 1 }, { migration_id: 2 }, { migration_id: 3 }])
+      expect(migrations).toEqual([{ migration_id: 1 }, { migration_id: 2 }, { migration_id: 3 }, { migration_id: 4 }, { migration_id: 5 }, { migration_id: 6 }])
     }))
 })
 
@@ -193,6 +193,57 @@ describe("SqliteSnapshots load of a checkpoint whose values are all inline (one 
       // the untouched thread resumes, its record read the same way
       expect(yield* approval.resume({ threadId: "b" }, Approve.respond(true))).toEqual({ ok: true })
       expect((yield* approval.getState("b")).status).toBe("completed")
+    }).pipe(Effect.provide(fresh({}))))
+})
+
+describe("SqliteSnapshots: tampered links are a CorruptSnapshot, and a run that wrote nothing leaves no row", () => {
+  class Ok extends Interrupt.Tag("SqliteTamperOk", { request: Schema.String, response: Schema.Boolean }) {}
+  const graph = StateGraph.make({ id: "sqlite-tamper", state: { n: Channel.lastValue(Schema.Number, { initial: () => 0 }) } }).pipe(
+    StateGraph.addNode("inc", (s) => Effect.succeed({ n: s.n + 1 })),
+    StateGraph.addNode("ask", () => Effect.map(Ok.ask("go?"), (ok) => ({ n: ok ? 10 : -1 }))),
+    StateGraph.addEdge(StateGraph.START, "inc"),
+    StateGraph.addEdge("inc", "ask"),
+    StateGraph.compileSync()
+  )
+
+  it.scoped("a parent_id naming a missing checkpoint: history is a CorruptSnapshot, not a shorter lineage", () =>
+    Effect.gen(function*() {
+      yield* Effect.flip(graph.invoke({ n: 1 }, { threadId: "p" }))
+      const whole = yield* graph.history("p")
+      expect(whole.length).toBeGreaterThanOrEqual(2)
+      // the link of the second checkpoint to the first
+      const middle = whole[whole.length - 2]!.checkpointId
+      yield* exec(`UPDATE stategraph_checkpoints SET parent_id = 'cp-gone' WHERE thread_id = 'p' AND checkpoint_id = ?`, [middle])
+      const error = yield* Effect.flip(graph.history("p"))
+      expect(error._tag).toBe("CorruptSnapshot")
+      if (error._tag === "CorruptSnapshot") expect(error.issue).toContain("cp-gone")
+      const store = yield* Snapshots.Snapshots
+      expect((yield* Effect.flip(store.history("p")))._tag).toBe("CorruptSnapshot")
+      // the head alone still reads; an unknown start is still an empty lineage
+      expect((yield* graph.getState("p")).status).toBe("paused")
+      expect(yield* store.history("p", { checkpointId: "cp-unknown" })).toEqual([])
+      expect(yield* store.history("nobody")).toEqual([])
+    }).pipe(Effect.provide(fresh({}))))
+
+  it.scoped("a stored interrupt whose taskId was altered: CorruptSnapshot on read and on resume, nothing written", () =>
+    Effect.gen(function*() {
+      yield* Effect.flip(graph.invoke({ n: 1 }, { threadId: "i" }))
+      const before = yield* exec2(`SELECT count(*) AS n FROM stategraph_tasks`)
+      yield* exec(
+        `UPDATE stategraph_checkpoints SET interrupts = json_set(interrupts, '$[0].taskId', 'not-a-task')
+         WHERE thread_id = 'i' AND checkpoint_id = (SELECT head FROM stategraph_threads WHERE thread_id = 'i')`,
+        []
+      )
+      expect((yield* Effect.flip(graph.getState("i")))._tag).toBe("CorruptSnapshot")
+      const error = yield* Effect.flip(graph.resume({ threadId: "i" }, Ok.respond(true)))
+      expect(error._tag).toBe("CorruptSnapshot")
+      expect(yield* exec2(`SELECT count(*) AS n FROM stategraph_tasks`)).toEqual(before)
+    }).pipe(Effect.provide(fresh({}))))
+
+  it.scoped("invoke(null) on an unknown thread leaves no thread row", () =>
+    Effect.gen(function*() {
+      expect((yield* Effect.flip(graph.invoke(null, { threadId: "ghost" })))._tag).toBe("ThreadNotFound")
+      expect(yield* exec2(`SELECT count(*) AS n FROM stategraph_threads`)).toEqual([{ n: 0 }])
     }).pipe(Effect.provide(fresh({}))))
 })
 

@@ -16,9 +16,13 @@ const worker = path.join(here, "activityWorker.ts")
 const tsx = pathToFileURL(path.join(root, "node_modules/tsx/dist/loader.mjs")).href
 
 /** Starts the first run and SIGKILLs it once the activity is journaled. */
-const startAndKill = (args: ReadonlyArray<string>) =>
+const startAndKill = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
   new Promise<{ readonly killed: boolean; readonly stdout: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", tsx, worker, ...args, "start"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(process.execPath, ["--import", tsx, worker, ...args, "start"], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...env }
+    })
     let stdout = ""
     let killed = false
     child.stdout.on("data", (chunk) => {
@@ -50,5 +54,36 @@ describe("activity crash safety (SQLite, real processes)", () => {
     const final = JSON.parse(out.split("FINAL ")[1]!)
     expect(charges()).toHaveLength(1)
     expect(final.receipt).toBe(charges()[0]!.replace("charged by ", "receipt-"))
+  })
+
+  it("after a SIGKILL mid-node, an operator sees the lease, breaks it, and the thread continues at once", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "esg-lease-crash-"))
+    const db = path.join(dir, "threads.db")
+    const sideEffects = path.join(dir, "charges.log")
+    // a lease far longer than the test: only breaking it lets the thread continue
+    const env = { LEASE_MILLIS: "600000" }
+    const first = await startAndKill([db, sideEffects, "order-2"], env)
+    expect(first.killed).toBe(true)
+    const started = Date.now()
+    const out = execFileSync(process.execPath, ["--import", tsx, worker, db, sideEffects, "order-2", "operator"], {
+      cwd: root,
+      encoding: "utf8",
+      timeout: 60_000,
+      env: { ...process.env, ...env }
+    })
+    const line = (tag: string) => JSON.parse(out.split("\n").find((l) => l.startsWith(`${tag} `))!.slice(tag.length + 1))
+    const [lease] = line("LEASES")
+    expect(lease).toMatchObject({ threadId: "order-2", workflowId: "activity-crash", alive: true })
+    expect(lease.until).toBeGreaterThan(started + 500_000)
+    // ThreadBusy names the dead holder and its expiry
+    expect(line("BUSY")).toMatchObject({ _tag: "ThreadBusy", threadId: "order-2", holder: lease.holder, leaseUntil: lease.until })
+    // refused while the lease runs, unless forced
+    expect(line("HELD")).toMatchObject({ _tag: "LeaseHeld", holder: lease.holder })
+    expect(line("RELEASED")).toMatchObject({ holder: lease.holder })
+    // the thread continued in the same process, the charge replayed from the journal
+    const final = JSON.parse(out.split("FINAL ")[1]!)
+    const charges = fs.readFileSync(sideEffects, "utf8").trim().split("\n")
+    expect(charges).toHaveLength(1)
+    expect(final.receipt).toBe(charges[0]!.replace("charged by ", "receipt-"))
   })
 })

@@ -3,11 +3,15 @@
  * a line appended to a file) and then takes long to finish. The first process is SIGKILLed
  * between the activity and the end of the node; the second continues the thread.
  *
- * argv: <db file> <side-effect file> <threadId> <"start" | "continue">
+ * argv: <db file> <side-effect file> <threadId> <"start" | "continue" | "operator">
+ * env: LEASE_MILLIS (default 300)
+ *
+ * "operator" does what an operator would after the crash, printing a line per step: the leases,
+ * the ThreadBusy a continue gets, the refused unforced release, the forced one, then continues.
  */
-import { Effect, Schedule, Schema } from "effect"
+import { Effect, Option, Schedule, Schema } from "effect"
 import * as fs from "node:fs"
-import { Channel, SqliteSnapshots, StateGraph, Task } from "../../src/index.js"
+import { Channel, Snapshots, SqliteSnapshots, StateGraph, Task } from "../../src/index.js"
 
 const [filename, sideEffects, threadId, mode] = process.argv.slice(2) as [string, string, string, string]
 
@@ -30,10 +34,23 @@ const graph = StateGraph.make({
       return { receipt }
     })),
   StateGraph.addEdge(StateGraph.START, "pay"),
-  StateGraph.compileSync({ leaseMillis: 300 })
+  StateGraph.compileSync({ leaseMillis: Number(process.env.LEASE_MILLIS ?? 300) })
 )
 
-const program = mode === "start"
+const operator = Effect.gen(function*() {
+  console.log(`LEASES ${JSON.stringify(yield* Snapshots.leases())}`)
+  const busy = yield* Effect.flip(graph.invoke(null, { threadId }))
+  console.log(`BUSY ${JSON.stringify(busy)}`)
+  const held = yield* Effect.flip(Snapshots.releaseLease(threadId))
+  console.log(`HELD ${JSON.stringify(held)}`)
+  const broken = yield* Snapshots.releaseLease(threadId, { force: true })
+  console.log(`RELEASED ${JSON.stringify(Option.getOrNull(broken))}`)
+  return yield* graph.invoke(null, { threadId })
+})
+
+const program = mode === "operator"
+  ? operator
+  : mode === "start"
   ? graph.invoke({}, { threadId })
   // the killed run's claim expires after its lease: retry ThreadBusy until then
   : graph.invoke(null, { threadId }).pipe(

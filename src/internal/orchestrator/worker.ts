@@ -201,6 +201,8 @@ export const runJob = (deps: Deps, workerId: string, claimed: Claimed) =>
       ...(listened ? { emit: emitter(compiled, scope, probe, Effect.void), modes: eventsMode } : {})
     }, { keepClaim: true, onlyTasks: only, stopAfterSteps: 1 })
     if (config.timeoutMillis !== undefined) run = Effect.timeout(run, Duration.millis(config.timeoutMillis))
+    // the services the graph's nodes need, captured with the registry
+    run = Effect.provide(run, graphs.services)
     const exit = yield* Effect.exit(Effect.locally(run, ProbeRef, probe))
     const at = yield* Clock.currentTimeMillis
 
@@ -575,12 +577,15 @@ export const maintenance = (deps: Deps, options: PoolOptions) =>
       if (Option.isNone(head)) continue
       const graph = yield* deps.graphs.get(head.value.workflowId, head.value.workflowVersion)
       if (Option.isNone(graph)) continue
-      yield* Effect.forkDaemon(Effect.ignore(runInline({
-        graph: graph.value,
-        store: deps.store,
-        threadId: t.threadId,
-        request: { _tag: "Input", input: null }
-      })))
+      yield* Effect.forkDaemon(Effect.ignore(Effect.provide(
+        runInline({
+          graph: graph.value,
+          store: deps.store,
+          threadId: t.threadId,
+          request: { _tag: "Input", input: null }
+        }),
+        deps.graphs.services
+      )))
     }
   }).pipe(
     Effect.catchAllCause((cause) => Effect.logWarning("worker maintenance failed", cause)),

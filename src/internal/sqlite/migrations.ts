@@ -205,11 +205,98 @@ const m0003 = Effect.gen(function*() {
   END`
 })
 
+/**
+ * A run whose lease an operator broke (`releaseLease`) may not claim the thread again: every
+ * claim (the claim statement, and those inside the commit and settle triggers) sets `run_id`, and
+ * this trigger leaves the row unchanged when the new holder is fenced, so the claim finds the
+ * thread not its own and refuses.
+ */
+const m0004 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE IF NOT EXISTS stategraph_fenced (
+    thread_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    PRIMARY KEY (thread_id, run_id)
+  ) WITHOUT ROWID`
+  yield* sql`CREATE TRIGGER IF NOT EXISTS stategraph_fenced_claim BEFORE UPDATE OF run_id ON stategraph_threads
+  WHEN NEW.run_id IS NOT NULL AND NEW.run_id IS NOT OLD.run_id
+    AND EXISTS (SELECT 1 FROM stategraph_fenced WHERE thread_id = NEW.thread_id AND run_id = NEW.run_id)
+  BEGIN
+    SELECT RAISE(IGNORE);
+  END`
+})
+
+/**
+ * A checkpoint whose parent is not stored (deleted by a cleanup, or a run with `exit` durability
+ * linking to a step it never stored) starts its lineage: from now on a link to a missing
+ * checkpoint is corruption, never a silently shorter history. And a thread row without a
+ * checkpoint goes when its run lets it go.
+ */
+const m0005 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  // a thread row without a checkpoint exists only while a run holds it (a run that found nothing
+  // to do, e.g. \`invoke(null)\` on an unknown thread, leaves nothing behind)
+  yield* sql`CREATE TRIGGER IF NOT EXISTS stategraph_drop_empty_thread AFTER UPDATE OF run_id ON stategraph_threads
+  WHEN NEW.run_id IS NULL AND NEW.head IS NULL
+  BEGIN
+    DELETE FROM stategraph_threads WHERE thread_id = NEW.thread_id;
+  END`
+  yield* sql`DELETE FROM stategraph_threads WHERE head IS NULL AND run_id IS NULL`
+  yield* sql`UPDATE stategraph_checkpoints SET parent_id = NULL
+  WHERE parent_id IS NOT NULL AND NOT EXISTS (
+    SELECT 1 FROM stategraph_checkpoints p
+    WHERE p.thread_id = stategraph_checkpoints.thread_id AND p.checkpoint_id = stategraph_checkpoints.parent_id
+  )`
+})
+
+/**
+ * A commit that takes the claim is a run's first write of new input, after reading the head
+ * without a claim: it must not land on a head that paused meanwhile (another run's input asked a
+ * question, kept its checkpoint id and let the claim go). The compare-and-set checks the head's
+ * status too, not only the owner and the head id.
+ */
+const m0006 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`DROP TRIGGER IF EXISTS stategraph_commit`
+  yield* sql`CREATE TRIGGER stategraph_commit INSTEAD OF INSERT ON stategraph_commit
+  BEGIN
+    INSERT INTO stategraph_threads (thread_id, workflow_id, head, status, wake_at, updated_at, run_id, lease_until)
+      SELECT NEW.thread_id, NEW.workflow_id, NULL, 'pending', NULL, NEW.now, NEW.run_id, NEW.lease_until WHERE NEW.claim
+      ON CONFLICT (thread_id) DO UPDATE SET run_id = excluded.run_id, lease_until = excluded.lease_until,
+        workflow_id = excluded.workflow_id
+      WHERE (stategraph_threads.run_id IS NULL OR stategraph_threads.run_id = excluded.run_id
+        OR stategraph_threads.lease_until <= NEW.now)
+        AND stategraph_threads.status <> 'paused';
+    SELECT RAISE(ABORT, 'stategraph: thread busy') WHERE NOT EXISTS (
+      SELECT 1 FROM stategraph_threads
+      WHERE thread_id = NEW.thread_id AND run_id = NEW.run_id AND head IS NEW.expected_head
+    );
+    UPDATE stategraph_threads SET head = NEW.checkpoint_id, status = NEW.status, wake_at = NEW.wake_at,
+      updated_at = NEW.created_at,
+      run_id = CASE WHEN NEW.release THEN NULL ELSE run_id END,
+      lease_until = CASE WHEN NEW.release THEN 0 ELSE lease_until END
+    WHERE thread_id = NEW.thread_id;
+    INSERT INTO stategraph_executions (execution_id, thread_id, initial_input)
+      SELECT NEW.execution_id, NEW.thread_id, NEW.initial_input WHERE NEW.note_execution
+      ON CONFLICT DO NOTHING;
+    INSERT INTO stategraph_blobs (thread_id, channel, blob_id, prev, data)
+      SELECT NEW.thread_id, value ->> 0, NEW.checkpoint_id, value ->> 1, value ->> 2 FROM json_each(NEW.blobs);
+    INSERT INTO stategraph_checkpoints (thread_id, checkpoint_id, parent_id, execution_id, workflow_id,
+      workflow_version, step, status, created_at, wake_at, pause_reason, error, interrupts, node_states, channels, body)
+    VALUES (NEW.thread_id, NEW.checkpoint_id, NEW.parent_id, NEW.execution_id, NEW.workflow_id, NEW.workflow_version,
+      NEW.step, NEW.status, NEW.created_at, NEW.wake_at, NEW.pause_reason, NEW.error, NEW.interrupts, NEW.node_states,
+      NEW.channels, NEW.body);
+  END`
+})
+
 /** @internal */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "1_create_tables": m0001,
   "2_commit_claims": m0002,
-  "3_settle_statement": m0003
+  "3_settle_statement": m0003,
+  "4_fenced_runs": m0004,
+  "5_cut_lineages": m0005,
+  "6_no_input_on_paused": m0006
 }
 
 /**

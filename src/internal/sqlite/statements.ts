@@ -17,8 +17,9 @@ WHERE stategraph_threads.run_id IS NULL OR stategraph_threads.run_id = excluded.
 RETURNING head`
 
 /**
- * The claim of a run's first write, inside its transaction: the thread is created, or claimed
- * when free (or the run's, or its lease ran out) and its head is the expected one.
+ * The claim of a run's first write (new input), inside its transaction: the thread is created, or
+ * claimed when free (or the run's, or its lease ran out), its head is the expected one and has not
+ * paused since it was read.
  * params: threadId, workflowId, now, runId, leaseUntil, now, expectedHead → rows when claimed
  *
  * @internal
@@ -28,8 +29,22 @@ VALUES (?, ?, NULL, 'pending', NULL, ?, ?, ?)
 ON CONFLICT (thread_id) DO UPDATE SET run_id = excluded.run_id, lease_until = excluded.lease_until,
   workflow_id = excluded.workflow_id
 WHERE (stategraph_threads.run_id IS NULL OR stategraph_threads.run_id = excluded.run_id OR stategraph_threads.lease_until <= ?)
-  AND stategraph_threads.head IS ?
+  AND stategraph_threads.head IS ? AND stategraph_threads.status <> 'paused'
 RETURNING head`
+
+/** Threads some run holds. params: threadId, threadId, workflowId, workflowId @internal */
+export const leases = `SELECT thread_id, workflow_id, run_id, lease_until FROM stategraph_threads
+WHERE run_id IS NOT NULL AND (? IS NULL OR thread_id = ?) AND (? IS NULL OR workflow_id = ?)
+ORDER BY thread_id`
+
+/** Fences a run out of a thread. params: threadId, runId @internal */
+export const fence = `INSERT OR IGNORE INTO stategraph_fenced (thread_id, run_id) VALUES (?, ?)`
+
+/** Breaks a lease (after fencing its holder). params: threadId, runId @internal */
+export const breakLease = `UPDATE stategraph_threads SET run_id = NULL, lease_until = 0 WHERE thread_id = ? AND run_id = ?`
+
+/** params: threadId @internal */
+export const deleteThreadFences = `DELETE FROM stategraph_fenced WHERE thread_id = ?`
 
 /** params: threadId, runId @internal */
 export const release = `UPDATE stategraph_threads SET run_id = NULL, lease_until = 0 WHERE thread_id = ? AND run_id = ?`
@@ -162,7 +177,10 @@ const filters = `(? IS NULL OR c.checkpoint_id < ?) AND (? IS NULL OR c.status I
 /**
  * The lineage from a checkpoint (default: head) back through parent links, newest first (the
  * recursive query's queue is first-in first-out, so rows come out in lineage order, and the
- * `LIMIT` stops the walk early). `UNION` ends the walk on a cycle of tampered parent links.
+ * `LIMIT` stops the walk early). `UNION` ends the walk on a cycle of tampered parent links. A link
+ * to a checkpoint that is not stored comes out as a row without a checkpoint (`checkpoint_id`
+ * null, `lineage_id` the missing id): the first row when the start itself is unknown, a broken
+ * lineage otherwise.
  * params: checkpointId|null, threadId, threadId, threadId, before, before, statuses, statuses, limit
  *
  * @internal
@@ -174,8 +192,8 @@ export const history = `WITH RECURSIVE lineage (id) AS (
     JOIN stategraph_checkpoints c ON c.thread_id = ? AND c.checkpoint_id = l.id
   WHERE c.parent_id IS NOT NULL
 )
-SELECT ${CP} FROM lineage l CROSS JOIN stategraph_checkpoints c ON c.thread_id = ? AND c.checkpoint_id = l.id
-WHERE ${filters}
+SELECT ${CP}, l.id AS lineage_id FROM lineage l LEFT JOIN stategraph_checkpoints c ON c.thread_id = ? AND c.checkpoint_id = l.id
+WHERE c.checkpoint_id IS NULL OR (${filters})
 LIMIT ?`
 
 /** params: threadId, before, before, statuses, statuses, limit @internal */
@@ -233,6 +251,16 @@ export const sweepBlobs = `WITH RECURSIVE live (channel, id) AS (
   WHERE b.prev IS NOT NULL
 )
 DELETE FROM stategraph_blobs WHERE thread_id = ? AND (channel, blob_id) NOT IN (SELECT channel, id FROM live)`
+
+/**
+ * Cuts the lineage where its parents were deleted (cleanup, delete): such a checkpoint starts the
+ * lineage now, so a link to a missing checkpoint is always corruption. params: threadId, threadId
+ *
+ * @internal
+ */
+export const cutOrphans = `UPDATE stategraph_checkpoints SET parent_id = NULL
+WHERE thread_id = ? AND parent_id IS NOT NULL
+  AND parent_id NOT IN (SELECT checkpoint_id FROM stategraph_checkpoints WHERE thread_id = ?)`
 
 /** params: threadId @internal */
 export const threadHead = `SELECT head FROM stategraph_threads WHERE thread_id = ?`

@@ -12,9 +12,9 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { CorruptSnapshot, StoreError, ThreadBusy } from "../../GraphError.js"
+import { CorruptSnapshot, LeaseHeld, StoreError, ThreadBusy } from "../../GraphError.js"
 import { WorkflowSnapshot, type WorkflowSnapshotEncoded } from "../../Snapshot.js"
-import type { Backend, ClaimOptions, CommitRequest, ListOptions, StatusPatch, ThreadSummary } from "../../Snapshots.js"
+import type { Backend, ClaimOptions, CommitRequest, Lease, ListOptions, StatusPatch, ThreadSummary } from "../../Snapshots.js"
 import * as Blobs from "./blobs.js"
 import * as Db from "./db.js"
 import * as Sql from "./statements.js"
@@ -82,6 +82,18 @@ const decodeThreadRows = ParseResult.decodeUnknownEither(Schema.Array(ThreadRow)
 const decodeChannelMap = ParseResult.decodeUnknownEither(Schema.parseJson(Schema.Record({ key: Schema.String, value: Entry })))
 // the encoded side only: checks the structure without building class instances
 const validateSnapshot = ParseResult.validateEither(Schema.encodedSchema(WorkflowSnapshot))
+
+/**
+ * A pending question must belong to a task of its checkpoint (the task that asked and re-runs on
+ * the answer); a breakpoint after a node names the task that ran before, so it is not checked.
+ */
+const danglingInterrupt = (s: WorkflowSnapshotEncoded): string | undefined => {
+  for (const i of s.interrupts) {
+    if (i.status !== "pending" || i.kind === "Breakpoint") continue
+    if (!s.tasks.some((t) => t.id === i.taskId)) return `interrupt ${i.id} belongs to task ${i.taskId}, which is not a task of the checkpoint`
+  }
+  return undefined
+}
 
 const formatIssue = (issue: ParseResult.ParseIssue) => ParseResult.TreeFormatter.formatIssueSync(issue)
 
@@ -209,17 +221,22 @@ export const make = (
    * The channels a new checkpoint inherits: its parent's. A parent that was never stored (a run
    * with `exit` durability links to its last in-memory step) falls back to the head it replaces.
    */
-  const baseMap = (tx: Db.Tx, req: CommitRequest): Effect.Effect<Blobs.ChannelMap, SqlError | StoreError> => {
+  const baseMap = (
+    tx: Db.Tx,
+    req: CommitRequest
+  ): Effect.Effect<{ readonly map: Blobs.ChannelMap; readonly parent: string | null }, SqlError | StoreError> => {
     const parent = req.snapshot.parentCheckpointId
-    if (parent === null) return Effect.succeed({})
+    if (parent === null) return Effect.succeed({ map: {}, parent })
     if (parent === req.expectedHead) {
       const cached = maps.get(req.threadId + "\u0000" + parent)
-      if (cached !== undefined) return Effect.succeed(cached)
+      if (cached !== undefined) return Effect.succeed({ map: cached, parent })
     }
     return Effect.flatMap(storedMap(tx, req.threadId, parent), (map) => {
-      if (map !== undefined) return Effect.succeed(map)
-      if (req.expectedHead === null || req.expectedHead === parent) return Effect.succeed({})
-      return Effect.map(storedMap(tx, req.threadId, req.expectedHead), (m) => m ?? {})
+      if (map !== undefined) return Effect.succeed({ map, parent })
+      // the parent was never stored: the checkpoint follows the head it replaces, in values and
+      // in lineage (a stored link always names a stored checkpoint)
+      if (req.expectedHead === null || req.expectedHead === parent) return Effect.succeed({ map: {}, parent: req.expectedHead })
+      return Effect.map(storedMap(tx, req.threadId, req.expectedHead), (m) => ({ map: m ?? {}, parent: req.expectedHead }))
     })
   }
 
@@ -417,14 +434,14 @@ export const make = (
       const input = inputText(s.initialInput)
       const stored = yield* executionInput(tx, req.threadId, s.executionId, input)
       const sameInput = input !== null && input === stored
-      const base = yield* baseMap(tx, req)
+      const { map: base, parent } = yield* baseMap(tx, req)
       const map: Record<string, Blobs.Entry> = { ...base }
       for (const [channel, write] of Blobs.fold(req.writes)) {
         map[channel] = yield* writeChannel(tx, req.threadId, s.checkpointId, channel, write, base[channel])
       }
       yield* tx.all(Sql.insertCheckpoint, [
         req.threadId,
-        ...checkpointRow(s, map, sameInput)
+        ...checkpointRow(parent === s.parentCheckpointId ? s : { ...s, parentCheckpointId: parent }, map, sameInput)
       ])
       for (const r of s.pendingWrites) {
         yield* tx.all(Sql.upsertTask, [req.threadId, s.checkpointId, r.taskId, JSON.stringify(r)])
@@ -565,7 +582,10 @@ export const make = (
         // validated with the model's schema; the stored (encoded) form is returned as it was written
         const decoded = validateSnapshot(candidate)
         if (Either.isLeft(decoded)) return yield* Effect.fail(corrupt(threadId, row.checkpoint_id, formatIssue(decoded.left)))
-        out.push(candidate as unknown as WorkflowSnapshotEncoded)
+        const snapshot = candidate as unknown as WorkflowSnapshotEncoded
+        const dangling = danglingInterrupt(snapshot)
+        if (dangling !== undefined) return yield* Effect.fail(corrupt(threadId, row.checkpoint_id, dangling))
+        out.push(snapshot)
       }
       return out
     })
@@ -619,6 +639,7 @@ export const make = (
       yield* tx.all(Sql.deleteOrphanTasks, [threadId, threadId])
       yield* tx.all(Sql.forgetEmptyExecutions, [threadId, threadId])
       yield* tx.all(Sql.sweepBlobs, [threadId, threadId, threadId])
+      yield* tx.all(Sql.cutOrphans, [threadId, threadId])
       const head = (yield* tx.all(Sql.threadHead, [threadId]))[0]?.head as string | null | undefined
       if (head === undefined || head === null || !deleted.has(head)) return
       const newest = (yield* tx.all(Sql.newestCheckpoint, [threadId]))[0]
@@ -695,7 +716,60 @@ export const make = (
     return Either.right(texts.right.map((record) => ({ checkpoint_id: row.checkpoint_id, record })))
   }
 
+  const toLeases = (rows: ReadonlyArray<any>): ReadonlyArray<Lease> => {
+    const now = Date.now()
+    return rows.map((r) => ({
+      threadId: r.thread_id,
+      workflowId: r.workflow_id,
+      holder: r.run_id,
+      until: Number(r.lease_until),
+      alive: Number(r.lease_until) > now
+    }))
+  }
+
+  /**
+   * A refusal names who holds the thread and until when: read after the refusing statement (never
+   * inside its transaction), and only on that path.
+   */
+  const naming = <A extends ReadonlyArray<any>, B, E>(f: (...args: A) => Effect.Effect<B, E>) => (...args: A) =>
+    Effect.catchIf(
+      f(...args),
+      (e): e is E & ThreadBusy => e instanceof ThreadBusy && e.holder === undefined,
+      (e) =>
+        db.once("leases", Sql.leases, [e.threadId, e.threadId, null, null]).pipe(
+          Effect.map(toLeases),
+          Effect.orElseSucceed(() => []),
+          Effect.flatMap((found) =>
+            Effect.fail(found.length === 0 ? e : new ThreadBusy({ threadId: e.threadId, holder: found[0]!.holder, leaseUntil: found[0]!.until }))
+          )
+        )
+    )
+
   const backend: Backend = {
+    leases: (options) =>
+      Effect.map(
+        db.once("leases", Sql.leases, [
+          options?.threadId ?? null,
+          options?.threadId ?? null,
+          options?.workflowId ?? null,
+          options?.workflowId ?? null
+        ]),
+        toLeases
+      ),
+
+    releaseLease: (threadId, options) =>
+      db.write("releaseLease", (tx) =>
+        Effect.gen(function*() {
+          const [lease] = toLeases(yield* tx.all(Sql.leases, [threadId, threadId, null, null]))
+          if (lease === undefined) return Option.none()
+          if (lease.alive && options?.force !== true) {
+            return yield* new LeaseHeld({ threadId, holder: lease.holder, leaseUntil: lease.until })
+          }
+          yield* tx.all(Sql.fence, [threadId, lease.holder])
+          yield* tx.all(Sql.breakLease, [threadId, lease.holder])
+          return Option.some(lease)
+        })),
+
     claim: (threadId, runId, { leaseMillis, workflowId }) =>
       Effect.suspend(() => {
         const now = Date.now()
@@ -779,13 +853,20 @@ export const make = (
       }),
 
     history: (threadId, options) =>
-      query("history", threadId, Sql.history, [
-        options?.checkpointId ?? null,
-        threadId,
-        threadId,
-        threadId,
-        ...filterParams(options)
-      ]),
+      db.read("history", (tx) =>
+        Effect.flatMap(
+          tx.all(Sql.history, [options?.checkpointId ?? null, threadId, threadId, threadId, ...filterParams(options)]),
+          (raw) => {
+            // an unknown start: no lineage; a missing checkpoint further on: a broken one
+            if (raw.length > 0 && raw[0].checkpoint_id === null) return Effect.succeed([])
+            const missing = raw.findIndex((r) => r.checkpoint_id === null)
+            if (missing > 0) {
+              return Effect.fail(corrupt(threadId, undefined, `the lineage links to checkpoint ${raw[missing].lineage_id}, which is missing`))
+            }
+            const rows = decodeRows(threadId, raw)
+            return Either.isLeft(rows) ? Effect.fail(rows.left) : materializeMany(tx, rows.right)
+          }
+        )),
 
     listByThread: (threadId, options) =>
       query("listByThread", threadId, Sql.listByThread, [
@@ -832,6 +913,7 @@ export const make = (
           yield* tx.all(Sql.deleteThreadExecutions, [threadId])
           executions.delete(threadId)
           yield* tx.all(Sql.deleteThreadRow, [threadId])
+          yield* tx.all(Sql.deleteThreadFences, [threadId])
           for (const key of maps.keys()) if (key.startsWith(threadId + "\u0000")) maps.delete(key)
           return rows.length
         })),
@@ -870,6 +952,14 @@ export const make = (
     Effect.withSpan(f(...args), `SqliteSnapshots.${name}`, spanOptions)
   return {
     ...backend,
+    claim: naming(backend.claim),
+    commit: naming(backend.commit),
+    commitAll: naming(backend.commitAll),
+    settle: naming(backend.settle),
+    putTask: naming(backend.putTask),
+    setStatus: naming(backend.setStatus),
+    leases: traced("leases", backend.leases),
+    releaseLease: traced("releaseLease", backend.releaseLease),
     load: traced("load", backend.load),
     history: traced("history", backend.history),
     listByThread: traced("listByThread", backend.listByThread),
