@@ -5,11 +5,11 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import { SqliteSnapshots } from "effect-stategraph"
 import * as Cli from "effect-stategraph/Cli"
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest"
-import { approval, twoQuestions } from "./graphs.js"
+import { approval, stuck, twoQuestions } from "./graphs.js"
 
 const graphsModule = path.join(import.meta.dirname, "graphs.ts")
 
@@ -23,7 +23,7 @@ beforeEach(() => {
   db = path.join(dir, "threads.db")
   fs.writeFileSync(
     config,
-    `export default { graphs: ${JSON.stringify(["approval", "twoQuestions", "crawl"].map((e) => `${graphsModule}:${e}`))}, store: { sqlite: "threads.db" } }\n`
+    `export default { graphs: ${JSON.stringify(["approval", "twoQuestions", "crawl", "stuck"].map((e) => `${graphsModule}:${e}`))}, store: { sqlite: "threads.db" } }\n`
   )
 })
 
@@ -126,6 +126,28 @@ describe("stategraph threads", () => {
   })
 })
 
+describe("stategraph threads leases / release", () => {
+  it("shows who holds a thread until when; release is refused while alive unless --force", async () => {
+    const running = Effect.runFork(
+      Effect.ignore(stuck.invoke({}, { threadId: "held" })).pipe(Effect.provide(SqliteSnapshots.layer({ filename: db })))
+    )
+    let leases: Array<{ threadId: string; holder: string; alive: boolean }> = []
+    for (let i = 0; i < 200 && leases.length === 0; i++) {
+      leases = (await json("threads", "leases")).filter((l: { threadId: string }) => l.threadId === "held")
+      if (leases.length === 0) await new Promise((r) => setTimeout(r, 25))
+    }
+    expect(leases).toEqual([expect.objectContaining({ threadId: "held", workflowId: "cli-stuck", alive: true })])
+    expect((await cli("threads", "leases")).out).toMatch(/held\s+cli-stuck\s+\S+\s+\S+ \S+\s+alive/)
+    const refused = await cli("threads", "release", "held")
+    expect(refused.code).toBe(1)
+    expect(JSON.stringify(refused.exit)).toContain(leases[0]!.holder)
+    expect(await json("threads", "release", "held", "--force")).toMatchObject({ threadId: "held", holder: leases[0]!.holder })
+    expect(await json("threads", "leases")).toEqual([])
+    expect((await cli("threads", "release", "held")).code).toBe(3)
+    await Effect.runPromise(Fiber.interrupt(running))
+  })
+})
+
 describe("stategraph snapshots and graph", () => {
   it("snapshots list / show (FlowDrop's node states) / cleanup: the dry run counts what the cleanup removes", async () => {
     await seed("t-1", "t-2")
@@ -154,7 +176,7 @@ describe("stategraph snapshots and graph", () => {
   })
 
   it("graph list / mermaid; an unknown graph exits 3, an unavailable format 2", async () => {
-    expect((await json("graph", "list")).map((g: { id: string }) => g.id)).toEqual(["cli-approval", "cli-two", "cli-crawl"])
+    expect((await json("graph", "list")).map((g: { id: string }) => g.id)).toEqual(["cli-approval", "cli-two", "cli-crawl", "cli-stuck"])
     const drawing = await cli("graph", "mermaid", "cli-approval")
     expect(drawing.out).toBe(approval.toMermaid())
     expect((await cli("graph", "mermaid", "nope")).code).toBe(3)

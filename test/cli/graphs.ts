@@ -46,3 +46,10 @@ export const crawl = StateGraph.make({
   StateGraph.addEdge("fetch", "summarize"),
   StateGraph.compileSync()
 )
+
+/** A node that runs until interrupted: its thread stays held. */
+export const stuck = StateGraph.make({ id: "cli-stuck", state: { log: Channel.append(Schema.String) } }).pipe(
+  StateGraph.addNode("wait", () => Effect.as(Effect.never, { log: ["never"] })),
+  StateGraph.addEdge(StateGraph.START, "wait"),
+  StateGraph.compileSync()
+)

@@ -193,7 +193,47 @@ const remove = Command.make("delete", { thread: threadArg, json: jsonOption }, (
     })
   )).pipe(Command.withDescription("delete a thread and all its checkpoints"))
 
+const leases = Command.make("leases", {
+  graph: Options.text("graph").pipe(Options.withDescription("only this graph's threads"), Options.optional),
+  json: jsonOption
+}, (o) =>
+  withStore(() =>
+    Effect.gen(function*() {
+      const store = yield* Snapshots
+      const found = yield* store.leases(Option.isSome(o.graph) ? { workflowId: o.graph.value } : undefined)
+      const rows = found.map((l) => ({ ...l, until: new Date(l.until).toISOString() }))
+      yield* out.either(
+        o.json,
+        rows,
+        rows.length === 0 ? Console.log("no thread is held") : out.table(
+          ["THREAD", "GRAPH", "HOLDER", "UNTIL", "STATE"],
+          rows.map((r) => [r.threadId, r.workflowId, r.holder, out.time(Date.parse(r.until)), r.alive ? out.green("alive") : out.yellow("expired")])
+        )
+      )
+    })
+  )).pipe(Command.withDescription("who holds which thread until when (a run, a worker, or a crashed process)"))
+
+const release = Command.make("release", {
+  thread: threadArg,
+  force: Options.boolean("force").pipe(Options.withDescription("break a lease that is still alive (its holder is fenced)")),
+  json: jsonOption
+}, (o) =>
+  withStore(() =>
+    Effect.gen(function*() {
+      const store = yield* Snapshots
+      const broken = yield* store.releaseLease(o.thread, { force: o.force }).pipe(
+        Effect.catchTag("LeaseHeld", (e) =>
+          new CliError({
+            reason: "Failed",
+            message: `${o.thread} is held by ${e.holder} until ${new Date(e.leaseUntil).toISOString()}; --force breaks it (the holder is fenced)`
+          }))
+      )
+      if (Option.isNone(broken)) return yield* new CliError({ reason: "NotFound", message: `nobody holds ${o.thread}` })
+      yield* out.either(o.json, broken.value, Console.log(`released ${o.thread} (held by ${broken.value.holder})`))
+    })
+  )).pipe(Command.withDescription("break a thread's lease so another run can continue it"))
+
 export const threads = Command.make("threads").pipe(
   Command.withDescription("see and operate threads"),
-  Command.withSubcommands([list, show, history, resume, fork, remove])
+  Command.withSubcommands([list, show, history, resume, fork, remove, leases, release])
 )
