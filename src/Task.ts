@@ -122,6 +122,8 @@ export interface ActivityOptions<A, E> {
   readonly success?: Schema.Schema<A, any, never>
   /** how a typed failure is stored; required when it is not plain JSON (see `IsJsonSafe`) */
   readonly error?: Schema.Schema<E, any, never>
+  /** @deprecated the former name of `error` (kept so code written against 0.1 compiles); use `error` */
+  readonly failure?: Schema.Schema<E, any, never>
 }
 
 /**
@@ -135,7 +137,8 @@ export interface ActivityOptions<A, E> {
 export type ActivityOptionsFor<A, E> =
   & ActivityOptions<A, E>
   & (IsJsonSafe<A> extends true ? {} : { readonly success: Schema.Schema<A, any, never> })
-  & (IsJsonSafe<E> extends true ? {} : { readonly error: Schema.Schema<E, any, never> })
+  & (IsJsonSafe<E> extends true ? {}
+    : { readonly error: Schema.Schema<E, any, never> } | { readonly failure: Schema.Schema<E, any, never> })
 
 const json = Schema.Unknown as Schema.Schema<any, any, never>
 
@@ -242,7 +245,7 @@ const activityImpl = <A, E, R>(
     if (scope === undefined) return Effect.suspend(() => Effect.provideService(run, CurrentActivity, { key: randomUUID() }))
     const success = options?.success ?? json
     // a timeout is journaled as itself, whatever the activity's own errors are stored as
-    const failure = Schema.Union(ActivityTimeout, options?.error ?? json) as Schema.Schema<E | ActivityTimeout, any, never>
+    const failure = Schema.Union(ActivityTimeout, options?.error ?? options?.failure ?? json) as Schema.Schema<E | ActivityTimeout, any, never>
     const index = scope.journalIndex++
     const entry = scope.journal[index]
     if (entry !== undefined && entry !== null) {

@@ -213,6 +213,8 @@ describe("types", () => {
     // @ts-expect-error
     Task.activity("pay", Effect.fail(new Declined({ code: 1 })))
     Task.activity("pay", Effect.fail(new Declined({ code: 1 })), { error: Declined })
+    // its 0.1 name still compiles
+    Task.activity("pay", Effect.fail(new Declined({ code: 1 })), { failure: Declined })
     // the schema must be the value's
     // @ts-expect-error
     Task.activity("pay", Effect.fail(new Declined({ code: 1 })), { error: Schema.String })
