@@ -3,7 +3,7 @@
  * activity's side effect and before the node ends; the next process re-runs the node, gets the
  * journaled result, and the side effect is not repeated.
  */
-import { execFileSync, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -33,6 +33,27 @@ const startAndKill = (args: ReadonlyArray<string>, env: Record<string, string> =
     child.on("exit", () => resolve({ killed, stdout }))
   })
 
+/** Runs the worker to its end without blocking the test's event loop; resolves to its stdout. */
+const runToEnd = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+  new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", tsx, worker, ...args], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...env }
+    })
+    let stdout = ""
+    let stderr = ""
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000)
+    child.stdout.on("data", (chunk) => (stdout += chunk))
+    child.stderr.on("data", (chunk) => (stderr += chunk))
+    child.on("error", reject)
+    child.on("exit", (code) => {
+      clearTimeout(timer)
+      if (code === 0) resolve(stdout)
+      else reject(new Error(`worker exited with ${code}: ${stderr}`))
+    })
+  })
+
 describe("activity crash safety (SQLite, real processes)", () => {
   it("a SIGKILL between the activity and the end of the node does not repeat the activity", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "esg-activity-crash-"))
@@ -44,11 +65,7 @@ describe("activity crash safety (SQLite, real processes)", () => {
     const charges = () => fs.readFileSync(sideEffects, "utf8").trim().split("\n")
     expect(charges()).toHaveLength(1)
 
-    const out = execFileSync(process.execPath, ["--import", tsx, worker, db, sideEffects, "order-1", "continue"], {
-      cwd: root,
-      encoding: "utf8",
-      timeout: 60_000
-    })
+    const out = await runToEnd([db, sideEffects, "order-1", "continue"])
     // the node ran again (it printed ACTIVITY_DONE) but the charge was replayed from the journal
     expect(out).toContain("ACTIVITY_DONE")
     const final = JSON.parse(out.split("FINAL ")[1]!)
@@ -65,12 +82,7 @@ describe("activity crash safety (SQLite, real processes)", () => {
     const first = await startAndKill([db, sideEffects, "order-2"], env)
     expect(first.killed).toBe(true)
     const started = Date.now()
-    const out = execFileSync(process.execPath, ["--import", tsx, worker, db, sideEffects, "order-2", "operator"], {
-      cwd: root,
-      encoding: "utf8",
-      timeout: 60_000,
-      env: { ...process.env, ...env }
-    })
+    const out = await runToEnd([db, sideEffects, "order-2", "operator"], env)
     const line = (tag: string) => JSON.parse(out.split("\n").find((l) => l.startsWith(`${tag} `))!.slice(tag.length + 1))
     const [lease] = line("LEASES")
     expect(lease).toMatchObject({ threadId: "order-2", workflowId: "activity-crash", alive: true })
