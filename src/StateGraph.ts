@@ -425,6 +425,13 @@ export interface CompileOptions<N extends string = string> {
   readonly leaseMillis?: number
   /** a `Task.sleep` longer than this pauses a persisted thread instead of waiting (default 30 s) */
   readonly sleepThreshold?: Duration.DurationInput
+  /**
+   * the interrupt kinds the nodes ask (optional): the graph decodes stored requests with them.
+   * A kind a node asks in this process is learned anyway; declare them for a process that only
+   * reads threads (an API in front of workers). Kinds belong to their graph: two graphs may each
+   * have a kind of the same name.
+   */
+  readonly interrupts?: ReadonlyArray<Interrupt.AnyKind>
 }
 
 /**
@@ -668,7 +675,7 @@ export const compileSync: {
  *
  * @internal
  */
-export const fromOutcome = (threadId: string | undefined) => (outcome: RunOutcome): Effect.Effect<Checkpoint, unknown> => {
+export const fromOutcome = (compiled: internalGraph.Compiled, threadId: string | undefined) => (outcome: RunOutcome): Effect.Effect<Checkpoint, unknown> => {
   switch (outcome._tag) {
     case "Completed":
     case "Stopped":
@@ -678,7 +685,7 @@ export const fromOutcome = (threadId: string | undefined) => (outcome: RunOutcom
         new Interrupt.GraphInterrupted<Interrupt.Interrupt<string, unknown, unknown>>({
           threadId,
           checkpointId: outcome.checkpoint.checkpointId,
-          interrupts: outcome.interrupts.map(toPending)
+          interrupts: outcome.interrupts.map(toPending(compiled))
         })
       ))
     case "Sleeping":
@@ -688,7 +695,7 @@ export const fromOutcome = (threadId: string | undefined) => (outcome: RunOutcom
   }
 }
 
-const toThreadState = (threadId: string, cp: Checkpoint): ThreadState<any, any> => ({
+const toThreadState = (compiled: internalGraph.Compiled, threadId: string, cp: Checkpoint): ThreadState<any, any> => ({
   threadId,
   checkpointId: cp.checkpointId,
   parentCheckpointId: cp.parentCheckpointId,
@@ -699,7 +706,7 @@ const toThreadState = (threadId: string, cp: Checkpoint): ThreadState<any, any> 
   values: cp.values as any,
   next: [...new Set(cp.tasks.map((t) => t.node))],
   tasks: cp.tasks.map((t) => ({ id: t.id, node: t.node })),
-  interrupts: cp.interrupts.map((r) => ({ ...toPending(r), status: r.status })) as any,
+  interrupts: cp.interrupts.map((r) => ({ ...toPending(compiled)(r), status: r.status })) as any,
   nodeStates: cp.nodeStates,
   pauseReason: cp.pauseReason,
   error: cp.error,
@@ -724,7 +731,7 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
         allowVersionChange: options?.allowVersionChange,
         metadata: options?.metadata,
         ...extra
-      }), fromOutcome(options?.threadId)))
+      }), fromOutcome(compiled, options?.threadId)))
   /** A run whose parts come out as a Stream; the run is interrupted when the stream stops early. */
   const streamOf = (
     request: RunRequest,
@@ -755,7 +762,7 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
       Effect.flatMap(Snapshots, (store) =>
         Effect.map(
           loadCheckpoint(compiled, store, threadId, options?.checkpointId),
-          ({ cp }) => toThreadState(threadId, cp)
+          ({ cp }) => toThreadState(compiled, threadId, cp)
         )) as any,
     history: (threadId, options) =>
       Effect.gen(function*() {
@@ -778,7 +785,7 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
         for (const row of rows) {
           const cp = decodeCheckpoint(compiled, row)
           if (Either.isLeft(cp)) return yield* Effect.fail(cp.left)
-          out.push(toThreadState(threadId, cp.right))
+          out.push(toThreadState(compiled, threadId, cp.right))
         }
         return out
       }) as any,
@@ -786,7 +793,7 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
       Effect.flatMap(Snapshots, (store) =>
         Effect.map(
           updateState(compiled, store, threadId, update, options?.asNode, options?.checkpointId),
-          (cp) => toThreadState(threadId, cp)
+          (cp) => toThreadState(compiled, threadId, cp)
         )) as any,
     toMermaid: () => mermaid(compiled.def)
   }

@@ -22,6 +22,7 @@ import * as Schema from "effect/Schema"
 import type * as Channel from "./Channel.js"
 import type * as GraphError from "./GraphError.js"
 import * as Interrupt from "./Interrupt.js"
+import { checkedAnswer } from "./internal/engine/answers.js"
 import { CurrentTask, type JournalEntry, type TaskScope } from "./internal/task.js"
 import { withoutStack } from "./internal/pause.js"
 import type { AnyCompiled, CompiledGraph, InterruptsOf } from "./StateGraph.js"
@@ -413,15 +414,12 @@ export const call = <S extends Channel.Channels, Nodes extends Record<string, an
         if (state.status === "completed") return Effect.succeed(state.values)
         if (state.status !== "paused") return child.invoke(null, { threadId })
         if (state.pauseReason === "sleeping") return child.invoke(null, { threadId })
+        // the parent checked and encoded these answers; the child's asking node decodes its own
         const answers: Array<Interrupt.Answer<string, unknown>> = []
         for (const i of state.interrupts) {
           if (i.status !== "pending") continue
           const given = scope.forwarded[i.id]
-          const definition = Interrupt.registry.get(i.kind)
-          if (given === undefined || definition === undefined) continue
-          const value = ParseResult.decodeUnknownEither(definition.responseSchema)(given.value)
-          if (Either.isLeft(value)) continue
-          answers.push({ _tag: "Answer", kind: i.kind, id: i.id, value: value.right, definition })
+          if (given !== undefined) answers.push(checkedAnswer(i.kind, i.id, given.value))
         }
         if (answers.length === 0) {
           // still waiting on the child's questions
@@ -452,7 +450,7 @@ export const call = <S extends Channel.Channels, Nodes extends Record<string, an
       Effect.catchAll((e: any): Effect.Effect<never, unknown> =>
         e?._tag === "GraphInterrupted"
           ? Effect.flatMap(Effect.orDie(store.load(threadId)), (head) =>
-            Effect.fail(pauseWith(scope, threadId, e, Option.getOrUndefined(head)?.interrupts)))
+            Effect.fail(pauseWith(scope, threadId, e, Option.getOrUndefined(head)?.interrupts, child.compiled.kinds)))
           : Effect.fail(failed(threadId)(e))
       )
     )
@@ -462,9 +460,15 @@ const pauseWith = (
   scope: TaskScope | undefined,
   threadId: string | undefined,
   error: Interrupt.GraphInterrupted<any>,
-  records?: ReadonlyArray<{ readonly id: string; readonly kind: string; readonly request: unknown; readonly node: string; readonly status: string }>
+  records?: ReadonlyArray<{ readonly id: string; readonly kind: string; readonly request: unknown; readonly node: string; readonly status: string }>,
+  kinds?: ReadonlyMap<string, Interrupt.AnyKind>
 ) => {
   if (scope !== undefined) {
+    // the parent decodes the child's requests with the child's kinds
+    for (const r of records ?? []) {
+      const kind = kinds?.get(r.kind)
+      if (kind !== undefined && !scope.kinds.has(r.kind)) scope.kinds.set(r.kind, kind)
+    }
     // several child graphs may pause in one task (Task.forEach): their interrupts add up
     scope.pause.child.push(
       ...(records !== undefined

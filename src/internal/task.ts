@@ -1,5 +1,6 @@
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
+import type { AnyKind } from "../Interrupt.js"
 
 /** One entry of a task's journal (encoded, JSON-safe). @internal */
 export type JournalEntry =
@@ -77,6 +78,8 @@ export interface TaskScope {
   readonly modes: ReadonlySet<string>
   /** the store backend, for child graphs */
   readonly store: unknown
+  /** the interrupt kinds of the running graph, by kind name (declared, or learned when asked) */
+  readonly kinds: Map<string, AnyKind>
 }
 
 /**

@@ -112,7 +112,8 @@ const scopeOf = (run: TaskRun, journal: Array<JournalEntry>): TaskScope => {
     forwarded: previous?.forwarded ?? {},
     emit: env.emit,
     modes: env.modes,
-    store: env.store
+    store: env.store,
+    kinds: env.compiled.kinds
   }
 }
 

@@ -328,7 +328,7 @@ export const runInline = (options: InlineOptions): Effect.Effect<InlineResult, a
         return result(status, { checkpoint: cp })
       }
       case "Paused": {
-        const interrupts: ReadonlyArray<PendingInterrupt> = outcome.interrupts.map(toPending)
+        const interrupts: ReadonlyArray<PendingInterrupt> = outcome.interrupts.map(toPending(graph.compiled))
         const timestamp = yield* Clock.currentTimeMillis
         yield* RunEvent.publish(() =>
           new RunEvent.Interrupted({

@@ -474,7 +474,7 @@ export const makeAsync = Effect.gen(function*() {
           yield* pipelines.transition(pipelineId, ["running"], "paused", { now, pauseReason: "interrupt" })
           yield* RunEvent.publish(() => new RunEvent.PipelinePaused({ ...base, reason: "interrupt" }))
           if (request.resume !== undefined) return yield* resumeAsync(request.resume, threadId)
-          const pending = cp.interrupts.filter((i) => i.status === "pending").map((i) => toPending(i))
+          const pending = cp.interrupts.filter((i) => i.status === "pending").map(toPending(graph.compiled))
           return {
             orchestrator: self.id,
             executionId: cp.executionId,

@@ -19,6 +19,7 @@ import * as RunEvent from "../../RunEvent.js"
 import type { InterruptRecord, WorkflowSnapshotEncoded } from "../../Snapshot.js"
 import type * as Snapshots from "../../Snapshots.js"
 import * as Ids from "../ids.js"
+import { checkedAnswer } from "../engine/answers.js"
 import { execute } from "../engine/execute.js"
 import type { RunOutcome, RunRequest } from "../engine/model.js"
 import { AsyncConfig, type Backoff } from "./contract.js"
@@ -104,17 +105,12 @@ const eventsMode: ReadonlySet<string> = new Set(["events"])
 const jobsOf = (cp: { readonly checkpointId: string; readonly step: number; readonly tasks: ReadonlyArray<{ readonly id: string; readonly node: string }> }): ReadonlyArray<NewJob> =>
   cp.tasks.map((t) => ({ id: Ids.make(), taskId: t.id, checkpointId: cp.checkpointId, node: t.node, step: cp.step }))
 
-const rebuildAnswers = (claimed: Claimed) => {
-  const out: Array<Interrupt.Answer<string, unknown>> = []
-  for (const a of claimed.resume?.answers ?? []) {
-    const definition = Interrupt.registry.get(a.kind)
-    if (definition === undefined) return Option.none()
-    const value = Schema.decodeUnknownOption(definition.responseSchema)(a.value)
-    if (Option.isNone(value)) return Option.none()
-    out.push({ _tag: "Answer", kind: a.kind, id: a.id, value: value.value, definition })
-  }
-  return Option.some(out)
-}
+/**
+ * The answers of a resume job: checked and encoded by the orchestrator that queued them, each for
+ * one interrupt id; the asking node decodes its own (no table of kinds is consulted here).
+ */
+const queuedAnswers = (claimed: Claimed): ReadonlyArray<Interrupt.Answer<string, unknown>> =>
+  (claimed.resume?.answers ?? []).map((a) => checkedAnswer(a.kind, a.id, a.value))
 
 /**
  * How a job ended, to record (`PipelineStore.finish`), and what to do once it is recorded:
@@ -182,11 +178,7 @@ export const runJob = (deps: Deps, workerId: string, claimed: Claimed) =>
     let request: RunRequest = { _tag: "Continue" }
     let only: ReadonlySet<string> | undefined = new Set([job.taskId])
     if (claimed.resume !== undefined) {
-      const answers = rebuildAnswers(claimed)
-      if (Option.isNone(answers)) {
-        return outcome({ _tag: "Failed", error: "the answers of the resume job do not decode here", fatal: true }, { now: startedAt })
-      }
-      request = { _tag: "Resume", answers: answers.value }
+      request = { _tag: "Resume", answers: queuedAnswers(claimed) }
       only = claimed.resume.tasks.length > 0 ? new Set(claimed.resume.tasks) : undefined
     }
 
