@@ -18,6 +18,7 @@ import { channelWrites, doneRecord, renderError } from "./codec.js"
 import { type Committer, pendingWriter } from "./durability.js"
 import type { Checkpoint, Done, Given, Run, RunEvent, RunOutcome, TaskOutcome } from "./model.js"
 import { evaluateRoutes, hasBranches } from "./routes.js"
+import { EngineObserver, type Observer } from "./observer.js"
 import { runTask, type TaskEnv } from "./runner.js"
 import { finishedTasks, type Folded, foldOutcomes, pendingOf, selectTasks, stepRecords } from "./step.js"
 
@@ -67,10 +68,10 @@ export const loop = (
   const holder: ScopeHolder = { scope: undefined }
   const { compiled, store, threadId, config, modes } = run
   const persist = store !== undefined && threadId !== undefined
-  const env: TaskEnv = { compiled, threadId, store, runId: run.runId, persist, emit: config.emit, modes, stored: committer.stored }
-  const ctx: Ctx = { run, committer, env, holder, persist, events: config.emit !== undefined && modes.has("events") }
   const state: Cycle = { cp: start, steps: 0, skipBefore: skipBreakpoint, answered, order: lastOrder(start) }
-  const cycle = Effect.gen(function*() {
+  const cycle = (observer: Observer | undefined) => Effect.gen(function*() {
+    const env: TaskEnv = { compiled, threadId, store, runId: run.runId, persist, emit: config.emit, modes, stored: committer.stored, observer }
+    const ctx: Ctx = { run, committer, env, holder, persist, events: config.emit !== undefined && modes.has("events") }
     while (true) {
       const stopped = yield* beforeStep(ctx, state)
       if (stopped !== undefined) return stopped
@@ -81,7 +82,11 @@ export const loop = (
       if (after !== undefined) return after
     }
   })
-  return Effect.provideService(cycle, CurrentTask, holder)
+  return Effect.flatMap(EngineObserver, (observer) => {
+    const body = Effect.provideService(cycle(observer), CurrentTask, holder)
+    // the observer is the caller's, for this run: child graphs run by its nodes do not report to it
+    return observer === undefined ? body : Effect.provideService(body, EngineObserver, undefined)
+  })
 }
 
 const emitEvent = (ctx: Ctx, event: RunEvent) =>
@@ -263,7 +268,7 @@ const advance = (ctx: Ctx, s: Cycle, folded: Folded, apply: Apply): Effect.Effec
       s.order = completed.order
     }
     const next = advanced(cp, { id: nextId, now: Date.now(), applied: applied.right, planned: planned.right, nodeStates })
-    if (ctx.persist) yield* ctx.committer.commit(next, channelWrites(compiled, applied.right, false))
+    if (ctx.persist) yield* ctx.committer.commit(next, channelWrites(applied.right, false))
     if (config.emit !== undefined && ctx.run.modes.has("values")) yield* config.emit({ mode: "values", step: next.step, values })
     s.cp = next
     s.steps++

@@ -18,23 +18,20 @@ import * as Interrupt from "../../Interrupt.js"
 import * as RunEvent from "../../RunEvent.js"
 import type { InterruptRecord, WorkflowSnapshotEncoded } from "../../Snapshot.js"
 import type * as Snapshots from "../../Snapshots.js"
-import * as Ids from "../ids.js"
 import { checkedAnswer } from "../engine/answers.js"
+import { EngineObserver } from "../engine/observer.js"
+import { renderError, tagOf } from "../engine/codec.js"
 import { execute } from "../engine/execute.js"
 import type { RunOutcome, RunRequest } from "../engine/model.js"
 import { AsyncConfig, type Backoff } from "./contract.js"
 import {
   emitter,
-  encodeOutput,
   type EventScope,
-  instrument,
   makeProbe,
-  ProbeRef,
-  render,
+  jobsOf,
   runInline,
-  tagOf
 } from "./engine.js"
-import type { Claimed, Finished, FinishRequest, JobEnd, NewJob, PipelineStore } from "./models.js"
+import type { Claimed, Finished, FinishRequest, JobEnd, PipelineStore } from "./models.js"
 
 // ---------------------------------------------------------------------------------------------
 // backoff
@@ -101,9 +98,6 @@ const configOf = (stored: unknown): AsyncConfig => {
 }
 
 const eventsMode: ReadonlySet<string> = new Set(["events"])
-
-const jobsOf = (cp: { readonly checkpointId: string; readonly step: number; readonly tasks: ReadonlyArray<{ readonly id: string; readonly node: string }> }): ReadonlyArray<NewJob> =>
-  cp.tasks.map((t) => ({ id: Ids.make(), taskId: t.id, checkpointId: cp.checkpointId, node: t.node, step: cp.step }))
 
 /**
  * The answers of a resume job: checked and encoded by the orchestrator that queued them, each for
@@ -172,7 +166,7 @@ export const runJob = (deps: Deps, workerId: string, claimed: Claimed) =>
         expected: known.length === 0 ? "(no version registered)" : known.join("|"),
         found: claimed.workflowVersion
       })
-      return outcome({ _tag: "Failed", error: render(error), fatal: true }, { now: startedAt })
+      return outcome({ _tag: "Failed", error: renderError(error), fatal: true }, { now: startedAt })
     }
 
     let request: RunRequest = { _tag: "Continue" }
@@ -183,23 +177,23 @@ export const runJob = (deps: Deps, workerId: string, claimed: Claimed) =>
     }
 
     const compiled = graph.value.compiled
-    const probe = makeProbe()
+    const probe = makeProbe(compiled)
     const scope: EventScope = { executionId: claimed.executionId, threadId, pipelineId: job.pipelineId }
     // the engine's events only when someone listens
     const listened = Option.isSome(yield* Effect.serviceOption(RunEvent.EventBus))
-    let run: Effect.Effect<RunOutcome, unknown, unknown> = execute(instrument(compiled), store, request, {
+    let run: Effect.Effect<RunOutcome, unknown, unknown> = execute(compiled, store, request, {
       threadId,
       runId: job.pipelineId,
       ...(listened ? { emit: emitter(compiled, scope, probe, Effect.void), modes: eventsMode } : {})
     }, { keepClaim: true, onlyTasks: only, stopAfterSteps: 1 })
     if (config.timeoutMillis !== undefined) run = Effect.timeout(run, Duration.millis(config.timeoutMillis))
-    const exit = yield* Effect.exit(Effect.locally(run, ProbeRef, probe))
+    const exit = yield* Effect.exit(Effect.provideService(run, EngineObserver, probe.observer))
     const at = yield* Clock.currentTimeMillis
 
     const output = () => {
-      if (claimed.resume === undefined) return encodeOutput(compiled, job.node, probe.outputs.get(job.taskId))
+      if (claimed.resume === undefined) return probe.outputs.get(job.taskId)
       const all: Record<string, unknown> = {}
-      for (const [taskId, raw] of probe.outputs) all[taskId] = encodeOutput(compiled, taskId.split("/")[1]?.split(".")[0] ?? "", raw)
+      for (const [taskId, output] of probe.outputs) all[taskId] = output
       return all
     }
 
@@ -277,14 +271,14 @@ export const runJob = (deps: Deps, workerId: string, claimed: Claimed) =>
         const head = Option.flatten(yield* Effect.option(store.load(threadId)))
         if (Option.isSome(head) && head.value.checkpointId !== job.checkpointId) return advanced(head.value)
         // another run holds the thread: try again later, as a failed attempt
-        return yield* retryOrFail(render(error), at)
+        return yield* retryOrFail(renderError(error), at)
       }
       case "SnapshotVersionMismatch":
       case "CorruptSnapshot":
       case "ThreadNotFound":
-        return outcome({ _tag: "Failed", error: render(error), fatal: true }, { now: at })
+        return outcome({ _tag: "Failed", error: renderError(error), fatal: true }, { now: at })
       default:
-        return yield* retryOrFail(Option.isSome(failure) ? render(error) : String(error), at)
+        return yield* retryOrFail(Option.isSome(failure) ? renderError(error) : String(error), at)
     }
   })
 
