@@ -189,10 +189,10 @@ const makeKind = <K extends string, Req, Res, AskInput>(
       })
     }
     static respond(value: Res): Answer<K, Res> {
-      return { _tag: "Answer", kind, id: undefined, value, definition: Base as any }
+      return { _tag: "Answer", kind, id: undefined, value, definition: Base }
     }
     static respondTo(id: string, value: Res): Answer<K, Res> {
-      return { _tag: "Answer", kind, id, value, definition: Base as any }
+      return { _tag: "Answer", kind, id, value, definition: Base }
     }
   }
   return Base as any

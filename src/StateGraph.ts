@@ -383,14 +383,14 @@ const subgraphNode = (child: AnyCompiled, parent: Channels) => (state: Record<st
   const shared = child.compiled.codecs.map((c) => c.name).filter((name) => parent[name] !== undefined)
   const input: Record<string, unknown> = {}
   for (const name of shared) if (state[name] !== undefined) input[name] = state[name]
-  return Effect.map(Task.call(child, input as any), (result: Record<string, unknown>) => {
+  return Effect.map(Task.call(child, input), (result: Record<string, unknown>) => {
     const update: Record<string, unknown> = {}
     for (const name of shared) {
       const kind = parent[name]!._tag
       const after = result[name]
       if (kind === "LastValue" && after !== undefined) update[name] = after
       // messages: the child's new messages (a reducer that appends by default)
-      if ((kind === "Append" || (parent[name] as any).isAppend !== undefined) && Array.isArray(after)) {
+      if ((kind === "Append" || ("isAppend" in parent[name]! && parent[name].isAppend !== undefined)) && Array.isArray(after)) {
         const before = (input[name] ?? []) as ReadonlyArray<unknown>
         update[name] = after.slice(Math.min(before.length, after.length))
       }
@@ -665,7 +665,7 @@ export const compileSync: {
   ): CompiledGraph<S, Nodes, E | BreakpointsOf<O>, R>
 } = dual(
   (args) => isStateGraph(args[0]),
-  (self: any, options?: CompileOptions) => Effect.runSync(compile(self, options as any))
+  (self: any, options?: CompileOptions) => Effect.runSync(compile(self, options))
 )
 
 /**
@@ -703,10 +703,10 @@ const toThreadState = (compiled: internalGraph.Compiled, threadId: string, cp: C
   step: cp.step,
   status: cp.status,
   createdAt: new Date(cp.createdAt),
-  values: cp.values as any,
+  values: cp.values,
   next: [...new Set(cp.tasks.map((t) => t.node))],
   tasks: cp.tasks.map((t) => ({ id: t.id, node: t.node })),
-  interrupts: cp.interrupts.map((r) => ({ ...toPending(compiled)(r), status: r.status })) as any,
+  interrupts: cp.interrupts.map((r) => ({ ...toPending(compiled)(r), status: r.status })),
   nodeStates: cp.nodeStates,
   pauseReason: cp.pauseReason,
   error: cp.error,
@@ -757,7 +757,7 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
       streamOf({ _tag: "Input", input }, options)) as any,
     streamResume: ((options: any, ...answers: ReadonlyArray<any>) => streamOf({ _tag: "Resume", answers }, options)) as any,
     resume: (options, ...answers) =>
-      Effect.map(run({ _tag: "Resume", answers: answers as any }, options, {}), (cp) => cp.values) as any,
+      Effect.map(run({ _tag: "Resume", answers }, options, {}), (cp) => cp.values) as any,
     getState: (threadId, options) =>
       Effect.flatMap(Snapshots, (store) =>
         Effect.map(

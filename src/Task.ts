@@ -83,7 +83,7 @@ export class ChildFailed<E = unknown> extends Data.TaggedError("ChildFailed")<{
   readonly error: E
 }> {
   override get message() {
-    const e = this.error as any
+    const e = this.error as { readonly _tag?: unknown; readonly message?: unknown } | undefined
     return `child graph "${this.graphId}" failed: ${e?._tag ?? ""} ${e?.message ?? String(e)}`
   }
 }
@@ -190,7 +190,7 @@ export const activity = <A, E, R, AI = A, EI = E>(
       return replay(scope, entry, success, failure)
     }
     return Effect.flatMap(Effect.exit(run), (exit) => {
-      const encoded = encodeExit(exit, success, failure as any)
+      const encoded = encodeExit(exit, success, failure)
       if (Option.isNone(encoded)) return exit
       scope.journal[index] = { name, type: "activity", ...encoded.value }
       return Effect.zipRight(Effect.orDie(scope.persist), exit)
@@ -394,7 +394,7 @@ export const call = <S extends Channel.Channels, Nodes extends Record<string, an
       new ChildFailed({ graphId: child.id, threadId, error })
     if (scope === undefined || scope.store === undefined || scope.threadId === undefined) {
       // nothing to persist: run the child inline; its interrupts cannot be resumed from here
-      return Effect.mapError(child.invoke(input as any), (e: any) =>
+      return Effect.mapError(child.invoke(input), (e: any) =>
         e?._tag === "GraphInterrupted" ? pauseWith(scope, undefined, e) : failed(undefined)(e))
     }
     const index = scope.journalIndex++
@@ -427,7 +427,7 @@ export const call = <S extends Channel.Channels, Nodes extends Record<string, an
             new Interrupt.GraphInterrupted<any>({
               threadId,
               checkpointId: state.checkpointId,
-              interrupts: state.interrupts.filter((i) => i.status === "pending") as any
+              interrupts: state.interrupts.filter((i) => i.status === "pending")
             })
           ))
         }
@@ -437,7 +437,7 @@ export const call = <S extends Channel.Channels, Nodes extends Record<string, an
         Effect.sync(() => {
           scope.journal[index] = { name: child.id, type: "call", threadId }
         }).pipe(Effect.zipRight(Effect.orDie(scope.persist))),
-        child.invoke(input as any, { threadId })
+        child.invoke(input, { threadId })
       )
     return run.pipe(
       Effect.provideService(Snapshots, store),

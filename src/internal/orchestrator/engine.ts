@@ -325,7 +325,7 @@ export const toResponse = (
   status: result.status,
   snapshot: result.snapshot,
   interrupts: result.interrupts,
-  ...(result.status === "completed" && result.checkpoint !== undefined ? { output: result.checkpoint.values as any } : {}),
+  ...(result.status === "completed" && result.checkpoint !== undefined ? { output: result.checkpoint.values } : {}),
   ...(pipelineId !== undefined ? { pipelineId } : {}),
   ...(result.error !== undefined ? { error: result.error } : {})
 })

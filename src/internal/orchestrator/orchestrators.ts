@@ -493,7 +493,7 @@ export const makeAsync = Effect.gen(function*() {
           snapshot,
           pipelineId,
           interrupts: [],
-          ...(done ? { output: cp.values as any } : {})
+          ...(done ? { output: cp.values } : {})
         }
         return response
 

@@ -47,7 +47,7 @@ export const backoffSchedule = (b: Backoff): Schedule.Schedule<unknown, unknown>
   Schedule.exponential(Duration.millis(b.baseMillis), b.factor).pipe(
     Schedule.modifyDelay((d) => Duration.min(d, Duration.millis(b.maxDelayMillis))),
     Schedule.intersect(Schedule.recurs(b.maxAttempts - 1))
-  ) as any
+  )
 
 /**
  * The delay before retry number `retry` (1 = after the first failure), by stepping the schedule;
