@@ -270,7 +270,7 @@ export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
   cause: Schema.Defect
 }) {
   override get message() {
-    return `store operation ${this.operation} failed: ${String((this.cause as any)?.message ?? this.cause)}`
+    return `store operation ${this.operation} failed: ${String((this.cause as { readonly message?: unknown } | null | undefined)?.message ?? this.cause)}`
   }
 }
 

@@ -85,7 +85,20 @@ export interface Answer<out K extends string, out Response> {
   readonly id: string | undefined
   readonly value: Response
   /** @internal */
-  readonly definition: AnyKind
+  readonly definition: Definition
+}
+
+/**
+ * What the engine needs of a kind to check an answer: its schemas and its check.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Definition {
+  readonly kind: string
+  readonly requestSchema: Schema.Schema<any, any>
+  readonly responseSchema: Schema.Schema<any, any>
+  readonly check: ((request: any, response: any) => string | undefined) | undefined
 }
 
 /**
@@ -111,8 +124,6 @@ export type Pending<I> = I extends Interrupt<infer K, infer Req, any> ? {
   }
   : never
 
-/** @internal */
-export const registry = new Map<string, AnyKind>()
 
 /**
  * Declares an interrupt kind:
@@ -170,19 +181,20 @@ const makeKind = <K extends string, Req, Res, AskInput>(
           if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
           return Effect.dieMessage(`stored answer ${key} of task ${task.taskId} does not decode as ${kind}`)
         }
+        // the running graph learns the kind (its stored requests are decoded with it later)
+        if (!task.kinds.has(kind)) task.kinds.set(kind, Base as unknown as AnyKind)
         const encoded = encodeRequest(request)
         task.pause.asks.push({ kind, request: Either.isRight(encoded) ? encoded.right : request, key })
         return Effect.fail(withoutStack(() => new Base({ id: interruptId(task.taskId, key), request })) as any)
       })
     }
     static respond(value: Res): Answer<K, Res> {
-      return { _tag: "Answer", kind, id: undefined, value, definition: Base as any }
+      return { _tag: "Answer", kind, id: undefined, value, definition: Base }
     }
     static respondTo(id: string, value: Res): Answer<K, Res> {
-      return { _tag: "Answer", kind, id, value, definition: Base as any }
+      return { _tag: "Answer", kind, id, value, definition: Base }
     }
   }
-  registry.set(kind, Base as any)
   return Base as any
 }
 

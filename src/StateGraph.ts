@@ -384,14 +384,14 @@ const subgraphNode = (child: AnyCompiled, parent: Channels) => (state: Record<st
   const shared = child.compiled.codecs.map((c) => c.name).filter((name) => parent[name] !== undefined)
   const input: Record<string, unknown> = {}
   for (const name of shared) if (state[name] !== undefined) input[name] = state[name]
-  return Effect.map(Task.call(child, input as any), (result: Record<string, unknown>) => {
+  return Effect.map(Task.call(child, input), (result: Record<string, unknown>) => {
     const update: Record<string, unknown> = {}
     for (const name of shared) {
       const kind = parent[name]!._tag
       const after = result[name]
       if (kind === "LastValue" && after !== undefined) update[name] = after
       // messages: the child's new messages (a reducer that appends by default)
-      if ((kind === "Append" || (parent[name] as any).isAppend !== undefined) && Array.isArray(after)) {
+      if ((kind === "Append" || ("isAppend" in parent[name]! && parent[name].isAppend !== undefined)) && Array.isArray(after)) {
         const before = (input[name] ?? []) as ReadonlyArray<unknown>
         update[name] = after.slice(Math.min(before.length, after.length))
       }
@@ -426,6 +426,13 @@ export interface CompileOptions<N extends string = string> {
   readonly leaseMillis?: number
   /** a `Task.sleep` longer than this pauses a persisted thread instead of waiting (default 30 s) */
   readonly sleepThreshold?: Duration.DurationInput
+  /**
+   * the interrupt kinds the nodes ask (optional): the graph decodes stored requests with them.
+   * A kind a node asks in this process is learned anyway; declare them for a process that only
+   * reads threads (an API in front of workers). Kinds belong to their graph: two graphs may each
+   * have a kind of the same name.
+   */
+  readonly interrupts?: ReadonlyArray<Interrupt.AnyKind>
 }
 
 /**
@@ -659,7 +666,7 @@ export const compileSync: {
   ): CompiledGraph<S, Nodes, E | BreakpointsOf<O>, R>
 } = dual(
   (args) => isStateGraph(args[0]),
-  (self: any, options?: CompileOptions) => Effect.runSync(compile(self, options as any))
+  (self: any, options?: CompileOptions) => Effect.runSync(compile(self, options))
 )
 
 /**
@@ -669,7 +676,7 @@ export const compileSync: {
  *
  * @internal
  */
-export const fromOutcome = (threadId: string | undefined) => (outcome: RunOutcome): Effect.Effect<Checkpoint, unknown> => {
+export const fromOutcome = (compiled: internalGraph.Compiled, threadId: string | undefined) => (outcome: RunOutcome): Effect.Effect<Checkpoint, unknown> => {
   switch (outcome._tag) {
     case "Completed":
     case "Stopped":
@@ -679,7 +686,7 @@ export const fromOutcome = (threadId: string | undefined) => (outcome: RunOutcom
         new Interrupt.GraphInterrupted<Interrupt.Interrupt<string, unknown, unknown>>({
           threadId,
           checkpointId: outcome.checkpoint.checkpointId,
-          interrupts: outcome.interrupts.map(toPending)
+          interrupts: outcome.interrupts.map(toPending(compiled))
         })
       ))
     case "Sleeping":
@@ -689,7 +696,7 @@ export const fromOutcome = (threadId: string | undefined) => (outcome: RunOutcom
   }
 }
 
-const toThreadState = (threadId: string, cp: Checkpoint): ThreadState<any, any> => ({
+const toThreadState = (compiled: internalGraph.Compiled, threadId: string, cp: Checkpoint): ThreadState<any, any> => ({
   threadId,
   checkpointId: cp.checkpointId,
   parentCheckpointId: cp.parentCheckpointId,
@@ -697,10 +704,10 @@ const toThreadState = (threadId: string, cp: Checkpoint): ThreadState<any, any> 
   step: cp.step,
   status: cp.status,
   createdAt: new Date(cp.createdAt),
-  values: cp.values as any,
+  values: cp.values,
   next: [...new Set(cp.tasks.map((t) => t.node))],
   tasks: cp.tasks.map((t) => ({ id: t.id, node: t.node })),
-  interrupts: cp.interrupts.map((r) => ({ ...toPending(r), status: r.status })) as any,
+  interrupts: cp.interrupts.map((r) => ({ ...toPending(compiled)(r), status: r.status })),
   nodeStates: cp.nodeStates,
   pauseReason: cp.pauseReason,
   error: cp.error,
@@ -731,7 +738,7 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
         allowVersionChange: options?.allowVersionChange,
         metadata: options?.metadata,
         ...extra
-      }), fromOutcome(options?.threadId)))
+      }), fromOutcome(compiled, options?.threadId)))
   /** A run whose parts come out as a Stream; the run is interrupted when the stream stops early. */
   const streamOf = (
     request: RunRequest,
@@ -762,14 +769,14 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
       streamOf({ _tag: "Input", input }, options)) as any,
     streamResume: ((options: any, ...answers: ReadonlyArray<any>) => streamOf({ _tag: "Resume", answers }, options)) as any,
     resume: (options, ...answers) =>
-      Effect.map(run({ _tag: "Resume", answers: answers as any }, options, {}), (cp) => cp.values).pipe(
+      Effect.map(run({ _tag: "Resume", answers }, options, {}), (cp) => cp.values).pipe(
         span("resume", options.threadId)
       ) as any,
     getState: (threadId, options) =>
       Effect.flatMap(Snapshots, (store) =>
         Effect.map(
           loadCheckpoint(compiled, store, threadId, options?.checkpointId),
-          ({ cp }) => toThreadState(threadId, cp)
+          ({ cp }) => toThreadState(compiled, threadId, cp)
         )).pipe(span("getState", threadId)) as any,
     history: (threadId, options) =>
       Effect.gen(function*() {
@@ -792,7 +799,7 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
         for (const row of rows) {
           const cp = decodeCheckpoint(compiled, row)
           if (Either.isLeft(cp)) return yield* Effect.fail(cp.left)
-          out.push(toThreadState(threadId, cp.right))
+          out.push(toThreadState(compiled, threadId, cp.right))
         }
         return out
       }).pipe(span("history", threadId)) as any,
@@ -800,7 +807,7 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
       Effect.flatMap(Snapshots, (store) =>
         Effect.map(
           updateState(compiled, store, threadId, update, options?.asNode, options?.checkpointId),
-          (cp) => toThreadState(threadId, cp)
+          (cp) => toThreadState(compiled, threadId, cp)
         )).pipe(span("updateState", threadId)) as any,
     toMermaid: () => mermaid(compiled.def)
   }

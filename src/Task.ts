@@ -23,6 +23,7 @@ import type * as Channel from "./Channel.js"
 import type * as GraphError from "./GraphError.js"
 import { LeaseLost } from "./GraphError.js"
 import * as Interrupt from "./Interrupt.js"
+import { checkedAnswer } from "./internal/engine/answers.js"
 import { CurrentActivity, CurrentTask, type JournalEntry, type TaskScope } from "./internal/task.js"
 import { withoutStack } from "./internal/pause.js"
 import type { AnyCompiled, CompiledGraph, InterruptsOf } from "./StateGraph.js"
@@ -85,7 +86,7 @@ export class ChildFailed<E = unknown> extends Data.TaggedError("ChildFailed")<{
   readonly error: E
 }> {
   override get message() {
-    const e = this.error as any
+    const e = this.error as { readonly _tag?: unknown; readonly message?: unknown } | undefined
     return `child graph "${this.graphId}" failed: ${e?._tag ?? ""} ${e?.message ?? String(e)}`
   }
 }
@@ -487,7 +488,7 @@ export const call = <S extends Channel.Channels, Nodes extends Record<string, an
       new ChildFailed({ graphId: child.id, threadId, error })
     if (scope === undefined || scope.store === undefined || scope.threadId === undefined) {
       // nothing to persist: run the child inline; its interrupts cannot be resumed from here
-      return Effect.mapError(child.invoke(input as any), (e: any) =>
+      return Effect.mapError(child.invoke(input), (e: any) =>
         e?._tag === "GraphInterrupted" ? pauseWith(scope, undefined, e) : failed(undefined)(e))
     }
     const index = scope.journalIndex++
@@ -507,15 +508,12 @@ export const call = <S extends Channel.Channels, Nodes extends Record<string, an
         if (state.status === "completed") return Effect.succeed(state.values)
         if (state.status !== "paused") return child.invoke(null, { threadId })
         if (state.pauseReason === "sleeping") return child.invoke(null, { threadId })
+        // the parent checked and encoded these answers; the child's asking node decodes its own
         const answers: Array<Interrupt.Answer<string, unknown>> = []
         for (const i of state.interrupts) {
           if (i.status !== "pending") continue
           const given = scope.forwarded[i.id]
-          const definition = Interrupt.registry.get(i.kind)
-          if (given === undefined || definition === undefined) continue
-          const value = ParseResult.decodeUnknownEither(definition.responseSchema)(given.value)
-          if (Either.isLeft(value)) continue
-          answers.push({ _tag: "Answer", kind: i.kind, id: i.id, value: value.right, definition })
+          if (given !== undefined) answers.push(checkedAnswer(i.kind, i.id, given.value))
         }
         if (answers.length === 0) {
           // still waiting on the child's questions
@@ -523,7 +521,7 @@ export const call = <S extends Channel.Channels, Nodes extends Record<string, an
             new Interrupt.GraphInterrupted<any>({
               threadId,
               checkpointId: state.checkpointId,
-              interrupts: state.interrupts.filter((i) => i.status === "pending") as any
+              interrupts: state.interrupts.filter((i) => i.status === "pending")
             })
           ))
         }
@@ -533,7 +531,7 @@ export const call = <S extends Channel.Channels, Nodes extends Record<string, an
         Effect.sync(() => {
           scope.journal[index] = { name: child.id, type: "call", threadId }
         }).pipe(Effect.zipRight(Effect.orDie(scope.persist))),
-        child.invoke(input as any, { threadId })
+        child.invoke(input, { threadId })
       )
     return run.pipe(
       Effect.provideService(Snapshots, store),
@@ -546,7 +544,7 @@ export const call = <S extends Channel.Channels, Nodes extends Record<string, an
       Effect.catchAll((e: any): Effect.Effect<never, unknown> =>
         e?._tag === "GraphInterrupted"
           ? Effect.flatMap(Effect.orDie(store.load(threadId)), (head) =>
-            Effect.fail(pauseWith(scope, threadId, e, Option.getOrUndefined(head)?.interrupts)))
+            Effect.fail(pauseWith(scope, threadId, e, Option.getOrUndefined(head)?.interrupts, child.compiled.kinds)))
           : Effect.fail(failed(threadId)(e))
       )
     )
@@ -556,9 +554,15 @@ const pauseWith = (
   scope: TaskScope | undefined,
   threadId: string | undefined,
   error: Interrupt.GraphInterrupted<any>,
-  records?: ReadonlyArray<{ readonly id: string; readonly kind: string; readonly request: unknown; readonly node: string; readonly status: string }>
+  records?: ReadonlyArray<{ readonly id: string; readonly kind: string; readonly request: unknown; readonly node: string; readonly status: string }>,
+  kinds?: ReadonlyMap<string, Interrupt.AnyKind>
 ) => {
   if (scope !== undefined) {
+    // the parent decodes the child's requests with the child's kinds
+    for (const r of records ?? []) {
+      const kind = kinds?.get(r.kind)
+      if (kind !== undefined && !scope.kinds.has(r.kind)) scope.kinds.set(r.kind, kind)
+    }
     // several child graphs may pause in one task (Task.forEach): their interrupts add up
     scope.pause.child.push(
       ...(records !== undefined

@@ -144,7 +144,7 @@ export const makeCodec = (name: string, channel: Any): ChannelCodec => {
   const validate = ParseResult.validateEither(updateSchema)
   const encode = identity ? right : ParseResult.encodeUnknownEither(schema)
   const decode = ParseResult.decodeUnknownEither(schema)
-  const item = (channel as any).item as Schema.Schema<unknown, unknown> | undefined
+  const item = "item" in channel ? channel.item as Schema.Schema<unknown, unknown> : undefined
   const items = item ? Schema.Array(item) : undefined
   const encodeItems: ChannelCodec["encodeItems"] = items
     ? (identity ? right : ParseResult.encodeUnknownEither(items)) as any
@@ -166,6 +166,6 @@ export const makeCodec = (name: string, channel: Any): ChannelCodec => {
     decodeItems,
     initial,
     optional,
-    isAppend: (channel as any).isAppend
+    isAppend: "isAppend" in channel ? channel.isAppend as ChannelCodec["isAppend"] : undefined
   }
 }

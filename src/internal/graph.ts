@@ -4,6 +4,7 @@ import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Schedule from "effect/Schedule"
 import type * as Channel from "../Channel.js"
+import type { AnyKind } from "../Interrupt.js"
 import { makeCodec, type ChannelCodec } from "./channel.js"
 import { shape } from "./shape.js"
 import { END, START } from "./constants.js"
@@ -52,6 +53,7 @@ export interface CompileOptions {
   readonly interruptAfter?: ReadonlyArray<string>
   readonly leaseMillis?: number
   readonly sleepThreshold?: import("effect").Duration.DurationInput
+  readonly interrupts?: ReadonlyArray<AnyKind>
 }
 
 /** The compiled, runtime form of a graph: lookup tables built once. @internal */
@@ -73,6 +75,12 @@ export interface Compiled {
   readonly leaseMillis: number
   /** a Task.sleep longer than this pauses a persisted thread instead of waiting */
   readonly sleepThresholdMillis: number
+  /**
+   * The interrupt kinds of this graph by name: declared at compile time, and learned when a node
+   * asks one. Stored requests are decoded with them; another graph's kind of the same name is
+   * another entry of another graph.
+   */
+  readonly kinds: Map<string, AnyKind>
   /** for each join target: the nodes it depends on (for dependency validation) */
   readonly dependencies: Readonly<Record<string, ReadonlyArray<string>>>
 }
@@ -195,6 +203,7 @@ export const compile = (def: GraphDef, options: CompileOptions): Compiled => {
     interruptAfter: new Set(options.interruptAfter ?? []),
     leaseMillis: options.leaseMillis ?? 30_000,
     sleepThresholdMillis: options.sleepThreshold === undefined ? 30_000 : DurationMod.toMillis(options.sleepThreshold),
+    kinds: new Map((options.interrupts ?? []).map((k) => [k.kind, k])),
     dependencies
   }
 }

@@ -17,7 +17,7 @@ interface ThreadEntry {
 }
 
 const statusMatches = (status: string, filter: ListOptions["status"]) =>
-  filter === undefined || (typeof filter === "string" ? status === filter : filter.includes(status as any))
+  filter === undefined || (typeof filter === "string" ? status === filter : (filter as ReadonlyArray<string>).includes(status))
 
 const applyList = (rows: Array<WorkflowSnapshotEncoded>, options?: ListOptions) => {
   let out = rows

@@ -1,5 +1,6 @@
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
+import type { AnyKind } from "../Interrupt.js"
 
 /** One entry of a task's journal (encoded, JSON-safe). @internal */
 export type JournalEntry =
@@ -79,6 +80,8 @@ export interface TaskScope {
   readonly store: unknown
   /** the run holding the thread: an activity starts only while it still does */
   readonly runId?: string | undefined
+  /** the interrupt kinds of the running graph, by kind name (declared, or learned when asked) */
+  readonly kinds: Map<string, AnyKind>
 }
 
 /**

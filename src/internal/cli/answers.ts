@@ -9,14 +9,23 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Interrupt from "../../Interrupt.js"
 import type { AnyCompiled } from "../../StateGraph.js"
+import type { Loaded } from "./config.js"
 import { CliError } from "./errors.js"
 
-/** The kind of a pending question of this graph. */
-const kindOf = (_graph: AnyCompiled, kind: string): Interrupt.AnyKind | undefined => Interrupt.registry.get(kind)
+const prebuilt: ReadonlyArray<Interrupt.AnyKind> = [Interrupt.Breakpoint, Interrupt.Confirmation, Interrupt.Choice, Interrupt.Text]
+
+/**
+ * The kind of a pending question of this graph: the graph's own (declared with
+ * `compile({ interrupts })`, or learned when one of its nodes asked in this process), else one
+ * exported by the graph's module, else by the config file, else a prebuilt one.
+ */
+const kindOf = (config: Loaded, graph: AnyCompiled, kind: string): Interrupt.AnyKind | undefined =>
+  graph.compiled.kinds.get(kind) ??
+    [...(config.kinds.get(graph.id) ?? []), ...(config.kinds.get("") ?? []), ...prebuilt].find((k) => k.kind === kind)
 
 /** The JSON Schema an answer to this kind must match (undefined when it cannot be expressed). */
-export const answerSchema = (graph: AnyCompiled, kind: string): unknown => {
-  const k = kindOf(graph, kind)
+export const answerSchema = (config: Loaded, graph: AnyCompiled, kind: string): unknown => {
+  const k = kindOf(config, graph, kind)
   if (k === undefined) return undefined
   try {
     return JSONSchema.make(k.responseSchema)
@@ -30,7 +39,7 @@ interface PendingState {
 }
 
 /** The answers for `resume`: none for a breakpoint, else the JSON decoded for the chosen question. */
-export const build = (graph: AnyCompiled, state: PendingState, interruptId: string | undefined, answer: string | undefined) =>
+export const build = (config: Loaded, graph: AnyCompiled, state: PendingState, interruptId: string | undefined, answer: string | undefined) =>
   Effect.gen(function*() {
     const pending = state.interrupts.filter((i) => i.status === "pending")
     if (pending.length === 0) {
@@ -53,9 +62,12 @@ export const build = (graph: AnyCompiled, state: PendingState, interruptId: stri
     if (answer === undefined) {
       return yield* new CliError({ reason: "Usage", message: `--answer is required: a JSON value for ${chosen.kind}` })
     }
-    const kind = kindOf(graph, chosen.kind)
+    const kind = kindOf(config, graph, chosen.kind)
     if (kind === undefined) {
-      return yield* new CliError({ reason: "Failed", message: `the graph ${graph.id} does not know the interrupt kind ${chosen.kind}` })
+      return yield* new CliError({
+        reason: "Failed",
+        message: `cannot check an answer to ${chosen.kind}: declare it on ${graph.id} with compile({ interrupts: [${chosen.kind}] }), or export it from the graph's module`
+      })
     }
     const json = yield* Effect.try({
       try: () => JSON.parse(answer) as unknown,

@@ -9,6 +9,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import type { Snapshots } from "../../Snapshots.js"
+import type { AnyKind } from "../../Interrupt.js"
 import type { AnyCompiled } from "../../StateGraph.js"
 import { CliError } from "./errors.js"
 
@@ -29,11 +30,23 @@ export interface Config {
 export interface Loaded {
   readonly file: string | undefined
   readonly graphs: ReadonlyArray<AnyCompiled>
+  /**
+   * Interrupt kinds exported next to each graph (by graph id; "" for the config file's own): a
+   * fresh CLI process checks answers with them when the graph did not declare its kinds
+   */
+  readonly kinds: ReadonlyMap<string, ReadonlyArray<AnyKind>>
   readonly sqlite: string
   readonly layer: Layer.Layer<any, any, never> | undefined
 }
 
 const names = ["stategraph.config.js", "stategraph.config.mjs", "stategraph.config.ts", "stategraph.config.mts"]
+
+const isKind = (u: unknown): u is AnyKind =>
+  typeof u === "function" && "kind" in u && "responseSchema" in u && "respondTo" in u
+
+/** The interrupt kinds a module exports. */
+const kindsOf = (mod: unknown): Array<AnyKind> =>
+  typeof mod === "object" && mod !== null ? Object.values(mod).filter(isKind) : []
 
 const isCompiled = (u: unknown): u is AnyCompiled =>
   typeof u === "object" && u !== null && "id" in u && "version" in u && "invoke" in u && "toMermaid" in u
@@ -57,13 +70,14 @@ const importModule = (file: string) =>
     catch: (e) => new CliError({ reason: "Failed", message: `cannot load ${file}: ${e instanceof Error ? e.message : String(e)}` })
   })
 
+/** A graph of the config, with the interrupt kinds its module exports. */
 const resolveGraph = (entry: AnyCompiled | string, dir: string) => {
-  if (isCompiled(entry)) return Effect.succeed(entry)
+  if (isCompiled(entry)) return Effect.succeed({ graph: entry, kinds: [] as Array<AnyKind> })
   const [modulePath, exportName = "graph"] = entry.split(":")
   return Effect.flatMap(importModule(path.resolve(dir, modulePath!)), (mod) => {
     const value = (mod as Record<string, unknown>)[exportName]
     return isCompiled(value)
-      ? Effect.succeed(value)
+      ? Effect.succeed({ graph: value, kinds: kindsOf(mod) })
       : Effect.fail(new CliError({ reason: "Failed", message: `${entry}: the export '${exportName}' is not a compiled graph` }))
   })
 }
@@ -79,18 +93,19 @@ export const load = (options: { readonly cwd: string; readonly file?: string | u
       return yield* new CliError({ reason: "NotFound", message: `no config file ${file}` })
     }
     const dir = file === undefined ? options.cwd : path.dirname(file)
-    const config: Config = file === undefined
-      ? { graphs: [] }
-      : yield* Effect.map(importModule(file), (m) => (m as { default?: Config }).default ?? (m as Config))
+    const mod: unknown = file === undefined ? { default: { graphs: [] } } : yield* importModule(file)
+    const config: Config = (mod as { default?: Config }).default ?? (mod as Config)
     if (!Array.isArray(config.graphs)) {
       return yield* new CliError({ reason: "Failed", message: `${file}: 'graphs' must be an array of graphs or "module:export" strings` })
     }
-    const graphs = yield* Effect.forEach(config.graphs, (g) => resolveGraph(g, dir))
+    const resolved = yield* Effect.forEach(config.graphs, (g) => resolveGraph(g, dir))
+    const graphs = resolved.map((r) => r.graph)
+    const kinds = new Map<string, ReadonlyArray<AnyKind>>([["", kindsOf(mod)], ...resolved.map((r) => [r.graph.id, r.kinds] as const)])
     const db = options.db ?? process.env["STATEGRAPH_DB"] ?? config.store?.sqlite ?? ".data/threads.db"
     if (config.layer !== undefined && !Layer.isLayer(config.layer)) {
       return yield* new CliError({ reason: "Failed", message: `${file}: 'layer' must be an Effect Layer` })
     }
-    return { file, graphs, sqlite: path.resolve(options.db !== undefined ? options.cwd : dir, db), layer: config.layer } satisfies Loaded
+    return { file, graphs, kinds, sqlite: path.resolve(options.db !== undefined ? options.cwd : dir, db), layer: config.layer } satisfies Loaded
   })
 
 /**

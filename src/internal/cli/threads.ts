@@ -73,7 +73,7 @@ const list = Command.make("list", {
 const threadArg = Args.text({ name: "thread" }).pipe(Args.withDescription("the thread id"))
 
 /** A thread's state as a plain document (for --json and for people). */
-const stateDocument = (graph: AnyCompiled, threadId: string, checkpointId?: string) =>
+const stateDocument = (config: Config.Loaded, graph: AnyCompiled, threadId: string, checkpointId?: string) =>
   Effect.map(graph.getState(threadId, checkpointId === undefined ? undefined : { checkpointId }), (s) => ({
     threadId: s.threadId,
     graph: graph.id,
@@ -89,7 +89,7 @@ const stateDocument = (graph: AnyCompiled, threadId: string, checkpointId?: stri
       kind: i.kind,
       node: i.node,
       request: i.request as unknown,
-      answerSchema: answers.answerSchema(graph, i.kind)
+      answerSchema: answers.answerSchema(config, graph, i.kind)
     })),
     ...(s.error !== undefined ? { error: s.error } : {})
   }))
@@ -113,7 +113,7 @@ const show = Command.make("show", { thread: threadArg, json: jsonOption }, (o) =
   withStore((config) =>
     Effect.gen(function*() {
       const graph = yield* graphOfThread(config, o.thread)
-      const doc = yield* stateDocument(graph, o.thread)
+      const doc = yield* stateDocument(config, graph, o.thread)
       yield* out.either(o.json, doc, printState(doc))
     })
   )).pipe(Command.withDescription("a thread's state, next nodes and pending questions with their answer schema"))
@@ -152,7 +152,7 @@ const printOutcome = (config: Config.Loaded, json: boolean, graph: AnyCompiled, 
   Effect.gen(function*() {
     const ended = yield* Effect.either(Config.provideServices(config, run))
     if (ended._tag === "Left" && (ended.left as { _tag?: string })._tag !== "GraphInterrupted") return yield* Effect.fail(ended.left)
-    const doc = yield* stateDocument(graph, threadId)
+    const doc = yield* stateDocument(config, graph, threadId)
     yield* out.either(json, doc, printState(doc))
   })
 
@@ -166,7 +166,7 @@ const resume = Command.make("resume", {
     Effect.gen(function*() {
       const graph = yield* graphOfThread(config, o.thread)
       const state = yield* graph.getState(o.thread)
-      const answer = yield* answers.build(graph, state, Option.getOrUndefined(o.interrupt), Option.getOrUndefined(o.answer))
+      const answer = yield* answers.build(config, graph, state, Option.getOrUndefined(o.interrupt), Option.getOrUndefined(o.answer))
       yield* printOutcome(config, o.json, graph, o.thread, graph.resume({ threadId: o.thread }, ...answer))
     })
   )).pipe(Command.withDescription("answer a pending question and continue the thread"))

@@ -35,7 +35,7 @@ export const validateUpdate = (
   }
   const writes: Array<readonly [string, unknown]> = []
   for (const key in update) {
-    const value = (update as any)[key]
+    const value = (update as Record<string, unknown>)[key]
     if (value === undefined) continue
     const codec = compiled.codecByName[key]
     if (codec === undefined) {
@@ -68,8 +68,8 @@ export const normalizeOutput = (
 
 /** The result of applying a step's writes. @internal */
 export interface Applied {
-  readonly values: Record<string, unknown>
-  readonly versions: Record<string, number>
+  readonly values: Readonly<Record<string, unknown>>
+  readonly versions: Readonly<Record<string, number>>
   /** channels written in the step */
   readonly changed: ReadonlyArray<ChannelCodec>
   /** for append channels (and appendable reduce channels): the items added in the step */
@@ -140,7 +140,8 @@ export const applyWrites = (
     }
   }
   if (nextValues === undefined) {
-    return Either.right({ values: values as any, versions: versions as any, changed, appended: {}, rewritten: undefined })
+    // nothing written: the step keeps the same objects (no copy)
+    return Either.right({ values, versions, changed, appended: {}, rewritten: undefined })
   }
   return Either.right({ values: nextValues, versions: nextVersions!, changed, appended: appended ?? {}, rewritten })
 }

@@ -4,9 +4,11 @@
  */
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
 import { InterruptAlreadyAnswered, InvalidResumeValue, ThreadNotPaused, UnknownInterrupt } from "../../GraphError.js"
-import * as Interrupt from "../../Interrupt.js"
+import type * as Interrupt from "../../Interrupt.js"
 import type { InterruptRecord, TaskRecord } from "../../Snapshot.js"
+import type { Compiled } from "../graph.js"
 import * as algo from "./algo.js"
 import type { Checkpoint, Given } from "./model.js"
 
@@ -18,16 +20,49 @@ export const isAnswer = (u: unknown): u is Interrupt.Answer<string, unknown> =>
 export const notAnAnswer = (threadId: string) =>
   new UnknownInterrupt({ threadId, kind: "*", reason: "an answer is made with Kind.respond(value) or Kind.respondTo(id, value)" })
 
-/** A stored interrupt record as the caller sees it (request decoded when the kind is known). @internal */
-export const toPending = (r: InterruptRecord) => {
-  const kind = Interrupt.registry.get(r.kind)
-  let request = r.request
-  if (kind !== undefined) {
-    const decoded = ParseResult.decodeUnknownEither(kind.requestSchema)(r.request)
-    if (Either.isRight(decoded)) request = decoded.right
-  }
-  return { id: r.id, kind: r.kind, request, node: r.node, taskId: r.taskId }
+/** A stored request decoded with its kind's schema (left as stored when it does not decode). */
+const decodeRequest = (definition: Interrupt.Definition | undefined, request: unknown): unknown => {
+  if (definition === undefined) return request
+  const decoded = ParseResult.decodeUnknownEither(definition.requestSchema)(request)
+  return Either.isRight(decoded) ? decoded.right : request
 }
+
+/**
+ * A stored interrupt record as the caller sees it: its request decoded with the graph's own kind
+ * of that name (declared or learned), as stored when the graph does not know the kind.
+ *
+ * @internal
+ */
+export const toPending = (compiled: Compiled) => (r: InterruptRecord) => ({
+  id: r.id,
+  kind: r.kind,
+  request: decodeRequest(compiled.kinds.get(r.kind), r.request),
+  node: r.node,
+  taskId: r.taskId
+})
+
+/** A kind that takes an answer as it is: for answers checked and encoded where they were given. */
+const asGiven = (kind: string): Interrupt.Definition => ({
+  kind,
+  requestSchema: Schema.Unknown,
+  responseSchema: Schema.Unknown,
+  check: undefined
+})
+
+/**
+ * An answer already checked and encoded with its own kind where it was given (a queued resume
+ * job, an answer forwarded to a child graph): matched by id, stored as it is, decoded by the
+ * asking node's own kind. No table of kinds by name is consulted.
+ *
+ * @internal
+ */
+export const checkedAnswer = (kind: string, id: string | undefined, encoded: unknown): Interrupt.Answer<string, unknown> => ({
+  _tag: "Answer",
+  kind,
+  id,
+  value: encoded,
+  definition: asGiven(kind)
+})
 
 /** @internal */
 export type ResumeRefusal = ThreadNotPaused | UnknownInterrupt | InterruptAlreadyAnswered | InvalidResumeValue
@@ -103,7 +138,7 @@ const encodedValue = (
   const valid = ParseResult.validateEither(def.responseSchema)(answer.value)
   if (Either.isLeft(valid)) return Either.left(invalid(algo.formatIssue(valid.left)))
   if (def.check !== undefined) {
-    const problem = def.check(toPending(target).request, valid.right)
+    const problem = def.check(decodeRequest(def, target.request), valid.right)
     if (problem !== undefined) return Either.left(invalid(problem))
   }
   const encoded = ParseResult.encodeUnknownEither(def.responseSchema)(valid.right)

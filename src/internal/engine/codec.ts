@@ -120,7 +120,7 @@ export const toEncoded = (
 })
 
 /** The channel writes of a step: appended items for append channels (unless `full`), else whole values. @internal */
-export const channelWrites = (compiled: Compiled, applied: algo.Applied, full: boolean): ReadonlyArray<ChannelWrite> => {
+export const channelWrites = (applied: algo.Applied, full: boolean): ReadonlyArray<ChannelWrite> => {
   const out: Array<ChannelWrite> = []
   for (const codec of applied.changed) {
     const value = applied.values[codec.name]
@@ -131,7 +131,6 @@ export const channelWrites = (compiled: Compiled, applied: algo.Applied, full: b
       out.push({ channel: codec.name, mode: "set", value: Either.getOrThrow(codec.encodeValue(value)) })
     }
   }
-  void compiled
   return out
 }
 

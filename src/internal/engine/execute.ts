@@ -64,7 +64,7 @@ const inputCheckpoint = (
       executionId: options.executionId,
       initialInput
     }
-    return { cp, writes: channelWrites(compiled, applied.right, base.checkpointId === "") }
+    return { cp, writes: channelWrites(applied.right, base.checkpointId === "") }
   })
 
 const pendingIds = (cp: Checkpoint) => cp.interrupts.filter((i) => i.status === "pending").map((i) => i.id)
@@ -255,7 +255,7 @@ export const updateState = (
       metadata: { ...base.metadata, source: "update", asNode: node }
     }
     const snapshot = toEncoded(compiled, threadId, cp)
-    yield* store.commit({ threadId, runId, expectedHead: head, snapshot, writes: channelWrites(compiled, applied.right, false) })
+    yield* store.commit({ threadId, runId, expectedHead: head, snapshot, writes: channelWrites(applied.right, false) })
     return cp
   }))
 }

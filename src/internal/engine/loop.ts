@@ -19,6 +19,7 @@ import { channelWrites, doneRecord, renderError } from "./codec.js"
 import { type Committer, pendingWriter } from "./durability.js"
 import type { Checkpoint, Done, Given, Run, RunEvent, RunOutcome, TaskOutcome } from "./model.js"
 import { evaluateRoutes, hasBranches } from "./routes.js"
+import { EngineObserver, type Observer } from "./observer.js"
 import { runTask, type TaskEnv } from "./runner.js"
 import { finishedTasks, type Folded, foldOutcomes, pendingOf, selectTasks, stepRecords } from "./step.js"
 import { countTasks, interrupts, tracing } from "./telemetry.js"
@@ -71,9 +72,9 @@ export const loop = (
   const holder: ScopeHolder = { scope: undefined }
   const { compiled, store, threadId, config, modes } = run
   const persist = store !== undefined && threadId !== undefined
-  const env: TaskEnv = { compiled, threadId, store, runId: run.runId, persist, emit: config.emit, modes, stored: committer.stored }
   const state: Cycle = { cp: start, steps: 0, skipBefore: skipBreakpoint, answered, order: lastOrder(start) }
-  const cycle = Effect.flatMap(tracing, (traced) => {
+  const cycle = (observer: Observer | undefined) => Effect.flatMap(tracing, (traced) => {
+    const env: TaskEnv = { compiled, threadId, store, runId: run.runId, persist, emit: config.emit, modes, stored: committer.stored, observer }
     const ctx: Ctx = { run, committer, env, holder, persist, events: config.emit !== undefined && modes.has("events"), traced }
     return Effect.gen(function*() {
       while (true) {
@@ -84,7 +85,11 @@ export const loop = (
       }
     })
   })
-  return Effect.provideService(cycle, CurrentTask, holder)
+  return Effect.flatMap(EngineObserver, (observer) => {
+    const body = Effect.provideService(cycle(observer), CurrentTask, holder)
+    // the observer is the caller's, for this run: child graphs run by its nodes do not report to it
+    return observer === undefined ? body : Effect.provideService(body, EngineObserver, undefined)
+  })
 }
 
 /** One step: undefined when the run goes on. */
@@ -289,7 +294,7 @@ const advance = (ctx: Ctx, s: Cycle, folded: Folded, apply: Apply): Effect.Effec
       s.order = completed.order
     }
     const next = advanced(cp, { id: nextId, now: Date.now(), applied: applied.right, planned: planned.right, nodeStates })
-    if (ctx.persist) yield* ctx.committer.commit(next, channelWrites(compiled, applied.right, false))
+    if (ctx.persist) yield* ctx.committer.commit(next, channelWrites(applied.right, false))
     if (config.emit !== undefined && ctx.run.modes.has("values")) yield* config.emit({ mode: "values", step: next.step, values })
     s.cp = next
     s.steps++

@@ -124,8 +124,15 @@ export type TaskOutcome =
     readonly task: TaskSpec
     readonly records: ReadonlyArray<InterruptRecord>
     readonly memory: TaskMemory
+    readonly attempts: number
   }
-  | { readonly _tag: "Sleeping"; readonly task: TaskSpec; readonly wakeAt: number; readonly memory: TaskMemory }
+  | {
+    readonly _tag: "Sleeping"
+    readonly task: TaskSpec
+    readonly wakeAt: number
+    readonly memory: TaskMemory
+    readonly attempts: number
+  }
   | {
     readonly _tag: "Failed"
     readonly task: TaskSpec

@@ -18,6 +18,7 @@ import { interruptId, type JournalEntry, type ScopeHolder, type TaskScope } from
 import * as algo from "./algo.js"
 import { renderError } from "./codec.js"
 import type { RunConfig, TaskMemory, TaskOutcome } from "./model.js"
+import type { Observer } from "./observer.js"
 
 /** Per-run facts every task needs. @internal */
 export interface TaskEnv {
@@ -30,6 +31,8 @@ export interface TaskEnv {
   readonly modes: ReadonlySet<string>
   /** waits until the checkpoints queued by async durability are stored (a task's record needs its step's) */
   readonly stored: Effect.Effect<void, unknown>
+  /** the caller's observer of task facts */
+  readonly observer: Observer | undefined
 }
 
 /** One task to run. @internal */
@@ -113,7 +116,8 @@ const scopeOf = (run: TaskRun, journal: Array<JournalEntry>): TaskScope => {
     emit: env.emit,
     modes: env.modes,
     store: env.store,
-    runId: env.runId
+    runId: env.runId,
+    kinds: env.compiled.kinds
   }
 }
 
@@ -159,8 +163,8 @@ const outcomeOf = (
   // graphs' interrupts; a sleeping sibling child sleeps again when the task re-runs
   const paused = (asks.length > 0 || child.length > 0) &&
     (Option.isSome(failure) ? child.length > 0 || Interrupt.isInterrupt(error) : sleep !== undefined)
-  if (paused) return { _tag: "Interrupted", task, memory, records: pauseRecords(task, scope) }
-  if (sleep !== undefined) return { _tag: "Sleeping", task, wakeAt: sleep, memory }
+  if (paused) return { _tag: "Interrupted", task, memory, records: pauseRecords(task, scope), attempts }
+  if (sleep !== undefined) return { _tag: "Sleeping", task, wakeAt: sleep, memory, attempts }
   if (Option.isSome(failure)) return { _tag: "Failed", task, error, memory, attempts }
   return {
     _tag: "Failed",
@@ -230,7 +234,9 @@ export const runTask = (run: TaskRun): Effect.Effect<TaskOutcome, never, unknown
   })
   const finish = (exit: Exit.Exit<unknown, unknown>): TaskOutcome => {
     holder.scope = undefined
-    return outcomeOf(run, scope, exit, memory(), attempts)
+    const outcome = outcomeOf(run, scope, exit, memory(), attempts)
+    env.observer?.taskEnded({ step, outcome })
+    return outcome
   }
   const outcome = Effect.matchCause(attempt, {
     onFailure: (cause) => finish(Exit.failCause(cause)),

@@ -7,18 +7,18 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
-import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import { ThreadNotFound } from "../../GraphError.js"
-import * as Interrupt from "../../Interrupt.js"
 import * as RunEvent from "../../RunEvent.js"
 import type { WorkflowSnapshotEncoded } from "../../Snapshot.js"
 import type { Backend } from "../../Snapshots.js"
 import type { AnyCompiled } from "../../StateGraph.js"
-import * as Task from "../../Task.js"
-import * as algo from "../engine/algo.js"
 import type { Compiled } from "../graph.js"
 import { toPending } from "../engine/answers.js"
+import { tagOf } from "../engine/codec.js"
+import * as Ids from "../ids.js"
+import type { NewJob } from "./models.js"
+import { EngineObserver, type Observer } from "../engine/observer.js"
 import { execute } from "../engine/execute.js"
 import type { Checkpoint, RunOutcome, RunPolicy, RunRequest, StreamPart } from "../engine/model.js"
 import { infrastructureTags, type OrchestrationResponse, type PendingInterrupt, type ResponseStatus } from "./contract.js"
@@ -27,56 +27,17 @@ import { infrastructureTags, type OrchestrationResponse, type PendingInterrupt, 
 // probe
 // ---------------------------------------------------------------------------------------------
 
-/** What the instrumented nodes report, per task id. @internal */
+/** What the engine's observer reported, per task id: attempts, and finished tasks' encoded output. @internal */
 export interface Probe {
   readonly attempts: Map<string, number>
-  readonly outputs: Map<string, unknown>
+  readonly outputs: Map<string, Record<string, unknown>>
+  readonly observer: Observer
 }
 
-/** @internal */
-export const makeProbe = (): Probe => ({ attempts: new Map(), outputs: new Map() })
-
-/** @internal */
-export const ProbeRef: FiberRef.FiberRef<Probe | undefined> = FiberRef.unsafeMake<Probe | undefined>(undefined)
-
-const instrumented = new WeakMap<Compiled, Compiled>()
-
-/**
- * The compiled graph with each node's run reporting its attempts and output to the probe in
- * the fiber (none: unchanged behaviour). Same id, version, codecs and edges.
- *
- * @internal
- */
-export const instrument = (compiled: Compiled): Compiled => {
-  const cached = instrumented.get(compiled)
-  if (cached !== undefined) return cached
-  const nodes: Record<string, Compiled["nodes"][string]> = {}
-  for (const [name, def] of Object.entries(compiled.nodes)) {
-    nodes[name] = {
-      ...def,
-      run: (input: unknown) =>
-        Effect.flatMap(FiberRef.get(ProbeRef), (probe) => {
-          if (probe === undefined) return def.run(input)
-          return Effect.flatMap(Task.current, (task) => {
-            if (Option.isNone(task)) return def.run(input)
-            const id = task.value.taskId
-            probe.attempts.set(id, (probe.attempts.get(id) ?? 0) + 1)
-            return Effect.tap(def.run(input), (out) => Effect.sync(() => void probe.outputs.set(id, out)))
-          })
-        })
-    }
-  }
-  const out: Compiled = { ...compiled, nodes }
-  instrumented.set(compiled, out)
-  return out
-}
-
-/** A node's output as its encoded writes (channel → encoded value). @internal */
-export const encodeOutput = (compiled: Compiled, node: string, output: unknown): Record<string, unknown> | undefined => {
-  const normalized = algo.normalizeOutput(compiled, node, output)
-  if (Either.isLeft(normalized)) return undefined
+/** A node's writes as its job's output (channel → encoded value). */
+const encodeOutput = (compiled: Compiled, writes: ReadonlyArray<readonly [string, unknown]>): Record<string, unknown> => {
   const out: Record<string, unknown> = {}
-  for (const [channel, value] of normalized.right.writes) {
+  for (const [channel, value] of writes) {
     const codec = compiled.codecByName[channel]
     if (codec === undefined) continue
     const enc = codec.kind === "Append" ? codec.encodeItems(value as ReadonlyArray<unknown>) : codec.encodeValue(value)
@@ -85,13 +46,25 @@ export const encodeOutput = (compiled: Compiled, node: string, output: unknown):
   return out
 }
 
+/** A probe fed by the engine's observer (provide `probe.observer` as `EngineObserver` around the run). @internal */
+export const makeProbe = (compiled: Compiled): Probe => {
+  const attempts = new Map<string, number>()
+  const outputs = new Map<string, Record<string, unknown>>()
+  return {
+    attempts,
+    outputs,
+    observer: {
+      taskEnded: ({ outcome }) => {
+        attempts.set(outcome.task.id, outcome.attempts)
+        if (outcome._tag === "Done") outputs.set(outcome.task.id, encodeOutput(compiled, outcome.output.writes))
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // errors
 // ---------------------------------------------------------------------------------------------
-
-/** @internal */
-export const tagOf = (u: unknown): string | undefined =>
-  typeof u === "object" && u !== null && typeof (u as any)._tag === "string" ? (u as any)._tag : undefined
 
 /** @internal */
 export const isInfrastructure = (u: unknown) => {
@@ -99,22 +72,12 @@ export const isInfrastructure = (u: unknown) => {
   return tag !== undefined && infrastructureTags.has(tag)
 }
 
-/** @internal */
-export const render = (error: unknown): string => {
-  if (error instanceof Error) {
-    const tag = (error as any)._tag ?? error.name
-    return error.message ? `${tag}: ${error.message}` : String(tag)
-  }
-  try {
-    return JSON.stringify(error)
-  } catch {
-    return String(error)
-  }
-}
-
-/** @internal */
-export const isGraphInterrupted = (u: unknown): u is Interrupt.GraphInterrupted<any> =>
-  u instanceof Interrupt.GraphInterrupted
+/** One job per task of a checkpoint's next step. @internal */
+export const jobsOf = (cp: {
+  readonly checkpointId: string
+  readonly step: number
+  readonly tasks: ReadonlyArray<{ readonly id: string; readonly node: string }>
+}): ReadonlyArray<NewJob> => cp.tasks.map((t) => ({ id: Ids.make(), taskId: t.id, checkpointId: cp.checkpointId, node: t.node, step: cp.step }))
 
 // ---------------------------------------------------------------------------------------------
 // events
@@ -188,12 +151,11 @@ export const emitter = (
           new RunEvent.NodeCompleted({ ...base, node: event.node, taskId: event.taskId, step: event.step }, true)
         )
         if (!hooks) return published
-        const raw = probe.outputs.get(event.taskId)
         return Effect.zipRight(
           published,
           Effect.ignore(hooks.finished(event.taskId, event.node, {
             _tag: "Done",
-            output: encodeOutput(compiled, event.node, raw),
+            output: probe.outputs.get(event.taskId),
             attempts: probe.attempts.get(event.taskId) ?? 1
           }, timestamp))
         )
@@ -280,8 +242,8 @@ export const loadHead = (store: Backend, threadId: string) =>
 export const runInline = (options: InlineOptions): Effect.Effect<InlineResult, any, any> =>
   Effect.gen(function*() {
     const { graph, store, threadId } = options
-    const compiled = instrument(graph.compiled)
-    const probe = makeProbe()
+    const compiled = graph.compiled
+    const probe = makeProbe(compiled)
     const scope: EventScope = { executionId: "", threadId, pipelineId: options.pipelineId }
     const resolveExecution = Effect.ignore(Effect.map(store.load(threadId), (o) => {
       if (Option.isSome(o)) scope.executionId = o.value.executionId
@@ -297,7 +259,7 @@ export const runInline = (options: InlineOptions): Effect.Effect<InlineResult, a
       const millis = options.timeoutMillis
       run = Effect.timeoutFail(run, { duration: millis, onTimeout: () => new RunTimeout(millis) })
     }
-    const exit = yield* Effect.exit(Effect.locally(run, ProbeRef, probe))
+    const exit = yield* Effect.exit(Effect.provideService(run, EngineObserver, probe.observer))
     // a run that wrote nothing (an unknown thread, a refused start) has no head: its own failure
     const snapshot = yield* Effect.catchTag(
       loadHead(store, threadId),
@@ -328,7 +290,7 @@ export const runInline = (options: InlineOptions): Effect.Effect<InlineResult, a
         return result(status, { checkpoint: cp })
       }
       case "Paused": {
-        const interrupts: ReadonlyArray<PendingInterrupt> = outcome.interrupts.map(toPending)
+        const interrupts: ReadonlyArray<PendingInterrupt> = outcome.interrupts.map(toPending(graph.compiled))
         const timestamp = yield* Clock.currentTimeMillis
         yield* RunEvent.publish(() =>
           new RunEvent.Interrupted({
@@ -363,7 +325,7 @@ export const toResponse = (
   status: result.status,
   snapshot: result.snapshot,
   interrupts: result.interrupts,
-  ...(result.status === "completed" && result.checkpoint !== undefined ? { output: result.checkpoint.values as any } : {}),
+  ...(result.status === "completed" && result.checkpoint !== undefined ? { output: result.checkpoint.values } : {}),
   ...(pipelineId !== undefined ? { pipelineId } : {}),
   ...(result.error !== undefined ? { error: result.error } : {})
 })

@@ -13,11 +13,11 @@ import type { AnyCompiled } from "../../StateGraph.js"
 import { decodeCheckpoint } from "../engine/codec.js"
 import { importSnapshot } from "../engine/execute.js"
 import type { Checkpoint } from "../engine/model.js"
-import { HandoverRefused } from "./contract.js"
+import { type HandoverCode, HandoverRefused } from "./contract.js"
 
 /** @internal */
 export interface ValidationIssue {
-  readonly code: string
+  readonly code: typeof HandoverCode.Type
   readonly message: string
   readonly nodeId?: string | undefined
 }
@@ -59,7 +59,7 @@ export const validate = (
     if (issues.length > 0) {
       return Effect.fail(
         new HandoverRefused({
-          code: issues[0]!.code as any,
+          code: issues[0]!.code,
           errors: issues.map((i) => ({ code: i.code, message: i.message, ...(i.nodeId !== undefined ? { nodeId: i.nodeId } : {}) }))
         })
       )

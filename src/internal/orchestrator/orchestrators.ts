@@ -15,7 +15,7 @@ import type { AnyCompiled } from "../../StateGraph.js"
 import * as Graphs from "../../Graphs.js"
 import * as Ids from "../ids.js"
 import { prepareAnswers, toPending } from "../engine/answers.js"
-import { decodeCheckpoint } from "../engine/codec.js"
+import { decodeCheckpoint, renderError } from "../engine/codec.js"
 import { execute } from "../engine/execute.js"
 import type { NodeState, RunPolicy, RunRequest } from "../engine/model.js"
 import {
@@ -32,7 +32,7 @@ import {
   SyncConfig,
   UnsupportedGraph
 } from "./contract.js"
-import { loadHead, render, runInline, type TaskHooks, toResponse } from "./engine.js"
+import { jobsOf, loadHead, runInline, type TaskHooks, toResponse } from "./engine.js"
 import * as Handover from "./handover.js"
 import { type EncodedAnswer, type NewJob, Pipelines } from "./models.js"
 
@@ -221,9 +221,6 @@ const injectedJobs = (injected: ReadonlyArray<NodeState>, checkpointId: string):
     injected: true
   }))
 
-const jobsOf = (cp: { readonly checkpointId: string; readonly step: number; readonly tasks: ReadonlyArray<{ readonly id: string; readonly node: string }> }): ReadonlyArray<NewJob> =>
-  cp.tasks.map((t) => ({ id: Ids.make(), taskId: t.id, checkpointId: cp.checkpointId, node: t.node, step: cp.step }))
-
 /** @internal */
 export const makePipeline = Effect.gen(function*() {
   const store = yield* Snapshots.Snapshots
@@ -347,7 +344,7 @@ export const makePipeline = Effect.gen(function*() {
         }).pipe(
           Effect.tapError((e) =>
             Effect.zipRight(
-              pipelines.transition(pipelineId, ["running"], "failed", { now, error: render(e) }),
+              pipelines.transition(pipelineId, ["running"], "failed", { now, error: renderError(e) }),
               Effect.ignore(store.release(threadId, pipelineId))
             )
           ),
@@ -376,10 +373,10 @@ export const makePipeline = Effect.gen(function*() {
             now: end,
             snapshotId: result.snapshot.checkpointId,
             ...(finalStatus === "paused" ? { pauseReason: "interrupt" as const } : {}),
-            ...(result.error !== undefined ? { error: render(result.error) } : {})
+            ...(result.error !== undefined ? { error: renderError(result.error) } : {})
           })
           if (finalStatus === "completed") yield* RunEvent.publish(() => new RunEvent.PipelineCompleted(at))
-          if (finalStatus === "failed") yield* RunEvent.publish(() => new RunEvent.PipelineFailed({ ...at, error: render(result.error) }))
+          if (finalStatus === "failed") yield* RunEvent.publish(() => new RunEvent.PipelineFailed({ ...at, error: renderError(result.error) }))
           if (finalStatus === "paused") yield* RunEvent.publish(() => new RunEvent.PipelinePaused({ ...at, reason: "interrupt" }))
         }
         return toResponse(self.id, threadId, result, pipelineId)
@@ -474,7 +471,7 @@ export const makeAsync = Effect.gen(function*() {
           yield* pipelines.transition(pipelineId, ["running"], "paused", { now, pauseReason: "interrupt" })
           yield* RunEvent.publish(() => new RunEvent.PipelinePaused({ ...base, reason: "interrupt" }))
           if (request.resume !== undefined) return yield* resumeAsync(request.resume, threadId)
-          const pending = cp.interrupts.filter((i) => i.status === "pending").map((i) => toPending(i))
+          const pending = cp.interrupts.filter((i) => i.status === "pending").map(toPending(graph.compiled))
           return {
             orchestrator: self.id,
             executionId: cp.executionId,
@@ -496,7 +493,7 @@ export const makeAsync = Effect.gen(function*() {
           snapshot,
           pipelineId,
           interrupts: [],
-          ...(done ? { output: cp.values as any } : {})
+          ...(done ? { output: cp.values } : {})
         }
         return response
 

@@ -18,22 +18,20 @@ import * as Interrupt from "../../Interrupt.js"
 import * as RunEvent from "../../RunEvent.js"
 import type { InterruptRecord, WorkflowSnapshotEncoded } from "../../Snapshot.js"
 import type * as Snapshots from "../../Snapshots.js"
-import * as Ids from "../ids.js"
+import { checkedAnswer } from "../engine/answers.js"
+import { EngineObserver } from "../engine/observer.js"
+import { renderError, tagOf } from "../engine/codec.js"
 import { execute } from "../engine/execute.js"
 import type { RunOutcome, RunRequest } from "../engine/model.js"
 import { AsyncConfig, type Backoff } from "./contract.js"
 import {
   emitter,
-  encodeOutput,
   type EventScope,
-  instrument,
   makeProbe,
-  ProbeRef,
-  render,
+  jobsOf,
   runInline,
-  tagOf
 } from "./engine.js"
-import type { Claimed, Finished, FinishRequest, JobEnd, NewJob, PipelineStore } from "./models.js"
+import type { Claimed, Finished, FinishRequest, JobEnd, PipelineStore } from "./models.js"
 
 // ---------------------------------------------------------------------------------------------
 // backoff
@@ -49,7 +47,7 @@ export const backoffSchedule = (b: Backoff): Schedule.Schedule<unknown, unknown>
   Schedule.exponential(Duration.millis(b.baseMillis), b.factor).pipe(
     Schedule.modifyDelay((d) => Duration.min(d, Duration.millis(b.maxDelayMillis))),
     Schedule.intersect(Schedule.recurs(b.maxAttempts - 1))
-  ) as any
+  )
 
 /**
  * The delay before retry number `retry` (1 = after the first failure), by stepping the schedule;
@@ -101,20 +99,12 @@ const configOf = (stored: unknown): AsyncConfig => {
 
 const eventsMode: ReadonlySet<string> = new Set(["events"])
 
-const jobsOf = (cp: { readonly checkpointId: string; readonly step: number; readonly tasks: ReadonlyArray<{ readonly id: string; readonly node: string }> }): ReadonlyArray<NewJob> =>
-  cp.tasks.map((t) => ({ id: Ids.make(), taskId: t.id, checkpointId: cp.checkpointId, node: t.node, step: cp.step }))
-
-const rebuildAnswers = (claimed: Claimed) => {
-  const out: Array<Interrupt.Answer<string, unknown>> = []
-  for (const a of claimed.resume?.answers ?? []) {
-    const definition = Interrupt.registry.get(a.kind)
-    if (definition === undefined) return Option.none()
-    const value = Schema.decodeUnknownOption(definition.responseSchema)(a.value)
-    if (Option.isNone(value)) return Option.none()
-    out.push({ _tag: "Answer", kind: a.kind, id: a.id, value: value.value, definition })
-  }
-  return Option.some(out)
-}
+/**
+ * The answers of a resume job: checked and encoded by the orchestrator that queued them, each for
+ * one interrupt id; the asking node decodes its own (no table of kinds is consulted here).
+ */
+const queuedAnswers = (claimed: Claimed): ReadonlyArray<Interrupt.Answer<string, unknown>> =>
+  (claimed.resume?.answers ?? []).map((a) => checkedAnswer(a.kind, a.id, a.value))
 
 /**
  * How a job ended, to record (`PipelineStore.finish`), and what to do once it is recorded:
@@ -176,26 +166,22 @@ export const runJob = (deps: Deps, workerId: string, claimed: Claimed) =>
         expected: known.length === 0 ? "(no version registered)" : known.join("|"),
         found: claimed.workflowVersion
       })
-      return outcome({ _tag: "Failed", error: render(error), fatal: true }, { now: startedAt })
+      return outcome({ _tag: "Failed", error: renderError(error), fatal: true }, { now: startedAt })
     }
 
     let request: RunRequest = { _tag: "Continue" }
     let only: ReadonlySet<string> | undefined = new Set([job.taskId])
     if (claimed.resume !== undefined) {
-      const answers = rebuildAnswers(claimed)
-      if (Option.isNone(answers)) {
-        return outcome({ _tag: "Failed", error: "the answers of the resume job do not decode here", fatal: true }, { now: startedAt })
-      }
-      request = { _tag: "Resume", answers: answers.value }
+      request = { _tag: "Resume", answers: queuedAnswers(claimed) }
       only = claimed.resume.tasks.length > 0 ? new Set(claimed.resume.tasks) : undefined
     }
 
     const compiled = graph.value.compiled
-    const probe = makeProbe()
+    const probe = makeProbe(compiled)
     const scope: EventScope = { executionId: claimed.executionId, threadId, pipelineId: job.pipelineId }
     // the engine's events only when someone listens
     const listened = Option.isSome(yield* Effect.serviceOption(RunEvent.EventBus))
-    let run: Effect.Effect<RunOutcome, unknown, unknown> = execute(instrument(compiled), store, request, {
+    let run: Effect.Effect<RunOutcome, unknown, unknown> = execute(compiled, store, request, {
       threadId,
       runId: job.pipelineId,
       ...(listened ? { emit: emitter(compiled, scope, probe, Effect.void), modes: eventsMode } : {})
@@ -203,13 +189,13 @@ export const runJob = (deps: Deps, workerId: string, claimed: Claimed) =>
     if (config.timeoutMillis !== undefined) run = Effect.timeout(run, Duration.millis(config.timeoutMillis))
     // the services the graph's nodes need, captured with the registry
     run = Effect.provide(run, graphs.services)
-    const exit = yield* Effect.exit(Effect.locally(run, ProbeRef, probe))
+    const exit = yield* Effect.exit(Effect.provideService(run, EngineObserver, probe.observer))
     const at = yield* Clock.currentTimeMillis
 
     const output = () => {
-      if (claimed.resume === undefined) return encodeOutput(compiled, job.node, probe.outputs.get(job.taskId))
+      if (claimed.resume === undefined) return probe.outputs.get(job.taskId)
       const all: Record<string, unknown> = {}
-      for (const [taskId, raw] of probe.outputs) all[taskId] = encodeOutput(compiled, taskId.split("/")[1]?.split(".")[0] ?? "", raw)
+      for (const [taskId, output] of probe.outputs) all[taskId] = output
       return all
     }
 
@@ -287,14 +273,14 @@ export const runJob = (deps: Deps, workerId: string, claimed: Claimed) =>
         const head = Option.flatten(yield* Effect.option(store.load(threadId)))
         if (Option.isSome(head) && head.value.checkpointId !== job.checkpointId) return advanced(head.value)
         // another run holds the thread: try again later, as a failed attempt
-        return yield* retryOrFail(render(error), at)
+        return yield* retryOrFail(renderError(error), at)
       }
       case "SnapshotVersionMismatch":
       case "CorruptSnapshot":
       case "ThreadNotFound":
-        return outcome({ _tag: "Failed", error: render(error), fatal: true }, { now: at })
+        return outcome({ _tag: "Failed", error: renderError(error), fatal: true }, { now: at })
       default:
-        return yield* retryOrFail(Option.isSome(failure) ? render(error) : String(error), at)
+        return yield* retryOrFail(Option.isSome(failure) ? renderError(error) : String(error), at)
     }
   })
 
