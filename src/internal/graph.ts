@@ -86,7 +86,7 @@ export interface Compiled {
 }
 
 const group = <A>(items: ReadonlyArray<A>, key: (a: A) => string): Record<string, Array<A>> => {
-  const out: Record<string, Array<A>> = {}
+  const out: Record<string, Array<A>> = Object.create(null)
   for (const item of items) (out[key(item)] ??= []).push(item)
   return out
 }
@@ -175,15 +175,17 @@ export const version = (def: GraphDef): string => {
 /** @internal */
 export const compile = (def: GraphDef, options: CompileOptions): Compiled => {
   const codecs = Object.keys(def.channels).map((name) => makeCodec(name, def.channels[name]!))
-  const codecByName: Record<string, ChannelCodec> = {}
+  // lookup tables by user-given names have no prototype: an update key, a route target or an
+  // asNode named "constructor" or "__proto__" finds nothing (a typed refusal), not Object's members
+  const codecByName: Record<string, ChannelCodec> = Object.create(null)
   for (const c of codecs) codecByName[c.name] = c
-  const nodes: Record<string, NodeDef> = {}
+  const nodes: Record<string, NodeDef> = Object.create(null)
   for (const n of def.nodes) nodes[n.name] = n
-  const edgesFrom: Record<string, Array<string>> = {}
+  const edgesFrom: Record<string, Array<string>> = Object.create(null)
   for (const e of def.edges) (edgesFrom[e.from] ??= []).push(e.to)
-  const joinsFrom: Record<string, Array<JoinDef>> = {}
+  const joinsFrom: Record<string, Array<JoinDef>> = Object.create(null)
   for (const j of def.joins) for (const s of j.sources) (joinsFrom[s] ??= []).push(j)
-  const dependencies: Record<string, Array<string>> = {}
+  const dependencies: Record<string, Array<string>> = Object.create(null)
   for (const e of def.edges) if (e.from !== START) (dependencies[e.to] ??= []).push(e.from)
   for (const j of def.joins) (dependencies[j.target] ??= []).push(...j.sources)
   return {
