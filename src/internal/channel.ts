@@ -107,32 +107,73 @@ const primitiveValidator = (
   return (u) => (typeof u === type ? right(u) : slow(u))
 }
 
-/** Whether a value holds a number JSON cannot carry (NaN, ±Infinity): stored, it would read back as null. */
-const hasNonFinite = (u: unknown, depth = 0): boolean => {
-  if (typeof u === "number") return !Number.isFinite(u)
-  if (typeof u !== "object" || u === null || depth > 64) return false
-  if (Array.isArray(u)) {
-    for (let i = 0; i < u.length; i++) if (hasNonFinite(u[i], depth + 1)) return true
-    return false
-  }
-  for (const k in u) if (hasNonFinite((u as Record<string, unknown>)[k], depth + 1)) return true
-  return false
-}
+/** How deep a stored value may nest (JSON readers and our own walkers stay far from the stack's end). */
+export const MAX_DEPTH = 1_000
 
 /**
- * Refuses updates holding NaN or ±Infinity: a thread must read back the same on every store, and
- * JSON (the stores' format) has no such numbers.
+ * Why JSON (the stores' format) cannot hold a value faithfully, or undefined when it can: NaN and
+ * ±Infinity (they would read back as null), a BigInt, a cycle, or nesting deeper than MAX_DEPTH.
+ * Iterative, so a deep value is refused instead of overflowing the stack.
+ */
+export const jsonIssue = (root: unknown): string | undefined => {
+  if (typeof root !== "object" || root === null) return scalarIssue(root)
+  // depth-first, with the objects on the current path (for cycles): [value, depth, leaving]
+  const stack: Array<[unknown, number, boolean]> = [[root, 0, false]]
+  const path = new Set<object>()
+  while (stack.length > 0) {
+    const [u, depth, leaving] = stack.pop()!
+    if (leaving) {
+      path.delete(u as object)
+      continue
+    }
+    if (typeof u !== "object" || u === null) {
+      const issue = scalarIssue(u)
+      if (issue !== undefined) return issue
+      continue
+    }
+    if (path.has(u)) return "a value that contains itself (a cycle) cannot be stored as JSON"
+    if (depth >= MAX_DEPTH) return `a value nested deeper than ${MAX_DEPTH} levels cannot be stored`
+    path.add(u)
+    stack.push([u, depth, true])
+    if (Array.isArray(u)) for (let i = u.length - 1; i >= 0; i--) stack.push([u[i], depth + 1, false])
+    else for (const k in u) stack.push([(u as Record<string, unknown>)[k], depth + 1, false])
+  }
+  return undefined
+}
+
+const scalarIssue = (u: unknown): string | undefined =>
+  typeof u === "number"
+    ? Number.isFinite(u) ? undefined : "NaN and ±Infinity cannot be stored (JSON has no such numbers)"
+    : typeof u === "bigint"
+    ? "a BigInt cannot be stored as JSON (use Schema.BigInt, which encodes it as a string)"
+    : undefined
+
+/**
+ * Refuses updates JSON cannot hold faithfully (see jsonIssue): a thread must read back the same on
+ * every store. The value checked is the one stored: the update itself for a schema that encodes
+ * to itself, else its encoding (a Schema.BigInt or Schema.Date channel stores strings).
  */
 const jsonSafe = (
   schema: Schema.Schema<unknown, unknown>,
-  validate: (u: unknown) => Either.Either<unknown, ParseResult.ParseIssue>
+  validate: (u: unknown) => Either.Either<unknown, ParseResult.ParseIssue>,
+  encode: ((u: unknown) => Either.Either<unknown, ParseResult.ParseIssue>) | undefined
 ) =>
 (u: unknown): Either.Either<unknown, ParseResult.ParseIssue> => {
   const checked = validate(u)
-  if (Either.isLeft(checked) || !hasNonFinite(checked.right)) return checked
-  return Either.left(
-    new ParseResult.Type(schema.ast, u, "NaN and ±Infinity cannot be stored (JSON has no such numbers)")
-  )
+  if (Either.isLeft(checked)) return checked
+  const value = checked.right
+  // scalars of an identity schema (the hot path): one typeof
+  if (encode === undefined && (typeof value !== "object" || value === null) && typeof value !== "number" && typeof value !== "bigint") {
+    return checked
+  }
+  let stored = value
+  if (encode !== undefined) {
+    const encoded = encode(value)
+    if (Either.isLeft(encoded)) return encoded
+    stored = encoded.right
+  }
+  const issue = jsonIssue(stored)
+  return issue === undefined ? checked : Either.left(new ParseResult.Type(schema.ast, u, issue))
 }
 
 /** @internal */
@@ -157,7 +198,11 @@ export const makeCodec = (name: string, channel: Any): ChannelCodec => {
     name,
     channel,
     kind: channel._tag,
-    validateUpdate: jsonSafe(updateSchema, primitiveValidator(updateSchema) ?? ((u) => validate(u, { onExcessProperty: "ignore" }))),
+    validateUpdate: jsonSafe(
+      updateSchema,
+      primitiveValidator(updateSchema) ?? ((u) => validate(u, { onExcessProperty: "ignore" })),
+      updateIdentity ? undefined : ParseResult.encodeUnknownEither(updateSchema)
+    ),
     encodeValue: (v) => encode(v),
     encodeUpdate: updateIdentity ? right : ParseResult.encodeUnknownEither(updateSchema),
     decodeUpdate: ParseResult.decodeUnknownEither(updateSchema),

@@ -128,6 +128,27 @@ const targetOf = (
   return Either.right(candidates[0]!)
 }
 
+const isDefinition = (u: unknown, kind: string): u is Interrupt.Definition =>
+  (typeof u === "object" || typeof u === "function") && u !== null &&
+  (u as { kind?: unknown }).kind === kind &&
+  Schema.isSchema((u as { responseSchema?: unknown }).responseSchema) &&
+  Schema.isSchema((u as { requestSchema?: unknown }).requestSchema)
+
+/**
+ * An answer with the definition it is checked against: its own when `Kind.respond` made it, else
+ * (a JSON round trip of one, as an HTTP client sends it, or a hand-made object) the graph's own
+ * kind of that name; undefined when neither is known.
+ */
+const withDefinition = (
+  answer: Interrupt.Answer<string, unknown>,
+  kinds: ReadonlyMap<string, Interrupt.Definition> | undefined
+): Interrupt.Answer<string, unknown> | undefined => {
+  if (typeof answer.kind !== "string") return undefined
+  if (isDefinition(answer.definition, answer.kind)) return answer
+  const known = kinds?.get(answer.kind)
+  return known === undefined ? undefined : { ...answer, id: typeof answer.id === "string" ? answer.id : undefined, definition: known }
+}
+
 /** The answer's value, validated and checked against the request, encoded for the record. */
 const encodedValue = (
   target: InterruptRecord,
@@ -154,7 +175,8 @@ const encodedValue = (
 export const prepareAnswers = (
   cp: Checkpoint,
   threadId: string,
-  answers: ReadonlyArray<unknown>
+  answers: ReadonlyArray<unknown>,
+  kinds?: ReadonlyMap<string, Interrupt.Definition>
 ): Either.Either<Prepared, ResumeRefusal> => {
   if (cp.status !== "paused") return Either.left(new ThreadNotPaused({ threadId, status: cp.status }))
   const pending = cp.interrupts.filter((i) => i.status === "pending")
@@ -175,8 +197,16 @@ export const prepareAnswers = (
       give(byTask, records, i, undefined)
     }
   }
-  for (const answer of answers) {
-    if (!isAnswer(answer)) return Either.left(notAnAnswer(threadId))
+  for (const given of answers) {
+    if (!isAnswer(given)) return Either.left(notAnAnswer(threadId))
+    const answer = withDefinition(given, kinds)
+    if (answer === undefined) {
+      return Either.left(new UnknownInterrupt({
+        threadId,
+        kind: typeof given.kind === "string" ? given.kind : "*",
+        reason: "the answer names no interrupt kind this graph knows (make answers with Kind.respond or Kind.respondTo)"
+      }))
+    }
     const target = targetOf(cp, pending, answeredIds, threadId, answer)
     if (Either.isLeft(target)) return Either.left(target.left)
     const t = target.right

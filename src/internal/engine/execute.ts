@@ -168,7 +168,7 @@ export const execute = (
     }
     if (base === undefined) return yield* Effect.fail(new ThreadNotFound({ threadId }))
     if (request._tag !== "Resume") return yield* continueFrom(base, head, forking)
-    const prepared = prepareAnswers(base, threadId, request.answers)
+    const prepared = prepareAnswers(base, threadId, request.answers, compiled.kinds)
     if (Either.isLeft(prepared)) return yield* Effect.fail(prepared.left)
     return yield* resumeFrom(base, head, prepared.right, (records, patch) =>
       store.settle(threadId, run.runId, base.checkpointId, { records, patch }))
@@ -193,7 +193,7 @@ export const execute = (
       return yield* startWith(request.input, base, head, true)
     }
     if (base === undefined || base.status !== "paused" || request._tag !== "Resume") return yield* claimed
-    const prepared = prepareAnswers(base, threadId, request.answers)
+    const prepared = prepareAnswers(base, threadId, request.answers, compiled.kinds)
     if (Either.isLeft(prepared)) return yield* claimed
     const at = base.checkpointId
     return yield* resumeFrom(base, head, prepared.right, (records, patch) =>

@@ -397,7 +397,7 @@ const prepareQueued = (graph: AnyCompiled, head: WorkflowSnapshotEncoded, thread
   Effect.gen(function*() {
     const cp = decodeCheckpoint(graph.compiled, head)
     if (Either.isLeft(cp)) return yield* Effect.fail(cp.left)
-    const prepared = prepareAnswers(cp.right, threadId, answers)
+    const prepared = prepareAnswers(cp.right, threadId, answers, graph.compiled.kinds)
     if (Either.isLeft(prepared)) return yield* Effect.fail(prepared.left)
     const encoded: Array<EncodedAnswer> = prepared.right.answered.map((a) => ({ kind: a.record.kind, id: a.record.id, value: a.value }))
     const tasks = new Set<string>()
