@@ -6,7 +6,6 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import { InvalidUpdate, RecursionLimitExceeded } from "../../GraphError.js"
 import type { InterruptRecord, TaskRecord, TaskSpec } from "../../Snapshot.js"
@@ -22,7 +21,7 @@ import { evaluateRoutes, hasBranches } from "./routes.js"
 import { EngineObserver, type Observer } from "./observer.js"
 import { runTask, type TaskEnv } from "./runner.js"
 import { finishedTasks, type Folded, foldOutcomes, pendingOf, selectTasks, stepRecords } from "./step.js"
-import { countTasks, interrupts, tracing } from "./telemetry.js"
+import { countStep, makeTally, record, type Tally, tracing } from "./telemetry.js"
 
 /** What the cycle's parts share for one run. */
 interface Ctx {
@@ -34,6 +33,8 @@ interface Ctx {
   readonly events: boolean
   /** an app tracer is installed: a span per step and per task */
   readonly traced: boolean
+  /** the run's counts, added to the metrics when it ends */
+  readonly tally: Tally
 }
 
 /** The cycle's changing state. */
@@ -75,8 +76,8 @@ export const loop = (
   const state: Cycle = { cp: start, steps: 0, skipBefore: skipBreakpoint, answered, order: lastOrder(start) }
   const cycle = (observer: Observer | undefined) => Effect.flatMap(tracing, (traced) => {
     const env: TaskEnv = { compiled, threadId, store, runId: run.runId, persist, emit: config.emit, modes, stored: committer.stored, observer }
-    const ctx: Ctx = { run, committer, env, holder, persist, events: config.emit !== undefined && modes.has("events"), traced }
-    return Effect.gen(function*() {
+    const ctx: Ctx = { run, committer, env, holder, persist, events: config.emit !== undefined && modes.has("events"), traced, tally: makeTally() }
+    const steps = Effect.gen(function*() {
       while (true) {
         const ended = traced && state.cp.tasks.length > 0
           ? yield* Effect.withSpan(oneStep(ctx, state), "StateGraph.step", { attributes: stepAttributes(ctx, state.cp) })
@@ -84,6 +85,7 @@ export const loop = (
         if (ended !== undefined) return ended
       }
     })
+    return Effect.ensuring(steps, record(ctx.tally))
   })
   return Effect.flatMap(EngineObserver, (observer) => {
     const body = Effect.provideService(cycle(observer), CurrentTask, holder)
@@ -198,7 +200,7 @@ const runStep = (ctx: Ctx, s: Cycle): Effect.Effect<Ran, unknown, unknown> =>
       : yield* Effect.forEach(toRun, (t, i) =>
         Effect.provideService(runOne(t, i), CurrentTask, holders![i]!), { concurrency: compiled.concurrency })
     if (s.answered.size > 0) s.answered = new Map()
-    yield* countTasks(outcomes)
+    countStep(ctx.tally, outcomes)
     const unwritten = saveDone !== undefined ? yield* saveDone.finish : []
     const folded = foldOutcomes(cp, outcomes, { stillWaiting, unwritten, savingDone: saveDone !== undefined })
     return { pending, only, folded }
@@ -322,7 +324,7 @@ const pause = (
     const nodeStates = ctx.persist ? pausedNodeStates(at, records, s.order) : at.nodeStates
     yield* ctx.committer.settle(at, taskRecords, { status: "paused", interrupts: records, nodeStates, pauseReason: reason })
     const pending = records.filter((r) => r.status === "pending")
-    yield* Metric.incrementBy(interrupts, pending.length)
+    ctx.tally.interrupts += pending.length
     yield* emitEvent(ctx, { _tag: "Paused", checkpointId: at.checkpointId, interrupts: pending.map((r) => r.id) })
     const checkpoint: Checkpoint = { ...at, status: "paused", interrupts: records, nodeStates, pauseReason: reason }
     return { _tag: "Paused", checkpoint, interrupts: pending } as const

@@ -62,17 +62,35 @@ export const measuredStore = (store: Backend): Backend => ({
   load: (...args) => timed("load", store.load(...args))
 })
 
+/**
+ * A run's counts, kept as plain numbers while it runs and added to the metrics once when it ends:
+ * a metric update costs microseconds, a step of a warm chain not many more.
+ */
+export interface Tally {
+  steps: number
+  retries: number
+  interrupts: number
+  readonly byOutcome: Map<string, number>
+}
+
+export const makeTally = (): Tally => ({ steps: 0, retries: 0, interrupts: 0, byOutcome: new Map() })
+
 /** Counts a step's tasks by outcome and their retries. */
-export const countTasks = (outcomes: ReadonlyArray<{ readonly _tag: string; readonly attempts?: number }>) =>
+export const countStep = (tally: Tally, outcomes: ReadonlyArray<{ readonly _tag: string; readonly attempts?: number }>) => {
+  tally.steps++
+  for (const o of outcomes) {
+    tally.byOutcome.set(o._tag, (tally.byOutcome.get(o._tag) ?? 0) + 1)
+    if (o.attempts !== undefined && o.attempts > 1) tally.retries += o.attempts - 1
+  }
+}
+
+/** Adds a run's counts to the metrics. */
+export const record = (tally: Tally): Effect.Effect<void> =>
   Effect.suspend(() => {
-    let retried = 0
-    const byOutcome = new Map<string, number>()
-    for (const o of outcomes) {
-      byOutcome.set(o._tag, (byOutcome.get(o._tag) ?? 0) + 1)
-      if (o.attempts !== undefined && o.attempts > 1) retried += o.attempts - 1
-    }
-    const updates: Array<Effect.Effect<void>> = [Metric.increment(steps)]
-    for (const [outcome, n] of byOutcome) updates.push(Metric.incrementBy(Metric.tagged(tasks, "outcome", outcome), n))
-    if (retried > 0) updates.push(Metric.incrementBy(retries, retried))
-    return Effect.all(updates, { discard: true })
+    const updates: Array<Effect.Effect<void>> = []
+    if (tally.steps > 0) updates.push(Metric.incrementBy(steps, tally.steps))
+    for (const [outcome, n] of tally.byOutcome) updates.push(Metric.incrementBy(Metric.tagged(tasks, "outcome", outcome), n))
+    if (tally.retries > 0) updates.push(Metric.incrementBy(retries, tally.retries))
+    if (tally.interrupts > 0) updates.push(Metric.incrementBy(interrupts, tally.interrupts))
+    return updates.length === 0 ? Effect.void : Effect.all(updates, { discard: true })
   })
