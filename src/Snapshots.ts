@@ -61,6 +61,12 @@ export interface CommitRequest {
 export interface ClaimOptions {
   readonly workflowId: string
   readonly leaseMillis: number
+  /**
+   * the interrupts a resume's first write answers (a settle that claims): `ThreadBusy` unless each
+   * is still pending on the checkpoint — another resume may have answered them, run, and paused
+   * again on the same checkpoint since the head was read
+   */
+  readonly pending?: ReadonlyArray<string> | undefined
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Clock, Deferred, Effect, Option, Ref, Schema, Stream, TestClock } from "effect"
-import { Channel, Orchestrator, Pipeline, RunEvent, Send, StateGraph, Worker } from "effect-stategraph"
+import { Channel, Orchestrator, Pipeline, RunEvent, Send, StateGraph, Task, Worker } from "effect-stategraph"
 import { awaitPipeline, eventually, fullLayer, liveSleep, tempDb } from "./fixtures/orchestrator/setup.js"
 
 const Log = { log: Channel.append(Schema.String) }
@@ -267,6 +267,38 @@ describe("async queue", () => {
       expect((yield* graph.getState(r.threadId)).values.log ?? []).toEqual([])
       expect((yield* Effect.flip(Pipeline.resume(id)))._tag).toBe("InvalidPipelineTransition")
       expect((yield* Effect.flip(Pipeline.cancel(id)))._tag).toBe("InvalidPipelineTransition")
+    }).pipe(Effect.scoped, Effect.provide(fullLayer(tempDb()))))
+
+  it.effect("cancel while a job runs: the activity after the cancel does not run, the journaled one is not repeated when the thread continues", () =>
+    Effect.gen(function*() {
+      const before = yield* Ref.make(0)
+      const after = yield* Ref.make(0)
+      const started = yield* Deferred.make<void>()
+      const cancelled = yield* Deferred.make<void>()
+      const graph = StateGraph.make({ id: "cancel-activity", state: Log }).pipe(
+        StateGraph.addNode("a", () =>
+          Effect.gen(function*() {
+            yield* Task.activity("before", Ref.update(before, (n) => n + 1))
+            yield* Deferred.succeed(started, undefined)
+            yield* Deferred.await(cancelled)
+            yield* Task.activity("after", Ref.update(after, (n) => n + 1))
+            return { log: ["a"] }
+          })),
+        StateGraph.addEdge(StateGraph.START, "a"),
+        StateGraph.compileSync()
+      )
+      yield* Worker.start({ concurrency: 1, pollInterval: "5 millis" })
+      const r = yield* Orchestrator.orchestrate({ workflowId: "cancel-activity", graph, input: {} }, { id: "async" })
+      yield* Deferred.await(started)
+      yield* Pipeline.cancel(r.pipelineId!)
+      yield* Deferred.succeed(cancelled, undefined)
+      const job = yield* jobWith(r.pipelineId!, "a", (j) => j.status === "cancelled")
+      // the run lost its lease with the cancel: "after" was refused before it started
+      expect([yield* Ref.get(before), yield* Ref.get(after)]).toEqual([1, 0])
+      expect(job.error).toBe("the pipeline was cancelled while this job ran")
+      // continuing the thread replays "before" from its journal and runs "after" once
+      expect(yield* graph.invoke(null, { threadId: r.threadId })).toEqual({ log: ["a"] })
+      expect([yield* Ref.get(before), yield* Ref.get(after)]).toEqual([1, 1])
     }).pipe(Effect.scoped, Effect.provide(fullLayer(tempDb()))))
 
   it.effect("the event sequence of a run", () =>

@@ -28,6 +28,10 @@ const applyList = (rows: Array<WorkflowSnapshotEncoded>, options?: ListOptions) 
 }
 
 /** @internal */
+/** Whether each of `ids` is a pending interrupt of the checkpoint. */
+const stillPending = (cp: WorkflowSnapshotEncoded | undefined, ids: ReadonlyArray<string>): boolean =>
+  cp !== undefined && ids.every((id) => cp.interrupts.some((i) => i.id === id && i.status === "pending"))
+
 export const make = (): Backend => {
   const threads = new Map<string, ThreadEntry>()
 
@@ -179,6 +183,10 @@ export const make = (): Backend => {
       }),
     settle: (threadId, runId, checkpointId, { claim, patch, records: given, release }) =>
       Effect.suspend(() => {
+        // checked before the claim is taken: a refused resume leaves the thread as it was
+        if (claim?.pending !== undefined && !stillPending(threads.get(threadId)?.checkpoints.get(checkpointId), claim.pending)) {
+          return busy(threadId)
+        }
         if (claim !== undefined && !claimAt(threadId, runId, claim, checkpointId)) return busy(threadId)
         // stored as JSON, as a durable store would: what reads back is what SQLite gives
         const records: ReadonlyArray<TaskRecord> = given.length === 0 ? given : JSON.parse(JSON.stringify(given))

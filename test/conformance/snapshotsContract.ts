@@ -667,6 +667,44 @@ export const snapshotsContract = <R>(
         yield* other.settle("t", "run-c", id(1), { records: [], patch: { status: "running", interrupts: [] }, claim, release: true })
       }))
 
+    test("a resume's first write is refused when the interrupts it answers were answered since it read the head (same head, same status)", (store) =>
+      Effect.gen(function*() {
+        const other = options.sibling !== undefined ? yield* options.sibling : store
+        const claim = { workflowId: "wf", leaseMillis: 60_000 }
+        const a = writer(store, "t", "run-a")
+        yield* a.claim()
+        yield* a.commit(id(1), [set("n", 1)], { tasks: [{ id: "x", node: "a", send: false }] })
+        const first = { id: "x#0", kind: "K", request: 1, node: "a", taskId: "x", status: "pending" as const }
+        yield* store.settle("t", "run-a", id(1), { records: [], patch: { status: "paused", interrupts: [first], pauseReason: "interrupt" }, release: true })
+        // runs b and c both read the head paused on x#0; b answers it, runs, and pauses again on x#1
+        yield* store.settle("t", "run-b", id(1), {
+          records: [taskRecord("x", { answers: ["b"] })],
+          patch: { status: "running", interrupts: [{ ...first, status: "answered" }] },
+          claim: { ...claim, pending: ["x#0"] }
+        })
+        const again = [{ ...first, status: "answered" as const }, { ...first, id: "x#1", status: "pending" as const }]
+        yield* store.settle("t", "run-b", id(1), { records: [], patch: { status: "paused", interrupts: again, pauseReason: "interrupt" }, release: true })
+        // c's answer to x#0 is refused, and writes nothing: b's answer and the new question stand
+        const refused = yield* Effect.flip(other.settle("t", "run-c", id(1), {
+          records: [taskRecord("x", { answers: ["c"] })],
+          patch: { status: "running", interrupts: again },
+          claim: { ...claim, pending: ["x#0"] }
+        }))
+        expect(refused._tag).toBe("ThreadBusy")
+        const head = yield* load(store, "t")
+        expect(head.interrupts).toEqual(again)
+        expect(head.pendingWrites.map((r) => r.answers)).toEqual([["b"]])
+        expect(yield* store.leases()).toEqual([])
+        // answering the pending one is possible
+        yield* other.settle("t", "run-c", id(1), {
+          records: [taskRecord("x", { answers: ["b", "c"] })],
+          patch: { status: "running", interrupts: again.map((i) => ({ ...i, status: "answered" as const })) },
+          claim: { ...claim, pending: ["x#1"] },
+          release: true
+        })
+        expect((yield* load(store, "t")).pendingWrites.map((r) => r.answers)).toEqual([["b", "c"]])
+      }))
+
     test("commitAll writes a run's checkpoints in order, all or none", (store) =>
       Effect.gen(function*() {
         const w = writer(store, "t")

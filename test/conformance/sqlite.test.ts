@@ -158,7 +158,7 @@ describe("SqliteSnapshots schema upgrades", () => {
         const ctx = yield* Layer.build(SqliteSnapshots.layerSqlClient({ filename }))
         return yield* Context.get(ctx, SqlClient.SqlClient).unsafe(`SELECT migration_id FROM stategraph_migrations ORDER BY 1`)
       }))
-      expect(migrations).toEqual([{ migration_id: 1 }, { migration_id: 2 }, { migration_id: 3 }, { migration_id: 4 }, { migration_id: 5 }, { migration_id: 6 }])
+      expect(migrations).toEqual([{ migration_id: 1 }, { migration_id: 2 }, { migration_id: 3 }, { migration_id: 4 }, { migration_id: 5 }, { migration_id: 6 }, { migration_id: 7 }])
     }))
 })
 

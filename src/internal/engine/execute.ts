@@ -196,8 +196,11 @@ export const execute = (
     const prepared = prepareAnswers(base, threadId, request.answers, compiled.kinds)
     if (Either.isLeft(prepared)) return yield* claimed
     const at = base.checkpointId
+    // the compare-and-set covers the answered interrupts too: another resume may have answered
+    // them, run, and paused again on this checkpoint since it was read
+    const pending = prepared.right.answered.map((a) => a.record.id)
     return yield* resumeFrom(base, head, prepared.right, (records, patch) =>
-      Effect.zipRight(store.settle(threadId, run.runId, at, { records, patch, claim }), heartbeat(run, store)))
+      Effect.zipRight(store.settle(threadId, run.runId, at, { records, patch, claim: { ...claim, pending } }), heartbeat(run, store)))
   })
 
   const claimWithFirstWrite = config.checkpointId === undefined &&

@@ -625,7 +625,11 @@ export const make = Effect.gen(function*() {
       if (p === undefined) return { owned, created: [], pipelineStatus: undefined, cancelled: 0 }
       if ((p.status === "cancelled" || p.status === "failed") && (end._tag === "Requeue" || end._tag === "Retry")) {
         // the pipeline ended while the job ran: it does not go back to the queue
-        yield* tx.all(`UPDATE stategraph_jobs SET status = 'cancelled', finished_at = ? WHERE job_id = ?`, [now, job.id])
+        yield* tx.all(`UPDATE stategraph_jobs SET status = 'cancelled', error = ?, finished_at = ? WHERE job_id = ?`, [
+          `the pipeline was ${p.status === "cancelled" ? "cancelled" : "failed by another job"} while this job ran`,
+          now,
+          job.id
+        ])
         const releaseThread = p.status === "failed" && (yield* noneRunning)
         return { owned, created: [], pipelineStatus: undefined, cancelled: 1, releaseThread }
       }

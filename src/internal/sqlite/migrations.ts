@@ -289,6 +289,62 @@ const m0006 = Effect.gen(function*() {
   END`
 })
 
+/**
+ * A resume's first write (a settle that claims) must not land on a checkpoint another resume has
+ * answered, run and paused again since the head was read: the head id and status are the same
+ * then, so the settle also names the interrupts it answers (`pending`, a JSON array of ids or
+ * NULL) and is refused unless each is still pending on the checkpoint.
+ */
+const m0007 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`DROP TRIGGER IF EXISTS stategraph_settle`
+  yield* sql`DROP VIEW IF EXISTS stategraph_settle`
+  yield* sql`CREATE VIEW stategraph_settle AS SELECT
+    NULL AS thread_id, NULL AS run_id, NULL AS checkpoint_id, NULL AS records, NULL AS has_patch, NULL AS status,
+    NULL AS interrupts, NULL AS node_states, NULL AS has_error, NULL AS error, NULL AS has_pause_reason,
+    NULL AS pause_reason, NULL AS has_wake_at, NULL AS wake_at, NULL AS release, NULL AS claim, NULL AS workflow_id,
+    NULL AS lease_until, NULL AS now, NULL AS pending
+    WHERE 0`
+  yield* sql`CREATE TRIGGER stategraph_settle INSTEAD OF INSERT ON stategraph_settle
+  BEGIN
+    SELECT RAISE(ABORT, 'stategraph: thread busy') WHERE NEW.pending IS NOT NULL AND EXISTS (
+      SELECT 1 FROM json_each(NEW.pending) p WHERE NOT EXISTS (
+        SELECT 1 FROM stategraph_checkpoints c, json_each(c.interrupts) i
+        WHERE c.thread_id = NEW.thread_id AND c.checkpoint_id = NEW.checkpoint_id
+          AND i.value ->> 'id' = p.value AND i.value ->> 'status' = 'pending'
+      )
+    );
+    INSERT INTO stategraph_threads (thread_id, workflow_id, head, status, wake_at, updated_at, run_id, lease_until)
+      SELECT NEW.thread_id, NEW.workflow_id, NULL, 'pending', NULL, NEW.now, NEW.run_id, NEW.lease_until WHERE NEW.claim
+      ON CONFLICT (thread_id) DO UPDATE SET run_id = excluded.run_id, lease_until = excluded.lease_until,
+        workflow_id = excluded.workflow_id
+      WHERE stategraph_threads.run_id IS NULL OR stategraph_threads.run_id = excluded.run_id
+        OR stategraph_threads.lease_until <= NEW.now;
+    SELECT RAISE(ABORT, 'stategraph: thread busy') WHERE NOT EXISTS (
+      SELECT 1 FROM stategraph_threads
+      WHERE thread_id = NEW.thread_id AND run_id = NEW.run_id AND (NOT NEW.claim OR head IS NEW.checkpoint_id)
+    ) OR NOT EXISTS (
+      SELECT 1 FROM stategraph_checkpoints WHERE thread_id = NEW.thread_id AND checkpoint_id = NEW.checkpoint_id
+    );
+    INSERT OR REPLACE INTO stategraph_tasks (thread_id, checkpoint_id, task_id, record)
+      SELECT NEW.thread_id, NEW.checkpoint_id, value ->> 0, value ->> 1 FROM json_each(NEW.records);
+    UPDATE stategraph_checkpoints SET status = NEW.status, interrupts = NEW.interrupts,
+      node_states = coalesce(NEW.node_states, node_states),
+      error = CASE WHEN NEW.has_error THEN NEW.error ELSE error END,
+      pause_reason = CASE WHEN NEW.has_pause_reason THEN NEW.pause_reason ELSE pause_reason END,
+      wake_at = CASE WHEN NEW.has_wake_at THEN NEW.wake_at ELSE wake_at END
+    WHERE NEW.has_patch AND thread_id = NEW.thread_id AND checkpoint_id = NEW.checkpoint_id;
+    UPDATE stategraph_threads SET updated_at = NEW.now,
+      status = CASE WHEN head = NEW.checkpoint_id THEN NEW.status ELSE status END,
+      wake_at = CASE WHEN head = NEW.checkpoint_id
+        THEN (SELECT c.wake_at FROM stategraph_checkpoints c WHERE c.thread_id = NEW.thread_id AND c.checkpoint_id = NEW.checkpoint_id)
+        ELSE wake_at END
+    WHERE NEW.has_patch AND thread_id = NEW.thread_id;
+    UPDATE stategraph_threads SET run_id = NULL, lease_until = 0
+    WHERE NEW.release AND thread_id = NEW.thread_id AND run_id = NEW.run_id;
+  END`
+})
+
 /** @internal */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "1_create_tables": m0001,
@@ -296,7 +352,8 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
   "3_settle_statement": m0003,
   "4_fenced_runs": m0004,
   "5_cut_lineages": m0005,
-  "6_no_input_on_paused": m0006
+  "6_no_input_on_paused": m0006,
+  "7_resume_answers_pending": m0007
 }
 
 /**

@@ -90,14 +90,15 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 
 /**
  * A settle in one statement (see migration 3). params: threadId, runId, checkpointId, records
  * (JSON `[[taskId, recordJson]]`), hasPatch, status, interrupts, nodeStates|null, hasError, error,
- * hasPauseReason, pauseReason, hasWakeAt, wakeAt, release, claim, workflowId, leaseUntil, now
+ * hasPauseReason, pauseReason, hasWakeAt, wakeAt, release, claim, workflowId, leaseUntil, now, pending (JSON ids or
+ * null: the interrupts a claiming resume answers, each still pending or ThreadBusy)
  *
  * @internal
  */
 export const settle = `INSERT INTO stategraph_settle (thread_id, run_id, checkpoint_id, records, has_patch, status,
   interrupts, node_states, has_error, error, has_pause_reason, pause_reason, has_wake_at, wake_at, release, claim,
-  workflow_id, lease_until, now)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+  workflow_id, lease_until, now, pending)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 /** The error the commit trigger raises when the compare-and-set fails. @internal */
 export const BUSY_MESSAGE = "stategraph: thread busy"

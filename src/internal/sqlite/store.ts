@@ -808,7 +808,8 @@ export const make = (
           claim !== undefined ? 1 : 0,
           claim?.workflowId ?? null,
           claim !== undefined ? now + claim.leaseMillis : 0,
-          now
+          now,
+          claim?.pending === undefined ? null : JSON.stringify(claim.pending)
         ]).pipe(
           Effect.catchIf(isBusyRaise, () => busy(threadId)),
           Effect.zipLeft(release ? walCheckpoint : Effect.void)
