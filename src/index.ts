@@ -21,6 +21,10 @@ export * as Interrupt from "./Interrupt.js"
 /**
  * @since 0.1.0
  */
+export * as Memory from "./Memory.js"
+/**
+ * @since 0.1.0
+ */
 export * as ScriptedModel from "./ScriptedModel.js"
 /**
  * @since 0.1.0
@@ -34,6 +38,10 @@ export * as Snapshot from "./Snapshot.js"
  * @since 0.1.0
  */
 export * as Snapshots from "./Snapshots.js"
+/**
+ * @since 0.1.0
+ */
+export * as SqliteMemory from "./SqliteMemory.js"
 /**
  * @since 0.1.0
  */
