@@ -155,7 +155,7 @@ export const createRun = (ctx: Shared, principal: Principal, threadId: string | 
         base_checkpoint: null
       }
       yield* ctx.db.insertRun(run)
-      return Option.some({ ...run, seq: 0, cancelled: inflight.map((r) => r.run_id) })
+      return Option.some({ ...run, seq: 0, cancelled: strategy === "interrupt" || strategy === "rollback" ? inflight.map((r) => r.run_id) : [] })
     })).pipe(Effect.mapError(unavailable("queue the run")))
     if (Option.isNone(inserted)) {
       return yield* new Conflict({ detail: `thread "${tid}" is busy with a run (multitask_strategy "reject")` })
