@@ -118,3 +118,9 @@ export const fromEngine = (e: unknown): NotFound | Conflict | Unprocessable | Un
       return new Unavailable({ detail: message })
   }
 }
+
+/** Fails with 403 unless the principal has `permission` (on some graph: listings filter by scope). @internal */
+export const requirePermission = (p: Principal, permission: Permission): Effect.Effect<void, Forbidden> =>
+  p.permissions.has("administer") || p.permissions.has(permission)
+    ? Effect.void
+    : Effect.fail(new Forbidden({ detail: `this token lacks the "${permission}" permission`, permission }))

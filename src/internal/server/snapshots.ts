@@ -12,27 +12,31 @@ import * as WorkflowState from "../../WorkflowState.js"
 import { START } from "../constants.js"
 import { importCheckpoint } from "../orchestrator/handover.js"
 import { Api, CurrentPrincipal, type Principal } from "./api.js"
-import { allows, authorize, fromEngine, graphOf, ServerContext, type Shared, unavailable } from "./context.js"
+import { allows, authorize, fromEngine, graphOf, requirePermission, ServerContext, type Shared, unavailable } from "./context.js"
 import { NotFound, SnapshotRefused } from "./errors.js"
 import type * as M from "./models.js"
 import { flowDrop } from "./views.js"
 
 /** Heads of the threads of the graphs the principal may see, newest first. */
-const heads = (ctx: Shared, p: Principal, workflowId: string | undefined, limit: number) =>
+const heads = (ctx: Shared, p: Principal, permission: M.Permission, workflowId: string | undefined, limit: number) =>
   Effect.gen(function*() {
     const ids = workflowId !== undefined ? [workflowId] : [...ctx.graphs.keys()]
     const out: Array<WorkflowSnapshotEncoded> = []
     for (const id of ids) {
-      if (!allows(p, "view", id)) continue
+      if (!allows(p, permission, id)) continue
       out.push(...yield* Effect.mapError(ctx.store.listByWorkflow(id, { limit }), unavailable("list")))
     }
     return out.sort((a, b) => b.createdAt - a.createdAt).slice(0, limit)
   })
 
+const unscoped: Principal = { tokenId: "", name: "", permissions: new Set(["administer"]), graphs: undefined }
+
 /** The latest checkpoint of an execution: heads first, then each thread's older checkpoints. */
-const findExecution = (ctx: Shared, p: Principal, executionId: string) =>
+const findExecution = (ctx: Shared, p: Principal, permission: M.Permission, executionId: string) =>
   Effect.gen(function*() {
-    const all = yield* heads(ctx, p, undefined, 100_000)
+    yield* requirePermission(p, permission)
+    // every graph's: a token scoped elsewhere is refused (403), not told it does not exist
+    const all = yield* heads(ctx, unscoped, permission, undefined, 100_000)
     const head = all.find((h) => h.executionId === executionId)
     if (head !== undefined) return head
     for (const h of all) {
@@ -91,11 +95,17 @@ export const SnapshotsLive = HttpApiBuilder.group(Api, "snapshots", (handlers) =
     const as = <A, E, R>(f: (p: Principal) => Effect.Effect<A, E, R>) => Effect.flatMap(CurrentPrincipal, f)
     return handlers
       .handle("get", ({ path }) =>
-        as((p) => Effect.map(findExecution(ctx, p, path.executionId), (cp) => ({ success: true as const, snapshot: flowDrop(cp) }))))
+        as((p) =>
+          Effect.gen(function*() {
+            const cp = yield* findExecution(ctx, p, "view", path.executionId)
+            yield* authorize(p, "view", cp.workflowId)
+            return { success: true as const, snapshot: flowDrop(cp) }
+          })))
       .handle("list", ({ urlParams }) =>
         as((p) =>
           Effect.gen(function*() {
             const limit = Math.max(0, Math.min(1000, Math.floor(urlParams.limit ?? 50)))
+            yield* requirePermission(p, "view")
             let rows: ReadonlyArray<WorkflowSnapshotEncoded>
             if (urlParams.threadId !== undefined) {
               const all = yield* Effect.mapError(ctx.store.listByThread(urlParams.threadId), unavailable("list"))
@@ -103,8 +113,7 @@ export const SnapshotsLive = HttpApiBuilder.group(Api, "snapshots", (handlers) =
                 .slice(0, limit)
             } else {
               if (urlParams.workflowId !== undefined) yield* authorize(p, "view", urlParams.workflowId)
-              else yield* authorize(p, "view", p.graphs === undefined ? undefined : [...p.graphs][0])
-              rows = yield* heads(ctx, p, urlParams.workflowId, limit)
+              rows = yield* heads(ctx, p, "view", urlParams.workflowId, limit)
             }
             return { success: true as const, snapshots: rows.map(flowDrop), count: rows.length }
           })))
@@ -128,7 +137,7 @@ export const SnapshotsLive = HttpApiBuilder.group(Api, "snapshots", (handlers) =
       .handle("delete", ({ path }) =>
         as((p) =>
           Effect.gen(function*() {
-            const cp = yield* findExecution(ctx, p, path.executionId)
+            const cp = yield* findExecution(ctx, p, "delete", path.executionId)
             yield* authorize(p, "delete", cp.workflowId)
             const deleted = yield* Effect.mapError(ctx.store.delete(path.executionId), unavailable("delete"))
             return { success: true as const, executionId: path.executionId, deleted }

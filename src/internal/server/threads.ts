@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto"
 import { Snapshots } from "../../Snapshots.js"
 import { importCheckpoint } from "../orchestrator/handover.js"
 import { Api, CurrentPrincipal, type Principal } from "./api.js"
-import { allows, authorize, fromEngine, graphOf, loadCheckpoint, ServerContext, type Shared, sqlOr503, unavailable } from "./context.js"
+import { allows, authorize, fromEngine, graphOf, loadCheckpoint, requirePermission, ServerContext, type Shared, sqlOr503, unavailable } from "./context.js"
 import type { ThreadRow } from "./db.js"
 import { Conflict, NotFound } from "./errors.js"
 import { decodeUpdate } from "./input.js"
@@ -48,6 +48,7 @@ const matches = (metadata: Record<string, unknown>, filter: Record<string, unkno
 /** Threads the principal may see, filtered (metadata, ids, status), newest first. */
 const search = (ctx: Shared, p: Principal, q: typeof M.ThreadSearch.Type) =>
   Effect.gen(function*() {
+    yield* requirePermission(p, "view")
     const rows = yield* sqlOr503("threads", ctx.db.listThreads())
     const known = new Set(rows.map((r) => r.thread_id))
     // threads the library wrote without the server
@@ -98,13 +99,13 @@ export const AssistantsLive = HttpApiBuilder.group(Api, "assistants", (handlers)
     return handlers
       .handle("search", ({ payload }) =>
         Effect.flatMap(CurrentPrincipal, (p) =>
-          Effect.flatMap(authorize(p, "view", p.graphs === undefined ? undefined : [...p.graphs][0]), () =>
+          Effect.flatMap(requirePermission(p, "view"), () =>
             Effect.succeed(
               visible(p, payload).slice(payload.offset ?? 0, (payload.offset ?? 0) + (payload.limit ?? 10)).map((g) => V.assistant(g, ctx.startedAt))
             ))))
       .handle("count", ({ payload }) =>
         Effect.flatMap(CurrentPrincipal, (p) =>
-          Effect.as(authorize(p, "view", p.graphs === undefined ? undefined : [...p.graphs][0]), visible(p, payload).length)))
+          Effect.as(requirePermission(p, "view"), visible(p, payload).length)))
       .handle("get", ({ path }) => Effect.map(get(path.assistant_id), (g) => V.assistant(g, ctx.startedAt)))
       .handle("graph", ({ path }) => Effect.map(get(path.assistant_id), V.drawing))
       .handle("schemas", ({ path }) => Effect.map(get(path.assistant_id), V.schemas))
@@ -151,7 +152,7 @@ export const ThreadsLive = HttpApiBuilder.group(Api, "threads", (handlers) =>
             if (!inserted && payload.if_exists !== "do_nothing") {
               return yield* new Conflict({ detail: `thread "${threadId}" exists` })
             }
-            return yield* threadJson(ctx, yield* threadFor(ctx, p, threadId, "view"))
+            return yield* threadJson(ctx, yield* resolveThread(ctx, threadId))
           })))
       .handle("search", ({ payload }) =>
         withPrincipal((p) =>
@@ -219,7 +220,10 @@ export const ThreadsLive = HttpApiBuilder.group(Api, "threads", (handlers) =>
               Effect.provide(ctx.services),
               Effect.mapError(fromEngine)
             )
-            return { checkpoint: { thread_id: path.thread_id, checkpoint_ns: "", checkpoint_id: state.checkpointId, checkpoint_map: null } }
+            return {
+              checkpoint: { thread_id: path.thread_id, checkpoint_ns: "", checkpoint_id: state.checkpointId, checkpoint_map: null },
+              configurable: { thread_id: path.thread_id, checkpoint_ns: "", checkpoint_id: state.checkpointId }
+            }
           })))
       .handle("history", ({ path, payload }) =>
         withPrincipal((p) =>
