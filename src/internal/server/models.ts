@@ -297,5 +297,8 @@ export const SnapshotSave = Schema.Struct({
 export const SnapshotQuery = Schema.Struct({
   workflowId: Schema.optional(Schema.String),
   threadId: Schema.optional(Schema.String),
+  /** FlowDrop's PHP spelling */
+  workflow_id: Schema.optional(Schema.String),
+  thread_id: Schema.optional(Schema.String),
   limit: Schema.optional(Schema.NumberFromString)
 })

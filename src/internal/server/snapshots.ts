@@ -101,9 +101,10 @@ export const SnapshotsLive = HttpApiBuilder.group(Api, "snapshots", (handlers) =
             yield* authorize(p, "view", cp.workflowId)
             return { success: true as const, snapshot: flowDrop(cp) }
           })))
-      .handle("list", ({ urlParams }) =>
+      .handle("list", ({ urlParams: query }) =>
         as((p) =>
           Effect.gen(function*() {
+            const urlParams = { ...query, workflowId: query.workflowId ?? query.workflow_id, threadId: query.threadId ?? query.thread_id }
             const limit = Math.max(0, Math.min(1000, Math.floor(urlParams.limit ?? 50)))
             yield* requirePermission(p, "view")
             let rows: ReadonlyArray<WorkflowSnapshotEncoded>
