@@ -15,6 +15,9 @@ import { terminal } from "./runs.js"
 
 const encoder = new TextEncoder()
 
+const heartbeat = encoder.encode(": heartbeat\n\n")
+const heartbeatMillis = 10_000
+
 const frame = (id: number, event: string, data: string) => encoder.encode(`id: ${id}\nevent: ${event}\ndata: ${data}\n\n`)
 
 /** The run's events after `after`, as SSE frames, until the run's end. @internal */
@@ -23,6 +26,7 @@ export const events = (ctx: Shared, runId: string, after: number): Stream.Stream
     const sub = yield* PubSub.subscribe(ctx.ticks)
     let last = after
     let done = false
+    let sentAt = Date.now()
     const pull: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<never>> = Effect.gen(function*() {
       while (!done) {
         const rows = yield* Effect.orDie(ctx.db.eventsAfter(runId, last, 256))
@@ -36,7 +40,10 @@ export const events = (ctx: Shared, runId: string, after: number): Stream.Stream
             }
             out.push(frame(r.id, r.event, r.data))
           }
-          if (out.length > 0) return Chunk.unsafeFromArray(out)
+          if (out.length > 0) {
+            sentAt = Date.now()
+            return Chunk.unsafeFromArray(out)
+          }
           continue
         }
         const run = yield* Effect.orDie(ctx.db.getRun(runId))
@@ -46,6 +53,11 @@ export const events = (ctx: Shared, runId: string, after: number): Stream.Stream
           const more = yield* Effect.orDie(ctx.db.eventsAfter(runId, last, 1))
           if (more.length === 0) break
           continue
+        }
+        if (Date.now() - sentAt >= heartbeatMillis) {
+          // a comment line: keeps proxies from closing an idle stream, and tells the client it is alive
+          sentAt = Date.now()
+          return Chunk.of(heartbeat)
         }
         yield* Effect.raceFirst(sub.take, Effect.sleep(ctx.options.pollMillis))
       }
