@@ -78,3 +78,7 @@ export * as Worker from "./Worker.js"
  * @since 0.1.0
  */
 export * as WorkflowState from "./WorkflowState.js"
+/**
+ * @since 0.1.0
+ */
+export * as Server from "./Server.js"

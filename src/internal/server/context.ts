@@ -1,0 +1,126 @@
+/**
+ * What every handler and the run executor share: the server's tables, the snapshot store, the
+ * registered graphs (one assistant each), the options, and in-process wake-ups (other processes
+ * are seen by polling the database).
+ */
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import * as Queue from "effect/Queue"
+import type { WorkflowSnapshotEncoded } from "../../Snapshot.js"
+import type { Backend } from "../../Snapshots.js"
+import type { AnyCompiled } from "../../StateGraph.js"
+import type { Db } from "./db.js"
+import { Conflict, Forbidden, NotFound, Unavailable, Unprocessable } from "./errors.js"
+import type { Principal } from "./api.js"
+import type { Permission } from "./models.js"
+
+/** @internal */
+export interface Resolved {
+  /** run executors in this process (0: an API process only; runs are executed by other processes) */
+  readonly executors: number
+  /** how often an idle executor or a waiting stream looks at the database (ms) */
+  readonly pollMillis: number
+  /** how long a claimed run stays its executor's without renewal (ms) */
+  readonly runLeaseMillis: number
+  /** how long run events are kept (ms) */
+  readonly eventRetentionMillis: number
+  readonly maxBodyBytes: number
+  readonly maxJsonDepth: number
+  /** false: every request is an administrator (development only) */
+  readonly auth: boolean
+}
+
+/** @internal */
+export interface Shared {
+  readonly db: Db
+  readonly store: Backend
+  readonly graphs: ReadonlyMap<string, AnyCompiled>
+  readonly services: Context.Context<never>
+  readonly startedAt: number
+  readonly workerId: string
+  readonly options: Resolved
+  /** something happened (an event, a run changed): waiting streams look again */
+  readonly ticks: PubSub.PubSub<void>
+  /** a run was queued: a local executor looks for work */
+  readonly wakeups: Queue.Queue<void>
+  /** stop signals of the runs this process executes */
+  readonly stops: Map<string, Deferred.Deferred<string>>
+}
+
+/** @internal */
+export class ServerContext extends Context.Tag("effect-stategraph/Server/Context")<ServerContext, Shared>() {}
+
+/** Store and SQL failures are a 503 with the operation (never a 500). @internal */
+export const unavailable = (operation: string) => (cause: unknown) =>
+  new Unavailable({ detail: `${operation}: ${cause instanceof Error ? cause.message : String(cause)}` })
+
+/** @internal */
+export const sqlOr503 = <A>(operation: string, effect: Effect.Effect<A, SqlError>): Effect.Effect<A, Unavailable> =>
+  Effect.mapError(effect, unavailable(operation))
+
+/** The head (or a checkpoint) of a thread, if any. @internal */
+export const loadCheckpoint = (ctx: Shared, threadId: string, checkpointId?: string) =>
+  Effect.map(
+    Effect.mapError(ctx.store.load(threadId, checkpointId), unavailable("load")),
+    Option.getOrUndefined<WorkflowSnapshotEncoded>
+  )
+
+/** @internal */
+export const graphOf = (ctx: Shared, id: string): Effect.Effect<AnyCompiled, NotFound> => {
+  const g = ctx.graphs.get(id)
+  return g === undefined ? Effect.fail(new NotFound({ detail: `assistant "${id}" not found` })) : Effect.succeed(g)
+}
+
+/** @internal */
+export const allows = (p: Principal, permission: Permission, graphId?: string | null) =>
+  (p.permissions.has("administer") || p.permissions.has(permission)) &&
+  (p.graphs === undefined || (graphId !== undefined && graphId !== null && p.graphs.has(graphId)))
+
+/** Fails with 403 unless the principal may do `permission` (on `graphId`, when the token is scoped). @internal */
+export const authorize = (p: Principal, permission: Permission, graphId?: string | null): Effect.Effect<void, Forbidden> =>
+  allows(p, permission, graphId) ? Effect.void : Effect.fail(
+    new Forbidden({
+      detail: p.permissions.has("administer") || p.permissions.has(permission)
+        ? `this token is not scoped to graph "${graphId ?? "(none)"}"`
+        : `this token lacks the "${permission}" permission`,
+      permission
+    })
+  )
+
+/** Tells waiting streams and local executors to look again. @internal */
+export const tick = (ctx: Shared) => Effect.zipRight(PubSub.publish(ctx.ticks, undefined), Queue.offer(ctx.wakeups, undefined))
+
+/** An engine or store error as the HTTP error it means. @internal */
+export const fromEngine = (e: unknown): NotFound | Conflict | Unprocessable | Unavailable => {
+  const tag = typeof e === "object" && e !== null && "_tag" in e ? String(e._tag) : ""
+  const message = typeof e === "object" && e !== null && "message" in e ? String(e.message) : String(e)
+  switch (tag) {
+    case "ThreadNotFound":
+    case "CheckpointNotFound":
+      return new NotFound({ detail: message })
+    case "ThreadBusy":
+    case "ThreadPaused":
+    case "ThreadSleeping":
+    case "ThreadNotPaused":
+    case "LeaseHeld":
+      return new Conflict({ detail: message })
+    case "InvalidUpdate":
+    case "InvalidResumeValue":
+    case "UnknownInterrupt":
+    case "InterruptAlreadyAnswered":
+    case "SnapshotVersionMismatch":
+      return new Unprocessable({ detail: message, code: tag, ...("issue" in (e as any) ? { issue: String((e as any).issue) } : {}) })
+    default:
+      return new Unavailable({ detail: message })
+  }
+}
+
+/** Fails with 403 unless the principal has `permission` (on some graph: listings filter by scope). @internal */
+export const requirePermission = (p: Principal, permission: Permission): Effect.Effect<void, Forbidden> =>
+  p.permissions.has("administer") || p.permissions.has(permission)
+    ? Effect.void
+    : Effect.fail(new Forbidden({ detail: `this token lacks the "${permission}" permission`, permission }))

@@ -1,0 +1,215 @@
+/**
+ * The run executor: claims queued runs (one at a time per thread, oldest first, from any process
+ * sharing the database), runs them on the engine, and writes what they stream to the run-event
+ * log. While a run executes, its lease is renewed and its row is watched for a stop request
+ * (double texting, cancel); a run whose executor died is queued again when its lease runs out.
+ */
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Queue from "effect/Queue"
+import * as Stream from "effect/Stream"
+import type * as Interrupt from "../../Interrupt.js"
+import type { WorkflowSnapshotEncoded } from "../../Snapshot.js"
+import { type AnyCompiled, makeCompiled } from "../../StateGraph.js"
+import { loadCheckpoint, type Shared, tick } from "./context.js"
+import { deleteThreadRow, type RunRow } from "./db.js"
+import { decodeAnswers, decodeCommand, decodeUpdate } from "./input.js"
+import { resultOf, type RunKwargs } from "./runs.js"
+import { pendingInterrupts } from "./views.js"
+
+/** END marks the end of a run's events; its data is the run's result. @internal */
+export const END_EVENT = "__end__"
+
+const engineModes = (modes: ReadonlyArray<string>) => {
+  const out = new Set<"values" | "updates" | "custom" | "events" | "messages">()
+  for (const m of modes) {
+    if (m === "values" || m === "updates" || m === "custom" || m === "events") out.add(m)
+    if (m === "messages" || m === "messages-tuple") out.add("messages")
+  }
+  return [...out]
+}
+
+const encodeValues = (graph: AnyCompiled, values: Record<string, unknown>, update: boolean) => {
+  const out: Record<string, unknown> = {}
+  for (const k of Object.keys(values)) {
+    const codec = graph.compiled.codecByName[k]
+    if (codec === undefined || values[k] === undefined) continue
+    const e = update ? codec.encodeUpdate(values[k]) : codec.encodeValue(values[k])
+    out[k] = Either.isRight(e) ? e.right : values[k]
+  }
+  return out
+}
+
+/** A stream part as SSE events (name, data): LangGraph's shapes where it has one. */
+const toEvents = (graph: AnyCompiled, modes: ReadonlyArray<string>, part: any): ReadonlyArray<readonly [string, unknown]> => {
+  switch (part.mode) {
+    case "values":
+      return [["values", encodeValues(graph, part.values, false)]]
+    case "updates":
+      return [["updates", { [part.node]: encodeValues(graph, part.update ?? {}, true) }]]
+    case "custom":
+      return [["custom", part.data]]
+    case "events":
+      return [["events", { event: part.event._tag, data: part.event }]]
+    case "messages": {
+      const name = modes.includes("messages-tuple") ? "messages-tuple" : "messages"
+      return [[name, [{ type: "AIMessageChunk", id: part.messageId, content: part.delta }, { langgraph_node: part.node, task_id: part.taskId }]]]
+    }
+    default:
+      return []
+  }
+}
+
+/** The graph with this run's breakpoints added (the same version: breakpoints are run policy). */
+const withBreakpoints = (graph: AnyCompiled, kwargs: RunKwargs): AnyCompiled => {
+  if (kwargs.interrupt_before === undefined && kwargs.interrupt_after === undefined) return graph
+  const all = graph.nodes as ReadonlyArray<string>
+  const set = (b: "*" | ReadonlyArray<string> | undefined, current: ReadonlySet<string>) =>
+    new Set([...current, ...(b === undefined ? [] : b === "*" ? all : b)])
+  return makeCompiled({
+    ...graph.compiled,
+    interruptBefore: set(kwargs.interrupt_before, graph.compiled.interruptBefore),
+    interruptAfter: set(kwargs.interrupt_after, graph.compiled.interruptAfter)
+  })
+}
+
+/** The run's part stream on the engine, from what it was asked. */
+const partsOf = (graph: AnyCompiled, kwargs: RunKwargs, threadId: string, head: WorkflowSnapshotEncoded | undefined, checkpointId: string | undefined) =>
+  Stream.unwrap(Effect.gen(function*() {
+    const mode = engineModes(kwargs.stream_mode)
+    const command = kwargs.command
+    if (command?.resume !== undefined) {
+      const answers = yield* decodeAnswers(graph, head, command.resume)
+      return graph.streamResume({ threadId, mode }, ...(answers as ReadonlyArray<Interrupt.Answer<any, any>>))
+    }
+    if (command !== undefined && (command.update != null || command.goto != null)) {
+      const cmd = yield* decodeCommand(graph, command.update, command.goto)
+      yield* graph.updateState(threadId, cmd as any)
+      return graph.stream(null, { threadId, mode })
+    }
+    const input = kwargs.input === undefined ? null : yield* decodeUpdate(graph, kwargs.input, "input")
+    // continuing a thread paused at a breakpoint: LangGraph sends no input; here it is a resume without answers
+    if (input === null && checkpointId === undefined && head?.status === "paused" && head.pauseReason === "breakpoint") {
+      return graph.streamResume({ threadId, mode })
+    }
+    return graph.stream(input as any, { threadId, mode, ...(checkpointId !== undefined ? { checkpointId } : {}) })
+  }))
+
+const messageOf = (e: unknown) =>
+  typeof e === "object" && e !== null && "message" in e && typeof e.message === "string" && e.message !== ""
+    ? e.message
+    : String(e)
+
+/** Executes one claimed run to its end. @internal */
+export const execute = (ctx: Shared, row: RunRow): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const { db } = ctx
+    const runId = row.run_id
+    const threadId = row.thread_id
+    const kwargs = JSON.parse(row.kwargs) as RunKwargs
+    const emit = (events: ReadonlyArray<readonly [string, unknown]>) =>
+      events.length === 0 ? Effect.void : Effect.zipRight(
+        db.appendEvents(events.map(([event, data]) => ({ run_id: runId, event, data: JSON.stringify(data ?? null), created_at: Date.now() }))),
+        tick(ctx)
+      )
+    const stop = yield* Deferred.make<string>()
+    ctx.stops.set(runId, stop)
+    // renew the lease; a stop request in the row (from any process) stops the run
+    const watch = Effect.gen(function*() {
+      while (true) {
+        yield* Effect.sleep(ctx.options.pollMillis)
+        const now = Date.now()
+        const current = yield* Effect.orElseSucceed(db.renew(runId, ctx.workerId, now + ctx.options.runLeaseMillis), () => row)
+        if (current === undefined) return yield* Deferred.succeed(stop, "gone")
+        if (current.cancel !== null) return yield* Deferred.succeed(stop, current.cancel)
+      }
+    })
+    const graph0 = ctx.graphs.get(row.assistant_id)
+    const outcome = yield* Effect.gen(function*() {
+      if (graph0 === undefined) return { status: "error", events: [["error", { error: "GraphNotFound", message: `graph "${row.assistant_id}" is not registered in this process` }]], result: {} } as const
+      const graph = withBreakpoints(graph0, kwargs)
+      yield* emit([["metadata", { run_id: runId, thread_id: threadId, attempt: 1 }]])
+      if (kwargs.rollback !== undefined && kwargs.rollback.to === null) yield* ctx.store.deleteThread(threadId)
+      const head = yield* loadCheckpoint(ctx, threadId)
+      yield* db.setBase(runId, head?.checkpointId ?? null)
+      const checkpointId = kwargs.checkpoint_id ?? kwargs.rollback?.to ?? undefined
+      const run = Stream.runForEach(partsOf(graph, kwargs, threadId, head, checkpointId), (part) => emit(toEvents(graph, kwargs.stream_mode, part)))
+      const ended = yield* Effect.raceFirst(
+        Effect.map(Effect.either(run), (r) => ({ _tag: "Ran", result: r }) as const),
+        Effect.map(Deferred.await(stop), (action) => ({ _tag: "Stopped", action }) as const)
+      )
+      const after = yield* loadCheckpoint(ctx, threadId)
+      if (ended._tag === "Stopped") {
+        return { status: "interrupted", events: [], result: after === undefined ? {} : resultOf(after), action: ended.action } as const
+      }
+      if (Either.isRight(ended.result)) return { status: "success", events: [], result: after === undefined ? {} : resultOf(after) } as const
+      const error = ended.result.left as any
+      if (error?._tag === "GraphInterrupted" && after !== undefined) {
+        const interrupts = pendingInterrupts(after).map((i) => ({ id: i.id, value: i.request }))
+        const events: Array<readonly [string, unknown]> = []
+        if (kwargs.stream_mode.includes("updates")) events.push(["updates", { __interrupt__: interrupts }])
+        if (kwargs.stream_mode.includes("values")) events.push(["values", { ...after.channels, __interrupt__: interrupts }])
+        return { status: "interrupted", events, result: resultOf(after) } as const
+      }
+      const failure = { error: String(error?._tag ?? "Error"), message: messageOf(error) }
+      return { status: "error", events: [["error", failure]], result: { __error__: failure } } as const
+    }).pipe(
+      Effect.catchAllCause((cause) => {
+        const failure = { error: "ServerError", message: Cause.pretty(cause).split("\n")[0] ?? "failed" }
+        return Effect.succeed({ status: "error", events: [["error", failure]], result: { __error__: failure } } as const)
+      }),
+      Effect.onExit(() => Effect.sync(() => ctx.stops.delete(runId))),
+      (body) => Effect.flatMap(Effect.fork(watch), (w) => Effect.ensuring(body, Fiber.interrupt(w)))
+    )
+    const now = Date.now()
+    yield* db.sql.withTransaction(Effect.gen(function*() {
+      yield* db.appendEvents([...outcome.events, [END_EVENT, outcome.result] as const].map(([event, data]) => ({
+        run_id: runId,
+        event,
+        data: JSON.stringify(data ?? null),
+        created_at: now
+      })))
+      yield* db.finish(runId, outcome.status, outcome.status === "error" ? JSON.stringify(outcome.result) : null, now)
+    }))
+    if ("action" in outcome && outcome.action === "rollback") yield* db.deleteRun(runId)
+    if (kwargs.on_completion === "delete") {
+      yield* ctx.store.deleteThread(threadId)
+      yield* deleteThreadRow(db, threadId)
+    }
+    yield* tick(ctx)
+  }).pipe(
+    Effect.provide(ctx.services),
+    Effect.catchAllCause((cause) => Effect.logError("effect-stategraph server: a run's bookkeeping failed", cause)),
+    Effect.withSpan("Server.run", { attributes: { "stategraph.thread": row.thread_id, "stategraph.run": row.run_id } })
+  ) as Effect.Effect<void>
+
+/**
+ * The executor loop of this process: up to `executors` runs at once; idle, it waits for a local
+ * wake-up or polls the database. Runs whose executor died are queued again.
+ *
+ * @internal
+ */
+export const loop = (ctx: Shared) =>
+  Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const slots = yield* Effect.makeSemaphore(ctx.options.executors)
+    let lastReclaim = 0
+    while (true) {
+      yield* slots.take(1)
+      const now = Date.now()
+      if (now - lastReclaim > ctx.options.runLeaseMillis / 2) {
+        lastReclaim = now
+        yield* Effect.ignore(ctx.db.reclaimExpired(now))
+      }
+      const row = yield* Effect.orElseSucceed(ctx.db.claimNext(ctx.workerId, now, ctx.options.runLeaseMillis), () => undefined)
+      if (row === undefined) {
+        yield* slots.release(1)
+        yield* Effect.raceFirst(Queue.take(ctx.wakeups), Effect.sleep(ctx.options.pollMillis))
+        continue
+      }
+      yield* Effect.forkIn(Effect.ensuring(execute(ctx, row), slots.release(1)), scope)
+    }
+  })

@@ -1,0 +1,173 @@
+/**
+ * The server assembled: the shared context (migrations, the executor loop, event retention), the
+ * authentication middleware, the request limits, the handlers, OpenAPI and the docs page, on
+ * `@effect/platform-node`'s HTTP server.
+ */
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApiScalar from "@effect/platform/HttpApiScalar"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import type * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
+import { createServer } from "node:http"
+import { randomUUID } from "node:crypto"
+import { Snapshots } from "../../Snapshots.js"
+import type { AnyCompiled } from "../../StateGraph.js"
+import { Api, Authentication } from "./api.js"
+import { type Resolved, ServerContext, type Shared } from "./context.js"
+import * as Db from "./db.js"
+import { loop } from "./executor.js"
+import { RunsLive } from "./runsHandlers.js"
+import { SnapshotsLive } from "./snapshots.js"
+import { AssistantsLive, SystemLive, ThreadsLive } from "./threads.js"
+import * as Tokens from "./tokens.js"
+
+/** @internal */
+export interface Config extends Partial<{ readonly [K in keyof Resolved]: Resolved[K] | undefined }> {
+  readonly graphs: ReadonlyArray<AnyCompiled>
+  readonly port?: number | undefined
+  readonly host?: string | undefined
+  readonly cors?: Parameters<typeof HttpApiBuilder.middlewareCors>[0] | false | undefined
+}
+
+const defaults: Resolved = {
+  executors: 4,
+  pollMillis: 100,
+  runLeaseMillis: 30_000,
+  eventRetentionMillis: 24 * 60 * 60 * 1000,
+  maxBodyBytes: 1024 * 1024,
+  maxJsonDepth: 64,
+  auth: true
+}
+
+/** @internal */
+export const resolve = (config: Config): Resolved => ({
+  executors: config.executors ?? defaults.executors,
+  pollMillis: config.pollMillis ?? defaults.pollMillis,
+  runLeaseMillis: config.runLeaseMillis ?? defaults.runLeaseMillis,
+  eventRetentionMillis: config.eventRetentionMillis ?? defaults.eventRetentionMillis,
+  maxBodyBytes: config.maxBodyBytes ?? defaults.maxBodyBytes,
+  maxJsonDepth: config.maxJsonDepth ?? defaults.maxJsonDepth,
+  auth: config.auth ?? defaults.auth
+})
+
+/** The shared context; starts the executors and the event-log retention. @internal */
+export const contextLayer = (config: Config) =>
+  Layer.scoped(
+    ServerContext,
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* Db.migrate
+      const store = yield* Snapshots
+      const services = yield* Effect.context<never>()
+      const options = resolve(config)
+      const shared: Shared = {
+        db: Db.make(sql),
+        store,
+        graphs: new Map(config.graphs.map((g) => [g.id, g])),
+        services,
+        startedAt: Date.now(),
+        workerId: randomUUID(),
+        options,
+        ticks: yield* PubSub.sliding<void>(1),
+        wakeups: yield* Queue.sliding<void>(1),
+        stops: new Map()
+      }
+      if (options.executors > 0) yield* Effect.forkScoped(loop(shared))
+      yield* Effect.forkScoped(
+        Effect.ignore(shared.db.deleteEventsBefore(Date.now() - options.eventRetentionMillis)).pipe(
+          Effect.repeat(Schedule.spaced("1 minute"))
+        )
+      )
+      return shared
+    })
+  )
+
+const AuthenticationLive = Layer.effect(
+  Authentication,
+  Effect.map(ServerContext, (ctx) => {
+    const check = (token: import("effect/Redacted").Redacted<string>) =>
+      ctx.options.auth ? Tokens.authenticate(ctx.db, token) : Effect.succeed(Tokens.anonymousAdmin)
+    return { bearer: check, apiKey: check }
+  })
+)
+
+const refuse = (status: number, tag: string, detail: string) => HttpServerResponse.unsafeJson({ _tag: tag, detail }, { status })
+
+const depthOf = (value: unknown, limit: number): boolean => {
+  // iterative: a deep body must not overflow the stack of the check itself
+  const stack: Array<[unknown, number]> = [[value, 1]]
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!
+    if (typeof v !== "object" || v === null) continue
+    if (d > limit) return false
+    for (const k in v) stack.push([(v as any)[k], d + 1])
+  }
+  return true
+}
+
+/**
+ * Bodies over `maxBodyBytes` are a 413, JSON that does not parse or nests deeper than
+ * `maxJsonDepth` a 400 — before any handler runs (the body is read once and cached).
+ */
+const limits = (options: Resolved) =>
+  HttpMiddleware.make((app) =>
+    Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      if (request.method === "GET" || request.method === "HEAD" || request.method === "OPTIONS") return yield* app
+      const length = Number(request.headers["content-length"] ?? "0")
+      if (length > options.maxBodyBytes) {
+        return refuse(413, "PayloadTooLarge", `the body is ${length} bytes; at most ${options.maxBodyBytes}`)
+      }
+      const text = yield* Effect.either(
+        HttpIncomingMessage.withMaxBodySize(request.text, Option.some(options.maxBodyBytes))
+      )
+      if (Either.isLeft(text)) return refuse(413, "PayloadTooLarge", `the body could not be read within ${options.maxBodyBytes} bytes`)
+      if (text.right !== "" && (request.headers["content-type"] ?? "").includes("json")) {
+        let parsed: unknown
+        try {
+          parsed = JSON.parse(text.right)
+        } catch (e) {
+          return refuse(400, "BadRequest", `the body is not JSON: ${(e as Error).message}`)
+        }
+        if (!depthOf(parsed, options.maxJsonDepth)) {
+          return refuse(400, "BadRequest", `the body nests deeper than ${options.maxJsonDepth} levels`)
+        }
+      }
+      return yield* app
+    })
+  )
+
+/** The HTTP API on the context (no listener). @internal */
+export const apiLayer = (config: Config) =>
+  HttpApiBuilder.api(Api).pipe(
+    Layer.provide([SystemLive, AssistantsLive, ThreadsLive, RunsLive, SnapshotsLive]),
+    Layer.provide(AuthenticationLive)
+  )
+
+/** The server listening on `port` (0: a free one), on the SqlClient and the store in context. @internal */
+export const layer = (config: Config) => {
+  const options = resolve(config)
+  const served = HttpApiBuilder.serve((app) => limits(options)(app)).pipe(
+    Layer.provide(HttpApiScalar.layer({ path: "/docs" })),
+    Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
+    Layer.provide(config.cors === false || config.cors === undefined ? Layer.empty : HttpApiBuilder.middlewareCors(config.cors)),
+    Layer.provide(apiLayer(config))
+  )
+  return Layer.provideMerge(served, NodeHttpServer.layer(createServer, { port: config.port ?? 2024, ...(config.host !== undefined ? { host: config.host } : {}) }))
+    .pipe(Layer.provide(contextLayer(config))) as Layer.Layer<
+      HttpServer.HttpServer,
+      unknown,
+      SqlClient.SqlClient | Snapshots
+    >
+}

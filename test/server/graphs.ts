@@ -1,0 +1,51 @@
+/** Graphs the server tests serve. */
+import { Channel, Interrupt, StateGraph, Task } from "effect-stategraph"
+import { Effect, Schema } from "effect"
+
+export class Approval extends Interrupt.Tag("Approval", {
+  request: Schema.Struct({ draft: Schema.String }),
+  response: Schema.Struct({ approved: Schema.Boolean, note: Schema.optional(Schema.String) })
+}) {}
+
+/** write → review (asks Approval) → END */
+export const post = StateGraph.make({
+  id: "post",
+  state: { draft: Channel.lastValue(Schema.String), log: Channel.append(Schema.String) }
+}).pipe(
+  StateGraph.addNode("write", (s) => Effect.succeed({ draft: `${s.draft}!`, log: ["wrote"] })),
+  StateGraph.addNode("review", (s) =>
+    Effect.map(Approval.ask({ draft: s.draft }), (a) => ({ log: [a.approved ? `approved${a.note ? `: ${a.note}` : ""}` : "rejected"] }))),
+  StateGraph.addEdge(StateGraph.START, "write"),
+  StateGraph.addEdge("write", "review"),
+  StateGraph.compileSync({ interrupts: [Approval] })
+)
+
+/** a → b → c, each appending its name and emitting a custom part */
+export const chain = StateGraph.make({
+  id: "chain",
+  state: { topic: Channel.lastValue(Schema.String), steps: Channel.append(Schema.String) }
+}).pipe(
+  StateGraph.addNode("a", () => Effect.as(Task.emit({ mode: "custom", data: { at: "a" } }), { steps: ["a"] })),
+  StateGraph.addNode("b", () => Effect.succeed({ steps: ["b"] })),
+  StateGraph.addNode("c", () => Effect.succeed({ steps: ["c"] })),
+  StateGraph.addEdge(StateGraph.START, "a"),
+  StateGraph.addEdge("a", "b"),
+  StateGraph.addEdge("b", "c"),
+  StateGraph.compileSync()
+)
+
+/** counts up to `until`, one step per `delayMillis` (real time): a run long enough to double-text */
+export const slow = StateGraph.make({
+  id: "slow",
+  state: {
+    count: Channel.reduce(Schema.Number, (a, b) => a + b, () => 0),
+    until: Channel.lastValue(Schema.Number),
+    label: Channel.lastValue(Schema.String),
+    delayMillis: Channel.lastValue(Schema.Number)
+  }
+}).pipe(
+  StateGraph.addNode("tick", (s) => Effect.as(Effect.sleep(s.delayMillis), { count: 1 })),
+  StateGraph.addEdge(StateGraph.START, "tick"),
+  StateGraph.addConditionalEdges("tick", (s) => (s.count >= s.until ? StateGraph.END : "tick"), ["tick", StateGraph.END]),
+  StateGraph.compileSync({ recursionLimit: 10_000 })
+)

@@ -1,0 +1,56 @@
+/**
+ * An API process and a worker process on one database: runs queued by the API are executed by
+ * the worker; streams are read from the durable event log, so a client may reconnect to the
+ * other process with Last-Event-ID and get exactly what it missed; a cancel sent to the API
+ * stops the run in the worker.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { chain, slow } from "./graphs.js"
+import { collect, type Running, start } from "./harness.js"
+
+let apiOnly: Running
+let worker: Running
+beforeAll(async () => {
+  apiOnly = await start([chain, slow], { executors: 0 })
+  worker = await start([chain, slow], { filename: apiOnly.filename, executors: 2 })
+})
+afterAll(async () => {
+  await apiOnly.close()
+  await worker.close()
+})
+
+describe("API and worker processes apart", () => {
+  it("a run queued by the API is executed by the worker and streamed by the API", async () => {
+    const client = apiOnly.client()
+    const t = await client.threads.create({ graphId: "chain" })
+    const events = await collect(client.runs.stream(t.thread_id, "chain", { input: { topic: "w" }, streamMode: "updates" }))
+    expect(events.filter((e) => e.event === "updates").map((e) => Object.keys(e.data as object)[0])).toEqual(["a", "b", "c"])
+  })
+
+  it("reconnecting to the other process with Last-Event-ID gets the rest, nothing twice", async () => {
+    const client = apiOnly.client()
+    const t = await client.threads.create({ graphId: "slow" })
+    const run = await client.runs.create(t.thread_id, "slow", { input: { until: 12, delayMillis: 15, label: "r" }, streamMode: "values" })
+    const seen: Array<any> = []
+    for await (const e of client.runs.joinStream(t.thread_id, run.run_id)) {
+      seen.push(e)
+      if (e.event === "values" && (e.data as any).count >= 4) break
+    }
+    const rest: Array<any> = await collect(worker.client(apiOnly.token).runs.joinStream(t.thread_id, run.run_id, { lastEventId: seen.at(-1)!.id }))
+    const all: Array<any> = await collect(client.runs.joinStream(t.thread_id, run.run_id))
+    expect([...seen, ...rest].map((e) => e.id)).toEqual(all.map((e) => e.id))
+    expect(all.filter((e) => e.event === "values").map((e) => e.data.count)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])
+  })
+
+  it("a cancel sent to the API stops the run in the worker", async () => {
+    const client = apiOnly.client()
+    const t = await client.threads.create({ graphId: "slow" })
+    const run = await client.runs.create(t.thread_id, "slow", { input: { until: 100_000, delayMillis: 10, label: "c" }, streamMode: "values" })
+    for await (const e of client.runs.joinStream(t.thread_id, run.run_id)) {
+      if (e.event === "values" && (e.data as any).count >= 2) break
+    }
+    await client.runs.cancel(t.thread_id, run.run_id, true)
+    expect((await client.runs.get(t.thread_id, run.run_id)).status).toBe("interrupted")
+    expect(((await client.threads.getState(t.thread_id)).values as any).count).toBeLessThan(100_000)
+  })
+})
