@@ -19,6 +19,7 @@ export interface TaskOutput {
 }
 
 const EMPTY: TaskOutput = { writes: [], gotos: [] }
+const noGotos: ReadonlyArray<string | Send> = []
 
 /** @internal */
 export const formatIssue = (issue: ParseResult.ParseIssue): string => ParseResult.TreeFormatter.formatIssueSync(issue)
@@ -57,13 +58,10 @@ export const normalizeOutput = (
   output: unknown
 ): Either.Either<TaskOutput, InvalidUpdate> => {
   if (output === undefined || output === null) return Either.right(EMPTY)
-  if (isCommand(output)) {
-    return Either.map(validateUpdate(compiled, node, output.update), (writes) => ({
-      writes,
-      gotos: output.goto as ReadonlyArray<string | Send>
-    }))
-  }
-  return Either.map(validateUpdate(compiled, node, output), (writes) => ({ writes, gotos: [] }))
+  const command = isCommand(output)
+  const writes = validateUpdate(compiled, node, command ? output.update : output)
+  if (Either.isLeft(writes)) return Either.left(writes.left)
+  return Either.right({ writes: writes.right, gotos: command ? output.goto as ReadonlyArray<string | Send> : noGotos })
 }
 
 /** The result of applying a step's writes. @internal */

@@ -40,14 +40,17 @@ export const storeLatency = Metric.histogram(
   "the engine's store calls (ms)"
 )
 
-const timed = <A, E>(operation: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-  Effect.suspend(() => {
+/** The latency histogram of each store operation, tagged once (a tagged metric is a new key to hash on each update). */
+const latencyOf: Record<string, Metric.Metric.Histogram<number>> = Object.create(null)
+const latency = (operation: string) => (latencyOf[operation] ??= Metric.tagged(storeLatency, "operation", operation))
+
+const timed = <A, E>(operation: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E> => {
+  const histogram = latency(operation)
+  return Effect.suspend(() => {
     const started = performance.now()
-    return Effect.ensuring(
-      effect,
-      Effect.suspend(() => Metric.update(Metric.tagged(storeLatency, "operation", operation), performance.now() - started))
-    )
+    return Effect.ensuring(effect, Effect.suspend(() => Metric.update(histogram, performance.now() - started)))
   })
+}
 
 /** The store with its latency measured per operation (the engine's writes and reads). */
 export const measuredStore = (store: Backend): Backend => ({
@@ -70,26 +73,35 @@ export interface Tally {
   steps: number
   retries: number
   interrupts: number
-  readonly byOutcome: Map<string, number>
+  /** tasks by outcome (Done, Failed, Interrupted, Sleeping) */
+  readonly byOutcome: Record<string, number>
 }
 
-export const makeTally = (): Tally => ({ steps: 0, retries: 0, interrupts: 0, byOutcome: new Map() })
+export const makeTally = (): Tally => ({ steps: 0, retries: 0, interrupts: 0, byOutcome: { Done: 0, Failed: 0, Interrupted: 0, Sleeping: 0 } })
 
 /** Counts a step's tasks by outcome and their retries. */
 export const countStep = (tally: Tally, outcomes: ReadonlyArray<{ readonly _tag: string; readonly attempts?: number }>) => {
   tally.steps++
-  for (const o of outcomes) {
-    tally.byOutcome.set(o._tag, (tally.byOutcome.get(o._tag) ?? 0) + 1)
+  for (let i = 0; i < outcomes.length; i++) {
+    const o = outcomes[i]!
+    tally.byOutcome[o._tag] = (tally.byOutcome[o._tag] ?? 0) + 1
     if (o.attempts !== undefined && o.attempts > 1) tally.retries += o.attempts - 1
   }
 }
+
+/** The task counter of each outcome, tagged once. */
+const tasksOf: Record<string, Metric.Metric.Counter<number>> = Object.create(null)
+const tasksTagged = (outcome: string) => (tasksOf[outcome] ??= Metric.tagged(tasks, "outcome", outcome))
 
 /** Adds a run's counts to the metrics. */
 export const record = (tally: Tally): Effect.Effect<void> =>
   Effect.suspend(() => {
     const updates: Array<Effect.Effect<void>> = []
     if (tally.steps > 0) updates.push(Metric.incrementBy(steps, tally.steps))
-    for (const [outcome, n] of tally.byOutcome) updates.push(Metric.incrementBy(Metric.tagged(tasks, "outcome", outcome), n))
+    for (const outcome in tally.byOutcome) {
+      const n = tally.byOutcome[outcome]!
+      if (n > 0) updates.push(Metric.incrementBy(tasksTagged(outcome), n))
+    }
     if (tally.retries > 0) updates.push(Metric.incrementBy(retries, tally.retries))
     if (tally.interrupts > 0) updates.push(Metric.incrementBy(interrupts, tally.interrupts))
     return updates.length === 0 ? Effect.void : Effect.all(updates, { discard: true })
