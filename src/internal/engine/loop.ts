@@ -129,11 +129,12 @@ function* oneStep(ctx: Ctx, s: Cycle): Gen<RunOutcome | undefined> {
   const only = s.steps === 0 ? ctx.run.policy.onlyTasks : undefined
   const pending = pendingOf(cp.pending)
   const { stillWaiting, toRun } = selectTasks(cp, pending, s.answered, only)
+  const state = algo.stateView(ctx.run.compiled, cp.values)
   const ran = toRun.length === 1
-    ? oneRan(yield* taskOf(ctx, s, pending, toRun[0]!, ctx.holder, undefined))
+    ? oneRan(yield* taskOf(ctx, s, state, pending, toRun[0]!, ctx.holder, undefined))
     : toRun.length === 0
     ? noneRan
-    : yield* runParallel(ctx, s, pending, toRun)
+    : yield* runParallel(ctx, s, state, pending, toRun)
   const folded = foldStep(ctx, s, ran, stillWaiting)
   let apply: Apply = { _tag: "Apply", pending, recordsWritten: false }
   if (folded.failed !== undefined || folded.interrupted.length > 0 || folded.wakeAt !== undefined || (only !== undefined && ctx.persist)) {
@@ -152,7 +153,7 @@ function* oneStep(ctx: Ctx, s: Cycle): Gen<RunOutcome | undefined> {
   if (config.emit !== undefined && ctx.run.modes.has("updates")) yield* emitUpdates(ctx, cp.step, finished)
   let routed = noRoutes
   if (hasBranches(compiled, finished)) {
-    const r = evaluateRoutes(compiled, finished, applied.values)
+    const r = evaluateRoutes(compiled, finished, algo.stateView(compiled, applied.values))
     routed = Effect.isEffect(r) ? yield* r : r
   }
   // ids matter only for stored checkpoints; an in-memory run numbers its steps
@@ -161,7 +162,9 @@ function* oneStep(ctx: Ctx, s: Cycle): Gen<RunOutcome | undefined> {
   if (Either.isLeft(planned)) return yield* Effect.fail(planned.left)
   const next = planned.right
   if (ctx.persist) yield* ctx.committer.commit(next, channelWrites(applied, false))
-  if (config.emit !== undefined && ctx.run.modes.has("values")) yield* config.emit({ mode: "values", step: next.step, values: applied.values })
+  if (config.emit !== undefined && ctx.run.modes.has("values")) {
+    yield* config.emit({ mode: "values", step: next.step, values: algo.releasedValues(compiled, applied.values) })
+  }
   s.cp = next
   s.steps++
   const after = afterStep(compiled, ctx.run.policy, finished, next)
@@ -224,6 +227,7 @@ const foldStep = (ctx: Ctx, s: Cycle, ran: Outcomes, stillWaiting: ReadonlyArray
 const taskOf = (
   ctx: Ctx,
   s: Cycle,
+  state: Readonly<Record<string, unknown>>,
   pending: ReadonlyMap<string, TaskRecord>,
   t: TaskSpec,
   holder: ScopeHolder,
@@ -236,7 +240,7 @@ const taskOf = (
     env: ctx.env,
     checkpointId: cp.checkpointId,
     step: cp.step,
-    state: cp.values,
+    state,
     task: t,
     previous: given?.forwarded !== undefined && prev !== undefined ? { ...prev, forwarded: given.forwarded } : prev,
     answers: given?.answers ?? prev?.answers ?? noAnswers,
@@ -258,6 +262,7 @@ const noKeyed: Readonly<Record<string, unknown>> = {}
 const runParallel = (
   ctx: Ctx,
   s: Cycle,
+  state: Readonly<Record<string, unknown>>,
   pending: ReadonlyMap<string, TaskRecord>,
   toRun: ReadonlyArray<TaskSpec>
 ) =>
@@ -277,7 +282,7 @@ const runParallel = (
         )
       )
       : undefined
-    const runOne = (i: number) => taskOf(ctx, s, pending, toRun[i]!, holders[i]!, saveDone)
+    const runOne = (i: number) => taskOf(ctx, s, state, pending, toRun[i]!, holders[i]!, saveDone)
     const outcomes: ReadonlyArray<TaskOutcome> = compiled.concurrency === "unbounded"
       ? yield* forkAll(toRun.length, runOne, (i, c) => Context.add(c, CurrentTask, holders[i]!))
       : yield* Effect.forEach(toRun, (_, i) => Effect.provideService(runOne(i), CurrentTask, holders[i]!), {
