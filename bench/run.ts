@@ -33,8 +33,10 @@ const DEFAULT_RUN: ReadonlyArray<string> = [
   "loop-sqlite-async-steady",
   "chat",
   "interrupt",
+  "interrupt-memory",
   "interrupt-concurrent",
   "send-join",
+  "append-steps",
   "queue"
 ]
 

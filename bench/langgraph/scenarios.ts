@@ -224,13 +224,16 @@ export interface InterruptResumeOptions {
   dir: string;
   /** all threads' cycles started at once (`Promise.all`) instead of one after another */
   concurrent?: boolean;
+  /** the saver: SqliteSaver (default) or MemorySaver */
+  store?: "sqlite" | "memory";
 }
 
 /** Returns cycles/second; a cycle = invoke-until-pause + resume-until-end. */
 export async function interruptResume(opts: InterruptResumeOptions): Promise<number> {
-  const { threads = 300, dir, concurrent = false } = opts;
+  const { threads = 300, dir, concurrent = false, store = "sqlite" } = opts;
   const State = Annotation.Root({ answer: Annotation<string> });
-  const saver = SqliteSaver.fromConnString(path.join(dir, "interrupt.sqlite"));
+  const sqlite = store === "sqlite" ? SqliteSaver.fromConnString(path.join(dir, "interrupt.sqlite")) : undefined;
+  const saver = sqlite ?? new MemorySaver();
   const graph = new StateGraph(State)
     .addNode("ask", () => {
       const answer = interrupt<{ question: string }, string>({ question: "ok?" });
@@ -257,7 +260,7 @@ export async function interruptResume(opts: InterruptResumeOptions): Promise<num
     const elapsedS = (performance.now() - t0) / 1000;
     return threads / elapsedS;
   } finally {
-    saver.db.close();
+    sqlite?.db.close();
   }
 }
 

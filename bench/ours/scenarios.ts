@@ -211,6 +211,8 @@ export interface InterruptResumeOptions {
   walCheckpointAfterCommits?: number
   /** all threads' cycles started at once (`Promise.all`) instead of one after another */
   concurrent?: boolean
+  /** the store: SQLite (default) or the in-memory one */
+  store?: "sqlite" | "memory"
 }
 
 class Ok extends Interrupt.Tag("BenchOk", {
@@ -220,7 +222,7 @@ class Ok extends Interrupt.Tag("BenchOk", {
 
 /** Returns cycles/second; a cycle = invoke-until-pause + resume-until-end. */
 export async function interruptResume(opts: InterruptResumeOptions): Promise<number> {
-  const { concurrent = false, dir, threads = 300, walCheckpointAfterCommits } = opts
+  const { concurrent = false, dir, store = "sqlite", threads = 300, walCheckpointAfterCommits } = opts
   const graph = StateGraph.make({ id: "bench-interrupt", state: { answer: Channel.lastValue(Schema.String) } }).pipe(
     StateGraph.addNode("ask", () => Effect.map(Ok.ask({ question: "ok?" }), (answer) => ({ answer }))),
     StateGraph.addEdge(StateGraph.START, "ask"),
@@ -229,7 +231,9 @@ export async function interruptResume(opts: InterruptResumeOptions): Promise<num
   )
   const file = path.join(dir, "interrupt.sqlite")
   const rt = await runtimeFor(
-    walCheckpointAfterCommits === undefined
+    store === "memory"
+      ? Snapshots.layerMemory
+      : walCheckpointAfterCommits === undefined
       ? sqliteLayer(file)
       : SqliteSnapshots.layer({ filename: file, walCheckpointAfterCommits })
   )
@@ -313,6 +317,68 @@ export async function sendJoin(opts: SendJoinOptions): Promise<SendJoinResult> {
       throw new Error(`sendJoin: total=${out.total} joined=${out.joined} joinRuns=${joinRuns}`)
     }
     return { totalMs, peakRssMb: peak / MB, baseRssMb: baseRss / MB }
+  } finally {
+    await rt.dispose()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. appendSteps: a long thread whose append channel grows by one item every other step
+
+export interface AppendStepsOptions {
+  dir: string
+  /** steps in all (one superstep each) */
+  steps?: number
+  /** steps per invoke: each block is one invoke that continues the thread */
+  block?: number
+}
+
+export interface AppendStepsResult {
+  /** µs per step of the first and of the last block */
+  firstUs: number
+  lastUs: number
+  ratio: number
+  /** items in the channel at the end */
+  items: number
+}
+
+/**
+ * Ours only: `steps` durable steps on one SQLite thread, `block` steps per invoke; node `a`
+ * appends one number to `log` (Channel.append) and `b` does not, so the channel reaches
+ * steps / 2 items. The cost of a step must not grow with the channel's length: the last block ÷
+ * the first. One block on another thread warms the code up first.
+ */
+export async function appendSteps(opts: AppendStepsOptions): Promise<AppendStepsResult> {
+  const { block = 5000, dir, steps = 50_000 } = opts
+  const graph = StateGraph.make({
+    id: "bench-append",
+    state: { n: Channel.lastValue(Schema.Number), log: Channel.append(Schema.Number) }
+  }).pipe(
+    StateGraph.addNode("a", (s) => Effect.succeed({ n: s.n + 1, log: [s.n] })),
+    StateGraph.addNode("b", (s) => Effect.succeed({ n: s.n + 1 })),
+    StateGraph.addEdge(StateGraph.START, "a"),
+    StateGraph.addEdge("a", "b"),
+    StateGraph.addConditionalEdges("b", (s) => (s.n % block === 0 ? StateGraph.END : "a"), ["a", StateGraph.END]),
+    StateGraph.compileSync({ recursionLimit: block + 10 })
+  )
+  const rt = await runtimeFor(sqliteLayer(path.join(dir, "append.sqlite")))
+  try {
+    // each invoke runs `block` steps from n and ends when n reaches the next multiple of block
+    await rt.runPromise(graph.invoke({ n: 0 }, { threadId: "warmup" }))
+    const times: Array<number> = []
+    let items = 0
+    maybeGc()
+    for (let done = 0; done < steps; done += block) {
+      const t0 = performance.now()
+      const out = await rt.runPromise(graph.invoke({ n: done }, { threadId: "append" }))
+      times.push(((performance.now() - t0) * 1000) / block)
+      if (out.n !== done + block) throw new Error(`appendSteps: expected ${done + block}, got ${out.n}`)
+      items = out.log.length
+    }
+    if (items !== steps / 2) throw new Error(`appendSteps: ${items} items, expected ${steps / 2}`)
+    const firstUs = times[0]!
+    const lastUs = times.at(-1)!
+    return { firstUs, lastUs, ratio: lastUs / firstUs, items }
   } finally {
     await rt.dispose()
   }

@@ -63,6 +63,8 @@ export interface Compiled {
   readonly version: string
   readonly codecs: ReadonlyArray<ChannelCodec>
   readonly codecByName: Readonly<Record<string, ChannelCodec>>
+  /** the `Channel.append` channels (their values are extended in place, see `algo.applyWrites`) */
+  readonly appends: ReadonlyArray<ChannelCodec>
   readonly nodes: Readonly<Record<string, NodeDef>>
   readonly edgesFrom: Readonly<Record<string, ReadonlyArray<string>>>
   readonly branchesFrom: Readonly<Record<string, ReadonlyArray<BranchDef>>>
@@ -194,6 +196,7 @@ export const compile = (def: GraphDef, options: CompileOptions): Compiled => {
     version: version(def),
     codecs,
     codecByName,
+    appends: codecs.filter((c) => c.kind === "Append"),
     nodes,
     edgesFrom,
     branchesFrom: group(def.branches, (b) => b.from),

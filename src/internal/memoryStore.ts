@@ -219,12 +219,21 @@ export const make = (): Backend => {
         const t = owned(threadId, runId)
         const cp = t?.checkpoints.get(checkpointId)
         if (t === undefined || cp === undefined) return busy(threadId)
-        const next: any = { ...cp, status: patch.status, interrupts: patch.interrupts }
+        // optional fields left undefined are absent, as a stored row reads back (built without
+        // `delete`, which turns the object into a slow dictionary)
+        const { error: oldError, pauseReason: oldReason, wakeAt: oldWake, ...rest } = cp
+        const next: { -readonly [K in keyof WorkflowSnapshotEncoded]: WorkflowSnapshotEncoded[K] } = {
+          ...rest,
+          status: patch.status,
+          interrupts: patch.interrupts
+        }
         if (patch.nodeStates !== undefined) next.nodeStates = patch.nodeStates
-        if ("error" in patch) next.error = patch.error
-        if ("pauseReason" in patch) next.pauseReason = patch.pauseReason
-        if ("wakeAt" in patch) next.wakeAt = patch.wakeAt
-        for (const k of ["error", "pauseReason", "wakeAt"]) if (next[k] === undefined) delete next[k]
+        const error = "error" in patch ? patch.error : oldError
+        const pauseReason = "pauseReason" in patch ? patch.pauseReason : oldReason
+        const wakeAt = "wakeAt" in patch ? patch.wakeAt : oldWake
+        if (error !== undefined) next.error = error
+        if (pauseReason !== undefined) next.pauseReason = pauseReason
+        if (wakeAt !== undefined) next.wakeAt = wakeAt
         t.checkpoints.set(checkpointId, next)
         t.updatedAt = Date.now()
         return Effect.void

@@ -19,6 +19,7 @@ export interface TaskOutput {
 }
 
 const EMPTY: TaskOutput = { writes: [], gotos: [] }
+const noGotos: ReadonlyArray<string | Send> = []
 
 /** @internal */
 export const formatIssue = (issue: ParseResult.ParseIssue): string => ParseResult.TreeFormatter.formatIssueSync(issue)
@@ -57,13 +58,10 @@ export const normalizeOutput = (
   output: unknown
 ): Either.Either<TaskOutput, InvalidUpdate> => {
   if (output === undefined || output === null) return Either.right(EMPTY)
-  if (isCommand(output)) {
-    return Either.map(validateUpdate(compiled, node, output.update), (writes) => ({
-      writes,
-      gotos: output.goto as ReadonlyArray<string | Send>
-    }))
-  }
-  return Either.map(validateUpdate(compiled, node, output), (writes) => ({ writes, gotos: [] }))
+  const command = isCommand(output)
+  const writes = validateUpdate(compiled, node, command ? output.update : output)
+  if (Either.isLeft(writes)) return Either.left(writes.left)
+  return Either.right({ writes: writes.right, gotos: command ? output.goto as ReadonlyArray<string | Send> : noGotos })
 }
 
 /** The result of applying a step's writes. @internal */
@@ -119,6 +117,14 @@ export const applyWrites = (
         nextVersions![channel] = (versions[channel] ?? 0) + 1
       }
       writer![channel] = task.node
+      if (codec.kind === "Append") {
+        // items are collected here and added once the step's writes all applied (below)
+        appended ??= {}
+        const items = update as ReadonlyArray<unknown>
+        const list = (appended[channel] ??= [])
+        for (let i = 0; i < items.length; i++) list.push(items[i])
+        continue
+      }
       const current = nextValues[channel]
       nextValues[channel] = codec.channel.reducer(current === undefined ? codec.initial?.() : current, update)
       if (codec.isAppend !== undefined && !rewritten?.has(channel)) {
@@ -131,19 +137,82 @@ export const applyWrites = (
           rewritten.add(channel)
         }
       }
-      if (codec.kind === "Append") {
-        appended ??= {}
-        const items = update as ReadonlyArray<unknown>
-        const list = (appended[channel] ??= [])
-        for (let i = 0; i < items.length; i++) list.push(items[i])
-      }
     }
   }
   if (nextValues === undefined) {
     // nothing written: the step keeps the same objects (no copy)
     return Either.right({ values, versions, changed, appended: {}, rewritten: undefined })
   }
+  if (appended !== undefined) {
+    for (const codec of compiled.appends) {
+      const items = appended[codec.name]
+      if (items !== undefined) nextValues[codec.name] = extended(nextValues[codec.name], items)
+    }
+  }
   return Either.right({ values: nextValues, versions: nextVersions!, changed, appended: appended ?? {}, rewritten })
+}
+
+/**
+ * The arrays of append channels that the engine made and may extend in place: a step's value is
+ * the previous one with the new items pushed (O(items), not O(length) as a copy would be). Only
+ * the engine holds them: nodes and routes read a step's value through `stateView` (a copy, made
+ * when read), stream parts and the store get copies. A value the engine did not make (decoded,
+ * the input, a node's array) is copied once, then owned.
+ */
+const owned = new WeakSet<Array<unknown>>()
+
+const extended = (current: unknown, items: ReadonlyArray<unknown>): ReadonlyArray<unknown> => {
+  const base = (current ?? []) as Array<unknown>
+  if (items.length === 0) return base
+  const out = owned.has(base) ? base : base.slice()
+  owned.add(out)
+  for (let i = 0; i < items.length; i++) out.push(items[i])
+  return out
+}
+
+/** A value that is safe to hand out: an owned append array is copied (it may grow). @internal */
+export const released = (value: unknown): unknown =>
+  Array.isArray(value) && owned.has(value) ? value.slice() : value
+
+/**
+ * The state a step's nodes and routes read: the values as they are, but each append channel as
+ * a getter that copies it when first read (the engine extends its array in place later). Values
+ * without append channels are handed out as they are.
+ *
+ * @internal
+ */
+export const stateView = (
+  compiled: Compiled,
+  values: Readonly<Record<string, unknown>>
+): Readonly<Record<string, unknown>> => {
+  if (compiled.appends.length === 0) return values
+  const view: Record<string, unknown> = {}
+  for (const key in values) {
+    const value = values[key]
+    if (!Array.isArray(value) || !owned.has(value)) {
+      view[key] = value
+      continue
+    }
+    const length = value.length
+    let copy: Array<unknown> | undefined
+    Object.defineProperty(view, key, {
+      enumerable: true,
+      configurable: true,
+      get: () => (copy ??= value.slice(0, length))
+    })
+  }
+  return view
+}
+
+/** The values with every owned append array copied: what a caller may keep (stream parts, results). @internal */
+export const releasedValues = (
+  compiled: Compiled,
+  values: Readonly<Record<string, unknown>>
+): Readonly<Record<string, unknown>> => {
+  if (compiled.appends.length === 0) return values
+  const out: Record<string, unknown> = {}
+  for (const key in values) out[key] = released(values[key])
+  return out
 }
 
 /** @internal */

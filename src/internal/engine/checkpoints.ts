@@ -136,24 +136,48 @@ export const advanced = (
     readonly whenOpen?: Checkpoint["status"]
     readonly metadata?: Checkpoint["metadata"]
   }
-): Checkpoint => ({
-  executionId: cp.executionId,
-  checkpointId: options.id,
-  parentCheckpointId: cp.checkpointId === "" ? null : cp.checkpointId,
-  step: cp.step + 1,
-  createdAt: options.now,
-  status: options.planned.tasks.length === 0 ? "completed" : options.whenOpen ?? "running",
-  values: options.applied.values,
-  versions: options.applied.versions,
-  tasks: options.planned.tasks,
-  joins: options.planned.joins,
-  nodeStates: options.nodeStates,
-  interrupts: [],
-  pending: [],
-  // every checkpoint of an execution carries its input (a store keeps the text once)
-  ...(cp.initialInput !== undefined ? { initialInput: cp.initialInput } : {}),
-  metadata: options.metadata ?? cp.metadata
-})
+): Checkpoint => {
+  const status = options.planned.tasks.length === 0 ? "completed" : options.whenOpen ?? "running"
+  const parentCheckpointId = cp.checkpointId === "" ? null : cp.checkpointId
+  const metadata = options.metadata ?? cp.metadata
+  const { applied, planned } = options
+  // two literals rather than a conditional spread (which builds the object key by key): every
+  // checkpoint of an execution carries its input (a store keeps the text once)
+  return cp.initialInput === undefined
+    ? {
+      executionId: cp.executionId,
+      checkpointId: options.id,
+      parentCheckpointId,
+      step: cp.step + 1,
+      createdAt: options.now,
+      status,
+      values: applied.values,
+      versions: applied.versions,
+      tasks: planned.tasks,
+      joins: planned.joins,
+      nodeStates: options.nodeStates,
+      interrupts: [],
+      pending: [],
+      metadata
+    }
+    : {
+      executionId: cp.executionId,
+      checkpointId: options.id,
+      parentCheckpointId,
+      step: cp.step + 1,
+      createdAt: options.now,
+      status,
+      values: applied.values,
+      versions: applied.versions,
+      tasks: planned.tasks,
+      joins: planned.joins,
+      nodeStates: options.nodeStates,
+      interrupts: [],
+      pending: [],
+      initialInput: cp.initialInput,
+      metadata
+    }
+}
 
 /** A copy of a checkpoint as a new branch whose parent is the old one (a fork). @internal */
 export const forked = (base: Checkpoint, id: string, now: number): Checkpoint => ({

@@ -128,7 +128,8 @@ export const channelWrites = (applied: algo.Applied, full: boolean): ReadonlyArr
     if (appendable && !full) {
       out.push({ channel: codec.name, mode: "append", value: Either.getOrThrow(codec.encodeItems(applied.appended[codec.name] ?? [])) })
     } else {
-      out.push({ channel: codec.name, mode: "set", value: Either.getOrThrow(codec.encodeValue(value)) })
+      // an append channel's array may grow in place later: the store gets a copy
+      out.push({ channel: codec.name, mode: "set", value: Either.getOrThrow(codec.encodeValue(algo.released(value))) })
     }
   }
   return out
@@ -146,7 +147,7 @@ export const wholeWrites = (
   return names.map((channel) => ({
     channel,
     mode: "set",
-    value: Either.getOrThrow(compiled.codecByName[channel]!.encodeValue(values[channel]))
+    value: Either.getOrThrow(compiled.codecByName[channel]!.encodeValue(algo.released(values[channel])))
   }))
 }
 

@@ -20,7 +20,7 @@ import { makeCommitter } from "./durability.js"
 import { heartbeat, holding, withClaim } from "./lease.js"
 import { loop } from "./loop.js"
 import type { Checkpoint, Run, RunConfig, RunOutcome, RunPolicy, RunRequest } from "./model.js"
-import { evaluateRoutes } from "./routes.js"
+import { routesEffect } from "./routes.js"
 
 const noAnswers = new Map()
 
@@ -51,7 +51,7 @@ const inputCheckpoint = (
     const applied = algo.applyWrites(compiled, base.values, base.versions, [{ node: START, writes: writes.right }])
     if (Either.isLeft(applied)) return yield* Effect.fail(applied.left)
     const id = Ids.make()
-    const routed = yield* evaluateRoutes(compiled, [{ node: START }], applied.right.values)
+    const routed = yield* routesEffect(compiled, [{ node: START }], algo.stateView(compiled, applied.right.values))
     const planned = algo.plan(compiled, id, [{ node: START, gotos: [] }], routed, base.joins)
     if (Either.isLeft(planned)) return yield* Effect.fail(new InvalidUpdate({ node: START, channel: "*", issue: planned.left }))
     const initialInput: Record<string, unknown> = {}
@@ -238,7 +238,7 @@ export const updateState = (
     if (Either.isLeft(applied)) return yield* Effect.fail(applied.left)
     const id = Ids.make()
     const finished = [{ node, gotos: output.right.gotos }]
-    const routed = yield* evaluateRoutes(compiled, finished, applied.right.values)
+    const routed = yield* routesEffect(compiled, finished, algo.stateView(compiled, applied.right.values))
     const planned = algo.plan(compiled, id, finished, routed, base.joins)
     if (Either.isLeft(planned)) return yield* Effect.fail(new InvalidUpdate({ node, channel: "*", issue: planned.left }))
     const cp: Checkpoint = {

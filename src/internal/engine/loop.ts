@@ -7,20 +7,33 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import { InvalidUpdate, RecursionLimitExceeded } from "../../GraphError.js"
+import { type CorruptSnapshot, InvalidUpdate, RecursionLimitExceeded } from "../../GraphError.js"
 import type { InterruptRecord, TaskRecord, TaskSpec } from "../../Snapshot.js"
 import { forkAll } from "../fanout.js"
 import * as Ids from "../ids.js"
 import { CurrentTask, type ScopeHolder } from "../task.js"
 import * as algo from "./algo.js"
-import { advanced, breakpointRecords, completedNodeStates, lastOrder, nodeState, pausedNodeStates } from "./checkpoints.js"
+import { breakpointRecords, lastOrder, nodeState, pausedNodeStates } from "./checkpoints.js"
 import { channelWrites, doneRecord, renderError } from "./codec.js"
 import { type Committer, pendingWriter } from "./durability.js"
-import type { Checkpoint, Done, Given, Run, RunEvent, RunOutcome, TaskOutcome } from "./model.js"
+import type { Checkpoint, Done, Finished, Given, Run, RunEvent, RunOutcome, TaskOutcome } from "./model.js"
 import { evaluateRoutes, hasBranches } from "./routes.js"
-import { EngineObserver, type Observer } from "./observer.js"
+import { EngineObserver } from "./observer.js"
 import { runTask, type TaskEnv } from "./runner.js"
-import { finishedTasks, type Folded, foldOutcomes, pendingOf, selectTasks, stepRecords } from "./step.js"
+import type { YieldWrap } from "effect/Utils"
+import type { Send } from "../../Send.js"
+import {
+  afterStep,
+  type Before,
+  nextCheckpoint,
+  beforeStep,
+  finishedTasks,
+  type Folded,
+  foldOutcomes,
+  pendingOf,
+  selectTasks,
+  stepRecords
+} from "./step.js"
 import { countStep, makeTally, record, type Tally, tracing } from "./telemetry.js"
 
 /** What the cycle's parts share for one run. */
@@ -57,9 +70,17 @@ interface Ran {
   readonly folded: Folded
 }
 
+/** What a step's generator yields: effects, run by the one `Effect.gen` of the run. */
+type Gen<A> = Generator<YieldWrap<Effect.Effect<any, unknown, unknown>>, A, any>
+
 /**
  * Runs steps from `start` until the run ends. `answered` marks tasks that may run (answered
  * interrupts); `skipBreakpoint` lets a resumed breakpoint pass.
+ *
+ * One `Effect.gen` runs the whole cycle and each step is one plain generator (`oneStep`)
+ * delegated to with `yield*`; its phases are plain functions (the pure parts in `step`), so a
+ * one-task step costs no Effect of its own beyond its task and its commit (a step as five
+ * `Effect.gen`s, one per phase, cost ~3× per node on a warm chain).
  *
  * @internal
  */
@@ -74,36 +95,84 @@ export const loop = (
   const { compiled, store, threadId, config, modes } = run
   const persist = store !== undefined && threadId !== undefined
   const state: Cycle = { cp: start, steps: 0, skipBefore: skipBreakpoint, answered, order: lastOrder(start) }
-  const cycle = (observer: Observer | undefined) => Effect.flatMap(tracing, (traced) => {
-    const env: TaskEnv = { compiled, threadId, store, runId: run.runId, persist, emit: config.emit, modes, stored: committer.stored, observer }
-    const ctx: Ctx = { run, committer, env, holder, persist, events: config.emit !== undefined && modes.has("events"), traced, tally: makeTally() }
-    const steps = Effect.gen(function*() {
-      while (true) {
-        const ended = traced && state.cp.tasks.length > 0
-          ? yield* Effect.withSpan(oneStep(ctx, state), "StateGraph.step", { attributes: stepAttributes(ctx, state.cp) })
-          : yield* oneStep(ctx, state)
-        if (ended !== undefined) return ended
-      }
-    })
-    return Effect.ensuring(steps, record(ctx.tally))
-  })
-  return Effect.flatMap(EngineObserver, (observer) => {
-    const body = Effect.provideService(cycle(observer), CurrentTask, holder)
-    // the observer is the caller's, for this run: child graphs run by its nodes do not report to it
-    return observer === undefined ? body : Effect.provideService(body, EngineObserver, undefined)
-  })
+  const events = config.emit !== undefined && modes.has("events")
+  return Effect.flatMap(EngineObserver, (observer) =>
+    Effect.flatMap(tracing, (traced) => {
+      const env: TaskEnv = { compiled, threadId, store, runId: run.runId, persist, emit: config.emit, modes, stored: committer.stored, observer }
+      const ctx: Ctx = { run, committer, env, holder, persist, events, traced, tally: makeTally() }
+      const steps = Effect.gen(function*() {
+        while (true) {
+          const ended = traced && state.cp.tasks.length > 0
+            ? yield* Effect.withSpan(Effect.gen(() => oneStep(ctx, state)), "StateGraph.step", {
+              attributes: stepAttributes(ctx, state.cp)
+            })
+            : yield* oneStep(ctx, state)
+          if (ended !== undefined) return ended
+        }
+      })
+      const body = Effect.provideService(Effect.ensuring(steps, record(ctx.tally)), CurrentTask, holder)
+      // the observer is the caller's, for this run: child graphs run by its nodes do not report to it
+      return observer === undefined ? body : Effect.provideService(body, EngineObserver, undefined)
+    }))
 }
 
-/** One step: undefined when the run goes on. */
-const oneStep = (ctx: Ctx, s: Cycle): Effect.Effect<RunOutcome | undefined, unknown, unknown> =>
-  Effect.gen(function*() {
-    const stopped = yield* beforeStep(ctx, s)
-    if (stopped !== undefined) return stopped
-    const ran = yield* runStep(ctx, s)
-    const ended = yield* endStep(ctx, s, ran)
+/**
+ * One step: undefined when the run goes on. The only generator of a step: its phases are plain
+ * functions, and it yields only the effects the step needs (its tasks, its commit, events).
+ */
+function* oneStep(ctx: Ctx, s: Cycle): Gen<RunOutcome | undefined> {
+  const before = beforeStep(ctx.run.compiled, ctx.run.policy, s.cp, s.steps, s.skipBefore)
+  if (before !== undefined) return yield* stopBefore(ctx, s, before)
+  s.skipBefore = false
+  const cp = s.cp
+  if (ctx.events) yield* emitEvent(ctx, { _tag: "StepStarted", step: cp.step, tasks: cp.tasks.map((t) => t.node) })
+  const only = s.steps === 0 ? ctx.run.policy.onlyTasks : undefined
+  const pending = pendingOf(cp.pending)
+  const { stillWaiting, toRun } = selectTasks(cp, pending, s.answered, only)
+  const state = algo.stateView(ctx.run.compiled, cp.values)
+  const ran = toRun.length === 1
+    ? oneRan(yield* taskOf(ctx, s, state, pending, toRun[0]!, ctx.holder, undefined))
+    : toRun.length === 0
+    ? noneRan
+    : yield* runParallel(ctx, s, state, pending, toRun)
+  const folded = foldStep(ctx, s, ran, stillWaiting)
+  let apply: Apply = { _tag: "Apply", pending, recordsWritten: false }
+  if (folded.failed !== undefined || folded.interrupted.length > 0 || folded.wakeAt !== undefined || (only !== undefined && ctx.persist)) {
+    const ended = yield* endStep(ctx, s, { pending, only, folded })
     if (ended._tag !== "Apply") return ended
-    return yield* advance(ctx, s, ran.folded, ended)
-  })
+    apply = ended
+  }
+  const applying = applyStep(ctx, s, folded, apply)
+  if (applying._tag === "Corrupt") return yield* Effect.fail(applying.error)
+  if (applying._tag === "Failed") {
+    yield* ctx.committer.settle(cp, applying.records, { status: "failed", interrupts: cp.interrupts, error: applying.error.message })
+    return { _tag: "Failed", checkpoint: { ...cp, status: "failed", error: applying.error.message }, error: applying.error } as const
+  }
+  const { finished, applied } = applying
+  const { compiled, config } = ctx.run
+  if (config.emit !== undefined && ctx.run.modes.has("updates")) yield* emitUpdates(ctx, cp.step, finished)
+  let routed = noRoutes
+  if (hasBranches(compiled, finished)) {
+    const r = evaluateRoutes(compiled, finished, algo.stateView(compiled, applied.values))
+    routed = Effect.isEffect(r) ? yield* r : r
+  }
+  // ids matter only for stored checkpoints; an in-memory run numbers its steps
+  const nextId = ctx.persist ? Ids.make() : `${ctx.run.runId}.${cp.step + 1}`
+  const planned = nextCheckpoint(compiled, cp, nextId, finished, routed, applied, ctx.persist ? s : undefined)
+  if (Either.isLeft(planned)) return yield* Effect.fail(planned.left)
+  const next = planned.right
+  if (ctx.persist) yield* ctx.committer.commit(next, channelWrites(applied, false))
+  if (config.emit !== undefined && ctx.run.modes.has("values")) {
+    yield* config.emit({ mode: "values", step: next.step, values: algo.releasedValues(compiled, applied.values) })
+  }
+  s.cp = next
+  s.steps++
+  const after = afterStep(compiled, ctx.run.policy, finished, next)
+  if (after === undefined) return undefined
+  if (after._tag === "Breakpoint") return yield* pause(ctx, s, next, after.records, [], "breakpoint")
+  yield* ctx.committer.flush(next)
+  return { _tag: "Stopped", checkpoint: next } as const
+}
 
 const stepAttributes = (ctx: Ctx, cp: Checkpoint, node?: { readonly node: string; readonly id: string }) => ({
   "stategraph.graph": ctx.run.compiled.id,
@@ -116,51 +185,95 @@ const stepAttributes = (ctx: Ctx, cp: Checkpoint, node?: { readonly node: string
 const emitEvent = (ctx: Ctx, event: RunEvent) =>
   ctx.events ? ctx.run.config.emit!({ mode: "events", event }) : Effect.void
 
-/** Ends the run before the step when there is nothing to run, a limit, or a breakpoint. */
-const beforeStep = (ctx: Ctx, s: Cycle): Effect.Effect<RunOutcome | undefined, unknown> =>
+/** Ends the run before a step, as `beforeStep` decided. */
+const stopBefore = (ctx: Ctx, s: Cycle, before: Before): Effect.Effect<RunOutcome, unknown> =>
   Effect.gen(function*() {
-    const { compiled, policy, threadId } = ctx.run
     const cp = s.cp
-    if (cp.tasks.length === 0) {
-      yield* ctx.committer.flush(cp)
-      yield* emitEvent(ctx, { _tag: "Completed", checkpointId: cp.checkpointId })
-      return { _tag: "Completed", checkpoint: cp } as const
+    if (before._tag === "Breakpoint") {
+      const records = breakpointRecords(cp.checkpointId, "before", before.hit.map((t) => ({ node: t.node, taskId: t.id })))
+      return yield* pause(ctx, s, cp, records, [], "breakpoint")
     }
-    if (s.steps >= compiled.recursionLimit) {
-      yield* ctx.committer.flush(cp)
+    yield* ctx.committer.flush(cp)
+    if (before._tag === "Limit") {
+      const { compiled, threadId } = ctx.run
       return yield* Effect.fail(new RecursionLimitExceeded({ limit: compiled.recursionLimit, threadId }))
     }
-    if (policy.stopAfterSteps !== undefined && s.steps >= policy.stopAfterSteps) {
-      yield* ctx.committer.flush(cp)
-      return { _tag: "Stopped", checkpoint: cp } as const
-    }
-    // static breakpoint before
-    if (!s.skipBefore && compiled.interruptBefore.size > 0) {
-      const hit = cp.tasks.filter((t) => compiled.interruptBefore.has(t.node))
-      if (hit.length > 0) {
-        const records = breakpointRecords(cp.checkpointId, "before", hit.map((t) => ({ node: t.node, taskId: t.id })))
-        return yield* pause(ctx, s, cp, records, [], "breakpoint")
-      }
-    }
-    s.skipBefore = false
-    return undefined
+    if (before._tag === "Stopped") return { _tag: "Stopped", checkpoint: cp } as const
+    yield* emitEvent(ctx, { _tag: "Completed", checkpointId: cp.checkpointId })
+    return { _tag: "Completed", checkpoint: cp } as const
   })
 
-/** Runs the step's tasks that run now: one inline, several concurrently. */
-const runStep = (ctx: Ctx, s: Cycle): Effect.Effect<Ran, unknown, unknown> =>
+const noOutcomes: ReadonlyArray<TaskOutcome> = []
+const noDone: ReadonlyArray<Done> = []
+
+/** What a step's tasks came to: their outcomes, and a parallel step's records not written yet. */
+interface Outcomes {
+  readonly outcomes: ReadonlyArray<TaskOutcome>
+  readonly unwritten: ReadonlyArray<Done>
+  readonly savingDone: boolean
+}
+
+const noneRan: Outcomes = { outcomes: noOutcomes, unwritten: noDone, savingDone: false }
+const oneRan = (o: TaskOutcome): Outcomes => ({ outcomes: [o], unwritten: noDone, savingDone: false })
+
+/** Counts the step's tasks and folds their outcomes (the answers of a resume are used up). */
+const foldStep = (ctx: Ctx, s: Cycle, ran: Outcomes, stillWaiting: ReadonlyArray<InterruptRecord>): Folded => {
+  if (s.answered.size > 0) s.answered = new Map()
+  countStep(ctx.tally, ran.outcomes)
+  return foldOutcomes(s.cp, ran.outcomes, { stillWaiting, unwritten: ran.unwritten, savingDone: ran.savingDone })
+}
+
+/** One task of the step as an Effect: its answers and earlier record, its span when traced. */
+const taskOf = (
+  ctx: Ctx,
+  s: Cycle,
+  state: Readonly<Record<string, unknown>>,
+  pending: ReadonlyMap<string, TaskRecord>,
+  t: TaskSpec,
+  holder: ScopeHolder,
+  saveDone: ReturnType<typeof pendingWriter<Done, unknown>> | undefined
+): Effect.Effect<TaskOutcome, never, unknown> => {
+  const cp = s.cp
+  const given = s.answered.get(t.id)
+  const prev = pending.get(t.id)
+  const task = runTask({
+    env: ctx.env,
+    checkpointId: cp.checkpointId,
+    step: cp.step,
+    state,
+    task: t,
+    previous: given?.forwarded !== undefined && prev !== undefined ? { ...prev, forwarded: given.forwarded } : prev,
+    answers: given?.answers ?? prev?.answers ?? noAnswers,
+    keyedAnswers: given?.keyed ?? prev?.keyedAnswers ?? noKeyed,
+    stored: ctx.run.compiled.durability !== "exit" || cp.checkpointId === ctx.committer.head(),
+    holder
+  })
+  const traced = ctx.traced
+    ? Effect.withSpan(task, `StateGraph.task ${t.node}`, { attributes: stepAttributes(ctx, cp, t) })
+    : task
+  if (saveDone === undefined) return traced
+  return Effect.tap(traced, (o) => (o._tag === "Done" ? saveDone.add(o) : Effect.void))
+}
+
+const noAnswers: ReadonlyArray<unknown> = []
+const noKeyed: Readonly<Record<string, unknown>> = {}
+
+/** Runs several tasks of a step concurrently, their pending writes saved as each finishes. */
+const runParallel = (
+  ctx: Ctx,
+  s: Cycle,
+  state: Readonly<Record<string, unknown>>,
+  pending: ReadonlyMap<string, TaskRecord>,
+  toRun: ReadonlyArray<TaskSpec>
+) =>
   Effect.gen(function*() {
-    const { compiled, policy, store, threadId, runId } = ctx.run
+    const { compiled, store, threadId, runId } = ctx.run
     const cp = s.cp
-    const pending = pendingOf(cp.pending)
-    const only = s.steps === 0 ? policy.onlyTasks : undefined
-    yield* emitEvent(ctx, { _tag: "StepStarted", step: cp.step, tasks: cp.tasks.map((t) => t.node) })
-    const { stillWaiting, toRun } = selectTasks(cp, pending, s.answered, only)
-    const multi = toRun.length > 1
     // tasks of a parallel step each get their own scope holder, in their fiber's context
-    const holders: Array<ScopeHolder> | undefined = multi ? toRun.map(() => ({ scope: undefined })) : undefined
+    const holders: Array<ScopeHolder> = toRun.map(() => ({ scope: undefined }))
     // pending writes are saved as each task finishes, so a sibling's failure or a crash
     // re-runs only the unfinished tasks; tasks finishing together share one transaction
-    const saveDone = ctx.persist && multi && compiled.durability !== "exit"
+    const saveDone = ctx.persist && compiled.durability !== "exit"
       ? pendingWriter((done: ReadonlyArray<Done>) =>
         // with async durability the step's own checkpoint may still be queued: records need it
         Effect.zipRight(
@@ -169,41 +282,14 @@ const runStep = (ctx: Ctx, s: Cycle): Effect.Effect<Ran, unknown, unknown> =>
         )
       )
       : undefined
-    const stored = compiled.durability !== "exit" || cp.checkpointId === ctx.committer.head()
-    const runOne = (t: TaskSpec, i: number) => {
-      const given = s.answered.get(t.id)
-      const prev = pending.get(t.id)
-      const task = runTask({
-        env: ctx.env,
-        checkpointId: cp.checkpointId,
-        step: cp.step,
-        state: cp.values,
-        task: t,
-        previous: given?.forwarded !== undefined && prev !== undefined ? { ...prev, forwarded: given.forwarded } : prev,
-        answers: given?.answers ?? prev?.answers ?? [],
-        keyedAnswers: given?.keyed ?? prev?.keyedAnswers ?? {},
-        stored,
-        holder: holders?.[i] ?? ctx.holder
+    const runOne = (i: number) => taskOf(ctx, s, state, pending, toRun[i]!, holders[i]!, saveDone)
+    const outcomes: ReadonlyArray<TaskOutcome> = compiled.concurrency === "unbounded"
+      ? yield* forkAll(toRun.length, runOne, (i, c) => Context.add(c, CurrentTask, holders[i]!))
+      : yield* Effect.forEach(toRun, (_, i) => Effect.provideService(runOne(i), CurrentTask, holders[i]!), {
+        concurrency: compiled.concurrency
       })
-      const traced = ctx.traced
-        ? Effect.withSpan(task, `StateGraph.task ${t.node}`, { attributes: stepAttributes(ctx, cp, t) })
-        : task
-      if (saveDone === undefined) return traced
-      return Effect.tap(traced, (o) => (o._tag === "Done" ? saveDone.add(o) : Effect.void))
-    }
-    const outcomes: ReadonlyArray<TaskOutcome> = toRun.length === 0
-      ? []
-      : toRun.length === 1
-      ? [yield* runOne(toRun[0]!, 0)]
-      : compiled.concurrency === "unbounded"
-      ? yield* forkAll(toRun.length, (i) => runOne(toRun[i]!, i), (i, c) => Context.add(c, CurrentTask, holders![i]!))
-      : yield* Effect.forEach(toRun, (t, i) =>
-        Effect.provideService(runOne(t, i), CurrentTask, holders![i]!), { concurrency: compiled.concurrency })
-    if (s.answered.size > 0) s.answered = new Map()
-    countStep(ctx.tally, outcomes)
-    const unwritten = saveDone !== undefined ? yield* saveDone.finish : []
-    const folded = foldOutcomes(cp, outcomes, { stillWaiting, unwritten, savingDone: saveDone !== undefined })
-    return { pending, only, folded }
+    const unwritten = saveDone !== undefined ? yield* saveDone.finish : noDone
+    return { outcomes, unwritten, savingDone: saveDone !== undefined }
   })
 
 /** The step goes on to apply: its finished tasks' records, when they were written already. */
@@ -258,58 +344,35 @@ const endStep = (ctx: Ctx, s: Cycle, ran: Ran): Effect.Effect<RunOutcome | Apply
     return { _tag: "Apply", pending, recordsWritten: true } as const
   })
 
-/** Applies the step's writes, plans and commits the next step; ends the run at a breakpoint after. */
-const advance = (ctx: Ctx, s: Cycle, folded: Folded, apply: Apply): Effect.Effect<RunOutcome | undefined, unknown, unknown> =>
-  Effect.gen(function*() {
-    const { compiled, config, policy, threadId, runId } = ctx.run
-    const cp = s.cp
-    const step = cp.step
-    // finished tasks in task order, earlier-recorded pending writes included
-    const finishedE = finishedTasks(compiled, threadId ?? "", cp, folded.outcomeOf, apply.pending)
-    if (Either.isLeft(finishedE)) return yield* Effect.fail(finishedE.left)
-    const finished = finishedE.right
-    const applied = algo.applyWrites(compiled, cp.values, cp.versions, finished)
-    if (Either.isLeft(applied)) {
-      const records = apply.recordsWritten ? [] : stepRecords(compiled, folded)
-      yield* ctx.committer.settle(cp, records, { status: "failed", interrupts: cp.interrupts, error: applied.left.message })
-      return { _tag: "Failed", checkpoint: { ...cp, status: "failed", error: applied.left.message }, error: applied.left } as const
-    }
-    const values = applied.right.values
-    if (config.emit !== undefined && ctx.run.modes.has("updates")) {
-      for (const f of finished) {
-        const update: Record<string, unknown> = {}
-        for (const [k, v] of f.writes) update[k] = v
-        yield* config.emit({ mode: "updates", step, node: f.node, taskId: f.taskId, update })
-      }
-    }
-    const routed = hasBranches(compiled, finished) ? yield* evaluateRoutes(compiled, finished, values) : []
-    // ids matter only for stored checkpoints; an in-memory run numbers its steps
-    const nextId = ctx.persist ? Ids.make() : `${runId}.${step + 1}`
-    const planned = algo.plan(compiled, nextId, finished, routed, cp.joins)
-    if (Either.isLeft(planned)) {
-      return yield* Effect.fail(new InvalidUpdate({ node: finished.map((f) => f.node).join(","), channel: "*", issue: planned.left }))
-    }
-    let nodeStates = cp.nodeStates
-    if (ctx.persist) {
-      const completed = completedNodeStates(compiled, cp, finished, s.order)
-      nodeStates = completed.nodeStates
-      s.order = completed.order
-    }
-    const next = advanced(cp, { id: nextId, now: Date.now(), applied: applied.right, planned: planned.right, nodeStates })
-    if (ctx.persist) yield* ctx.committer.commit(next, channelWrites(applied.right, false))
-    if (config.emit !== undefined && ctx.run.modes.has("values")) yield* config.emit({ mode: "values", step: next.step, values })
-    s.cp = next
-    s.steps++
-    if (compiled.interruptAfter.size > 0 && next.tasks.length > 0) {
-      const hit = finished.filter((f) => compiled.interruptAfter.has(f.node))
-      if (hit.length > 0) return yield* pause(ctx, s, next, breakpointRecords(next.checkpointId, "after", hit), [], "breakpoint")
-    }
-    if (policy.stopAfterNodes !== undefined && finished.some((f) => policy.stopAfterNodes!.has(f.node))) {
-      yield* ctx.committer.flush(next)
-      return { _tag: "Stopped", checkpoint: next } as const
-    }
-    return undefined
-  })
+/** The step's writes applied, or why they could not be (with the records the failure writes). */
+type Applying =
+  | { readonly _tag: "Applied"; readonly finished: ReadonlyArray<Finished>; readonly applied: algo.Applied }
+  | { readonly _tag: "Failed"; readonly error: InvalidUpdate; readonly records: ReadonlyArray<TaskRecord> }
+  | { readonly _tag: "Corrupt"; readonly error: CorruptSnapshot }
+
+/** Applies the finished tasks' writes in task order (pure); a corrupt stored write fails the run. */
+const applyStep = (ctx: Ctx, s: Cycle, folded: Folded, apply: Apply): Applying => {
+  const { compiled, threadId } = ctx.run
+  const cp = s.cp
+  // finished tasks in task order, earlier-recorded pending writes included
+  const finished = finishedTasks(compiled, threadId ?? "", cp, folded.outcomeOf, apply.pending)
+  if (Either.isLeft(finished)) return { _tag: "Corrupt", error: finished.left }
+  const applied = algo.applyWrites(compiled, cp.values, cp.versions, finished.right)
+  if (Either.isLeft(applied)) {
+    return { _tag: "Failed", error: applied.left, records: apply.recordsWritten ? [] : stepRecords(compiled, folded) }
+  }
+  return { _tag: "Applied", finished: finished.right, applied: applied.right }
+}
+
+const noRoutes: ReadonlyArray<ReadonlyArray<string | Send>> = []
+
+/** The `updates` stream parts of a step's finished tasks. */
+const emitUpdates = (ctx: Ctx, step: number, finished: ReadonlyArray<Finished>) =>
+  Effect.forEach(finished, (f) => {
+    const update: Record<string, unknown> = {}
+    for (const [k, v] of f.writes) update[k] = v
+    return ctx.run.config.emit!({ mode: "updates", step, node: f.node, taskId: f.taskId, update })
+  }, { discard: true })
 
 /** Pauses the run at `at`: records the interrupts (and the step's task records), status `paused`. */
 const pause = (

@@ -7,7 +7,6 @@ import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { NodeFailed, NodeTimeout } from "../../GraphError.js"
 import * as Interrupt from "../../Interrupt.js"
@@ -91,7 +90,7 @@ const scopeOf = (run: TaskRun, journal: Array<JournalEntry>): TaskScope => {
         writes: [],
         gotos: [],
         answers,
-        ...(Object.keys(keyedAnswers).length > 0 ? { keyedAnswers } : {}),
+        ...(isEmpty(keyedAnswers) ? {} : { keyedAnswers }),
         journal: [...journal],
         ...(previous?.forwarded !== undefined ? { forwarded: previous.forwarded } : {})
       }))
@@ -142,22 +141,40 @@ const pauseRecords = (task: TaskSpec, scope: TaskScope): ReadonlyArray<Interrupt
   }))
 ]
 
-/** How an attempt's exit reads as the task's outcome. */
-const outcomeOf = (
+/** What a task remembers when it ends: its answers, journal and forwarded answers. */
+const memoryOf = (run: TaskRun, journal: ReadonlyArray<JournalEntry>): TaskMemory => ({
+  answers: run.answers,
+  keyedAnswers: isEmpty(run.keyedAnswers) ? undefined : run.keyedAnswers,
+  journal: journal.length === 0 ? noJournal : [...journal],
+  forwarded: run.previous?.forwarded
+})
+
+const noJournal: ReadonlyArray<JournalEntry> = []
+
+const isEmpty = (o: Readonly<Record<string, unknown>>): boolean => {
+  for (const _ in o) return false
+  return true
+}
+
+/** How a successful attempt reads as the task's outcome: its output, validated. */
+const doneOf = (run: TaskRun, value: unknown, memory: TaskMemory, attempts: number): TaskOutcome => {
+  const { task } = run
+  const output = algo.normalizeOutput(run.env.compiled, task.node, value)
+  if (Either.isLeft(output)) return { _tag: "Failed", task, error: output.left, memory, attempts }
+  return { _tag: "Done", task, output: output.right, memory, attempts }
+}
+
+/** How a failed attempt reads as the task's outcome: paused, sleeping or failed. */
+const failedOf = (
   run: TaskRun,
   scope: TaskScope,
-  exit: Exit.Exit<unknown, unknown>,
+  cause: Cause.Cause<unknown>,
   memory: TaskMemory,
   attempts: number
 ): TaskOutcome => {
   const { task } = run
-  if (Exit.isSuccess(exit)) {
-    const output = algo.normalizeOutput(run.env.compiled, task.node, exit.value)
-    if (Either.isLeft(output)) return { _tag: "Failed", task, error: output.left, memory, attempts }
-    return { _tag: "Done", task, output: output.right, memory, attempts }
-  }
   const { asks, child, sleep } = scope.pause
-  const failure = Cause.failureOption(exit.cause)
+  const failure = Cause.failureOption(cause)
   const error = Option.getOrUndefined(failure)
   // paused on questions: its own asks (several, from Task.forEach children) and its child
   // graphs' interrupts; a sleeping sibling child sleeps again when the task re-runs
@@ -171,7 +188,7 @@ const outcomeOf = (
     task,
     memory,
     attempts,
-    error: new NodeFailed({ node: task.node, taskId: task.id, cause: Cause.pretty(exit.cause) })
+    error: new NodeFailed({ node: task.node, taskId: task.id, cause: Cause.pretty(cause) })
   }
 }
 
@@ -209,12 +226,6 @@ export const runTask = (run: TaskRun): Effect.Effect<TaskOutcome, never, unknown
     : previous.status === "failed"
     ? retryable(previous.journal as Array<JournalEntry>)
     : [...(previous.journal as Array<JournalEntry>)]
-  const memory = (): TaskMemory => ({
-    answers: run.answers,
-    keyedAnswers: Object.keys(run.keyedAnswers).length > 0 ? run.keyedAnswers : undefined,
-    journal: [...journal],
-    forwarded: previous?.forwarded
-  })
   const scope = scopeOf(run, journal)
   let attempts = 0
   const attempt = attemptOf(run, scope, () => {
@@ -232,15 +243,19 @@ export const runTask = (run: TaskRun): Effect.Effect<TaskOutcome, never, unknown
     scope.pause.child.length = 0
     scope.pause.sleep = undefined
   })
-  const finish = (exit: Exit.Exit<unknown, unknown>): TaskOutcome => {
-    holder.scope = undefined
-    const outcome = outcomeOf(run, scope, exit, memory(), attempts)
+  const ended = (outcome: TaskOutcome): TaskOutcome => {
     env.observer?.taskEnded({ step, outcome })
     return outcome
   }
   const outcome = Effect.matchCause(attempt, {
-    onFailure: (cause) => finish(Exit.failCause(cause)),
-    onSuccess: (value) => finish(Exit.succeed(value))
+    onFailure: (cause) => {
+      holder.scope = undefined
+      return ended(failedOf(run, scope, cause, memoryOf(run, journal), attempts))
+    },
+    onSuccess: (value) => {
+      holder.scope = undefined
+      return ended(doneOf(run, value, memoryOf(run, journal), attempts))
+    }
   })
   if (emit === undefined || !modes.has("events")) return outcome
   return Effect.zipRight(

@@ -3,12 +3,14 @@
  * now, and how the step's outcomes fold into records, interrupts, a wake-up time or a failure.
  */
 import * as Either from "effect/Either"
-import type { CorruptSnapshot } from "../../GraphError.js"
+import { type CorruptSnapshot, InvalidUpdate } from "../../GraphError.js"
+import type { Send } from "../../Send.js"
 import type { InterruptRecord, TaskRecord, TaskSpec } from "../../Snapshot.js"
 import type { Compiled } from "../graph.js"
-import { memoryRecord } from "./checkpoints.js"
+import * as algo from "./algo.js"
+import { advanced, breakpointRecords, completedNodeStates, memoryRecord } from "./checkpoints.js"
 import { decodeWrites, doneRecord } from "./codec.js"
-import type { Checkpoint, Done, Finished, Given, TaskOutcome } from "./model.js"
+import type { Checkpoint, Done, Finished, Given, RunPolicy, TaskOutcome } from "./model.js"
 
 const noPending: ReadonlyMap<string, TaskRecord> = new Map()
 
@@ -152,4 +154,81 @@ export const finishedTasks = (
     }
   }
   return Either.right(finished)
+}
+
+/** Why a run ends before its next step. @internal */
+export type Before =
+  | { readonly _tag: "Completed" | "Limit" | "Stopped" }
+  | { readonly _tag: "Breakpoint"; readonly hit: ReadonlyArray<TaskSpec> }
+
+const completedBefore: Before = { _tag: "Completed" }
+const limitBefore: Before = { _tag: "Limit" }
+const stoppedBefore: Before = { _tag: "Stopped" }
+
+/**
+ * Whether the run ends before the step at `cp`: nothing to run, the recursion limit, the
+ * caller's stop, or a static breakpoint (unless a resume lets it pass: `skipBefore`).
+ *
+ * @internal
+ */
+export const beforeStep = (
+  compiled: Compiled,
+  policy: RunPolicy,
+  cp: Checkpoint,
+  steps: number,
+  skipBefore: boolean
+): Before | undefined => {
+  if (cp.tasks.length === 0) return completedBefore
+  if (steps >= compiled.recursionLimit) return limitBefore
+  if (policy.stopAfterSteps !== undefined && steps >= policy.stopAfterSteps) return stoppedBefore
+  if (!skipBefore && compiled.interruptBefore.size > 0) {
+    const hit = cp.tasks.filter((t) => compiled.interruptBefore.has(t.node))
+    if (hit.length > 0) return { _tag: "Breakpoint", hit }
+  }
+  return undefined
+}
+
+const stoppedAfter = { _tag: "Stopped" } as const
+
+/** Whether the run ends after a step: a breakpoint after its nodes, or the caller's stop. @internal */
+export const afterStep = (
+  compiled: Compiled,
+  policy: RunPolicy,
+  finished: ReadonlyArray<Finished>,
+  next: Checkpoint
+): { readonly _tag: "Breakpoint"; readonly records: ReadonlyArray<InterruptRecord> } | { readonly _tag: "Stopped" } | undefined => {
+  if (compiled.interruptAfter.size > 0 && next.tasks.length > 0) {
+    const hit = finished.filter((f) => compiled.interruptAfter.has(f.node))
+    if (hit.length > 0) return { _tag: "Breakpoint", records: breakpointRecords(next.checkpointId, "after", hit) }
+  }
+  if (policy.stopAfterNodes !== undefined && finished.some((f) => policy.stopAfterNodes!.has(f.node))) return stoppedAfter
+  return undefined
+}
+
+/**
+ * The next step's checkpoint, planned from the finished tasks and their routes. With `orders`
+ * (a stored run) the finished nodes' states are updated and `orders.order` advanced.
+ *
+ * @internal
+ */
+export const nextCheckpoint = (
+  compiled: Compiled,
+  cp: Checkpoint,
+  id: string,
+  finished: ReadonlyArray<Finished>,
+  routed: ReadonlyArray<ReadonlyArray<string | Send>>,
+  applied: algo.Applied,
+  orders: { order: number } | undefined
+): Either.Either<Checkpoint, InvalidUpdate> => {
+  const planned = algo.plan(compiled, id, finished, routed, cp.joins)
+  if (Either.isLeft(planned)) {
+    return Either.left(new InvalidUpdate({ node: finished.map((f) => f.node).join(","), channel: "*", issue: planned.left }))
+  }
+  let nodeStates = cp.nodeStates
+  if (orders !== undefined) {
+    const completed = completedNodeStates(compiled, cp, finished, orders.order)
+    nodeStates = completed.nodeStates
+    orders.order = completed.order
+  }
+  return Either.right(advanced(cp, { id, now: Date.now(), applied, planned: planned.right, nodeStates }))
 }

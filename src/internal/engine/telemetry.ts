@@ -5,8 +5,11 @@
  * cost more than a node on a warm chain.
  */
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
+import type * as MetricHook from "effect/MetricHook"
+import * as MetricKey from "effect/MetricKey"
 import type { Backend } from "../../Snapshots.js"
 
 /** The tracer Effect runs with when the app installed none. */
@@ -15,42 +18,73 @@ const defaultTracer = Effect.runSync(Effect.tracer)
 /** Whether the running fiber has an app tracer: step and task spans are made only then. */
 export const tracing: Effect.Effect<boolean> = Effect.map(Effect.tracer, (t) => t !== defaultTracer)
 
-/** @internal */
-export const steps = Metric.counter("stategraph_steps_total", { description: "supersteps run", incremental: true })
-
-/** Tasks run, tagged with how they ended (`outcome`: Done, Failed, Interrupted, Sleeping). @internal */
-export const tasks = Metric.counter("stategraph_tasks_total", { description: "node tasks run", incremental: true })
-
-/** @internal */
-export const retries = Metric.counter("stategraph_task_retries_total", {
+const stepsKey = MetricKey.counter("stategraph_steps_total", { description: "supersteps run", incremental: true })
+const tasksKey = MetricKey.counter("stategraph_tasks_total", { description: "node tasks run", incremental: true })
+const retriesKey = MetricKey.counter("stategraph_task_retries_total", {
   description: "node attempts beyond the first (the node's retry schedule)",
   incremental: true
 })
-
-/** @internal */
-export const interrupts = Metric.counter("stategraph_interrupts_total", {
+const interruptsKey = MetricKey.counter("stategraph_interrupts_total", {
   description: "questions and breakpoints a run paused on",
   incremental: true
 })
-
-/** Store operations as the engine sees them, tagged with `operation`. @internal */
-export const storeLatency = Metric.histogram(
+const storeLatencyKey = MetricKey.histogram(
   "stategraph_store_latency_ms",
   MetricBoundaries.exponential({ start: 0.01, factor: 2, count: 20 }),
   "the engine's store calls (ms)"
 )
 
-const timed = <A, E>(operation: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+/** @internal */
+export const steps = Metric.fromMetricKey(stepsKey)
+
+/** Tasks run, tagged with how they ended (`outcome`: Done, Failed, Interrupted, Sleeping). @internal */
+export const tasks = Metric.fromMetricKey(tasksKey)
+
+/** @internal */
+export const retries = Metric.fromMetricKey(retriesKey)
+
+/** @internal */
+export const interrupts = Metric.fromMetricKey(interruptsKey)
+
+/** Store operations as the engine sees them, tagged with `operation`. @internal */
+export const storeLatency = Metric.fromMetricKey(storeLatencyKey)
+
+/**
+ * The registry's hook of a metric (with one tag), looked up once. `Metric.update` on a tagged
+ * metric builds a new key and hashes it on every update (~5 µs here); a fiber with no metric
+ * labels of its own (`Effect.labelMetrics`) updates the hooks directly.
+ */
+const hooks = new Map<string, MetricHook.MetricHook<number, unknown>>()
+const hookOf = (
+  key: MetricKey.MetricKey.Counter<number> | MetricKey.MetricKey.Histogram,
+  tag?: readonly [string, string]
+): MetricHook.MetricHook<number, unknown> => {
+  const id = tag === undefined ? key.name : `${key.name}\u0000${tag[0]}\u0000${tag[1]}`
+  let hook = hooks.get(id)
+  if (hook === undefined) {
+    // one registry lookup for either kind of key (the hook's input is a number for both)
+    const k = key as MetricKey.MetricKey.Counter<number>
+    const tagged = tag === undefined ? k : MetricKey.tagged(k, tag[0], tag[1])
+    hook = Metric.globalMetricRegistry.get(tagged) as MetricHook.MetricHook<number, unknown>
+    hooks.set(id, hook)
+  }
+  return hook
+}
+
+/** Whether the fiber has metric labels of its own (then updates go through `Metric.update`). */
+const labeled: Effect.Effect<boolean> = Effect.map(FiberRef.get(FiberRef.currentMetricLabels), (labels) => labels.length > 0)
+
+const timedVia = <A, E>(record: (ms: number) => void, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
   Effect.suspend(() => {
     const started = performance.now()
-    return Effect.ensuring(
-      effect,
-      Effect.suspend(() => Metric.update(Metric.tagged(storeLatency, "operation", operation), performance.now() - started))
-    )
+    return Effect.ensuring(effect, Effect.sync(() => record(performance.now() - started)))
   })
 
-/** The store with its latency measured per operation (the engine's writes and reads). */
-export const measuredStore = (store: Backend): Backend => ({
+/** The store with its latency measured per operation, through `timed(operation, effect)`. */
+const measuredWith = (
+  store: Backend,
+  timed: <A, E>(operation: string, effect: Effect.Effect<A, E>) => Effect.Effect<A, E>
+): Backend => ({
   ...store,
   claim: (...args) => timed("claim", store.claim(...args)),
   release: (...args) => timed("release", store.release(...args)),
@@ -62,6 +96,24 @@ export const measuredStore = (store: Backend): Backend => ({
   load: (...args) => timed("load", store.load(...args))
 })
 
+/** Latency into the registry's hooks directly. */
+const direct = <A, E>(operation: string, effect: Effect.Effect<A, E>) => {
+  const hook = hookOf(storeLatencyKey, ["operation", operation])
+  return timedVia((ms) => hook.update(ms), effect)
+}
+
+/** Latency through `Metric.update`, which adds the fiber's metric labels. */
+const labeledTimed = <A, E>(operation: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+  Effect.suspend(() => {
+    const started = performance.now()
+    const histogram = Metric.tagged(storeLatency, "operation", operation)
+    return Effect.ensuring(effect, Effect.suspend(() => Metric.update(histogram, performance.now() - started)))
+  })
+
+/** The store with its latency measured per operation (the engine's writes and reads). */
+export const measuredStore = (store: Backend): Effect.Effect<Backend> =>
+  Effect.map(labeled, (withLabels) => measuredWith(store, withLabels ? labeledTimed : direct))
+
 /**
  * A run's counts, kept as plain numbers while it runs and added to the metrics once when it ends:
  * a metric update costs microseconds, a step of a warm chain not many more.
@@ -70,26 +122,42 @@ export interface Tally {
   steps: number
   retries: number
   interrupts: number
-  readonly byOutcome: Map<string, number>
+  /** tasks by outcome (Done, Failed, Interrupted, Sleeping) */
+  readonly byOutcome: Record<string, number>
 }
 
-export const makeTally = (): Tally => ({ steps: 0, retries: 0, interrupts: 0, byOutcome: new Map() })
+export const makeTally = (): Tally => ({ steps: 0, retries: 0, interrupts: 0, byOutcome: { Done: 0, Failed: 0, Interrupted: 0, Sleeping: 0 } })
 
 /** Counts a step's tasks by outcome and their retries. */
 export const countStep = (tally: Tally, outcomes: ReadonlyArray<{ readonly _tag: string; readonly attempts?: number }>) => {
   tally.steps++
-  for (const o of outcomes) {
-    tally.byOutcome.set(o._tag, (tally.byOutcome.get(o._tag) ?? 0) + 1)
+  for (let i = 0; i < outcomes.length; i++) {
+    const o = outcomes[i]!
+    tally.byOutcome[o._tag] = (tally.byOutcome[o._tag] ?? 0) + 1
     if (o.attempts !== undefined && o.attempts > 1) tally.retries += o.attempts - 1
   }
 }
 
 /** Adds a run's counts to the metrics. */
 export const record = (tally: Tally): Effect.Effect<void> =>
-  Effect.suspend(() => {
+  Effect.flatMap(labeled, (withLabels) => {
+    if (!withLabels) {
+      return Effect.sync(() => {
+        if (tally.steps > 0) hookOf(stepsKey).update(tally.steps)
+        for (const outcome in tally.byOutcome) {
+          const n = tally.byOutcome[outcome]!
+          if (n > 0) hookOf(tasksKey, ["outcome", outcome]).update(n)
+        }
+        if (tally.retries > 0) hookOf(retriesKey).update(tally.retries)
+        if (tally.interrupts > 0) hookOf(interruptsKey).update(tally.interrupts)
+      })
+    }
     const updates: Array<Effect.Effect<void>> = []
     if (tally.steps > 0) updates.push(Metric.incrementBy(steps, tally.steps))
-    for (const [outcome, n] of tally.byOutcome) updates.push(Metric.incrementBy(Metric.tagged(tasks, "outcome", outcome), n))
+    for (const outcome in tally.byOutcome) {
+      const n = tally.byOutcome[outcome]!
+      if (n > 0) updates.push(Metric.incrementBy(Metric.tagged(tasks, "outcome", outcome), n))
+    }
     if (tally.retries > 0) updates.push(Metric.incrementBy(retries, tally.retries))
     if (tally.interrupts > 0) updates.push(Metric.incrementBy(interrupts, tally.interrupts))
     return updates.length === 0 ? Effect.void : Effect.all(updates, { discard: true })
