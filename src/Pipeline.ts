@@ -145,7 +145,7 @@ export type InvalidPipelineTransition = contract.InvalidPipelineTransition
  * @since 0.1.0
  * @category layers
  */
-export const layerClient: Layer.Layer<Pipelines, StoreError, SqlClient.SqlClient> = Layer.effect(Pipelines, sqlStore.make)
+export const layerClient: Layer.Layer<Pipelines, StoreError, SqlClient.SqlClient> = Layer.scoped(Pipelines, sqlStore.make)
 
 /**
  * Snapshots and pipelines in one SQLite file (WAL): what the `pipeline` and `async`
