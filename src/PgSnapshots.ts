@@ -59,7 +59,7 @@ export interface Config extends Options, Omit<PgClient.PgClientConfig, "url"> {
 }
 
 /** The schema used when none is given. @since 0.1.0 @category models */
-export const DEFAULT_SCHEMA = "stategraph"
+export const DEFAULT_SCHEMA: string = Statements.DEFAULT_SCHEMA
 
 const toStoreError = (operation: string) => (cause: unknown) => new StoreError({ operation, cause })
 

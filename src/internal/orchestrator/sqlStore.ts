@@ -43,8 +43,13 @@ export interface QueueStatements {
   /** params: workerId, leaseUntil, now, seqsJson */
   readonly claimJobs: string
   /**
-   * Postgres: the running jobs of pipelines, counted again after their rows were locked (the
-   * count read with the candidates may predate another worker's claim). params: pipelineIdsJson
+   * Postgres: serializes the claims of the pipelines' jobs (a lock held to the transaction's end,
+   * taken in order). params: pipelineIdsJson
+   */
+  readonly lockPipelines?: string
+  /**
+   * Postgres: the running jobs of pipelines, counted again once they are locked (the count read
+   * with the candidates may predate another worker's claim). params: pipelineIdsJson
    */
   readonly runningOf?: string
   /** params: now, jobIdsJson, workerId → rows { status } */
@@ -426,8 +431,25 @@ export const makeWith = (db: Db.Db, Q: QueueStatements, wakeups?: Wakeups) => Ef
             }
             if (candidates.length < wanted) break
           }
+          if (Q.runningOf !== undefined && taken.length > 0) {
+            // once the pipelines are locked their running count is exact; the candidates' may be old
+            const pipelineIds = JSON.stringify([...new Set(taken.map((c) => c.pipeline_id))])
+            if (Q.lockPipelines !== undefined) yield* tx.all(Q.lockPipelines, [pipelineIds])
+            const counts = new Map<string, number>()
+            for (const r of yield* tx.all(Q.runningOf, [pipelineIds])) {
+              counts.set(r.pipeline_id, r.n)
+            }
+            const kept = taken.filter((c) => {
+              const n = counts.get(c.pipeline_id) ?? 0
+              if (n >= c.max_concurrent) return false
+              counts.set(c.pipeline_id, n + 1)
+              return true
+            })
+            taken.length = 0
+            taken.push(...kept)
+          }
           if (taken.length === 0) return []
-          // the rows were read pending in this write transaction: each one is claimed
+          // the rows were read pending in this write transaction (and locked): each one is claimed
           yield* tx.all(Q.claimJobs, [workerId, leaseUntil, now, JSON.stringify(taken.map((c) => c.seq))])
           return taken.map((c): Claimed => ({
             job: toJob({ ...c, status: "running", worker_id: workerId, attempts: c.attempts + 1, started_at: now, error: null }),

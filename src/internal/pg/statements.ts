@@ -6,6 +6,9 @@
  */
 import type { Statements } from "../sql/store.js"
 
+/** The schema of the tables when none is given. @internal */
+export const DEFAULT_SCHEMA = "stategraph"
+
 /** A schema name we accept: a plain lowercase identifier (no quoting surprises). @internal */
 export const validSchema = (schema: string): boolean => /^[a-z_][a-z0-9_]{0,62}$/.test(schema)
 
