@@ -36,6 +36,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: ["stategraph-source"] } },
   test: {
     include: ["test/**/*.test.ts"],
+    // one throwaway PostgreSQL cluster for the run (the Postgres tests' server)
+    globalSetup: ["test/pg/globalSetup.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: ["default", summary]

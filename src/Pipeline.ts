@@ -1,6 +1,6 @@
 /**
  * Pipelines and jobs: the records of the `pipeline` and `async` orchestrators, their store (the
- * `Pipelines` service, in the same SQLite database as the snapshots), status queries, and
+ * `Pipelines` service, in the same database as the snapshots: SQLite or Postgres), status queries, and
  * `pause` / `resume` / `cancel`.
  *
  * ```ts
@@ -16,7 +16,10 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
-import type { StoreError } from "./GraphError.js"
+import type * as Duration from "effect/Duration"
+import type * as Redacted from "effect/Redacted"
+import { StoreError as StoreErrorClass, type StoreError } from "./GraphError.js"
+import * as PgQueue from "./internal/pg/queue.js"
 import * as contract from "./internal/orchestrator/contract.js"
 import * as models from "./internal/orchestrator/models.js"
 import * as sqlStore from "./internal/orchestrator/sqlStore.js"
@@ -145,7 +148,7 @@ export type InvalidPipelineTransition = contract.InvalidPipelineTransition
  * @since 0.1.0
  * @category layers
  */
-export const layerClient: Layer.Layer<Pipelines, StoreError, SqlClient.SqlClient> = Layer.effect(Pipelines, sqlStore.make)
+export const layerClient: Layer.Layer<Pipelines, StoreError, SqlClient.SqlClient> = Layer.scoped(Pipelines, sqlStore.make)
 
 /**
  * Snapshots and pipelines in one SQLite file (WAL): what the `pipeline` and `async`
@@ -163,6 +166,62 @@ export const layerSqlite = (
 ): Layer.Layer<Pipelines | Snapshots | SqlClient.SqlClient, StoreError> =>
   Layer.mergeAll(layerClient, SqliteSnapshots.layerClient({ ...config, walCheckpointAfterCommits: config.walCheckpointAfterCommits ?? 0 })).pipe(
     Layer.provideMerge(SqliteSnapshots.layerSqlClient(config))
+  )
+
+/**
+ * The store on the application's Postgres `SqlClient` (`PgClient.layer(...)`), its tables in
+ * `schema` (default `stategraph`, migrations table `stategraph_queue_migrations`). Workers on
+ * every machine sharing the database share the queue: a claim takes ready jobs with
+ * `FOR UPDATE … SKIP LOCKED`, and a job queued anywhere wakes idle workers everywhere through
+ * `LISTEN/NOTIFY` (they poll too, in case a notice is lost).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerPgClient = (
+  options?: { readonly schema?: string | undefined }
+): Layer.Layer<Pipelines, StoreError, SqlClient.SqlClient> => Layer.scoped(Pipelines, PgQueue.make(options))
+
+/**
+ * How `layerPg` connects (see `PgSnapshots.Config` for every pool option).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PgConfig {
+  /** `postgres://user:password@host:port/database` */
+  readonly url?: string | Redacted.Redacted | undefined
+  readonly host?: string | undefined
+  readonly port?: number | undefined
+  readonly database?: string | undefined
+  readonly username?: string | undefined
+  readonly password?: Redacted.Redacted | undefined
+  readonly maxConnections?: number | undefined
+  readonly connectTimeout?: Duration.DurationInput | undefined
+  readonly applicationName?: string | undefined
+  /** the schema of the tables (snapshots and queue), default `stategraph` */
+  readonly schema?: string | undefined
+  readonly appendFanout?: number | undefined
+}
+
+/**
+ * Snapshots and pipelines in one Postgres database, on one pool: what API processes, the
+ * `pipeline` and `async` orchestrators and `Worker`s on many machines share. Needs the optional
+ * peer dependency `@effect/sql-pg` (loaded when the layer is built; a `StoreError` without it).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerPg = (config: PgConfig): Layer.Layer<Pipelines | Snapshots | SqlClient.SqlClient, StoreError> =>
+  Layer.unwrapEffect(
+    Effect.map(
+      Effect.tryPromise({
+        try: () => import("./PgSnapshots.js"),
+        catch: (cause) => new StoreErrorClass({ operation: "open", cause: new Error(`Pipeline.layerPg needs @effect/sql-pg: ${String(cause)}`) })
+      }),
+      (Pg) =>
+        Layer.mergeAll(layerPgClient(config), Pg.layerClient(config)).pipe(Layer.provideMerge(Pg.layerPgClient(config)))
+    )
   )
 
 // ---------------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { StoreError } from "./GraphError.js"
 import * as Migrations from "./internal/sqlite/migrations.js"
-import * as internal from "./internal/sqlite/store.js"
+import * as internal from "./internal/sql/store.js"
 import { type Backend, Snapshots } from "./Snapshots.js"
 
 /**

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url"
 import { Context, Deferred, Effect, Layer, Option, Ref, Schema, TestClock } from "effect"
 import { Channel, Graphs, Orchestrator, Pipeline, RunEvent, Send, StateGraph, Task, Worker } from "effect-stategraph"
 import { items, makeKillGraph } from "./fixtures/orchestrator/killGraph.js"
-import { awaitPipeline, eventually, fullLayer, liveSleep, storeLayer, tempDb } from "./fixtures/orchestrator/setup.js"
+import { awaitPipeline, eventually, fullLayer, liveSleep, pipelinesLayer, storeLayer, tempDb, tempDir } from "./fixtures/orchestrator/setup.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const workerScript = path.join(here, "fixtures", "orchestrator", "worker.ts")
@@ -35,7 +35,7 @@ describe("Worker", () => {
   it.effect("a worker process SIGKILLed mid-job: a second process completes the pipeline, every job's output once", () => {
     const db = tempDb()
     return Effect.gen(function*() {
-      const effects = path.join(path.dirname(db), "effects.log")
+      const effects = path.join(tempDir(), "effects.log")
       fs.writeFileSync(effects, "")
       const graph = makeKillGraph(effects)
       const lines = () => fs.readFileSync(effects, "utf8").split("\n").filter((l) => l !== "")
@@ -136,7 +136,7 @@ describe("Worker", () => {
       const p = yield* Effect.scoped(Effect.gen(function*() {
         yield* Worker.start({ concurrency: 1, pollInterval: "5 millis" })
         return yield* awaitPipeline(r.pipelineId!, ["failed", "completed"])
-      })).pipe(Effect.provide(Layer.mergeAll(Pipeline.layerSqlite({ filename: db }), graphs, RunEvent.layer)))
+      })).pipe(Effect.provide(Layer.mergeAll(pipelinesLayer(db), graphs, RunEvent.layer)))
       expect(p.error).toBeUndefined()
       expect(p.status).toBe("completed")
       expect(sent).toEqual(["ada@example.com"])
@@ -306,9 +306,12 @@ describe("Worker", () => {
         id: "async"
       })
       const id = r.pipelineId!
-      yield* eventually(Effect.map(Pipeline.jobs(id), (jobs) => {
+      // (the batch's claim commits before its first job starts: wait for that start too)
+      yield* eventually(Effect.map(Effect.zip(Pipeline.jobs(id), Ref.get(runs)), ([jobs, started]) => {
         const work = jobs.filter((j) => j.node === "work")
-        return work.length === items.length && work.every((j) => j.status === "running") ? Option.some(work) : Option.none()
+        return started.length > 0 && work.length === items.length && work.every((j) => j.status === "running")
+          ? Option.some(work)
+          : Option.none()
       }))
       expect(yield* Ref.get(runs)).toEqual(["gate"])
 

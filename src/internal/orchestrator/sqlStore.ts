@@ -13,8 +13,11 @@ import * as Effect from "effect/Effect"
 import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import { StoreError } from "../../GraphError.js"
-import * as Db from "../sqlite/db.js"
+import type * as Scope from "effect/Scope"
+import * as SqliteDb from "../sqlite/db.js"
 import { migrateOnce } from "../sqlite/migrations.js"
+import * as SqliteQueue from "../sqlite/queue.js"
+import type * as Db from "../sql/db.js"
 import {
   type Claimed,
   type PipelineInfo,
@@ -29,140 +32,87 @@ import {
   type PipelineStore
 } from "./models.js"
 
-/** @internal */
-export const MIGRATIONS_TABLE = "stategraph_queue_migrations"
-
-const m0001 = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  yield* sql`CREATE TABLE IF NOT EXISTS stategraph_pipelines (
-    pipeline_id TEXT PRIMARY KEY NOT NULL,
-    workflow_id TEXT NOT NULL,
-    workflow_version TEXT NOT NULL,
-    thread_id TEXT NOT NULL,
-    execution_id TEXT NOT NULL,
-    orchestrator TEXT NOT NULL,
-    status TEXT NOT NULL,
-    pause_reason TEXT,
-    priority INTEGER NOT NULL,
-    max_concurrent INTEGER NOT NULL,
-    max_attempts INTEGER NOT NULL,
-    retry_strategy TEXT NOT NULL,
-    order_by_step INTEGER NOT NULL,
-    config TEXT NOT NULL,
-    snapshot_id TEXT,
-    error TEXT,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    finished_at REAL
-  )`
-  yield* sql`CREATE INDEX IF NOT EXISTS stategraph_pipelines_thread ON stategraph_pipelines (thread_id, created_at)`
-  yield* sql`CREATE TABLE IF NOT EXISTS stategraph_jobs (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    job_id TEXT NOT NULL UNIQUE,
-    pipeline_id TEXT NOT NULL,
-    task_id TEXT NOT NULL,
-    checkpoint_id TEXT NOT NULL,
-    node TEXT NOT NULL,
-    step INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    max_attempts INTEGER NOT NULL,
-    priority INTEGER NOT NULL,
-    order_key INTEGER NOT NULL,
-    run_at REAL NOT NULL,
-    lease_until REAL NOT NULL DEFAULT 0,
-    worker_id TEXT,
-    created_at REAL NOT NULL,
-    started_at REAL,
-    finished_at REAL,
-    output TEXT,
-    error TEXT,
-    injected INTEGER NOT NULL DEFAULT 0,
-    resume TEXT,
-    interrupts TEXT,
-    UNIQUE (pipeline_id, task_id)
-  )`
-  yield* sql`CREATE INDEX IF NOT EXISTS stategraph_jobs_ready ON stategraph_jobs (status, priority DESC, order_key, seq)`
-  yield* sql`CREATE INDEX IF NOT EXISTS stategraph_jobs_pipeline ON stategraph_jobs (pipeline_id, status)`
-  yield* sql`CREATE TABLE IF NOT EXISTS stategraph_pipeline_executions (
-    execution_id TEXT PRIMARY KEY NOT NULL,
-    thread_id TEXT NOT NULL,
-    orchestrator TEXT NOT NULL,
-    pipeline_id TEXT
-  ) WITHOUT ROWID`
-})
-
-const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
-  "1_create_queue": m0001
+/** The queue's statements of a dialect (SQLite: `sqlite/queue.ts`, Postgres: `pg/queue.ts`). @internal */
+export interface QueueStatements {
+  /** params: jobId, taskId, checkpointId, node, step, status, orderKey, runAt, createdAt, output, injected, resume, finishedAt, pipelineId */
+  readonly insertJob: string
+  /** ready jobs in queue order, with `running` (of their pipeline) and the pipeline's fields. params: now, limit */
+  readonly readyFirst: string
+  /** the same without some pipelines and jobs. params: now, pipelineIdsJson, seqsJson, limit */
+  readonly readyExcept: string
+  /** params: workerId, leaseUntil, now, seqsJson */
+  readonly claimJobs: string
+  /**
+   * Postgres: serializes the claims of the pipelines' jobs (a lock held to the transaction's end,
+   * taken in order). params: pipelineIdsJson
+   */
+  readonly lockPipelines?: string
+  /**
+   * Postgres: the running jobs of pipelines, counted again once they are locked (the count read
+   * with the candidates may predate another worker's claim). params: pipelineIdsJson
+   */
+  readonly runningOf?: string
+  /** params: now, jobIdsJson, workerId → rows { status } */
+  readonly giveBackJobs: string
+  /** params: pipelineId */
+  readonly pipelineOf: string
+  /** params: pipelineId → rows { status, n } */
+  readonly countsOf: string
+  /** params: pipelineId, pipelineId → one row { active, failed, error } */
+  readonly activeOf: string
+  /** params: now, pipelineId */
+  readonly cancelPending: string
+  /** params: to, now, hasPauseReason, pauseReason, error, snapshotId, terminal, now, pipelineId, ...from */
+  readonly transition: (from: number) => string
+  /** params: the 17 columns of a pipeline */
+  readonly insertPipeline: string
+  /** params: executionId, threadId, orchestrator, pipelineId */
+  readonly putExecution: string
+  /** params: pipelineId */
+  readonly jobsOf: string
+  /** params: threadId, hasStatuses (1|null), statusesJson */
+  readonly byThread: string
+  /** params: executionId */
+  readonly execution: string
+  /** params: snapshotId, now, pipelineId */
+  readonly setSnapshot: string
+  /** params: leaseUntil, jobId, workerId */
+  readonly heartbeat: string
+  /** params: pipelineId */
+  readonly isRunning: string
+  /** params: now */
+  readonly reclaim: string
+  /** params: threadIdsJson */
+  readonly activeThreads: string
+  /**
+   * How a job ended, by kind; params: the kind's (Completed: output, now; Interrupted: now,
+   * interrupts; Requeue: runAt; Retry: runAt, error; Failed: error, now), then startedAt, jobId, workerId
+   */
+  readonly finish: { readonly [K in FinishRequest["end"]["_tag"]]: string }
+  /** params: error (why it was cancelled), now, jobId */
+  readonly cancelJob: string
+  /** params: snapshotId, now, pipelineId → rows { status } */
+  readonly linkSnapshot: string
+  /** params: pipelineId → rows { status } */
+  readonly pipelineStatus: string
+  /** params: pipelineId → rows { n } */
+  readonly runningCount: string
+  /** params: pipelineId, checkpointId → rows { interrupts } */
+  readonly interruptsOf: string
+  /** params: status, attempts, startedAt, finishedAt, output, error, jobId */
+  readonly updateJob: string
 }
-/** Runs the migrations; with several processes starting at once, waits until they are done. @internal */
-export const migrate = migrateOnce(migrations, MIGRATIONS_TABLE).pipe(
-  Effect.mapError((cause) => new StoreError({ operation: "migrate", cause }))
-)
-
-// ---------------------------------------------------------------------------------------------
-// statements
-// ---------------------------------------------------------------------------------------------
-
-const JOB_COLUMNS = `seq, job_id, pipeline_id, task_id, checkpoint_id, node, step, status, attempts, max_attempts,
-  run_at, created_at, started_at, finished_at, output, error, injected, worker_id, resume`
-
-const insertJob = `INSERT OR IGNORE INTO stategraph_jobs (job_id, pipeline_id, task_id, checkpoint_id, node, step, status,
-  max_attempts, priority, order_key, run_at, created_at, output, injected, resume, finished_at)
-SELECT ?, p.pipeline_id, ?, ?, ?, ?, ?, p.max_attempts, p.priority, CASE WHEN p.order_by_step THEN ? ELSE 0 END, ?, ?, ?, ?, ?, ?
-FROM stategraph_pipelines p WHERE p.pipeline_id = ?
-RETURNING ${JOB_COLUMNS}`
 
 /**
- * The next ready jobs of running pipelines under their concurrency limit, in queue order, each
- * with how many jobs of its pipeline run now and what the worker needs of the pipeline.
+ * Wake-ups beyond this process (Postgres: LISTEN/NOTIFY): `notify` tells the other processes that
+ * jobs may be ready; `listen` calls `wake` on their notices, for the store's scope.
+ *
+ * @internal
  */
-const readyJobs = (except: boolean) =>
-  `SELECT ${JOB_COLUMNS.split(",").map((c) => `j.${c.trim()}`).join(", ")}, p.max_concurrent,
-  (SELECT count(*) FROM stategraph_jobs r WHERE r.pipeline_id = j.pipeline_id AND r.status = 'running') AS running,
-  p.thread_id, p.workflow_id, p.workflow_version, p.execution_id, p.retry_strategy, p.config
-FROM stategraph_jobs j JOIN stategraph_pipelines p ON p.pipeline_id = j.pipeline_id
-WHERE j.status = 'pending' AND j.run_at <= ? AND p.status = 'running' AND p.orchestrator = 'async'
-  AND running < p.max_concurrent${
-    except
-      ? `
-  AND j.pipeline_id NOT IN (SELECT value FROM json_each(?)) AND j.seq NOT IN (SELECT value FROM json_each(?))`
-      : ""
-  }
-ORDER BY j.priority DESC, j.order_key, j.seq
-LIMIT ?`
-const readyFirst = readyJobs(false)
-/** the same, without the jobs of some pipelines (at their limit with the jobs taken) and some jobs (taken) */
-const readyExcept = readyJobs(true)
-
-/** (no `RETURNING`: the claim knows what it writes; `+status`: the rows are found by key, not by status) */
-const claimJobs = `UPDATE stategraph_jobs SET status = 'running', worker_id = ?, lease_until = ?, attempts = attempts + 1,
-  started_at = ?, error = NULL
-WHERE seq IN (SELECT value FROM json_each(?)) AND +status = 'pending'`
-
-/** Claimed jobs not started go back to the queue (cancelled when their pipeline ended meanwhile). */
-const giveBackJobs = `UPDATE stategraph_jobs SET
-  status = CASE WHEN (SELECT p.status FROM stategraph_pipelines p WHERE p.pipeline_id = stategraph_jobs.pipeline_id)
-    IN ('cancelled', 'failed') THEN 'cancelled' ELSE 'pending' END,
-  finished_at = CASE WHEN (SELECT p.status FROM stategraph_pipelines p WHERE p.pipeline_id = stategraph_jobs.pipeline_id)
-    IN ('cancelled', 'failed') THEN ? ELSE finished_at END,
-  attempts = max(0, attempts - 1), worker_id = NULL, lease_until = 0
-WHERE job_id IN (SELECT value FROM json_each(?)) AND worker_id = ? AND +status = 'running'
-RETURNING status`
-
-const pipelineOf = `SELECT pipeline_id, workflow_id, workflow_version, thread_id, execution_id, orchestrator, status,
-  pause_reason, priority, max_concurrent, retry_strategy, snapshot_id, error, config, created_at, updated_at, finished_at
-FROM stategraph_pipelines WHERE pipeline_id = ?`
-
-const countsOf = `SELECT status, count(*) AS n FROM stategraph_jobs WHERE pipeline_id = ? GROUP BY status`
-
-const activeOf = `SELECT
-  sum(CASE WHEN status IN ('pending', 'running') THEN 1 ELSE 0 END) AS active,
-  sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed,
-  (SELECT error FROM stategraph_jobs f WHERE f.pipeline_id = ? AND f.status = 'failed' ORDER BY f.finished_at, f.seq LIMIT 1) AS error
-FROM stategraph_jobs WHERE pipeline_id = ?`
-
-const cancelPending = `UPDATE stategraph_jobs SET status = 'cancelled', finished_at = ? WHERE pipeline_id = ? AND status = 'pending'`
+export interface Wakeups {
+  readonly notify: Effect.Effect<void>
+  readonly listen: (wake: Effect.Effect<void>) => Effect.Effect<void, never, Scope.Scope>
+}
 
 // ---------------------------------------------------------------------------------------------
 // rows
@@ -262,21 +212,32 @@ const terminal: ReadonlyArray<PipelineStatus> = ["completed", "failed", "cancell
 // the store
 // ---------------------------------------------------------------------------------------------
 
-/** A store on the `SqlClient` in context: runs its migrations first. @internal */
+/** Runs the SQLite queue's migrations; with several processes starting at once, waits until they are done. @internal */
+export const migrate = migrateOnce(SqliteQueue.migrations, SqliteQueue.MIGRATIONS_TABLE).pipe(
+  Effect.mapError((cause) => new StoreError({ operation: "migrate", cause }))
+)
+
+/** A store on the `SqlClient` in context (SQLite): runs its migrations first. @internal */
 export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   yield* migrate
-  const db = Db.make(sql, undefined, 5000)
+  return yield* makeWith(SqliteDb.make(sql, undefined, 5000), SqliteQueue.statements)
+})
+
+/** The queue on a dialect's executor and statements, woken across processes by `wakeups`. @internal */
+export const makeWith = (db: Db.Db, Q: QueueStatements, wakeups?: Wakeups) => Effect.gen(function*() {
 
   // in-process wake-ups: a version counter and a deferred replaced on each signal
   let version = 0
   let wake = yield* Deferred.make<void>()
-  const signal = Effect.suspend(() => {
+  const wakeHere = Effect.suspend(() => {
     version++
     const previous = wake
     wake = Deferred.unsafeMake<void>(FiberId.none)
     return Deferred.succeed(previous, undefined)
   }).pipe(Effect.asVoid)
+  const signal = wakeups === undefined ? wakeHere : Effect.zipRight(wakeHere, wakeups.notify)
+  if (wakeups !== undefined) yield* wakeups.listen(wakeHere)
 
   /** What a worker needs of a pipeline never changes after its creation: kept per pipeline. */
   const pipelineInfo = new Map<string, PipelineInfo>()
@@ -305,7 +266,7 @@ export const make = Effect.gen(function*() {
   }
 
   const pipelineRow = (tx: Db.Tx, pipelineId: string) =>
-    Effect.map(tx.all(pipelineOf, [pipelineId]), (rows) => rows[0] as any | undefined)
+    Effect.map(tx.all(Q.pipelineOf, [pipelineId]), (rows) => rows[0] as any | undefined)
 
   const transitionIn = (
     tx: Db.Tx,
@@ -316,13 +277,7 @@ export const make = Effect.gen(function*() {
   ) =>
     Effect.gen(function*() {
       const rows = yield* tx.all(
-        `UPDATE stategraph_pipelines SET status = ?, updated_at = ?,
-           pause_reason = CASE WHEN ? THEN ? ELSE pause_reason END,
-           error = coalesce(?, error),
-           snapshot_id = coalesce(?, snapshot_id),
-           finished_at = CASE WHEN ? THEN ? ELSE finished_at END
-         WHERE pipeline_id = ? AND status IN (${from.map(() => "?").join(", ")})
-         RETURNING 1`,
+        Q.transition(from.length),
         [
           to,
           patch.now,
@@ -337,7 +292,7 @@ export const make = Effect.gen(function*() {
         ]
       )
       if (rows.length === 0) return false
-      if (to === "cancelled" || to === "failed") yield* tx.all(cancelPending, [patch.now, pipelineId])
+      if (to === "cancelled" || to === "failed") yield* tx.all(Q.cancelPending, [patch.now, pipelineId])
       return true
     })
 
@@ -346,10 +301,7 @@ export const make = Effect.gen(function*() {
       db.write("createPipeline", (tx) =>
         Effect.gen(function*() {
           yield* tx.all(
-            `INSERT INTO stategraph_pipelines (pipeline_id, workflow_id, workflow_version, thread_id, execution_id, orchestrator,
-               status, priority, max_concurrent, max_attempts, retry_strategy, order_by_step, config, snapshot_id, created_at, updated_at,
-               finished_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            Q.insertPipeline,
             [
               p.id,
               p.workflowId,
@@ -371,12 +323,12 @@ export const make = Effect.gen(function*() {
             ]
           )
           yield* tx.all(
-            `INSERT OR REPLACE INTO stategraph_pipeline_executions (execution_id, thread_id, orchestrator, pipeline_id) VALUES (?, ?, ?, ?)`,
+            Q.putExecution,
             [p.executionId, p.threadId, p.orchestrator, p.id]
           )
           const created: Array<Job> = []
           for (const j of jobs) {
-            for (const r of yield* tx.all(insertJob, jobParams(p.id, j, p.now, p.now))) created.push(toJob(r))
+            for (const r of yield* tx.all(Q.insertJob, jobParams(p.id, j, p.now, p.now))) created.push(toJob(r))
           }
           return created
         })),
@@ -386,13 +338,13 @@ export const make = Effect.gen(function*() {
         Effect.gen(function*() {
           const row = yield* pipelineRow(tx, pipelineId)
           if (row === undefined) return Option.none()
-          const counts = toCounts(yield* tx.all(countsOf, [pipelineId]))
+          const counts = toCounts(yield* tx.all(Q.countsOf, [pipelineId]))
           return Option.some(toPipeline(row, counts))
         })),
 
     jobs: (pipelineId) =>
       Effect.map(
-        db.once("jobs", `SELECT ${JOB_COLUMNS} FROM stategraph_jobs WHERE pipeline_id = ? ORDER BY seq`, [pipelineId]),
+        db.once("jobs", Q.jobsOf, [pipelineId]),
         (rows) => rows.map(toJob)
       ),
 
@@ -400,27 +352,25 @@ export const make = Effect.gen(function*() {
       db.read("pipelineByThread", (tx) =>
         Effect.gen(function*() {
           const rows = yield* tx.all(
-            `SELECT pipeline_id FROM stategraph_pipelines WHERE thread_id = ?
-               AND (? IS NULL OR status IN (SELECT value FROM json_each(?)))
-             ORDER BY created_at DESC, pipeline_id DESC LIMIT 1`,
+            Q.byThread,
             [threadId, statuses === undefined ? null : 1, JSON.stringify(statuses ?? [])]
           )
           if (rows.length === 0) return Option.none()
           const row = yield* pipelineRow(tx, rows[0].pipeline_id)
-          const counts = toCounts(yield* tx.all(countsOf, [rows[0].pipeline_id]))
+          const counts = toCounts(yield* tx.all(Q.countsOf, [rows[0].pipeline_id]))
           return Option.some(toPipeline(row, counts))
         })),
 
     recordExecution: (executionId, threadId, orchestrator, pipelineId) =>
       Effect.asVoid(db.once(
         "recordExecution",
-        `INSERT OR REPLACE INTO stategraph_pipeline_executions (execution_id, thread_id, orchestrator, pipeline_id) VALUES (?, ?, ?, ?)`,
+        Q.putExecution,
         [executionId, threadId, orchestrator, pipelineId ?? null]
       )),
 
     execution: (executionId) =>
       Effect.map(
-        db.once("execution", `SELECT thread_id, pipeline_id FROM stategraph_pipeline_executions WHERE execution_id = ?`, [executionId]),
+        db.once("execution", Q.execution, [executionId]),
         (rows) =>
           rows.length === 0
             ? Option.none()
@@ -436,7 +386,7 @@ export const make = Effect.gen(function*() {
       db.write("putJob", (tx) =>
         Effect.gen(function*() {
           const now = fields.startedAt ?? 0
-          yield* tx.all(insertJob, jobParams(pipelineId, job, now, now))
+          yield* tx.all(Q.insertJob, jobParams(pipelineId, job, now, now))
           yield* updateIn(tx, job.id, fields)
         })),
 
@@ -445,7 +395,7 @@ export const make = Effect.gen(function*() {
     setSnapshot: (pipelineId, snapshotId, now) =>
       Effect.asVoid(db.once(
         "setSnapshot",
-        `UPDATE stategraph_pipelines SET snapshot_id = ?, updated_at = ? WHERE pipeline_id = ?`,
+        Q.setSnapshot,
         [snapshotId, now, pipelineId]
       )),
 
@@ -454,7 +404,7 @@ export const make = Effect.gen(function*() {
         Effect.gen(function*() {
           const created: Array<Job> = []
           for (const j of jobs) {
-            for (const r of yield* tx.all(insertJob, jobParams(pipelineId, j, now, now))) created.push(toJob(r))
+            for (const r of yield* tx.all(Q.insertJob, jobParams(pipelineId, j, now, now))) created.push(toJob(r))
           }
           return created
         })).pipe(Effect.tap((created) => (created.length > 0 ? signal : Effect.void))),
@@ -470,8 +420,8 @@ export const make = Effect.gen(function*() {
           while (taken.length < max) {
             const wanted = max - taken.length
             const candidates = yield* (taken.length === 0
-              ? tx.all(readyFirst, [now, wanted])
-              : tx.all(readyExcept, [now, JSON.stringify(full), JSON.stringify(taken.map((c) => c.seq)), wanted]))
+              ? tx.all(Q.readyFirst, [now, wanted])
+              : tx.all(Q.readyExcept, [now, JSON.stringify(full), JSON.stringify(taken.map((c) => c.seq)), wanted]))
             for (const c of candidates) {
               const n = running.get(c.pipeline_id) ?? c.running
               if (n >= c.max_concurrent) continue
@@ -481,9 +431,26 @@ export const make = Effect.gen(function*() {
             }
             if (candidates.length < wanted) break
           }
+          if (Q.runningOf !== undefined && taken.length > 0) {
+            // once the pipelines are locked their running count is exact; the candidates' may be old
+            const pipelineIds = JSON.stringify([...new Set(taken.map((c) => c.pipeline_id))])
+            if (Q.lockPipelines !== undefined) yield* tx.all(Q.lockPipelines, [pipelineIds])
+            const counts = new Map<string, number>()
+            for (const r of yield* tx.all(Q.runningOf, [pipelineIds])) {
+              counts.set(r.pipeline_id, r.n)
+            }
+            const kept = taken.filter((c) => {
+              const n = counts.get(c.pipeline_id) ?? 0
+              if (n >= c.max_concurrent) return false
+              counts.set(c.pipeline_id, n + 1)
+              return true
+            })
+            taken.length = 0
+            taken.push(...kept)
+          }
           if (taken.length === 0) return []
-          // the rows were read pending in this write transaction: each one is claimed
-          yield* tx.all(claimJobs, [workerId, leaseUntil, now, JSON.stringify(taken.map((c) => c.seq))])
+          // the rows were read pending in this write transaction (and locked): each one is claimed
+          yield* tx.all(Q.claimJobs, [workerId, leaseUntil, now, JSON.stringify(taken.map((c) => c.seq))])
           return taken.map((c): Claimed => ({
             job: toJob({ ...c, status: "running", worker_id: workerId, attempts: c.attempts + 1, started_at: now, error: null }),
             ...infoOf(c),
@@ -494,7 +461,7 @@ export const make = Effect.gen(function*() {
     giveBack: (jobIds, workerId, now) =>
       jobIds.length === 0
         ? Effect.succeed(0)
-        : Effect.map(db.once("giveBack", giveBackJobs, [now, JSON.stringify(jobIds), workerId]), (rows) => {
+        : Effect.map(db.once("giveBack", Q.giveBackJobs, [now, JSON.stringify(jobIds), workerId]), (rows) => {
           // the signal wakes the other workers: the jobs are ready again
           return rows.filter((r) => r.status === "pending").length
         }).pipe(Effect.tap((n) => (n > 0 ? signal : Effect.void))),
@@ -503,7 +470,7 @@ export const make = Effect.gen(function*() {
       Effect.map(
         db.once(
           "heartbeat",
-          `UPDATE stategraph_jobs SET lease_until = ? WHERE job_id = ? AND worker_id = ? AND status = 'running' RETURNING 1`,
+          Q.heartbeat,
           [leaseUntil, jobId, workerId]
         ),
         (rows) => rows.length > 0
@@ -511,7 +478,7 @@ export const make = Effect.gen(function*() {
 
     isRunning: (pipelineId) =>
       Effect.map(
-        db.once("isRunning", `SELECT 1 FROM stategraph_pipelines WHERE pipeline_id = ? AND status = 'running'`, [pipelineId]),
+        db.once("isRunning", Q.isRunning, [pipelineId]),
         (rows) => rows.length > 0
       ),
 
@@ -522,8 +489,7 @@ export const make = Effect.gen(function*() {
       Effect.map(
         db.once(
           "reclaim",
-          `UPDATE stategraph_jobs SET status = 'pending', worker_id = NULL, lease_until = 0
-           WHERE status = 'running' AND lease_until > 0 AND lease_until <= ? RETURNING 1`,
+          Q.reclaim,
           [now]
         ),
         (rows) => rows.length
@@ -533,7 +499,7 @@ export const make = Effect.gen(function*() {
       db.write("resumePipeline", (tx) =>
         Effect.gen(function*() {
           const created: Array<Job> = []
-          for (const r of yield* tx.all(insertJob, jobParams(pipelineId, job, now, now))) created.push(toJob(r))
+          for (const r of yield* tx.all(Q.insertJob, jobParams(pipelineId, job, now, now))) created.push(toJob(r))
           yield* transitionIn(tx, pipelineId, ["paused"], "running", { now, pauseReason: null })
           return created
         })),
@@ -544,8 +510,7 @@ export const make = Effect.gen(function*() {
         : Effect.map(
           db.once(
             "activeThreads",
-            `SELECT DISTINCT thread_id FROM stategraph_pipelines
-             WHERE status IN ('pending', 'running', 'paused') AND thread_id IN (SELECT value FROM json_each(?))`,
+            Q.activeThreads,
             [JSON.stringify(threadIds)]
           ),
           (rows) => new Set(rows.map((r) => r.thread_id as string))
@@ -577,32 +542,25 @@ export const make = Effect.gen(function*() {
       const { job } = claimed
       const now = options.now
       const startedAt = options.startedAt ?? null
-      let update: { sql: string; params: Array<unknown> }
+      let params: Array<unknown>
       switch (end._tag) {
         case "Completed":
-          update = {
-            sql: `status = 'completed', output = ?, finished_at = ?, error = NULL`,
-            params: [end.output === undefined ? null : JSON.stringify(end.output), now]
-          }
+          params = [end.output === undefined ? null : JSON.stringify(end.output), now]
           break
         case "Interrupted":
-          update = { sql: `status = 'interrupted', finished_at = ?, interrupts = ?`, params: [now, JSON.stringify(end.interrupts)] }
+          params = [now, JSON.stringify(end.interrupts)]
           break
         case "Requeue":
-          update = { sql: `status = 'pending', attempts = max(0, attempts - 1), run_at = ?, worker_id = NULL`, params: [end.runAt] }
+          params = [end.runAt]
           break
         case "Retry":
-          update = { sql: `status = 'pending', run_at = ?, error = ?, worker_id = NULL`, params: [end.runAt, end.error] }
+          params = [end.runAt, end.error]
           break
         case "Failed":
-          update = { sql: `status = 'failed', error = ?, finished_at = ?`, params: [end.error, now] }
+          params = [end.error, now]
           break
       }
-      const owned = (yield* tx.all(
-        `UPDATE stategraph_jobs SET ${update.sql}, started_at = coalesce(?, started_at), lease_until = 0
-         WHERE job_id = ? AND worker_id = ? AND status = 'running' RETURNING 1`,
-        [...update.params, startedAt, job.id, workerId]
-      )).length > 0
+      const owned = (yield* tx.all(Q.finish[end._tag], [...params, startedAt, job.id, workerId])).length > 0
       if (!owned && end._tag !== "Completed") return { owned, created: [], pipelineStatus: undefined, cancelled: 0 } satisfies Finished
       if (end._tag === "Completed" && options.complete === true) {
         // the run's last job: the pipeline completes, its snapshot linked, in one statement
@@ -614,18 +572,18 @@ export const make = Effect.gen(function*() {
       // the pipeline's status, linking the new snapshot on the way
       const p = options.snapshotId !== undefined
         ? (yield* tx.all(
-          `UPDATE stategraph_pipelines SET snapshot_id = ?, updated_at = ? WHERE pipeline_id = ? RETURNING status`,
+          Q.linkSnapshot,
           [options.snapshotId, now, job.pipelineId]
         ))[0]
-        : (yield* tx.all(`SELECT status FROM stategraph_pipelines WHERE pipeline_id = ?`, [job.pipelineId]))[0]
+        : (yield* tx.all(Q.pipelineStatus, [job.pipelineId]))[0]
       const noneRunning = Effect.map(
-        tx.all(`SELECT count(*) AS n FROM stategraph_jobs WHERE pipeline_id = ? AND status = 'running'`, [job.pipelineId]),
+        tx.all(Q.runningCount, [job.pipelineId]),
         (rows) => (rows[0]?.n ?? 0) === 0
       )
       if (p === undefined) return { owned, created: [], pipelineStatus: undefined, cancelled: 0 }
       if ((p.status === "cancelled" || p.status === "failed") && (end._tag === "Requeue" || end._tag === "Retry")) {
         // the pipeline ended while the job ran: it does not go back to the queue
-        yield* tx.all(`UPDATE stategraph_jobs SET status = 'cancelled', error = ?, finished_at = ? WHERE job_id = ?`, [
+        yield* tx.all(Q.cancelJob, [
           `the pipeline was ${p.status === "cancelled" ? "cancelled" : "failed by another job"} while this job ran`,
           now,
           job.id
@@ -636,15 +594,14 @@ export const make = Effect.gen(function*() {
       const created: Array<Job> = []
       if (options.next !== undefined && (p.status === "running" || p.status === "paused")) {
         for (const j of options.next) {
-          for (const r of yield* tx.all(insertJob, jobParams(job.pipelineId, j, now, now))) created.push(toJob(r))
+          for (const r of yield* tx.all(Q.insertJob, jobParams(job.pipelineId, j, now, now))) created.push(toJob(r))
         }
       }
       let interrupts: Array<unknown> | undefined
       if (end._tag === "Interrupted") {
         interrupts = []
         const rows = yield* tx.all(
-          `SELECT interrupts FROM stategraph_jobs WHERE pipeline_id = ? AND checkpoint_id = ? AND status = 'interrupted'
-             AND interrupts IS NOT NULL ORDER BY seq`,
+          Q.interruptsOf,
           [job.pipelineId, job.checkpointId]
         )
         for (const r of rows) {
@@ -661,7 +618,7 @@ export const make = Effect.gen(function*() {
         }
       } else if (end._tag === "Failed" || end._tag === "Completed") {
         // individual strategy: once nothing can run any more, a pipeline with a failed job has failed
-        const a = (yield* tx.all(activeOf, [job.pipelineId, job.pipelineId]))[0]
+        const a = (yield* tx.all(Q.activeOf, [job.pipelineId, job.pipelineId]))[0]
         if ((a?.active ?? 0) === 0 && (a?.failed ?? 0) > 0) {
           const error: string = a?.error ?? (end._tag === "Failed" ? end.error : "a job failed")
           if (yield* transitionIn(tx, job.pipelineId, ["running"], "failed", { now, error })) pipelineStatus = "failed"
@@ -675,14 +632,7 @@ export const make = Effect.gen(function*() {
 
   function updateIn(tx: Db.Tx, jobId: string, f: Partial<import("./models.js").JobRecordFields>) {
     return tx.all(
-      `UPDATE stategraph_jobs SET
-         status = coalesce(?, status),
-         attempts = coalesce(?, attempts),
-         started_at = coalesce(?, started_at),
-         finished_at = coalesce(?, finished_at),
-         output = coalesce(?, output),
-         error = coalesce(?, error)
-       WHERE job_id = ?`,
+      Q.updateJob,
       [
         f.status ?? null,
         f.attempts ?? null,

@@ -14,30 +14,14 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
-import { StoreError } from "../../GraphError.js"
-
-/** Statements of one transaction. @internal */
-export interface Tx {
-  /** Runs a prepared statement; rows for a query or a `RETURNING` clause, `[]` otherwise. */
-  readonly all: (sql: string, params: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<any>, SqlError>
-}
+import type { StoreError } from "../../GraphError.js"
+import * as Core from "../sql/db.js"
 
 /** @internal */
-export interface Db {
-  readonly client: SqlClient.SqlClient
-  /** One write transaction holding SQLite's write lock from its first statement. */
-  readonly write: <A, E>(operation: string, body: (tx: Tx) => Effect.Effect<A, E | SqlError>) => Effect.Effect<A, Exclude<E, SqlError> | StoreError>
-  /** One read transaction: every statement sees the same snapshot. */
-  readonly read: <A, E>(operation: string, body: (tx: Tx) => Effect.Effect<A, E | SqlError>) => Effect.Effect<A, Exclude<E, SqlError> | StoreError>
-  /** One statement in its own (implicit) transaction. */
-  readonly once: (operation: string, sql: string, params: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<any>, StoreError>
-  /**
-   * One write statement, atomic on its own, committed before it returns; statements that fibers
-   * of this process issue at the same moment share one write transaction (group commit), each
-   * with its own result or error.
-   */
-  readonly writeOnce: (operation: string, sql: string, params: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<any>, StoreError>
-}
+export type Tx = Core.Tx
+
+/** @internal */
+export type Db = Core.Db
 
 /** A statement waiting for the next group commit. */
 interface Queued {
@@ -49,14 +33,10 @@ interface Queued {
   cancelled: boolean
 }
 
-const isSqlError = (u: unknown): u is SqlError =>
-  typeof u === "object" && u !== null && (u as any)._tag === "SqlError"
+const { isSqlError, translate } = Core
 
 /** @internal */
-export const storeError = (operation: string) => (cause: unknown) => new StoreError({ operation, cause })
-
-const translate = (operation: string) => <A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, Exclude<E, SqlError> | StoreError> =>
-  Effect.mapError(self, (e) => (isSqlError(e) ? storeError(operation)(e) : e)) as any
+export const storeError = Core.storeError
 
 const isBusy = (e: unknown): boolean => {
   if (!isSqlError(e)) return false

@@ -1,8 +1,10 @@
 /**
- * The SQLite `Backend`: every write operation is atomic on its own; the single-statement ones
- * (claim, the common commit, settle, putTask, release) that runs issue at the same moment share one
- * write transaction (group commit, see `db.ts`); a commit is a compare-and-set on the thread's run
- * owner and head; channel values are stored incrementally (see `blobs.ts`).
+ * The storage core of the SQL stores, SQLite and Postgres being two dialects of it (their
+ * statements and executors in `sqlite/` and `pg/`): every write operation is atomic on its own; a
+ * commit is a compare-and-set on the thread's run owner and head; channel values are stored
+ * incrementally (see `blobs.ts`). On SQLite, the single-statement writes (claim, the common commit,
+ * settle, putTask, release) that runs issue at the same moment share one write transaction (group
+ * commit, see `sqlite/db.ts`).
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
@@ -16,8 +18,9 @@ import { CorruptSnapshot, LeaseHeld, StoreError, ThreadBusy } from "../../GraphE
 import { WorkflowSnapshot, type WorkflowSnapshotEncoded } from "../../Snapshot.js"
 import type { Backend, ClaimOptions, CommitRequest, Lease, ListOptions, StatusPatch, ThreadSummary } from "../../Snapshots.js"
 import * as Blobs from "./blobs.js"
+import * as SqliteDb from "../sqlite/db.js"
+import * as SqliteSql from "../sqlite/statements.js"
 import * as Db from "./db.js"
-import * as Sql from "./statements.js"
 
 // ---------------------------------------------------------------------------------------------
 // rows
@@ -132,13 +135,55 @@ export interface Options {
   readonly walCheckpointAfterCommits?: number | undefined
 }
 
+/**
+ * The statements of a dialect, each with the parameters the SQLite text takes (in that order).
+ *
+ * @internal
+ */
+export type Statements = { readonly [K in Exclude<keyof typeof SqliteSql, "commitOne" | "settle" | "BUSY_MESSAGE">]: string } & {
+  /**
+   * A settle's check, when settle is a transaction: the run holds the thread (and, when it
+   * claims, `checkpointId` is the head) and the checkpoint exists; locks the thread row.
+   * params: threadId, runId, claim (1|0), checkpointId, threadId, checkpointId
+   */
+  readonly settleCheck?: string
+  /** A checkpoint's interrupts (JSON text), for a claiming resume's check. params: threadId, checkpointId */
+  readonly checkpointInterrupts?: string
+}
+
+/**
+ * What differs between the databases: the statements, and (SQLite) the one-statement commit and
+ * settle, whose triggers refuse with `busyMessage`.
+ *
+ * @internal
+ */
+export interface Dialect {
+  /** span names: `<name>.load`, … */
+  readonly name: string
+  readonly system: "sqlite" | "postgresql"
+  readonly sql: Statements
+  readonly oneStatement?: { readonly commit: string; readonly settle: string; readonly busyMessage: string } | undefined
+}
+
 /** @internal */
+export const sqliteDialect: Dialect = {
+  name: "SqliteSnapshots",
+  system: "sqlite",
+  sql: SqliteSql,
+  oneStatement: { commit: SqliteSql.commitOne, settle: SqliteSql.settle, busyMessage: SqliteSql.BUSY_MESSAGE }
+}
+
+/** The SQLite store. @internal */
 export const make = (
   client: SqlClient.SqlClient,
   exclusive: Connection | undefined,
   options: Options = {}
-): Backend => {
-  const db = Db.make(client, exclusive, options.busyTimeoutMillis ?? 5000)
+): Backend => makeWith(SqliteDb.make(client, exclusive, options.busyTimeoutMillis ?? 5000), sqliteDialect, options)
+
+/** The store on a dialect's executor and statements. @internal */
+export const makeWith = (db: Db.Db, dialect: Dialect, options: Options = {}): Backend => {
+  const Sql = dialect.sql
+  const one = dialect.oneStatement
   const fanout = Math.max(2, Math.floor(options.appendFanout ?? Blobs.DEFAULT_FANOUT))
 
   /** Channel maps of recent checkpoints (immutable once written): a run's next commit needs its parent's. */
@@ -347,7 +392,7 @@ export const make = (
     checkpointBody(s, inputInExecutions)
   ]
 
-  const isBusyRaise = (e: StoreError) => String((e.cause as any)?.cause?.message ?? "").includes(Sql.BUSY_MESSAGE)
+  const isBusyRaise = (e: StoreError) => one !== undefined && String((e.cause as any)?.cause?.message ?? "").includes(one.busyMessage)
 
   /**
    * The common commit as one statement, when all it needs is known here: the parent's channel map
@@ -356,7 +401,7 @@ export const make = (
    */
   const planOne = (req: CommitRequest): { readonly params: ReadonlyArray<unknown>; readonly done: () => void } | undefined => {
     const s = req.snapshot
-    if (s.pendingWrites.length > 0) return undefined
+    if (one === undefined || s.pendingWrites.length > 0) return undefined
     let base: Blobs.ChannelMap | undefined
     if (s.parentCheckpointId === null) base = req.expectedHead === null ? {} : undefined
     else if (s.parentCheckpointId === req.expectedHead) base = maps.get(req.threadId + "\u0000" + s.parentCheckpointId)
@@ -406,12 +451,12 @@ export const make = (
   }
 
   const commit: Backend["commit"] = (req) => {
-    const one = planOne(req)
-    const done = one === undefined
+    const plan = planOne(req)
+    const done = plan === undefined
       ? commitMany(req)
-      : db.writeOnce("commit", Sql.commitOne, one.params).pipe(
+      : db.writeOnce("commit", one!.commit, plan.params).pipe(
         Effect.catchIf(isBusyRaise, () => busy(req.threadId)),
-        Effect.map(one.done)
+        Effect.map(plan.done)
       )
     return req.release ? Effect.zipLeft(done, walCheckpoint) : done
   }
@@ -468,9 +513,9 @@ export const make = (
     })
     const done = db.write("commit", (tx) =>
       Effect.forEach(requests, (req) => {
-        const one = planOne(req)
-        if (one === undefined) return commitManyIn(tx, req)
-        return Effect.map(tx.all(Sql.commitOne, one.params), one.done)
+        const plan = planOne(req)
+        if (plan === undefined) return commitManyIn(tx, req)
+        return Effect.map(tx.all(one!.commit, plan.params), plan.done)
       }, { discard: true })).pipe(
         Effect.catchIf((e): e is StoreError => e._tag === "StoreError" && isBusyRaise(e), () => busy(requests[0]!.threadId)),
         Effect.tapError(() => forget)
@@ -705,7 +750,7 @@ export const make = (
   }
 
   /** `materialize` with every input given reads nothing */
-  const noTx: Db.Tx = { all: () => Effect.dieMessage("SqliteSnapshots: a load without a transaction read more") }
+  const noTx: Db.Tx = { all: () => Effect.dieMessage("Snapshots: a load without a transaction read more") }
 
   /** The task records folded into the load's row (a JSON array of the records' texts, in write order). */
   const taskRecordsOf = (row: CheckpointRow, folded: unknown) => {
@@ -744,6 +789,39 @@ export const make = (
           )
         )
     )
+
+  /** A settle as one transaction, where the dialect has no one-statement settle. */
+  /** Whether each of `ids` is a pending interrupt in the stored interrupts text. */
+  const stillPending = (text: unknown, ids: ReadonlyArray<string>): boolean => {
+    if (typeof text !== "string") return false
+    let stored: unknown
+    try {
+      stored = JSON.parse(text)
+    } catch {
+      return false
+    }
+    return Array.isArray(stored) &&
+      ids.every((id) => stored.some((i: { readonly id?: unknown; readonly status?: unknown }) => i?.id === id && i?.status === "pending"))
+  }
+
+  const settleTx: Backend["settle"] = (threadId, runId, checkpointId, { claim, patch, records, release }) =>
+    db.write("settle", (tx) =>
+      Effect.gen(function*() {
+        if (claim !== undefined) {
+          const now = Date.now()
+          yield* tx.all(Sql.claim, [threadId, claim.workflowId, now, runId, now + claim.leaseMillis, now])
+        }
+        const held = yield* tx.all(Sql.settleCheck!, [threadId, runId, claim !== undefined ? 1 : 0, checkpointId, threadId, checkpointId])
+        if (held.length === 0) return yield* busy(threadId)
+        if (claim?.pending !== undefined && claim.pending.length > 0) {
+          // read under the thread row's lock: another resume may have answered them and paused again
+          const [row] = yield* tx.all(Sql.checkpointInterrupts!, [threadId, checkpointId])
+          if (!stillPending(row?.interrupts, claim.pending)) return yield* busy(threadId)
+        }
+        for (const r of records) yield* tx.all(Sql.upsertTask, [threadId, checkpointId, r.taskId, JSON.stringify(r)])
+        if (patch !== undefined) yield* setStatusIn(tx, threadId, runId, checkpointId, patch)
+        if (release) yield* tx.all(Sql.release, [threadId, runId])
+      }))
 
   const backend: Backend = {
     leases: (options) =>
@@ -785,11 +863,11 @@ export const make = (
 
     commitAll,
 
-    // one statement: the settle view's trigger does it all, atomically
-    settle: (threadId, runId, checkpointId, { claim, patch, records, release }) =>
+    // SQLite: one statement, the settle view's trigger does it all, atomically
+    settle: one === undefined ? settleTx : (threadId, runId, checkpointId, { claim, patch, records, release }) =>
       Effect.suspend(() => {
         const now = Date.now()
-        return db.writeOnce("settle", Sql.settle, [
+        return db.writeOnce("settle", one.settle, [
           threadId,
           runId,
           checkpointId,
@@ -948,9 +1026,9 @@ export const make = (
   }
   // a span for each operation off the hot path (claim, commit, putTask, setStatus and release
   // run once per step or per run and stay lean)
-  const spanOptions = { attributes: { "db.system.name": "sqlite" }, kind: "client", captureStackTrace: false } as const
+  const spanOptions = { attributes: { "db.system.name": dialect.system }, kind: "client", captureStackTrace: false } as const
   const traced = <A extends ReadonlyArray<any>, B, E>(name: string, f: (...args: A) => Effect.Effect<B, E>) => (...args: A) =>
-    Effect.withSpan(f(...args), `SqliteSnapshots.${name}`, spanOptions)
+    Effect.withSpan(f(...args), `${dialect.name}.${name}`, spanOptions)
   return {
     ...backend,
     claim: naming(backend.claim),
