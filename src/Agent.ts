@@ -89,7 +89,7 @@ export type Requirements<Tools extends Record<string, Tool.Any>, Model> =
  * @category models
  */
 export type Agent<Tools extends Record<string, Tool.Any>, Approve extends string = never, Model = undefined> =
-  StateGraph.CompiledGraph<State, Nodes, Error<Tools, Approve>, Requirements<Tools, Model>>
+  StateGraph.CompiledGraph<State, keyof Nodes & string, Error<Tools, Approve>, Requirements<Tools, Model>>
 
 /**
  * @since 0.1.0

@@ -206,16 +206,18 @@ export const isInterrupt = (u: unknown): u is Any => typeof u === "object" && u 
 
 /**
  * The failure of `invoke`, `stream` and `resume` when the thread paused: every pending
- * interrupt of the step, discriminated on `kind`.
+ * interrupt of the step, discriminated on `kind`. `GraphInterrupted` without a type argument is any
+ * graph's: a handler taking it accepts the failure of every graph.
  *
  * @since 0.1.0
  * @category errors
  */
-export class GraphInterrupted<I> extends Data.TaggedError("GraphInterrupted")<{
+export class GraphInterrupted<I = Any> extends Data.TaggedError("GraphInterrupted")<{
   readonly threadId: string | undefined
   readonly checkpointId: string
   readonly interrupts: ReadonlyArray<Pending<I>>
 }> {
+
   override get message() {
     return `graph paused at ${this.interrupts.map((i) => `${i.kind} (${i.id})`).join(", ")}`
   }

@@ -76,8 +76,66 @@ export type TypeId = typeof TypeId
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Checks a node's output: every key of an update (or a command's update) must be a channel.
- * Wrong value types are caught by the constraint `NodeOutput<S>`.
+ * Stands in a node's update where a key is not a channel of the graph; the compiler reports it at
+ * the node's return: `Type 'number' is not assignable to type 'NotAChannel<"nope">'`.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export interface NotAChannel<Key extends string> {
+  readonly "✗ not a channel of this graph": Key
+}
+
+/**
+ * Stands in a node's update where a channel gets a value of the wrong type; names the channel and
+ * the type it accepts: `Type 'string' is not assignable to type 'WrongUpdate<"n", number>'`.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export interface WrongUpdate<Channel extends string, Expected> {
+  readonly "✗ wrong update for channel": Channel
+  readonly expects: Expected
+}
+
+/**
+ * Stands in for a node's output that is neither an update object, a `Command`, nor nothing.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export interface NotAnUpdate {
+  readonly "✗ a node returns an update object, a Command, or nothing": never
+}
+
+/**
+ * An update with each key checked: a channel's key keeps its value when the channel accepts it,
+ * else becomes `WrongUpdate`; a key that is not a channel becomes `NotAChannel`.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type CheckUpdate<S extends Channels, U> = {
+  [K in keyof U]: K extends keyof S ? ([U[K]] extends [Channel.UpdateOf<S[K]>] ? U[K] : WrongUpdate<K & string, Channel.UpdateOf<S[K]>>)
+    : NotAChannel<K & string>
+}
+
+/**
+ * A node's output as it should be: what the node returns when it is right, so a mistake is
+ * reported at the key that is wrong, naming the channel and the type it accepts.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type CheckOutput<S extends Channels, O> = [O] extends [void | undefined] ? O
+  : O extends void | undefined ? O
+  : O extends Command<infer U, infer N> ? Command<CheckUpdate<S, U>, N>
+  : O extends ReadonlyArray<any> ? NotAnUpdate
+  : O extends object ? CheckUpdate<S, O>
+  : NotAnUpdate
+
+/**
+ * Kept for compatibility: the check `CheckOutput` does, as a constraint.
  *
  * @since 0.1.0
  * @category type-level
@@ -88,8 +146,6 @@ export type ValidOutput<S extends Channel.Channels, O> = {
     : never
 }
 
-type CheckUpdate<S extends Channel.Channels, U> = { [K in keyof U]: K extends keyof S ? Channel.UpdateOf<S[K]> : never }
-
 /**
  * What a node may return: an update, a command, or nothing.
  *
@@ -97,6 +153,16 @@ type CheckUpdate<S extends Channel.Channels, U> = { [K in keyof U]: K extends ke
  * @category type-level
  */
 export type NodeOutput<S extends Channels> = Channel.Update<S> | Command<Channel.Update<S>, string> | void | undefined
+
+/**
+ * What a node's output is inferred against: `NodeOutput` gives literal types their context
+ * (`{ status: "done" }` stays `"done"`), anything else is let through to `CheckOutput`, which says
+ * what is wrong.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type OutputHint<S extends Channels> = NodeOutput<S> | {} | null
 
 type Channels = Channel.Channels
 
@@ -107,6 +173,27 @@ type Channels = Channel.Channels
  * @category type-level
  */
 export type GotosOf<O> = O extends Command<any, infer N> ? N : never
+
+/**
+ * Each node's input: the state, or the argument of the `Send`s that reach it (the nodes in `I`).
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type NodeInputs<S extends Channels, N extends string, I> = {
+  readonly [K in N]: K extends keyof I ? I[K] : Channel.State<S>
+}
+
+/**
+ * The inputs a builder records: only the nodes whose input is not the state (a `Send`'s argument),
+ * so the builder's type does not repeat the state per node.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type AddInput<S extends Channels, I, Name extends string, In> = (<T>() => T extends In ? 1 : 2) extends
+  (<T>() => T extends Channel.State<S> ? 1 : 2) ? I
+  : I & { readonly [K in Name]: In }
 
 /**
  * A `Send` to any node of `Nodes`, with that node's input type.
@@ -138,10 +225,29 @@ export type RouteResult<Nodes> = RouteTarget<Nodes> | ReadonlyArray<RouteTarget<
  * @since 0.1.0
  * @category type-level
  */
-export type NewName<Name extends string, Nodes> = string extends Name ? Name
-  : 0 extends (1 & Nodes) ? Name
-  : Name extends keyof Nodes ? never
+export type NewName<Name extends string, N extends string> = string extends Name ? Name
+  : 0 extends (1 & N) ? Name
+  : string extends N ? Name
+  : Name extends N ? never
   : Name
+
+/**
+ * A compiled graph given to `addNode` as a node (nothing when the node is a function, so the
+ * compiler checks a function node against the function type alone and says what is wrong there).
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type SubgraphArg<CS extends Channels, CN extends string, CE, CR> = [CS] extends [never] ? never
+  : CompiledGraph<CS, CN, CE, CR>
+
+/**
+ * The errors a subgraph node adds to its parent: those of `Task.call` (none for a function node).
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type SubgraphError<CS, CE> = [CS] extends [never] ? never : Task.CallError<CE>
 
 /**
  * @since 0.1.0
@@ -158,21 +264,23 @@ export interface NodeOptions {
 }
 
 /**
- * The builder. `Nodes` maps each declared node to its input type (the state, or a `Send`'s
- * argument); `E` and `R` gather the nodes' errors and requirements; `G` the targets of commands.
+ * The builder. `N` is the union of the declared node names; `E` and `R` gather the nodes' errors
+ * and requirements; `G` the targets of commands; `I` the input of each node reached by `Send`
+ * with an argument other than the state (every other node reads the state).
  *
  * @since 0.1.0
  * @category models
  */
-export interface StateGraph<S extends Channels, Nodes extends Record<string, any>, E, R, G extends string = never>
+export interface StateGraph<S extends Channels, N extends string, E, R, G extends string = never, I = {}>
   extends Pipeable
 {
   readonly [TypeId]: {
     readonly _S: (_: S) => S
-    readonly _Nodes: (_: Nodes) => Nodes
+    readonly _N: (_: never) => N
     readonly _E: (_: never) => E
     readonly _R: (_: never) => R
     readonly _G: (_: never) => G
+    readonly _I: (_: I) => I
   }
   /** @internal */
   readonly def: internalGraph.GraphDef
@@ -182,7 +290,7 @@ export interface StateGraph<S extends Channels, Nodes extends Record<string, any
  * @since 0.1.0
  * @category type-level
  */
-export type Any = StateGraph<any, any, any, any, any>
+export type Any = StateGraph<any, any, any, any, any, any>
 
 const Proto = {
   [TypeId]: {},
@@ -212,7 +320,7 @@ export const isStateGraph = (u: unknown): u is Any => typeof u === "object" && u
 export const make = <const S extends Channels>(options: {
   readonly id: string
   readonly state: S
-}): StateGraph<S, {}, never, never, never> =>
+}): StateGraph<S, never, never, never, never, {}> =>
   fromDef({ id: options.id, channels: options.state, nodes: [], edges: [], joins: [], branches: [] })
 
 /**
@@ -225,72 +333,49 @@ export const make = <const S extends Channels>(options: {
 export const addNode: {
   <
     S extends Channels,
-    Nodes extends Record<string, any>,
+    N extends string,
     E,
     R,
     G extends string,
+    I,
     const Name extends string,
-    CS extends Channels,
-    CN extends Record<string, any>,
-    CE,
-    CR
+    O extends OutputHint<S> = void,
+    E2 = never,
+    R2 = never,
+    In = Channel.State<S>,
+    CS extends Channels = never,
+    CN extends string = never,
+    CE = never,
+    CR = never
   >(
-    name: NewName<Name, Nodes>,
-    subgraph: CompiledGraph<CS, CN, CE, CR>,
+    name: NewName<Name, N>,
+    node: ((input: In) => Effect.Effect<O & CheckOutput<S, O>, E2, R2>) | SubgraphArg<CS, CN, CE, CR>,
     options?: NodeOptions
   ): (
-    self: StateGraph<S, Nodes, E, R, G>
-  ) => StateGraph<S, Nodes & { readonly [K in Name]: Channel.State<S> }, E | Task.CallError<CE>, R | CR, G>
+    self: StateGraph<S, N, E, R, G, I>
+  ) => StateGraph<S, N | Name, E | E2 | SubgraphError<CS, CE>, R | R2 | CR, G | GotosOf<O>, AddInput<S, I, Name, In>>
   <
     S extends Channels,
-    Nodes extends Record<string, any>,
+    N extends string,
     E,
     R,
     G extends string,
+    I,
     const Name extends string,
-    CS extends Channels,
-    CN extends Record<string, any>,
-    CE,
-    CR
-  >(
-    self: StateGraph<S, Nodes, E, R, G>,
-    name: NewName<Name, Nodes>,
-    subgraph: CompiledGraph<CS, CN, CE, CR>,
-    options?: NodeOptions
-  ): StateGraph<S, Nodes & { readonly [K in Name]: Channel.State<S> }, E | Task.CallError<CE>, R | CR, G>
-  <
-    S extends Channels,
-    Nodes extends Record<string, any>,
-    E,
-    R,
-    G extends string,
-    const Name extends string,
-    O extends NodeOutput<S> & ValidOutput<S, O>,
+    O extends OutputHint<S> = void,
     E2 = never,
     R2 = never,
-    In = Channel.State<S>
+    In = Channel.State<S>,
+    CS extends Channels = never,
+    CN extends string = never,
+    CE = never,
+    CR = never
   >(
-    name: NewName<Name, Nodes>,
-    node: (input: In) => Effect.Effect<O, E2, R2>,
+    self: StateGraph<S, N, E, R, G, I>,
+    name: NewName<Name, N>,
+    node: ((input: In) => Effect.Effect<O & CheckOutput<S, O>, E2, R2>) | SubgraphArg<CS, CN, CE, CR>,
     options?: NodeOptions
-  ): (self: StateGraph<S, Nodes, E, R, G>) => StateGraph<S, Nodes & { readonly [K in Name]: In }, E | E2, R | R2, G | GotosOf<O>>
-  <
-    S extends Channels,
-    Nodes extends Record<string, any>,
-    E,
-    R,
-    G extends string,
-    const Name extends string,
-    O extends NodeOutput<S> & ValidOutput<S, O>,
-    E2 = never,
-    R2 = never,
-    In = Channel.State<S>
-  >(
-    self: StateGraph<S, Nodes, E, R, G>,
-    name: NewName<Name, Nodes>,
-    node: (input: In) => Effect.Effect<O, E2, R2>,
-    options?: NodeOptions
-  ): StateGraph<S, Nodes & { readonly [K in Name]: In }, E | E2, R | R2, G | GotosOf<O>>
+  ): StateGraph<S, N | Name, E | E2 | SubgraphError<CS, CE>, R | R2 | CR, G | GotosOf<O>, AddInput<S, I, Name, In>>
 } = dual(
   (args) => isStateGraph(args[0]),
   (self: Any, name: string, node: ((input: any) => Effect.Effect<any, any, any>) | AnyCompiled, options?: NodeOptions) =>
@@ -314,17 +399,17 @@ export const addNode: {
  * @category combinators
  */
 export const addEdge: {
-  <Nodes extends Record<string, any>, const From extends START | (keyof Nodes & string) | ReadonlyArray<keyof Nodes & string>, const To extends (keyof Nodes & string) | END>(
+  <N extends string, const From extends START | N | ReadonlyArray<N>, const To extends N | END>(
     from: From,
     to: To
-  ): <S extends Channels, E, R, G extends string>(
-    self: StateGraph<S, Nodes, E, R, G>
-  ) => StateGraph<S, Nodes, E, R, G>
-  <S extends Channels, Nodes extends Record<string, any>, E, R, G extends string>(
-    self: StateGraph<S, Nodes, E, R, G>,
-    from: START | (keyof Nodes & string) | ReadonlyArray<keyof Nodes & string>,
-    to: (keyof Nodes & string) | END
-  ): StateGraph<S, Nodes, E, R, G>
+  ): <S extends Channels, E, R, G extends string, I>(
+    self: StateGraph<S, N, E, R, G, I>
+  ) => StateGraph<S, N, E, R, G, I>
+  <S extends Channels, N extends string, E, R, G extends string, I>(
+    self: StateGraph<S, N, E, R, G, I>,
+    from: START | N | ReadonlyArray<N>,
+    to: N | END
+  ): StateGraph<S, N, E, R, G, I>
 } = dual(3, (self: Any, from: string | ReadonlyArray<string>, to: string) => {
   if (typeof from === "string") return fromDef({ ...self.def, edges: [...self.def.edges, { from, to }] })
   const sources = [...from]
@@ -344,30 +429,32 @@ export const addEdge: {
 export const addConditionalEdges: {
   <
     S extends Channels,
-    Nodes extends Record<string, any>,
-    const T extends RouteResult<Nodes>,
+    N extends string,
+    I,
+    const T extends RouteResult<NodeInputs<S, N, I>>,
     E2 = never,
     R2 = never
   >(
-    from: START | (keyof Nodes & string),
+    from: START | NoInfer<N>,
     route: (state: Channel.State<S>) => T | Effect.Effect<T, E2, R2>,
-    targets?: ReadonlyArray<(keyof Nodes & string) | END>
-  ): <E, R, G extends string>(self: StateGraph<S, Nodes, E, R, G>) => StateGraph<S, Nodes, E | E2, R | R2, G>
+    targets?: ReadonlyArray<NoInfer<N> | END>
+  ): <E, R, G extends string>(self: StateGraph<S, N, E, R, G, I>) => StateGraph<S, N, E | E2, R | R2, G, I>
   <
     S extends Channels,
-    Nodes extends Record<string, any>,
+    N extends string,
     E,
     R,
     G extends string,
-    const T extends RouteResult<Nodes>,
+    I,
+    const T extends RouteResult<NodeInputs<S, N, I>>,
     E2 = never,
     R2 = never
   >(
-    self: StateGraph<S, Nodes, E, R, G>,
-    from: START | (keyof Nodes & string),
+    self: StateGraph<S, N, E, R, G, I>,
+    from: START | NoInfer<N>,
     route: (state: Channel.State<S>) => T | Effect.Effect<T, E2, R2>,
-    targets?: ReadonlyArray<(keyof Nodes & string) | END>
-  ): StateGraph<S, Nodes, E | E2, R | R2, G>
+    targets?: ReadonlyArray<NoInfer<N> | END>
+  ): StateGraph<S, N, E | E2, R | R2, G, I>
 } = dual(
   (args) => isStateGraph(args[0]),
   (self: Any, from: string, route: (state: any) => unknown, targets?: ReadonlyArray<string>) =>
@@ -535,12 +622,12 @@ type ThreadReadError = GraphError.ThreadNotFound | GraphError.CheckpointNotFound
  * @since 0.1.0
  * @category models
  */
-export interface CompiledGraph<S extends Channels, Nodes extends Record<string, any>, E, R> {
+export interface CompiledGraph<S extends Channels, N extends string, E, R> {
   readonly [TypeId]: { readonly _S: (_: S) => S; readonly _E: (_: never) => E }
   readonly id: string
   /** a stable short hash of the structure */
   readonly version: string
-  readonly nodes: ReadonlyArray<keyof Nodes & string>
+  readonly nodes: ReadonlyArray<N>
   /** @internal */
   readonly compiled: internalGraph.Compiled
 
@@ -591,7 +678,7 @@ export interface CompiledGraph<S extends Channels, Nodes extends Record<string, 
   readonly updateState: (
     threadId: string,
     update: Channel.Update<S>,
-    options?: { readonly asNode?: keyof Nodes & string; readonly checkpointId?: string }
+    options?: { readonly asNode?: N; readonly checkpointId?: string }
   ) => Effect.Effect<ThreadState<S, InterruptsOf<E>>, ThreadReadError | GraphError.InvalidUpdate | GraphError.ThreadBusy, R | Snapshots>
   /** The graph as a Mermaid flowchart. */
   readonly toMermaid: () => string
@@ -609,12 +696,36 @@ export type AnyCompiled = CompiledGraph<any, any, any, any>
  */
 export type StateOf<G> = G extends CompiledGraph<infer S, any, any, any> ? Channel.State<S> : never
 
+/**
+ * The node names of a compiled graph.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type NodesOf<G> = G extends CompiledGraph<any, infer N, any, any> ? N : never
+
+/**
+ * What `invoke`, `stream` and `resume` of a compiled graph fail with.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type ErrorOf<G> = G extends CompiledGraph<any, any, infer E, any> ? RunError<E> : never
+
+/**
+ * The `GraphInterrupted` failure of a compiled graph (`never` when it cannot pause).
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type InterruptedOf<G> = Extract<ErrorOf<G>, { readonly _tag: "GraphInterrupted" }>
+
 type BreakpointsOf<O> = "interruptBefore" extends keyof O ? Interrupt.Breakpoint
   : "interruptAfter" extends keyof O ? Interrupt.Breakpoint
   : never
 
-type CheckGotos<G extends string, Nodes> = [Exclude<G, (keyof Nodes & string) | END>] extends [never] ? unknown
-  : { readonly "a Command routes to an undeclared node": Exclude<G, (keyof Nodes & string) | END> }
+type CheckGotos<G extends string, N extends string> = [Exclude<G, N | END>] extends [never] ? unknown
+  : { readonly "a Command routes to an undeclared node": Exclude<G, N | END> }
 
 /**
  * Validates and compiles the graph. Fails with `InvalidGraph` for what types cannot catch
@@ -624,15 +735,15 @@ type CheckGotos<G extends string, Nodes> = [Exclude<G, (keyof Nodes & string) | 
  * @category compiling
  */
 export const compile: {
-  <Nodes extends Record<string, any>, const O extends CompileOptions<keyof Nodes & string> = {}>(
+  <N extends string, const O extends CompileOptions<N> = {}>(
     options?: O
-  ): <S extends Channels, E, R, G extends string>(
-    self: StateGraph<S, Nodes, E, R, G> & CheckGotos<G, Nodes>
-  ) => Effect.Effect<CompiledGraph<S, Nodes, E | BreakpointsOf<O>, R>, GraphError.InvalidGraph>
-  <S extends Channels, Nodes extends Record<string, any>, E, R, G extends string, const O extends CompileOptions<keyof Nodes & string> = {}>(
-    self: StateGraph<S, Nodes, E, R, G> & CheckGotos<G, Nodes>,
+  ): <S extends Channels, E, R, G extends string, I>(
+    self: StateGraph<S, N, E, R, G, I> & CheckGotos<G, N>
+  ) => Effect.Effect<CompiledGraph<S, N, E | BreakpointsOf<O>, R>, GraphError.InvalidGraph>
+  <S extends Channels, N extends string, E, R, G extends string, I, const O extends CompileOptions<N> = {}>(
+    self: StateGraph<S, N, E, R, G, I> & CheckGotos<G, N>,
     options?: O
-  ): Effect.Effect<CompiledGraph<S, Nodes, E | BreakpointsOf<O>, R>, GraphError.InvalidGraph>
+  ): Effect.Effect<CompiledGraph<S, N, E | BreakpointsOf<O>, R>, GraphError.InvalidGraph>
 } = dual(
   (args) => isStateGraph(args[0]),
   (self: Any, options?: CompileOptions) =>
@@ -655,15 +766,15 @@ export const compile: {
  * @category compiling
  */
 export const compileSync: {
-  <Nodes extends Record<string, any>, const O extends CompileOptions<keyof Nodes & string> = {}>(
+  <N extends string, const O extends CompileOptions<N> = {}>(
     options?: O
-  ): <S extends Channels, E, R, G extends string>(
-    self: StateGraph<S, Nodes, E, R, G> & CheckGotos<G, Nodes>
-  ) => CompiledGraph<S, Nodes, E | BreakpointsOf<O>, R>
-  <S extends Channels, Nodes extends Record<string, any>, E, R, G extends string, const O extends CompileOptions<keyof Nodes & string> = {}>(
-    self: StateGraph<S, Nodes, E, R, G> & CheckGotos<G, Nodes>,
+  ): <S extends Channels, E, R, G extends string, I>(
+    self: StateGraph<S, N, E, R, G, I> & CheckGotos<G, N>
+  ) => CompiledGraph<S, N, E | BreakpointsOf<O>, R>
+  <S extends Channels, N extends string, E, R, G extends string, I, const O extends CompileOptions<N> = {}>(
+    self: StateGraph<S, N, E, R, G, I> & CheckGotos<G, N>,
     options?: O
-  ): CompiledGraph<S, Nodes, E | BreakpointsOf<O>, R>
+  ): CompiledGraph<S, N, E | BreakpointsOf<O>, R>
 } = dual(
   (args) => isStateGraph(args[0]),
   (self: any, options?: CompileOptions) => Effect.runSync(compile(self, options))

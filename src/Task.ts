@@ -478,8 +478,8 @@ export type CallError<E> =
  * @since 0.1.0
  * @category child graphs
  */
-export const call = <S extends Channel.Channels, Nodes extends Record<string, any>, E, R>(
-  child: CompiledGraph<S, Nodes, E, R>,
+export const call = <S extends Channel.Channels, N extends string, E, R>(
+  child: CompiledGraph<S, N, E, R>,
   input: Channel.Update<S>,
   options?: { readonly threadId?: string }
 ): Effect.Effect<Channel.State<S>, CallError<E>, R> =>

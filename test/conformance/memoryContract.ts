@@ -95,6 +95,7 @@ export const memoryContract = <R>(name: string, layer: Layer.Layer<Memory.Memory
           [""],
           ["a", "b\u0000"],
           ["a\n"],
+          ["a\u001fb"],
           ["\uD800"],
           "users",
           ["users", 1],

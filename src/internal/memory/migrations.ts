@@ -43,12 +43,23 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
   "1_create_items": m0001
 }
 
+/**
+ * Another connection's write in the way (SQLite's SQLITE_BUSY*): the snapshot store migrating the
+ * same file at the same moment, say. A read-then-write transaction that lost the race cannot wait
+ * for the lock, so it is tried again.
+ */
+const isBusy = (cause: unknown): boolean => {
+  const code = (cause as { readonly code?: unknown } | null | undefined)?.code
+  return typeof code === "string" && code.startsWith("SQLITE_BUSY")
+}
+
 const LATEST = Math.max(...Object.keys(migrations).map((k) => Number(k.split("_")[0])))
 
 /**
  * Runs the migrations. Several processes may start at once on one database: the Migrator lets one
  * run a migration and the others skip it ("locked"), possibly before the winner committed; so
- * each process then waits until the table shows the latest migration.
+ * each process then waits until the table shows the latest migration. A busy database (another
+ * connection writing) is tried again too.
  *
  * @internal
  */
@@ -68,7 +79,7 @@ export const migrate: Effect.Effect<void, Migrator.MigrationError | SqlError, Sq
       Effect.retry({
         schedule: Schedule.spaced("50 millis"),
         times: 200,
-        while: (e) => e._tag === "MigrationError" && e.reason === "locked"
+        while: (e) => (e._tag === "MigrationError" && e.reason === "locked") || (e._tag === "SqlError" && isBusy(e.cause))
       }),
       // a wall-clock wait, even under a TestClock: the other process is real
       Effect.withClock(Clock.make())
