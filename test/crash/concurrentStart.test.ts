@@ -51,6 +51,6 @@ describe("concurrent start", () => {
         const sql = yield* SqlClient.SqlClient
         return yield* sql<{ readonly migration_id: number }>`SELECT migration_id FROM stategraph_migrations`
       }).pipe(Effect.provide(SqliteSnapshots.layerSqlClient({ filename })))
-      expect(migrations).toEqual([{ migration_id: 1 }, { migration_id: 2 }, { migration_id: 3 }, { migration_id: 4 }, { migration_id: 5 }, { migration_id: 6 }])
+      expect(migrations).toEqual([{ migration_id: 1 }, { migration_id: 2 }, { migration_id: 3 }, { migration_id: 4 }, { migration_id: 5 }, { migration_id: 6 }, { migration_id: 7 }])
     }), 120_000)
 })
