@@ -131,12 +131,19 @@ export const execute = (ctx: Shared, row: RunRow): Effect.Effect<void> =>
     const outcome = yield* Effect.gen(function*() {
       if (graph0 === undefined) return { status: "error", events: [["error", { error: "GraphNotFound", message: `graph "${row.assistant_id}" is not registered in this process` }]], result: {} } as const
       const graph = withBreakpoints(graph0, kwargs)
-      yield* emit([["metadata", { run_id: runId, thread_id: threadId, attempt: 1 }]])
-      if (kwargs.rollback !== undefined && kwargs.rollback.to === null) yield* ctx.store.deleteThread(threadId)
+      // a run taken over from an executor that died has events already
+      const started = (yield* db.eventsAfter(runId, 0, 1)).length > 0
+      yield* emit([["metadata", { run_id: runId, thread_id: threadId, attempt: started ? 2 : 1 }]])
+      if (!started && kwargs.rollback !== undefined && kwargs.rollback.to === null) yield* ctx.store.deleteThread(threadId)
       const head = yield* loadCheckpoint(ctx, threadId)
-      yield* db.setBase(runId, head?.checkpointId ?? null)
-      const checkpointId = kwargs.checkpoint_id ?? kwargs.rollback?.to ?? undefined
-      const run = Stream.runForEach(partsOf(graph, kwargs, threadId, head, checkpointId), (part) => emit(toEvents(graph, kwargs.stream_mode, part)))
+      if (!started) yield* db.setBase(runId, head?.checkpointId ?? null)
+      // what the dead executor committed stays: its input is not sent again, the thread is continued
+      const continued = started && head !== undefined && head.checkpointId !== row.base_checkpoint
+      const asked: RunKwargs = continued ? { stream_mode: kwargs.stream_mode, stateless: kwargs.stateless, on_completion: kwargs.on_completion } : kwargs
+      const checkpointId = continued ? undefined : kwargs.checkpoint_id ?? kwargs.rollback?.to ?? undefined
+      const run = continued && head.status !== "running" && head.status !== "pending"
+        ? (head.status === "paused" ? Effect.fail({ _tag: "GraphInterrupted" }) : head.status === "failed" ? Effect.fail({ _tag: "RunFailed", message: head.error ?? "failed" }) : Effect.void)
+        : Stream.runForEach(partsOf(graph, asked, threadId, head, checkpointId), (part) => emit(toEvents(graph, kwargs.stream_mode, part)))
       const ended = yield* Effect.raceFirst(
         Effect.map(Effect.either(run), (r) => ({ _tag: "Ran", result: r }) as const),
         Effect.map(Deferred.await(stop), (action) => ({ _tag: "Stopped", action }) as const)
