@@ -43,8 +43,12 @@ const encodeValues = (graph: AnyCompiled, values: Record<string, unknown>, updat
   return out
 }
 
-/** A stream part as SSE events (name, data): LangGraph's shapes where it has one. */
-const toEvents = (graph: AnyCompiled, modes: ReadonlyArray<string>, part: any): ReadonlyArray<readonly [string, unknown]> => {
+/**
+ * A stream part as SSE events (name, data): LangGraph's shapes where it has one. `messages`
+ * parts become `messages` events `[chunk, metadata]` (mode `messages-tuple`) and/or
+ * `messages/metadata` + `messages/partial` with the text so far (mode `messages`).
+ */
+const toEvents = (graph: AnyCompiled, modes: ReadonlyArray<string>, texts: Map<string, string>) => (part: any): ReadonlyArray<readonly [string, unknown]> => {
   switch (part.mode) {
     case "values":
       return [["values", encodeValues(graph, part.values, false)]]
@@ -55,8 +59,17 @@ const toEvents = (graph: AnyCompiled, modes: ReadonlyArray<string>, part: any): 
     case "events":
       return [["events", { event: part.event._tag, data: part.event }]]
     case "messages": {
-      const name = modes.includes("messages-tuple") ? "messages-tuple" : "messages"
-      return [[name, [{ type: "AIMessageChunk", id: part.messageId, content: part.delta }, { langgraph_node: part.node, task_id: part.taskId }]]]
+      const metadata = { langgraph_node: part.node, task_id: part.taskId }
+      const out: Array<readonly [string, unknown]> = []
+      if (modes.includes("messages-tuple")) out.push(["messages", [{ type: "AIMessageChunk", id: part.messageId, content: part.delta }, metadata]])
+      if (modes.includes("messages")) {
+        const before = texts.get(part.messageId)
+        if (before === undefined) out.push(["messages/metadata", { [part.messageId]: { metadata } }])
+        const text = (before ?? "") + part.delta
+        texts.set(part.messageId, text)
+        out.push(["messages/partial", [{ type: "ai", id: part.messageId, content: text }]])
+      }
+      return out
     }
     default:
       return []
@@ -131,6 +144,7 @@ export const execute = (ctx: Shared, row: RunRow): Effect.Effect<void> =>
     const outcome = yield* Effect.gen(function*() {
       if (graph0 === undefined) return { status: "error", events: [["error", { error: "GraphNotFound", message: `graph "${row.assistant_id}" is not registered in this process` }]], result: {} } as const
       const graph = withBreakpoints(graph0, kwargs)
+      const events = toEvents(graph, kwargs.stream_mode, new Map())
       // a run taken over from an executor that died has events already
       const started = (yield* db.eventsAfter(runId, 0, 1)).length > 0
       yield* emit([["metadata", { run_id: runId, thread_id: threadId, attempt: started ? 2 : 1 }]])
@@ -143,7 +157,7 @@ export const execute = (ctx: Shared, row: RunRow): Effect.Effect<void> =>
       const checkpointId = continued ? undefined : kwargs.checkpoint_id ?? kwargs.rollback?.to ?? undefined
       const run = continued && head.status !== "running" && head.status !== "pending"
         ? (head.status === "paused" ? Effect.fail({ _tag: "GraphInterrupted" }) : head.status === "failed" ? Effect.fail({ _tag: "RunFailed", message: head.error ?? "failed" }) : Effect.void)
-        : Stream.runForEach(partsOf(graph, asked, threadId, head, checkpointId), (part) => emit(toEvents(graph, kwargs.stream_mode, part)))
+        : Stream.runForEach(partsOf(graph, asked, threadId, head, checkpointId), (part) => emit(events(part)))
       const ended = yield* Effect.raceFirst(
         Effect.map(Effect.either(run), (r) => ({ _tag: "Ran", result: r }) as const),
         Effect.map(Deferred.await(stop), (action) => ({ _tag: "Stopped", action }) as const)
