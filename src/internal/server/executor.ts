@@ -14,7 +14,7 @@ import * as Stream from "effect/Stream"
 import type * as Interrupt from "../../Interrupt.js"
 import type { WorkflowSnapshotEncoded } from "../../Snapshot.js"
 import { type AnyCompiled, makeCompiled } from "../../StateGraph.js"
-import { loadCheckpoint, type Shared, tick } from "./context.js"
+import { loadCheckpoint, notify, type Shared, wake } from "./context.js"
 import { deleteThreadRow, type RunRow } from "./db.js"
 import { decodeAnswers, decodeCommand, decodeUpdate } from "./input.js"
 import { resultOf, type RunKwargs } from "./runs.js"
@@ -126,7 +126,7 @@ export const execute = (ctx: Shared, row: RunRow): Effect.Effect<void> =>
     const emit = (events: ReadonlyArray<readonly [string, unknown]>) =>
       events.length === 0 ? Effect.void : Effect.zipRight(
         db.appendEvents(events.map(([event, data]) => ({ run_id: runId, event, data: JSON.stringify(data ?? null), created_at: Date.now() }))),
-        tick(ctx)
+        notify(ctx, [runId])
       )
     const stop = yield* Deferred.make<string>()
     ctx.stops.set(runId, stop)
@@ -200,7 +200,8 @@ export const execute = (ctx: Shared, row: RunRow): Effect.Effect<void> =>
       yield* ctx.store.deleteThread(threadId)
       yield* deleteThreadRow(db, threadId)
     }
-    yield* tick(ctx)
+    yield* notify(ctx, [runId])
+    yield* wake(ctx)
   }).pipe(
     Effect.provide(ctx.services),
     Effect.catchAllCause((cause) => Effect.logError("effect-stategraph server: a run's bookkeeping failed", cause)),

@@ -15,7 +15,6 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import { createServer } from "node:http"
@@ -78,7 +77,7 @@ export const contextLayer = (config: Config) =>
         startedAt: Date.now(),
         workerId: randomUUID(),
         options,
-        ticks: yield* PubSub.sliding<void>(1),
+        waiters: new Map(),
         wakeups: yield* Queue.sliding<void>(1),
         stops: new Map()
       }
