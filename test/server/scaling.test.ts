@@ -91,3 +91,29 @@ describe("an executor that dies", () => {
     }
   })
 })
+
+describe("workers serving different graphs", () => {
+  it("a worker claims only runs of the graphs it serves; the others wait for a worker that has them", async () => {
+    const api = await start([chain, slow], { executors: 0 })
+    const onlyChain = await start([chain], { filename: api.filename, executors: 1 })
+    try {
+      const client = api.client()
+      const s = await client.threads.create({ graphId: "slow" })
+      const slowRun = await client.runs.create(s.thread_id, "slow", { input: { until: 2, delayMillis: 1, label: "s" } })
+      const c = await client.threads.create({ graphId: "chain" })
+      expect(await client.runs.wait(c.thread_id, "chain", { input: { topic: "c" } })).toMatchObject({ steps: ["a", "b", "c"] })
+      // the chain worker executed the later chain run, and left the slow one
+      expect((await client.runs.get(s.thread_id, slowRun.run_id)).status).toBe("pending")
+      const onlySlow = await start([slow], { filename: api.filename, executors: 1 })
+      try {
+        expect(await client.runs.join(s.thread_id, slowRun.run_id)).toMatchObject({ count: 2, label: "s" })
+        expect((await client.runs.get(s.thread_id, slowRun.run_id)).status).toBe("success")
+      } finally {
+        await onlySlow.close()
+      }
+    } finally {
+      await onlyChain.close()
+      await api.close()
+    }
+  })
+})

@@ -219,6 +219,8 @@ export const loop = (ctx: Shared) =>
     const scope = yield* Effect.scope
     const slots = yield* Effect.makeSemaphore(ctx.options.executors)
     let lastReclaim = 0
+    const graphs = [...ctx.graphs.keys()]
+    if (graphs.length === 0) return yield* Effect.never
     while (true) {
       yield* slots.take(1)
       const now = Date.now()
@@ -226,7 +228,7 @@ export const loop = (ctx: Shared) =>
         lastReclaim = now
         yield* Effect.ignore(ctx.db.reclaimExpired(now))
       }
-      const row = yield* Effect.orElseSucceed(ctx.db.claimNext(ctx.workerId, now, ctx.options.runLeaseMillis), () => undefined)
+      const row = yield* Effect.orElseSucceed(ctx.db.claimNext(ctx.workerId, now, ctx.options.runLeaseMillis, graphs), () => undefined)
       if (row === undefined) {
         yield* slots.release(1)
         yield* Effect.raceFirst(Queue.take(ctx.wakeups), Effect.sleep(ctx.options.pollMillis))
