@@ -49,3 +49,18 @@ export const slow = StateGraph.make({
   StateGraph.addConditionalEdges("tick", (s) => (s.count >= s.until ? StateGraph.END : "tick"), ["tick", StateGraph.END]),
   StateGraph.compileSync({ recursionLimit: 10_000 })
 )
+
+/** one node that streams a message in two deltas */
+export const talk = StateGraph.make({
+  id: "talk",
+  state: { reply: Channel.lastValue(Schema.String, { initial: () => "" }) }
+}).pipe(
+  StateGraph.addNode("say", () =>
+    Effect.gen(function*() {
+      yield* Task.emit({ mode: "messages", messageId: "m1", delta: "Hel" })
+      yield* Task.emit({ mode: "messages", messageId: "m1", delta: "lo" })
+      return { reply: "Hello" }
+    })),
+  StateGraph.addEdge(StateGraph.START, "say"),
+  StateGraph.compileSync()
+)

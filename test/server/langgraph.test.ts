@@ -2,12 +2,12 @@
  * The real `@langchain/langgraph-sdk` client against the real server on a free port.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { chain, post, slow } from "./graphs.js"
+import { chain, post, slow, talk } from "./graphs.js"
 import { collect, type Running, start } from "./harness.js"
 
 let server: Running
 beforeAll(async () => {
-  server = await start([post, chain, slow])
+  server = await start([post, chain, slow, talk])
 })
 afterAll(() => server.close())
 
@@ -17,7 +17,7 @@ describe("assistants", () => {
   it("one per registered graph: search, get, graph, schemas", async () => {
     const client = server.client()
     const all = await client.assistants.search({ limit: 10 })
-    expect(all.map((a) => a.assistant_id).sort()).toEqual(["chain", "post", "slow"])
+    expect(all.map((a) => a.assistant_id).sort()).toEqual(["chain", "post", "slow", "talk"])
     const a = await client.assistants.get("post")
     expect(a.graph_id).toBe("post")
     const g = await client.assistants.getGraph("chain")
@@ -127,6 +127,20 @@ describe("runs", () => {
     expect(rest.map((e) => e.id)).toEqual(events.slice(events.indexOf(middle) + 1).map((e) => e.id))
     const all: Array<any> = await collect(client.runs.joinStream(t.thread_id, runId))
     expect(all.map((e) => e.id)).toEqual(events.map((e) => e.id))
+  })
+})
+
+describe("messages", () => {
+  it("messages-tuple: a node's message deltas as [chunk, metadata]; messages: the text so far", async () => {
+    const client = server.client()
+    const tuples: Array<any> = await collect(client.runs.stream(null, "talk", { input: {}, streamMode: "messages-tuple" }))
+    const parts = tuples.filter((e) => e.event === "messages")
+    expect(parts.map((e) => e.data[0].content)).toEqual(["Hel", "lo"])
+    expect(parts[0].data[0]).toMatchObject({ type: "AIMessageChunk", id: "m1" })
+    expect(parts[0].data[1]).toMatchObject({ langgraph_node: "say" })
+    const messages: Array<any> = await collect(client.runs.stream(null, "talk", { input: {}, streamMode: "messages" }))
+    expect(messages.filter((e) => e.event === "messages/metadata")).toHaveLength(1)
+    expect(messages.filter((e) => e.event === "messages/partial").map((e) => e.data[0].content)).toEqual(["Hel", "Hello"])
   })
 })
 

@@ -54,3 +54,66 @@ describe("API and worker processes apart", () => {
     expect(((await client.threads.getState(t.thread_id)).values as any).count).toBeLessThan(100_000)
   })
 })
+
+describe("an executor that dies", () => {
+  it("its run is taken over when its lease runs out; what it committed is not repeated", async () => {
+    const { Effect } = await import("effect")
+    const SqlClient = await import("@effect/sql/SqlClient")
+    const { SqliteSnapshots } = await import("effect-stategraph")
+    const api = await start([slow], { executors: 0 })
+    try {
+      const client = api.client()
+      const t = await client.threads.create({ graphId: "slow" })
+      const run = await client.runs.create(t.thread_id, "slow", { input: { until: 3, delayMillis: 1, label: "once" } })
+      // a worker claimed it, started it, committed the whole run, and died before recording its end
+      await api.run(Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`UPDATE stategraph_server_runs SET status = 'running', worker = 'dead', lease_until = ${Date.now() - 1} WHERE run_id = ${run.run_id}`
+        yield* sql`INSERT INTO stategraph_server_events (run_id, event, data, created_at) VALUES (${run.run_id}, 'metadata', '{}', ${Date.now()})`
+      }))
+      await Effect.runPromise(
+        slow.invoke({ until: 3, delayMillis: 1, label: "once" }, { threadId: t.thread_id }).pipe(
+          Effect.provide(SqliteSnapshots.layer({ filename: api.filename }))
+        )
+      )
+      const rescuer = await start([slow], { filename: api.filename, executors: 1, runLeaseMillis: 500 })
+      try {
+        const result = await client.runs.join(t.thread_id, run.run_id)
+        expect(result).toMatchObject({ count: 3, label: "once" })
+        expect((await client.runs.get(t.thread_id, run.run_id)).status).toBe("success")
+        const events: Array<any> = await collect(client.runs.joinStream(t.thread_id, run.run_id))
+        expect(events.filter((e) => e.event === "metadata").map((e) => e.data.attempt)).toEqual([undefined, 2])
+      } finally {
+        await rescuer.close()
+      }
+    } finally {
+      await api.close()
+    }
+  })
+})
+
+describe("workers serving different graphs", () => {
+  it("a worker claims only runs of the graphs it serves; the others wait for a worker that has them", async () => {
+    const api = await start([chain, slow], { executors: 0 })
+    const onlyChain = await start([chain], { filename: api.filename, executors: 1 })
+    try {
+      const client = api.client()
+      const s = await client.threads.create({ graphId: "slow" })
+      const slowRun = await client.runs.create(s.thread_id, "slow", { input: { until: 2, delayMillis: 1, label: "s" } })
+      const c = await client.threads.create({ graphId: "chain" })
+      expect(await client.runs.wait(c.thread_id, "chain", { input: { topic: "c" } })).toMatchObject({ steps: ["a", "b", "c"] })
+      // the chain worker executed the later chain run, and left the slow one
+      expect((await client.runs.get(s.thread_id, slowRun.run_id)).status).toBe("pending")
+      const onlySlow = await start([slow], { filename: api.filename, executors: 1 })
+      try {
+        expect(await client.runs.join(s.thread_id, slowRun.run_id)).toMatchObject({ count: 2, label: "s" })
+        expect((await client.runs.get(s.thread_id, slowRun.run_id)).status).toBe("success")
+      } finally {
+        await onlySlow.close()
+      }
+    } finally {
+      await onlyChain.close()
+      await api.close()
+    }
+  })
+})

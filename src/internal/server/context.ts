@@ -8,7 +8,6 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import type { WorkflowSnapshotEncoded } from "../../Snapshot.js"
 import type { Backend } from "../../Snapshots.js"
@@ -43,8 +42,8 @@ export interface Shared {
   readonly startedAt: number
   readonly workerId: string
   readonly options: Resolved
-  /** something happened (an event, a run changed): waiting streams look again */
-  readonly ticks: PubSub.PubSub<void>
+  /** who waits for news of a run in this process (streams, waits): woken when it has some */
+  readonly waiters: Map<string, Set<() => void>>
   /** a run was queued: a local executor looks for work */
   readonly wakeups: Queue.Queue<void>
   /** stop signals of the runs this process executes */
@@ -91,8 +90,41 @@ export const authorize = (p: Principal, permission: Permission, graphId?: string
     })
   )
 
-/** Tells waiting streams and local executors to look again. @internal */
-export const tick = (ctx: Shared) => Effect.zipRight(PubSub.publish(ctx.ticks, undefined), Queue.offer(ctx.wakeups, undefined))
+/** Tells this process's executors to look for work. @internal */
+export const wake = (ctx: Shared) => Queue.offer(ctx.wakeups, undefined)
+
+/** Wakes who waits for news of these runs here (other processes see it when they poll). @internal */
+export const notify = (ctx: Shared, runIds: ReadonlyArray<string>) =>
+  Effect.sync(() => {
+    for (const id of runIds) {
+      const set = ctx.waiters.get(id)
+      if (set === undefined) continue
+      ctx.waiters.delete(id)
+      for (const f of set) f()
+    }
+  })
+
+/**
+ * Waits for news of a run: from this process at once, from others within `pollMillis` (a run
+ * this process executes is only looked at again after ten times that: its news come in-process).
+ *
+ * @internal
+ */
+export const waitForRun = (ctx: Shared, runId: string, local = false): Effect.Effect<void> =>
+  Effect.raceFirst(
+    Effect.async<void>((resume) => {
+      const f = () => resume(Effect.void)
+      let set = ctx.waiters.get(runId)
+      if (set === undefined) ctx.waiters.set(runId, set = new Set())
+      set.add(f)
+      return Effect.sync(() => {
+        const current = ctx.waiters.get(runId)
+        current?.delete(f)
+        if (current !== undefined && current.size === 0) ctx.waiters.delete(runId)
+      })
+    }),
+    Effect.sleep(local ? ctx.options.pollMillis * 10 : ctx.options.pollMillis)
+  )
 
 /** An engine or store error as the HTTP error it means. @internal */
 export const fromEngine = (e: unknown): NotFound | Conflict | Unprocessable | Unavailable => {

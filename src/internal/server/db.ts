@@ -170,16 +170,17 @@ export const make = (sql: SqlClient.SqlClient) => {
       sql<RunRow>`SELECT * FROM stategraph_server_runs WHERE thread_id = ${threadId}
         AND status IN ('pending', 'running') ORDER BY seq`.withoutTransform,
     /**
-     * Claims the oldest pending run whose thread has no run in progress and no older pending
-     * run: one executor (of any process) wins it.
+     * Claims the oldest pending run of one of `graphs` whose thread has no run in progress and no
+     * older pending run: one executor (of any process) wins it. Runs of graphs this process does
+     * not serve are left to the processes that do.
      */
-    claimNext: (worker: string, now: number, leaseMillis: number): E<RunRow | undefined> =>
+    claimNext: (worker: string, now: number, leaseMillis: number, graphs: ReadonlyArray<string>): E<RunRow | undefined> =>
       Effect.map(
         sql<RunRow>`UPDATE stategraph_server_runs SET status = 'running', worker = ${worker},
             lease_until = ${now + leaseMillis}, updated_at = ${now}
           WHERE run_id = (
             SELECT r.run_id FROM stategraph_server_runs r
-            WHERE r.status = 'pending'
+            WHERE r.status = 'pending' AND r.assistant_id IN ${sql.in(graphs)}
               AND NOT EXISTS (SELECT 1 FROM stategraph_server_runs x
                 WHERE x.thread_id = r.thread_id AND x.status = 'running')
               AND NOT EXISTS (SELECT 1 FROM stategraph_server_runs y

@@ -14,7 +14,7 @@ import * as Stream from "effect/Stream"
 import type * as Interrupt from "../../Interrupt.js"
 import type { WorkflowSnapshotEncoded } from "../../Snapshot.js"
 import { type AnyCompiled, makeCompiled } from "../../StateGraph.js"
-import { loadCheckpoint, type Shared, tick } from "./context.js"
+import { loadCheckpoint, notify, type Shared, wake } from "./context.js"
 import { deleteThreadRow, type RunRow } from "./db.js"
 import { decodeAnswers, decodeCommand, decodeUpdate } from "./input.js"
 import { resultOf, type RunKwargs } from "./runs.js"
@@ -43,8 +43,12 @@ const encodeValues = (graph: AnyCompiled, values: Record<string, unknown>, updat
   return out
 }
 
-/** A stream part as SSE events (name, data): LangGraph's shapes where it has one. */
-const toEvents = (graph: AnyCompiled, modes: ReadonlyArray<string>, part: any): ReadonlyArray<readonly [string, unknown]> => {
+/**
+ * A stream part as SSE events (name, data): LangGraph's shapes where it has one. `messages`
+ * parts become `messages` events `[chunk, metadata]` (mode `messages-tuple`) and/or
+ * `messages/metadata` + `messages/partial` with the text so far (mode `messages`).
+ */
+const toEvents = (graph: AnyCompiled, modes: ReadonlyArray<string>, texts: Map<string, string>) => (part: any): ReadonlyArray<readonly [string, unknown]> => {
   switch (part.mode) {
     case "values":
       return [["values", encodeValues(graph, part.values, false)]]
@@ -55,8 +59,17 @@ const toEvents = (graph: AnyCompiled, modes: ReadonlyArray<string>, part: any): 
     case "events":
       return [["events", { event: part.event._tag, data: part.event }]]
     case "messages": {
-      const name = modes.includes("messages-tuple") ? "messages-tuple" : "messages"
-      return [[name, [{ type: "AIMessageChunk", id: part.messageId, content: part.delta }, { langgraph_node: part.node, task_id: part.taskId }]]]
+      const metadata = { langgraph_node: part.node, task_id: part.taskId }
+      const out: Array<readonly [string, unknown]> = []
+      if (modes.includes("messages-tuple")) out.push(["messages", [{ type: "AIMessageChunk", id: part.messageId, content: part.delta }, metadata]])
+      if (modes.includes("messages")) {
+        const before = texts.get(part.messageId)
+        if (before === undefined) out.push(["messages/metadata", { [part.messageId]: { metadata } }])
+        const text = (before ?? "") + part.delta
+        texts.set(part.messageId, text)
+        out.push(["messages/partial", [{ type: "ai", id: part.messageId, content: text }]])
+      }
+      return out
     }
     default:
       return []
@@ -113,7 +126,7 @@ export const execute = (ctx: Shared, row: RunRow): Effect.Effect<void> =>
     const emit = (events: ReadonlyArray<readonly [string, unknown]>) =>
       events.length === 0 ? Effect.void : Effect.zipRight(
         db.appendEvents(events.map(([event, data]) => ({ run_id: runId, event, data: JSON.stringify(data ?? null), created_at: Date.now() }))),
-        tick(ctx)
+        notify(ctx, [runId])
       )
     const stop = yield* Deferred.make<string>()
     ctx.stops.set(runId, stop)
@@ -131,12 +144,20 @@ export const execute = (ctx: Shared, row: RunRow): Effect.Effect<void> =>
     const outcome = yield* Effect.gen(function*() {
       if (graph0 === undefined) return { status: "error", events: [["error", { error: "GraphNotFound", message: `graph "${row.assistant_id}" is not registered in this process` }]], result: {} } as const
       const graph = withBreakpoints(graph0, kwargs)
-      yield* emit([["metadata", { run_id: runId, thread_id: threadId, attempt: 1 }]])
-      if (kwargs.rollback !== undefined && kwargs.rollback.to === null) yield* ctx.store.deleteThread(threadId)
+      const events = toEvents(graph, kwargs.stream_mode, new Map())
+      // a run taken over from an executor that died has events already
+      const started = (yield* db.eventsAfter(runId, 0, 1)).length > 0
+      yield* emit([["metadata", { run_id: runId, thread_id: threadId, attempt: started ? 2 : 1 }]])
+      if (!started && kwargs.rollback !== undefined && kwargs.rollback.to === null) yield* ctx.store.deleteThread(threadId)
       const head = yield* loadCheckpoint(ctx, threadId)
-      yield* db.setBase(runId, head?.checkpointId ?? null)
-      const checkpointId = kwargs.checkpoint_id ?? kwargs.rollback?.to ?? undefined
-      const run = Stream.runForEach(partsOf(graph, kwargs, threadId, head, checkpointId), (part) => emit(toEvents(graph, kwargs.stream_mode, part)))
+      if (!started) yield* db.setBase(runId, head?.checkpointId ?? null)
+      // what the dead executor committed stays: its input is not sent again, the thread is continued
+      const continued = started && head !== undefined && head.checkpointId !== row.base_checkpoint
+      const asked: RunKwargs = continued ? { stream_mode: kwargs.stream_mode, stateless: kwargs.stateless, on_completion: kwargs.on_completion } : kwargs
+      const checkpointId = continued ? undefined : kwargs.checkpoint_id ?? kwargs.rollback?.to ?? undefined
+      const run = continued && head.status !== "running" && head.status !== "pending"
+        ? (head.status === "paused" ? Effect.fail({ _tag: "GraphInterrupted" }) : head.status === "failed" ? Effect.fail({ _tag: "RunFailed", message: head.error ?? "failed" }) : Effect.void)
+        : Stream.runForEach(partsOf(graph, asked, threadId, head, checkpointId), (part) => emit(events(part)))
       const ended = yield* Effect.raceFirst(
         Effect.map(Effect.either(run), (r) => ({ _tag: "Ran", result: r }) as const),
         Effect.map(Deferred.await(stop), (action) => ({ _tag: "Stopped", action }) as const)
@@ -179,7 +200,8 @@ export const execute = (ctx: Shared, row: RunRow): Effect.Effect<void> =>
       yield* ctx.store.deleteThread(threadId)
       yield* deleteThreadRow(db, threadId)
     }
-    yield* tick(ctx)
+    yield* notify(ctx, [runId])
+    yield* wake(ctx)
   }).pipe(
     Effect.provide(ctx.services),
     Effect.catchAllCause((cause) => Effect.logError("effect-stategraph server: a run's bookkeeping failed", cause)),
@@ -197,6 +219,8 @@ export const loop = (ctx: Shared) =>
     const scope = yield* Effect.scope
     const slots = yield* Effect.makeSemaphore(ctx.options.executors)
     let lastReclaim = 0
+    const graphs = [...ctx.graphs.keys()]
+    if (graphs.length === 0) return yield* Effect.never
     while (true) {
       yield* slots.take(1)
       const now = Date.now()
@@ -204,7 +228,7 @@ export const loop = (ctx: Shared) =>
         lastReclaim = now
         yield* Effect.ignore(ctx.db.reclaimExpired(now))
       }
-      const row = yield* Effect.orElseSucceed(ctx.db.claimNext(ctx.workerId, now, ctx.options.runLeaseMillis), () => undefined)
+      const row = yield* Effect.orElseSucceed(ctx.db.claimNext(ctx.workerId, now, ctx.options.runLeaseMillis, graphs), () => undefined)
       if (row === undefined) {
         yield* slots.release(1)
         yield* Effect.raceFirst(Queue.take(ctx.wakeups), Effect.sleep(ctx.options.pollMillis))

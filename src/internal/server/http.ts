@@ -3,7 +3,6 @@
  * authentication middleware, the request limits, the handlers, OpenAPI and the docs page, on
  * `@effect/platform-node`'s HTTP server.
  */
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiScalar from "@effect/platform/HttpApiScalar"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
@@ -16,7 +15,6 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import { createServer } from "node:http"
@@ -79,7 +77,7 @@ export const contextLayer = (config: Config) =>
         startedAt: Date.now(),
         workerId: randomUUID(),
         options,
-        ticks: yield* PubSub.sliding<void>(1),
+        waiters: new Map(),
         wakeups: yield* Queue.sliding<void>(1),
         stops: new Map()
       }
@@ -164,7 +162,15 @@ export const layer = (config: Config) => {
     Layer.provide(config.cors === false || config.cors === undefined ? Layer.empty : HttpApiBuilder.middlewareCors(config.cors)),
     Layer.provide(apiLayer(config))
   )
-  return Layer.provideMerge(served, NodeHttpServer.layer(createServer, { port: config.port ?? 2024, ...(config.host !== undefined ? { host: config.host } : {}) }))
+  // @effect/platform-node is an optional peer: loaded when a server starts, so importing the
+  // package without it installed works
+  const listener = Layer.unwrapEffect(
+    Effect.map(
+      Effect.promise(() => import("@effect/platform-node/NodeHttpServer")),
+      (NodeHttpServer) => NodeHttpServer.layer(createServer, { port: config.port ?? 2024, ...(config.host !== undefined ? { host: config.host } : {}) })
+    )
+  )
+  return Layer.provideMerge(served, listener)
     .pipe(Layer.provide(contextLayer(config))) as Layer.Layer<
       HttpServer.HttpServer,
       unknown,

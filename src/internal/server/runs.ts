@@ -7,11 +7,10 @@
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as PubSub from "effect/PubSub"
 import { randomUUID } from "node:crypto"
 import type { WorkflowSnapshotEncoded } from "../../Snapshot.js"
 import type { Principal } from "./api.js"
-import { authorize, graphOf, loadCheckpoint, type Shared, sqlOr503, tick, unavailable } from "./context.js"
+import { authorize, graphOf, loadCheckpoint, notify, type Shared, sqlOr503, unavailable, waitForRun, wake } from "./context.js"
 import { endEvent, type RunRow } from "./db.js"
 import { Conflict, NotFound, Unprocessable } from "./errors.js"
 import { decodeAnswers, decodeCommand, decodeUpdate } from "./input.js"
@@ -161,7 +160,8 @@ export const createRun = (ctx: Shared, principal: Principal, threadId: string | 
       return yield* new Conflict({ detail: `thread "${tid}" is busy with a run (multitask_strategy "reject")` })
     }
     yield* signalStops(ctx, inserted.value.cancelled, strategy)
-    yield* tick(ctx)
+    yield* notify(ctx, inserted.value.cancelled)
+    yield* wake(ctx)
     return inserted.value as RunRow
   })
 
@@ -185,19 +185,18 @@ export const cancelRun = (ctx: Shared, row: RunRow, action: "interrupt" | "rollb
     if (terminal(row.status)) return yield* new Conflict({ detail: `run "${row.run_id}" has ended (${row.status})` })
     yield* sqlOr503("cancel", ctx.db.requestCancel(row.run_id, action, Date.now()))
     yield* signalStops(ctx, [row.run_id], action)
-    yield* tick(ctx)
+    yield* notify(ctx, [row.run_id])
   })
 
 /** Waits until the run has ended (or is gone); returns its row (undefined: deleted by a rollback). @internal */
 export const awaitRun = (ctx: Shared, runId: string) =>
-  Effect.scoped(Effect.gen(function*() {
-    const sub = yield* PubSub.subscribe(ctx.ticks)
+  Effect.gen(function*() {
     while (true) {
       const row = yield* sqlOr503("run", ctx.db.getRun(runId))
       if (row === undefined || terminal(row.status)) return row
-      yield* Effect.raceFirst(sub.take, Effect.sleep(ctx.options.pollMillis))
+      yield* waitForRun(ctx, runId, row.worker === ctx.workerId)
     }
-  }))
+  })
 
 /**
  * The result of an ended run, as `runs.wait` and `runs.join` return it: the thread's values (with

@@ -7,9 +7,8 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as PubSub from "effect/PubSub"
 import * as Stream from "effect/Stream"
-import type { Shared } from "./context.js"
+import { type Shared, waitForRun } from "./context.js"
 import { END_EVENT } from "./executor.js"
 import { terminal } from "./runs.js"
 
@@ -22,8 +21,7 @@ const frame = (id: number, event: string, data: string) => encoder.encode(`id: $
 
 /** The run's events after `after`, as SSE frames, until the run's end. @internal */
 export const events = (ctx: Shared, runId: string, after: number): Stream.Stream<Uint8Array> =>
-  Stream.unwrapScoped(Effect.gen(function*() {
-    const sub = yield* PubSub.subscribe(ctx.ticks)
+  Stream.unwrap(Effect.gen(function*() {
     let last = after
     let done = false
     let sentAt = Date.now()
@@ -59,7 +57,7 @@ export const events = (ctx: Shared, runId: string, after: number): Stream.Stream
           sentAt = Date.now()
           return Chunk.of(heartbeat)
         }
-        yield* Effect.raceFirst(sub.take, Effect.sleep(ctx.options.pollMillis))
+        yield* waitForRun(ctx, runId, run.worker === ctx.workerId)
       }
       return yield* Effect.fail(Option.none())
     })
