@@ -118,11 +118,19 @@ const measuredWith = (
   load: (...args) => timed("load", store.load(...args))
 })
 
-/** Latency into the registry's hooks directly. */
-const direct = <A, E>(operation: string, effect: Effect.Effect<A, E>) => {
-  const hook = hookOf(storeLatencyKey, ["operation", operation])
-  return timedVia((ms) => hook.update(ms), effect)
+/** The latency hook of each store operation, and its recorder. */
+const recorders: Record<string, (ms: number) => void> = Object.create(null)
+const recorderOf = (operation: string) => {
+  let record = recorders[operation]
+  if (record === undefined) {
+    const hook = hookOf(storeLatencyKey, ["operation", operation])
+    record = recorders[operation] = (ms) => hook.update(ms)
+  }
+  return record
 }
+
+/** Latency into the registry's hooks directly. */
+const direct = <A, E>(operation: string, effect: Effect.Effect<A, E>) => timedVia(recorderOf(operation), effect)
 
 /** Latency through `Metric.update`, which adds the fiber's metric labels. */
 const labeledTimed = <A, E>(operation: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
