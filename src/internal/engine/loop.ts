@@ -34,7 +34,7 @@ import {
   selectTasks,
   stepRecords
 } from "./step.js"
-import { countStep, makeTally, record, type Tally, tracing } from "./telemetry.js"
+import { countStep, makeTally, record, spanAttributes, type Tally, tracing } from "./telemetry.js"
 
 /** What the cycle's parts share for one run. */
 interface Ctx {
@@ -180,13 +180,8 @@ function* oneStep(ctx: Ctx, s: Cycle): Gen<RunOutcome | undefined> {
   return { _tag: "Stopped", checkpoint: next } as const
 }
 
-const stepAttributes = (ctx: Ctx, cp: Checkpoint, node?: { readonly node: string; readonly id: string }) => ({
-  "stategraph.graph": ctx.run.compiled.id,
-  "stategraph.thread": ctx.run.threadId ?? "",
-  "stategraph.checkpoint": cp.checkpointId,
-  "stategraph.step": cp.step,
-  ...(node !== undefined ? { "stategraph.node": node.node, "stategraph.task": node.id } : {})
-})
+const stepAttributes = (ctx: Ctx, cp: Checkpoint, node?: { readonly node: string; readonly id: string }) =>
+  spanAttributes(ctx.run.compiled.id, ctx.run.threadId, cp, node)
 
 const emitEvent = (ctx: Ctx, event: RunEvent) =>
   ctx.events ? ctx.run.config.emit!({ mode: "events", event }) : Effect.void

@@ -18,6 +18,20 @@ const defaultTracer = Effect.runSync(Effect.tracer)
 /** Whether the running fiber has an app tracer: step and task spans are made only then. */
 export const tracing: Effect.Effect<boolean> = Effect.map(Effect.tracer, (t) => t !== defaultTracer)
 
+/** The attributes of a step's span, and of a task's (with its node). @internal */
+export const spanAttributes = (
+  graph: string,
+  thread: string | undefined,
+  cp: { readonly checkpointId: string; readonly step: number },
+  node?: { readonly node: string; readonly id: string }
+) => ({
+  "stategraph.graph": graph,
+  "stategraph.thread": thread ?? "",
+  "stategraph.checkpoint": cp.checkpointId,
+  "stategraph.step": cp.step,
+  ...(node !== undefined ? { "stategraph.node": node.node, "stategraph.task": node.id } : {})
+})
+
 /**
  * The span of a public operation (`StateGraph.invoke`, …), made when the app installed a tracer:
  * with Effect's own tracer nobody reads it, and a span cost ~5–20 µs here, a tenth of an
