@@ -25,7 +25,7 @@ import { toPending } from "./internal/engine/answers.js"
 import { decodeCheckpoint, loadCheckpoint } from "./internal/engine/codec.js"
 import { execute, updateState } from "./internal/engine/execute.js"
 import type { Checkpoint, NodeState, RunConfig, RunEvent as EngineEvent, RunOutcome, RunRequest } from "./internal/engine/model.js"
-import { measuredStore } from "./internal/engine/telemetry.js"
+import { measuredStore, operationSpan } from "./internal/engine/telemetry.js"
 import { withoutStack } from "./internal/pause.js"
 import type { Send } from "./Send.js"
 import { Snapshots } from "./Snapshots.js"
@@ -837,12 +837,7 @@ const withStore = <A, E, R>(
 export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
   /** A span per public operation, named after it, with the graph and the thread. */
   const span = (operation: string, threadId: string | undefined) =>
-    Effect.withSpan(`StateGraph.${operation}`, {
-      kind: "internal",
-      // the call site would be this module's, not the app's; capturing it cost ~60 µs a call
-      captureStackTrace: false,
-      attributes: { "stategraph.graph": compiled.id, "stategraph.thread": threadId ?? "" }
-    })
+    operationSpan(`StateGraph.${operation}`, { "stategraph.graph": compiled.id, "stategraph.thread": threadId ?? "" })
   const run = (request: RunRequest, options: RunOptions | undefined, extra: Partial<RunConfig>) =>
     withStore(options?.threadId, (store) =>
       Effect.flatMap(

@@ -20,6 +20,29 @@ describe("StateGraph engine", () => {
       expect(out.log).toEqual(["a", "b", "c"])
     }))
 
+  it.effect("an append channel's value a node or a stream part holds does not grow with later steps", () =>
+    Effect.gen(function*() {
+      const seen: Array<ReadonlyArray<string>> = []
+      const graph = yield* StateGraph.make({ id: "append-held", state: { log: Channel.append(Schema.String) } }).pipe(
+        StateGraph.addNode("a", (s) => Effect.sync(() => (seen.push(s.log), { log: ["a"] }))),
+        StateGraph.addNode("b", (s) => Effect.sync(() => (seen.push(s.log), { log: ["b"] }))),
+        StateGraph.addNode("c", (s) => Effect.sync(() => (seen.push(s.log), { log: s.log }))),
+        StateGraph.addEdge(StateGraph.START, "a"),
+        StateGraph.addEdge("a", "b"),
+        StateGraph.addEdge("b", "c"),
+        StateGraph.compile()
+      )
+      const out = yield* graph.invoke({ log: ["in"] }, { threadId: "held" })
+      expect(out.log).toEqual(["in", "a", "b", "in", "a", "b"])
+      expect(seen).toEqual([["in"], ["in", "a"], ["in", "a", "b"]])
+      const parts = yield* Stream.runCollect(graph.stream({ log: ["x"] }, { mode: "values" }))
+      expect([...parts].map((p) => (p as { values: { log: ReadonlyArray<string> } }).values.log.length)).toEqual([2, 3, 6])
+      // the thread reads back as it ran, and a second run continues it
+      const again = yield* graph.invoke({ log: ["more"] }, { threadId: "held" })
+      expect(again.log.length).toBe(2 * (6 + 1 + 2))
+      expect(out.log).toEqual(["in", "a", "b", "in", "a", "b"])
+    }).pipe(provide))
+
   it.effect("branches on a condition", () =>
     Effect.gen(function*() {
       const graph = yield* StateGraph.make({

@@ -95,29 +95,36 @@ export const toEncoded = (
   compiled: Compiled,
   threadId: string,
   cp: Checkpoint
-): WorkflowSnapshotEncoded => ({
-  executionId: cp.executionId,
-  workflowId: compiled.id,
-  workflowVersion: compiled.version,
-  threadId,
-  checkpointId: cp.checkpointId,
-  parentCheckpointId: cp.parentCheckpointId,
-  step: cp.step,
-  status: cp.status,
-  createdAt: cp.createdAt,
-  channels: {},
-  versions: cp.versions,
-  tasks: cp.tasks,
-  joins: cp.joins,
-  nodeStates: cp.nodeStates,
-  interrupts: cp.interrupts,
-  pendingWrites: [],
-  ...(cp.initialInput !== undefined ? { initialInput: cp.initialInput } : {}),
-  ...(cp.pauseReason !== undefined ? { pauseReason: cp.pauseReason } : {}),
-  ...(cp.wakeAt !== undefined ? { wakeAt: cp.wakeAt } : {}),
-  ...(cp.error !== undefined ? { error: cp.error } : {}),
-  metadata: cp.metadata
-})
+): WorkflowSnapshotEncoded => {
+  // assigned in order rather than spread conditionally (which builds the object key by key);
+  // the optional fields sit before `metadata`, as they always did
+  const out: Omit<{ -readonly [K in keyof WorkflowSnapshotEncoded]: WorkflowSnapshotEncoded[K] }, "metadata"> & {
+    metadata?: WorkflowSnapshotEncoded["metadata"]
+  } = {
+    executionId: cp.executionId,
+    workflowId: compiled.id,
+    workflowVersion: compiled.version,
+    threadId,
+    checkpointId: cp.checkpointId,
+    parentCheckpointId: cp.parentCheckpointId,
+    step: cp.step,
+    status: cp.status,
+    createdAt: cp.createdAt,
+    channels: {},
+    versions: cp.versions,
+    tasks: cp.tasks,
+    joins: cp.joins,
+    nodeStates: cp.nodeStates,
+    interrupts: cp.interrupts,
+    pendingWrites: []
+  }
+  if (cp.initialInput !== undefined) out.initialInput = cp.initialInput
+  if (cp.pauseReason !== undefined) out.pauseReason = cp.pauseReason
+  if (cp.wakeAt !== undefined) out.wakeAt = cp.wakeAt
+  if (cp.error !== undefined) out.error = cp.error
+  out.metadata = cp.metadata
+  return out as WorkflowSnapshotEncoded
+}
 
 /** The channel writes of a step: appended items for append channels (unless `full`), else whole values. @internal */
 export const channelWrites = (applied: algo.Applied, full: boolean): ReadonlyArray<ChannelWrite> => {

@@ -108,18 +108,19 @@ export const makeCommitter = (run: Run, head: string | null): Committer => {
     if (snapshot.parentCheckpointId !== expectedHead) snapshot = { ...snapshot, parentCheckpointId: expectedHead }
     return { threadId, runId: run.runId, expectedHead, snapshot, writes, release }
   }
+  const events = config.emit !== undefined && run.modes.has("events")
   /** commits now, waiting for queued commits first; the run's last write gives the claim back */
-  const commitNow = (next: Checkpoint, writes: ReadonlyArray<ChannelWrite>) =>
-    Effect.suspend(() => {
+  const commitNow = (next: Checkpoint, writes: ReadonlyArray<ChannelWrite>) => {
+    const write = Effect.suspend(() => {
       const last = next.tasks.length === 0 && !policy.keepClaim
-      return stored.pipe(
-        Effect.zipRight(Effect.suspend(() => store.commit(request(next, writes, last)))),
-        Effect.zipRight(Effect.sync(() => {
-          if (last) run.released = true
-        })),
-        Effect.zipRight(saved(next))
-      )
+      return Effect.map(store.commit(request(next, writes, last)), () => {
+        if (last) run.released = true
+        expectedHead = next.checkpointId
+      })
     })
+    const told = events ? Effect.zipRight(write, saved(next)) : write
+    return background === undefined ? told : Effect.zipRight(stored, told)
+  }
   const flush = (at: Checkpoint): Effect.Effect<void, unknown> =>
     Effect.zipRight(
       stored,

@@ -34,7 +34,7 @@ import {
   selectTasks,
   stepRecords
 } from "./step.js"
-import { countStep, makeTally, record, type Tally, tracing } from "./telemetry.js"
+import { countStep, makeTally, record, spanAttributes, type Tally, tracing } from "./telemetry.js"
 
 /** What the cycle's parts share for one run. */
 interface Ctx {
@@ -110,9 +110,15 @@ export const loop = (
           if (ended !== undefined) return ended
         }
       })
-      const body = Effect.provideService(Effect.ensuring(steps, record(ctx.tally)), CurrentTask, holder)
-      // the observer is the caller's, for this run: child graphs run by its nodes do not report to it
-      return observer === undefined ? body : Effect.provideService(body, EngineObserver, undefined)
+      const counted = Effect.ensuring(steps, record(ctx.tally))
+      // one context change for the run (each costs a FiberRef swap of ~15 operations): the task
+      // holder and — the observer is the caller's, for this run — no observer for child graphs
+      return observer === undefined
+        ? Effect.provideService(counted, CurrentTask, holder)
+        : Effect.mapInputContext(
+          counted as Effect.Effect<RunOutcome, unknown, never>,
+          (c: Context.Context<never>) => Context.add(Context.add(c, CurrentTask, holder), EngineObserver, undefined)
+        )
     }))
 }
 
@@ -174,13 +180,8 @@ function* oneStep(ctx: Ctx, s: Cycle): Gen<RunOutcome | undefined> {
   return { _tag: "Stopped", checkpoint: next } as const
 }
 
-const stepAttributes = (ctx: Ctx, cp: Checkpoint, node?: { readonly node: string; readonly id: string }) => ({
-  "stategraph.graph": ctx.run.compiled.id,
-  "stategraph.thread": ctx.run.threadId ?? "",
-  "stategraph.checkpoint": cp.checkpointId,
-  "stategraph.step": cp.step,
-  ...(node !== undefined ? { "stategraph.node": node.node, "stategraph.task": node.id } : {})
-})
+const stepAttributes = (ctx: Ctx, cp: Checkpoint, node?: { readonly node: string; readonly id: string }) =>
+  spanAttributes(ctx.run.compiled.id, ctx.run.threadId, cp, node)
 
 const emitEvent = (ctx: Ctx, event: RunEvent) =>
   ctx.events ? ctx.run.config.emit!({ mode: "events", event }) : Effect.void
