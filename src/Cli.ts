@@ -22,11 +22,14 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import type * as ConfigModel from "./internal/cli/config.js"
 import { CliError, exitCodes } from "./internal/cli/errors.js"
+import { dev } from "./internal/cli/dev.js"
 import { graph } from "./internal/cli/graphs.js"
 import { init } from "./internal/cli/init.js"
 import { root } from "./internal/cli/root.js"
+import { serve } from "./internal/cli/serve.js"
 import { snapshots } from "./internal/cli/snapshots.js"
 import { threads } from "./internal/cli/threads.js"
+import { tokens } from "./internal/cli/tokens.js"
 import { worker } from "./internal/cli/worker.js"
 
 /**
@@ -60,8 +63,8 @@ export { CliError }
  * @category commands
  */
 export const command = root.pipe(
-  Command.withDescription("operate effect-stategraph threads: list, show, answer, fork, clean up, run workers"),
-  Command.withSubcommands([init, threads, snapshots, graph, worker])
+  Command.withDescription("operate effect-stategraph: threads (list, show, answer, fork, clean up), workers, the server and its tokens"),
+  Command.withSubcommands([init, dev, serve, worker, threads, snapshots, graph, tokens])
 )
 
 /**

@@ -175,12 +175,14 @@ describe("stategraph snapshots and graph", () => {
     expect((await cli("snapshots", "cleanup", "--older-than", "7d", "--status", "done")).code).toBe(2)
   })
 
-  it("graph list / mermaid; an unknown graph exits 3, an unavailable format 2", async () => {
+  it("graph list / mermaid; an unknown graph exits 3, a missing renderer 1", async () => {
     expect((await json("graph", "list")).map((g: { id: string }) => g.id)).toEqual(["cli-approval", "cli-two", "cli-crawl", "cli-stuck"])
     const drawing = await cli("graph", "mermaid", "cli-approval")
     expect(drawing.out).toBe(approval.toMermaid())
     expect((await cli("graph", "mermaid", "nope")).code).toBe(3)
-    expect((await cli("graph", "mermaid", "cli-approval", "--format", "svg")).code).toBe(2)
+    const svg = await cli("graph", "mermaid", "cli-approval", "--format", "svg")
+    expect(svg.code).toBe(1)
+    expect(JSON.stringify(svg.exit)).toContain("no offline Mermaid renderer is installed")
   })
 
   it("init scaffolds a project and refuses to overwrite it", async () => {
@@ -194,3 +196,51 @@ describe("stategraph snapshots and graph", () => {
   })
 })
 
+
+describe("stategraph tokens and serve", () => {
+  it("tokens create / list / revoke; bad permissions are a usage error, an unknown id exits 3", async () => {
+    expect((await cli("tokens", "create", "--permissions", "view,fly")).code).toBe(2)
+    expect((await cli("tokens", "create", "--permissions", "view", "--graphs", "nope")).code).toBe(2)
+    const created = await json("tokens", "create", "--permissions", "view,edit", "--graphs", "cli-approval", "--name", "inbox")
+    expect(created).toMatchObject({ name: "inbox", permissions: ["view", "edit"], graphs: ["cli-approval"], revokedAt: null })
+    expect(created.token).toMatch(/^sgt_/)
+    const listed = await json("tokens", "list")
+    expect(listed).toEqual([expect.objectContaining({ tokenId: created.tokenId, name: "inbox" })])
+    expect(JSON.stringify(listed)).not.toContain(created.token)
+    expect(await json("tokens", "revoke", created.tokenId)).toEqual({ tokenId: created.tokenId, revoked: true })
+    expect((await json("tokens", "list"))[0].revokedAt).not.toBeNull()
+    expect((await cli("tokens", "revoke", "nope")).code).toBe(3)
+  })
+
+  it("serve: listens, answers /ok, accepts a created token and refuses it (401) once revoked; stops when interrupted", async () => {
+    const created = await json("tokens", "create", "--permissions", "view")
+    const lines: Array<string> = []
+    const log = vi.spyOn(console, "log").mockImplementation((...xs: Array<unknown>) => void lines.push(xs.join(" ")))
+    const fiber = Effect.runFork(Cli.run(["node", "stategraph", "--config", config, "serve", "--port", "0", "--host", "127.0.0.1", "--json"]))
+    let started: { url: string; graphs: Array<string>; auth: boolean; activeTokens: number } | undefined
+    for (let i = 0; i < 400 && started === undefined; i++) {
+      const line = lines.find((l) => l.includes("\"url\""))
+      if (line !== undefined) started = JSON.parse(line)
+      else await new Promise((r) => setTimeout(r, 25))
+    }
+    expect(started).toMatchObject({ graphs: ["cli-approval", "cli-two", "cli-crawl", "cli-stuck"], auth: true, activeTokens: 1 })
+    const url = started!.url
+    expect(await (await fetch(`${url}/ok`)).json()).toEqual({ ok: true })
+    const search = (token?: string) =>
+      fetch(`${url}/assistants/search`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
+        body: "{}"
+      })
+    expect((await search()).status).toBe(401)
+    const ok = await search(created.token)
+    expect(ok.status).toBe(200)
+    expect(((await ok.json()) as Array<{ assistant_id: string }>).map((a: { assistant_id: string }) => a.assistant_id)).toContain("cli-approval")
+    log.mockRestore()
+    await json("tokens", "revoke", created.tokenId)
+    expect((await search(created.token)).status).toBe(401)
+    const exit = await Effect.runPromise(Fiber.interrupt(fiber))
+    expect(Cli.exitCode(exit)).toBe(0)
+    await expect(fetch(`${url}/ok`)).rejects.toThrow()
+  })
+})

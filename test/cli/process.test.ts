@@ -9,6 +9,7 @@ import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import { Effect, Layer } from "effect"
 import { Graphs, Orchestrator, Pipeline } from "effect-stategraph"
+import { Client } from "@langchain/langgraph-sdk"
 import { beforeEach, describe, expect, it } from "vitest"
 import { crawl } from "./graphs.js"
 
@@ -95,5 +96,34 @@ describe("the stategraph bin, as a process", () => {
     }
     expect(lines.at(-1)).toMatchObject({ message: "worker stopped", annotations: { completed: 5, failed: 0 } })
   })
-})
 
+  it("serve: answers /ok and the LangGraph SDK with a token made by `tokens create`, 401 once revoked, exits 0 on SIGTERM", async () => {
+    const created = await run(["--config", config, "tokens", "create", "--permissions", "view,edit", "--json"], dir)
+    expect(created.code).toBe(0)
+    const { token, tokenId } = JSON.parse(created.stdout)
+    const child = spawn(process.execPath, ["--import", tsx, bin, "--config", config, "serve", "--port", "0", "--host", "127.0.0.1"], {
+      cwd: dir,
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stdout = ""
+    child.stdout.on("data", (d) => (stdout += d))
+    for (let i = 0; i < 600 && !/listening on http:\/\/127\.0\.0\.1:\d+/.test(stdout); i++) await new Promise((r) => setTimeout(r, 50))
+    const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)![1]!
+    expect(stdout).toContain(`store:  ${db}`)
+    expect(await (await fetch(`${url}/ok`)).json()).toEqual({ ok: true })
+    const client = new Client({ apiUrl: url, apiKey: token, callerOptions: { maxRetries: 0 } })
+    expect((await client.assistants.search()).map((a) => a.assistant_id)).toEqual(["cli-crawl"])
+    const thread = await client.threads.create({ graphId: "cli-crawl" })
+    const done = await client.runs.wait(thread.thread_id, "cli-crawl", { input: { pages: ["x", "y"] } })
+    expect(done).toMatchObject({ fetched: ["x", "y"] })
+    expect((await run(["--config", config, "tokens", "revoke", tokenId], dir)).code).toBe(0)
+    const refused = await client.assistants.search().catch((e) => e)
+    expect(refused.status).toBe(401)
+    const code = await new Promise<number | null>((resolve) => {
+      child.on("close", (c) => resolve(c))
+      child.kill("SIGTERM")
+    })
+    expect(code).toBe(0)
+    expect(stdout).toContain("stategraph serve: stopped")
+  })
+})

@@ -1,7 +1,8 @@
 /**
  * The CLI's configuration: `stategraph.config.{js,mjs,ts,mts}` in the working directory (or the
- * file `--config` / STATEGRAPH_CONFIG names) default-exports `{ graphs, store }`; STATEGRAPH_DB
- * overrides the SQLite file.
+ * file `--config` / STATEGRAPH_CONFIG names) default-exports `{ graphs, store, server, layer }`;
+ * `--db` / STATEGRAPH_DB override the store (a SQLite file, or a `postgres://` URL), STATEGRAPH_PORT
+ * and STATEGRAPH_HOST the server's address.
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -20,8 +21,24 @@ export interface Config {
    * strings (resolved from the config file's folder; the export defaults to `graph`).
    */
   readonly graphs: ReadonlyArray<AnyCompiled | string>
-  /** The store: a SQLite file (default `.data/threads.db`, relative to the config file). */
-  readonly store?: { readonly sqlite?: string } | undefined
+  /**
+   * The store: a SQLite file (default `.data/threads.db`, relative to the config file), or a
+   * Postgres database (`postgres: "postgres://user@host/db"`, or `{ url, schema }` for the tables'
+   * schema, default `stategraph`). One of the two.
+   */
+  readonly store?: {
+    readonly sqlite?: string | undefined
+    readonly postgres?: string | { readonly url: string; readonly schema?: string | undefined } | undefined
+  } | undefined
+  /** `stategraph serve` / `dev`: the address, whether bearer tokens are required, how many runs at once. */
+  readonly server?: {
+    readonly port?: number | undefined
+    readonly host?: string | undefined
+    /** require bearer tokens (default true for `serve`; `dev` runs without unless `--auth`) */
+    readonly auth?: boolean | undefined
+    /** runs executed at once by a server process (default 4) */
+    readonly executors?: number | undefined
+  } | undefined
   /** The services the graphs' nodes need (a mailer, a model…), provided to every run the CLI starts. */
   readonly layer?: Layer.Layer<any, any, never> | undefined
 }
@@ -35,8 +52,30 @@ export interface Loaded {
    * fresh CLI process checks answers with them when the graph did not declare its kinds
    */
   readonly kinds: ReadonlyMap<string, ReadonlyArray<AnyKind>>
-  readonly sqlite: string
+  readonly store: Store
+  readonly server: NonNullable<Config["server"]>
   readonly layer: Layer.Layer<any, any, never> | undefined
+  /** The config file and the graph modules it names (what `stategraph dev` watches). */
+  readonly modules: ReadonlyArray<string>
+}
+
+/** Where threads are kept. */
+export type Store =
+  | { readonly _tag: "sqlite"; readonly filename: string }
+  | { readonly _tag: "postgres"; readonly url: string; readonly schema: string | undefined }
+
+const isPostgresUrl = (s: string) => /^postgres(ql)?:\/\//.test(s)
+
+/** The store for people: a SQLite path, or a Postgres URL without its password. */
+export const describeStore = (store: Store): string => {
+  if (store._tag === "sqlite") return store.filename
+  try {
+    const url = new URL(store.url)
+    if (url.password !== "") url.password = "***"
+    return `${url.href}${store.schema === undefined ? "" : ` (schema ${store.schema})`}`
+  } catch {
+    return "postgres (an unparsable URL)"
+  }
 }
 
 const names = ["stategraph.config.js", "stategraph.config.mjs", "stategraph.config.ts", "stategraph.config.mts"]
@@ -71,13 +110,21 @@ const importModule = (file: string) =>
   })
 
 /** A graph of the config, with the interrupt kinds its module exports. */
-const resolveGraph = (entry: AnyCompiled | string, dir: string) => {
-  if (isCompiled(entry)) return Effect.succeed({ graph: entry, kinds: [] as Array<AnyKind> })
+interface ResolvedGraph {
+  readonly graph: AnyCompiled
+  readonly kinds: ReadonlyArray<AnyKind>
+  /** the module file it was imported from */
+  readonly module: string | undefined
+}
+
+const resolveGraph = (entry: AnyCompiled | string, dir: string): Effect.Effect<ResolvedGraph, CliError> => {
+  if (isCompiled(entry)) return Effect.succeed({ graph: entry, kinds: [], module: undefined })
   const [modulePath, exportName = "graph"] = entry.split(":")
-  return Effect.flatMap(importModule(path.resolve(dir, modulePath!)), (mod) => {
+  const file = path.resolve(dir, modulePath!)
+  return Effect.flatMap(importModule(file), (mod) => {
     const value = (mod as Record<string, unknown>)[exportName]
     return isCompiled(value)
-      ? Effect.succeed({ graph: value, kinds: kindsOf(mod) })
+      ? Effect.succeed({ graph: value, kinds: kindsOf(mod), module: file })
       : Effect.fail(new CliError({ reason: "Failed", message: `${entry}: the export '${exportName}' is not a compiled graph` }))
   })
 }
@@ -101,11 +148,57 @@ export const load = (options: { readonly cwd: string; readonly file?: string | u
     const resolved = yield* Effect.forEach(config.graphs, (g) => resolveGraph(g, dir))
     const graphs = resolved.map((r) => r.graph)
     const kinds = new Map<string, ReadonlyArray<AnyKind>>([["", kindsOf(mod)], ...resolved.map((r) => [r.graph.id, r.kinds] as const)])
-    const db = options.db ?? process.env["STATEGRAPH_DB"] ?? config.store?.sqlite ?? ".data/threads.db"
     if (config.layer !== undefined && !Layer.isLayer(config.layer)) {
       return yield* new CliError({ reason: "Failed", message: `${file}: 'layer' must be an Effect Layer` })
     }
-    return { file, graphs, kinds, sqlite: path.resolve(options.db !== undefined ? options.cwd : dir, db), layer: config.layer } satisfies Loaded
+    const store = yield* storeOf(config, file, options.db !== undefined ? { value: options.db, base: options.cwd } : undefined, dir)
+    const server = yield* serverOf(config, file)
+    const modules = [...(file === undefined ? [] : [file]), ...resolved.flatMap((r) => (r.module === undefined ? [] : [r.module]))]
+    return { file, graphs, kinds, store, server, layer: config.layer, modules } satisfies Loaded
+  })
+
+/**
+ * The store: `--db`, else STATEGRAPH_DB (a SQLite file or a `postgres://` URL), else the config's
+ * `store`, else `.data/threads.db`. Relative SQLite paths are the config folder's (`--db`'s: the
+ * working directory's).
+ */
+const storeOf = (config: Config, file: string | undefined, flag: { readonly value: string; readonly base: string } | undefined, dir: string) =>
+  Effect.gen(function*() {
+    const override = flag ?? (process.env["STATEGRAPH_DB"] ? { value: process.env["STATEGRAPH_DB"], base: dir } : undefined)
+    const pgSchema = typeof config.store?.postgres === "object" ? config.store.postgres.schema : undefined
+    if (override !== undefined) {
+      return isPostgresUrl(override.value)
+        ? { _tag: "postgres", url: override.value, schema: pgSchema } as const
+        : { _tag: "sqlite", filename: path.resolve(override.base, override.value) } as const
+    }
+    const { postgres, sqlite } = config.store ?? {}
+    if (postgres !== undefined && sqlite !== undefined) {
+      return yield* new CliError({ reason: "Failed", message: `${file}: 'store' names both sqlite and postgres; keep one` })
+    }
+    if (postgres !== undefined) {
+      const url = typeof postgres === "string" ? postgres : postgres.url
+      if (typeof url !== "string" || !isPostgresUrl(url)) {
+        return yield* new CliError({ reason: "Failed", message: `${file}: 'store.postgres' must be a postgres:// URL (or { url, schema })` })
+      }
+      return { _tag: "postgres", url, schema: pgSchema } as const
+    }
+    return { _tag: "sqlite", filename: path.resolve(dir, sqlite ?? ".data/threads.db") } as const
+  })
+
+/** The config's server settings with STATEGRAPH_PORT / STATEGRAPH_HOST over them. */
+const serverOf = (config: Config, file: string | undefined) =>
+  Effect.gen(function*() {
+    const server = config.server ?? {}
+    const envPort = process.env["STATEGRAPH_PORT"]
+    const port = envPort !== undefined && envPort !== "" ? Number(envPort) : server.port
+    if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) {
+      return yield* new CliError({
+        reason: "Usage",
+        message: `${envPort !== undefined ? "STATEGRAPH_PORT" : `${file}: server.port`} must be a port number (0 picks a free one), not ${envPort ?? port}`
+      })
+    }
+    const host = process.env["STATEGRAPH_HOST"] || server.host
+    return { ...server, port, host }
   })
 
 /**

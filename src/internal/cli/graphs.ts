@@ -32,10 +32,12 @@ const mermaid = Command.make("mermaid", {
     const config = yield* loadConfig
     const graph = yield* Config.graphById(config, o.graph)
     if (o.format !== "mermaid") {
-      // rendering Mermaid needs a browser bundle or a network service: neither is shipped
+      // rendering Mermaid needs the mermaid bundle and a headless browser (@mermaid-js/mermaid-cli):
+      // neither ships with the package, and nothing is fetched from the network
       return yield* new CliError({
-        reason: "Usage",
-        message: `--format ${o.format}: no offline Mermaid renderer is available; print the Mermaid text and render it with mermaid-cli or on mermaid.live`
+        reason: "Failed",
+        message: `--format ${o.format}: no offline Mermaid renderer is installed (it needs @mermaid-js/mermaid-cli, which brings the mermaid bundle and a headless Chromium); ` +
+          `render the text instead: stategraph graph mermaid ${o.graph} > ${o.graph}.mmd && npx mmdc -i ${o.graph}.mmd -o ${o.graph}.${o.format}`
       })
     }
     yield* Console.log(graph.toMermaid())

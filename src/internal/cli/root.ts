@@ -16,7 +16,7 @@ export const root = Command.make("stategraph", {
     Options.optional
   ),
   db: Options.text("db").pipe(
-    Options.withDescription("the SQLite file (default: the config's store, STATEGRAPH_DB, or .data/threads.db)"),
+    Options.withDescription("the store: a SQLite file or a postgres:// URL (default: STATEGRAPH_DB, the config's store, or .data/threads.db)"),
     Options.optional
   )
 })
@@ -28,11 +28,13 @@ export const jsonOption = Options.boolean("json").pipe(Options.withDescription("
 export const loadConfig = Effect.flatMap(root, (r) =>
   Config.load({ cwd: process.cwd(), file: Option.getOrUndefined(r.config), db: Option.getOrUndefined(r.db) }))
 
-/** The store (snapshots and the queue) of the config's SQLite file. */
+/** The store (snapshots, the queue, and its SQL client) of the config: a SQLite file or a Postgres database. */
 export const storeLayer = (config: Config.Loaded) =>
-  Pipeline.layerSqlite({ filename: config.sqlite }).pipe(
-    Layer.mapError((e) => new CliError({ reason: "Failed", message: `cannot open ${config.sqlite}: ${e.message}` }))
-  )
+  (config.store._tag === "sqlite"
+    ? Pipeline.layerSqlite({ filename: config.store.filename })
+    : Pipeline.layerPg({ url: config.store.url, schema: config.store.schema, applicationName: "stategraph-cli" })).pipe(
+      Layer.mapError((e) => new CliError({ reason: "Failed", message: `cannot open ${Config.describeStore(config.store)}: ${e.message}` }))
+    )
 
 /** Runs `f` with the config and its store provided. */
 export const withStore = <A, E, R>(f: (config: Config.Loaded) => Effect.Effect<A, E, R>) =>

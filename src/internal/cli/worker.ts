@@ -14,6 +14,7 @@ import * as Schedule from "effect/Schedule"
 import * as Graphs from "../../Graphs.js"
 import * as RunEvent from "../../RunEvent.js"
 import * as Worker from "../../Worker.js"
+import * as Config from "./config.js"
 import { CliError } from "./errors.js"
 import { parseAge } from "./snapshots.js"
 import { loadConfig, storeLayer } from "./root.js"
@@ -61,8 +62,41 @@ const logJobs = (tally: Tally) =>
     }))
   })
 
+/** The logger of long-running commands: pretty on a TTY, JSON lines otherwise. */
+export const logger = () => (process.stdout.isTTY === true ? Logger.pretty : Logger.json)
+
+/**
+ * A worker pool on the store in context, logging each job and a summary every `every` ms until
+ * interrupted (then "worker stopped" with the counts). Also `stategraph dev`'s pool.
+ */
+export const pool = (config: Config.Loaded, options: { readonly concurrency: number; readonly every: number }) => {
+  const tally: Tally = { completed: 0, failed: 0, retried: 0 }
+  const program = Effect.gen(function*() {
+    yield* Effect.forkScoped(logJobs(tally))
+    yield* Worker.start({ concurrency: options.concurrency })
+    yield* Effect.annotateLogs(Effect.log("worker started"), {
+      graphs: config.graphs.map((g) => `${g.id}@${g.version}`).join(", "),
+      store: Config.describeStore(config.store),
+      concurrency: options.concurrency
+    })
+    return yield* Effect.schedule(
+      Effect.suspend(() => Effect.annotateLogs(Effect.log("summary"), { ...tally })),
+      Schedule.spaced(Duration.millis(options.every))
+    )
+  })
+  return Effect.scoped(program).pipe(
+    Effect.onInterrupt(() => Effect.annotateLogs(Effect.log("worker stopped"), { ...tally })),
+    Effect.provide(Layer.mergeAll(Graphs.layer(config.graphs), RunEvent.layer, config.layer ?? Layer.empty))
+  )
+}
+
+export const concurrencyOption = Options.integer("concurrency").pipe(
+  Options.withDescription("worker fibers in this process"),
+  Options.withDefault(4)
+)
+
 export const worker = Command.make("worker", {
-  concurrency: Options.integer("concurrency").pipe(Options.withDescription("worker fibers in this process"), Options.withDefault(4)),
+  concurrency: concurrencyOption,
   summaryEvery: Options.text("summary-every").pipe(Options.withDescription("how often to log a summary (e.g. 60s, 5m)"), Options.withDefault("60s"))
 }, (o) =>
   Effect.gen(function*() {
@@ -72,27 +106,7 @@ export const worker = Command.make("worker", {
     }
     if (o.concurrency < 1) return yield* new CliError({ reason: "Usage", message: "--concurrency must be at least 1" })
     const every = yield* parseAge(o.summaryEvery)
-    const tally: Tally = { completed: 0, failed: 0, retried: 0 }
-    const logger = process.stdout.isTTY === true ? Logger.pretty : Logger.json
-    const program = Effect.gen(function*() {
-      yield* Effect.forkScoped(logJobs(tally))
-      yield* Worker.start({ concurrency: o.concurrency })
-      yield* Effect.annotateLogs(Effect.log("worker started"), {
-        graphs: config.graphs.map((g) => `${g.id}@${g.version}`).join(", "),
-        store: config.sqlite,
-        concurrency: o.concurrency
-      })
-      yield* Effect.schedule(
-        Effect.suspend(() => Effect.annotateLogs(Effect.log("summary"), { ...tally })),
-        Schedule.spaced(Duration.millis(every))
-      )
-    })
-    yield* Effect.scoped(program).pipe(
-      Effect.onInterrupt(() => Effect.annotateLogs(Effect.log("worker stopped"), { ...tally })),
-      Effect.provide(
-        Layer.mergeAll(Graphs.layer(config.graphs), RunEvent.layer, logger, config.layer ?? Layer.empty).pipe(
-          Layer.provideMerge(storeLayer(config))
-        )
-      )
+    yield* pool(config, { concurrency: o.concurrency, every }).pipe(
+      Effect.provide(Layer.merge(logger(), storeLayer(config)))
     )
   })).pipe(Command.withDescription("run queued jobs of the config's graphs (async orchestrator) until stopped"))
