@@ -152,7 +152,11 @@ const runScenario = async (s: Scenario): Promise<Figures> => {
           console.log(`freeze: ${String(e?.message ?? e)}`)
           return []
         })
-        if (held.length > 0) {
+        // only once every process is up and listening (the others must be there to take over)
+        const listening = await query(s.url, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE $1`, [
+          `LISTEN "stategraph_${s.schema}_jobs"`
+        ]).catch(() => [{ n: 0 }])
+        if (held.length > 0 && listening[0].n >= s.workers + 2) {
           freezeAt = Infinity
           victim.child.kill("SIGSTOP")
           frozen++
