@@ -21,8 +21,12 @@ export const isRetryable = (e: unknown): boolean =>
 /** @internal */
 export const make = (sql: SqlClient.SqlClient): Core.Db => {
   const tx: Core.Tx = { all: (text, params) => sql.unsafe(text, params as ReadonlyArray<any>) }
+  // a transaction whose connection died: its ROLLBACK fails too, and @effect/sql dies with that
+  // SqlError; it is a store failure like any other (the transaction did not commit)
+  const failed = <A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E | SqlError> =>
+    Effect.catchAllDefect(self, (defect) => (Core.isSqlError(defect) ? Effect.fail(defect) : Effect.die(defect)))
   const retry = <A, E>(self: Effect.Effect<A, E>) =>
-    Effect.retry(self, { while: isRetryable, schedule: Schedule.jittered(Schedule.exponential("5 millis")), times: 8 })
+    Effect.retry(failed(self), { while: isRetryable, schedule: Schedule.jittered(Schedule.exponential("5 millis")), times: 8 })
 
   const write = <A, E>(operation: string, body: (tx: Core.Tx) => Effect.Effect<A, E | SqlError>) =>
     retry(sql.withTransaction(Effect.suspend(() => body(tx)))).pipe(Core.translate(operation))

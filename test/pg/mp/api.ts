@@ -1,0 +1,58 @@
+/**
+ * An "API" process: `node --import tsx api.ts <url>#<schema> <effectsFile> <me> <count> <peers>`.
+ * It starts `count` pipelines on threads `t<me>-<k>` (async orchestrator), then answers the
+ * approvals of the threads another API process started (`t<(me + 1) % peers>-*`) until every one
+ * of them completed; prints one JSON line of what it did. Store failures (a server restart) are
+ * retried; a refused duplicate (the answer or the start already went through) is counted, not an
+ * error.
+ */
+import { Effect, Layer, Option } from "effect"
+import { Graphs, Orchestrator, Pipeline, RunEvent, Snapshots } from "effect-stategraph"
+import { Approve, itemsOf, makeGraph, stores } from "./graph.js"
+
+const [db, effects, me, count, peers] = [process.argv[2]!, process.argv[3]!, Number(process.argv[4]), Number(process.argv[5]), Number(process.argv[6])]
+const graph = makeGraph(effects)
+const patient = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.catchIf(self, (e: any) => e?._tag === "StoreError", () => Effect.zipRight(Effect.sleep("100 millis"), Effect.suspend(() => patient(self))))
+
+const program = Effect.gen(function*() {
+  const pipelines = yield* Pipeline.Pipelines
+  let started = 0
+  let answered = 0
+  let refused = 0
+  for (let k = 0; k < count; k++) {
+    const threadId = `t${me}-${k}`
+    // a start that went through although its answer was lost is not started again
+    const existing = yield* patient(pipelines.byThread(threadId))
+    if (Option.isSome(existing)) continue
+    yield* patient(Orchestrator.orchestrate({ workflowId: graph.id, graph, input: { items: itemsOf(threadId) }, threadId }, { id: "async" }))
+    started++
+  }
+  const theirs = new Set(Array.from({ length: count }, (_, k) => `t${(me + 1) % peers}-${k}`))
+  const done = new Set<string>()
+  while (done.size < theirs.size) {
+    const paused = yield* patient(Snapshots.pausedThreads({ workflowId: graph.id, limit: 10_000 }))
+    for (const t of paused) {
+      if (!theirs.has(t.threadId)) continue
+      const answer = yield* Effect.either(patient(Orchestrator.orchestrate(
+        { workflowId: graph.id, graph, input: null, threadId: t.threadId, resume: [Approve.respond(true)] },
+        { id: "async" }
+      )))
+      if (answer._tag === "Right") answered++
+      else refused++
+    }
+    const completed = yield* patient(Snapshots.Snapshots.pipe(Effect.flatMap((s) => s.listThreads({ workflowId: graph.id, status: "completed", limit: 10_000 }))))
+    for (const t of completed) if (theirs.has(t.threadId)) done.add(t.threadId)
+    yield* Effect.sleep("50 millis")
+  }
+  console.log(JSON.stringify({ me, started, answered, refused }))
+})
+
+const layer = Orchestrator.layer({ fallback: "async" }, Orchestrator.layerAsync).pipe(
+  Layer.provideMerge(Layer.mergeAll(Pipeline.layerPg({ ...stores(db), maxConnections: 4 }), Graphs.layer([graph]), RunEvent.layer))
+)
+
+Effect.runPromise(Effect.provide(program, layer)).then(() => process.exit(0), (e) => {
+  console.error(e)
+  process.exit(1)
+})
