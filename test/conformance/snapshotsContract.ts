@@ -108,6 +108,19 @@ const taskRecord = (taskId: string, o: Partial<TaskRecord> = {}): TaskRecord => 
 const busyOf = <A, E extends { readonly _tag: string }, R>(self: Effect.Effect<A, E, R>) =>
   Effect.map(Effect.either(self), (e) => (Either.isLeft(e) ? e.left._tag : "succeeded"))
 
+const claim = { workflowId: "wf", leaseMillis: 60_000 }
+
+/** Thread "t": run a commits checkpoint 1 with task x, pauses it on the question x#0 and lets the claim go. */
+const pausedOnX = (store: Backend) =>
+  Effect.gen(function*() {
+    const a = writer(store, "t", "run-a")
+    yield* a.claim()
+    yield* a.commit(id(1), [set("n", 1)], { tasks: [{ id: "x", node: "a", send: false }] })
+    const first = { id: "x#0", kind: "K", request: 1, node: "a", taskId: "x", status: "pending" as const }
+    yield* store.settle("t", "run-a", id(1), { records: [], patch: { status: "paused", interrupts: [first], pauseReason: "interrupt" }, release: true })
+    return first
+  })
+
 const sleep = (millis: number) => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, millis)))
 
 const load = (store: Backend, threadId: string, checkpointId?: string) =>
@@ -649,13 +662,8 @@ export const snapshotsContract = <R>(
     test("a first write of new input is refused on a head that paused since it was read (compare-and-set on the status too)", (store) =>
       Effect.gen(function*() {
         const other = options.sibling !== undefined ? yield* options.sibling : store
-        const claim = { workflowId: "wf", leaseMillis: 60_000 }
-        const a = writer(store, "t", "run-a")
-        yield* a.claim()
-        yield* a.commit(id(1), [set("n", 1)], { tasks: [{ id: "x", node: "a", send: false }] })
         // run b read the head (running) without a claim; run a pauses on it and lets the claim go
-        const interrupts = [{ id: "x#0", kind: "K", request: 1, node: "a", taskId: "x", status: "pending" as const }]
-        yield* store.settle("t", "run-a", id(1), { records: [], patch: { status: "paused", interrupts, pauseReason: "interrupt" }, release: true })
+        const interrupts = [yield* pausedOnX(store)]
         const refused = yield* Effect.flip(other.commit({
           threadId: "t", runId: "run-b", expectedHead: id(1), snapshot: snapshot("t", id(2), id(1)), writes: [set("n", 2)], claim
         }))
@@ -670,12 +678,7 @@ export const snapshotsContract = <R>(
     test("a resume's first write is refused when the interrupts it answers were answered since it read the head (same head, same status)", (store) =>
       Effect.gen(function*() {
         const other = options.sibling !== undefined ? yield* options.sibling : store
-        const claim = { workflowId: "wf", leaseMillis: 60_000 }
-        const a = writer(store, "t", "run-a")
-        yield* a.claim()
-        yield* a.commit(id(1), [set("n", 1)], { tasks: [{ id: "x", node: "a", send: false }] })
-        const first = { id: "x#0", kind: "K", request: 1, node: "a", taskId: "x", status: "pending" as const }
-        yield* store.settle("t", "run-a", id(1), { records: [], patch: { status: "paused", interrupts: [first], pauseReason: "interrupt" }, release: true })
+        const first = yield* pausedOnX(store)
         // runs b and c both read the head paused on x#0; b answers it, runs, and pauses again on x#1
         yield* store.settle("t", "run-b", id(1), {
           records: [taskRecord("x", { answers: ["b"] })],
