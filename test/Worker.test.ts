@@ -208,6 +208,40 @@ describe("Worker", () => {
       expect(jobs.find((j) => j.id === batch[2]!.job.id)?.status).toBe("cancelled")
     }).pipe(Effect.provide(fullLayer(tempDb()))))
 
+  it.effect("jobs of a failed pipeline ending at the same moment: exactly one of them gives the thread back", () =>
+    Effect.gen(function*() {
+      const graph = StateGraph.make({ id: "three-ends", state: Log }).pipe(
+        StateGraph.addNode("a", () => Effect.succeed({ log: ["a"] })),
+        StateGraph.addNode("b", () => Effect.succeed({ log: ["b"] })),
+        StateGraph.addNode("c", () => Effect.succeed({ log: ["c"] })),
+        StateGraph.addEdge(StateGraph.START, "a"),
+        StateGraph.addEdge(StateGraph.START, "b"),
+        StateGraph.addEdge(StateGraph.START, "c"),
+        StateGraph.compileSync()
+      )
+      const store = yield* Pipeline.Pipelines
+      // (on Postgres each job's transaction would count the other as running, unless they take turns)
+      for (let round = 0; round < 15; round++) {
+        const r = yield* Orchestrator.orchestrate({
+          workflowId: "three-ends",
+          graph,
+          input: {},
+          options: { retryStrategy: "stop_on_failure", maxConcurrentJobs: 3 }
+        }, { id: "async" })
+        const claimed = (yield* store.claim(`w${round}`, 0, Date.now() + 60_000, 3)).filter((c) => c.job.pipelineId === r.pipelineId)
+        expect(claimed.length).toBe(3)
+        const end = (c: (typeof claimed)[number], e: Parameters<typeof store.finish>[0][number]["end"]) =>
+          store.finish([{ claimed: c, workerId: `w${round}`, end: e, options: { now: Date.now() } }])
+        const [failed] = yield* end(claimed[0]!, { _tag: "Failed", error: "boom", fatal: false })
+        expect(failed!.pipelineStatus).toBe("failed")
+        expect(failed!.releaseThread).toBe(false)
+        const ends = yield* Effect.all(claimed.slice(1).map((c) => end(c, { _tag: "Completed", output: undefined })), {
+          concurrency: "unbounded"
+        })
+        expect(ends.map(([f]) => f!.releaseThread === true).filter(Boolean).length).toBe(1)
+      }
+    }).pipe(Effect.provide(fullLayer(tempDb()))))
+
   it.effect("a job still running at the end of its batch's window: the batch's other jobs go back to the queue, another worker runs them once each", () =>
     Effect.gen(function*() {
       const runs = yield* Ref.make<ReadonlyArray<string>>([])
@@ -229,9 +263,12 @@ describe("Worker", () => {
       const r = yield* Orchestrator.orchestrate({ workflowId: "held", graph, input: { items }, options: { maxConcurrentJobs: 10 } }, {
         id: "async"
       })
-      const held = yield* eventually(Effect.map(Pipeline.jobs(r.pipelineId!), (jobs) => {
+      // claimed jobs are "running" before their fiber reaches the node: wait for both
+      const held = yield* eventually(Effect.zipWith(Pipeline.jobs(r.pipelineId!), Ref.get(runs), (jobs, ran) => {
         const work = jobs.filter((j) => j.node === "work")
-        return work.length === items.length && work.every((j) => j.status === "running") ? Option.some(work) : Option.none()
+        return work.length === items.length && work.every((j) => j.status === "running") && ran.length > 0
+          ? Option.some(work)
+          : Option.none()
       }))
       expect(held.every((j) => j.workerId === "first/0")).toBe(true)
       expect(yield* Ref.get(runs)).toEqual(["block"])

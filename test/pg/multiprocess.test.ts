@@ -259,9 +259,7 @@ describe("Postgres, many processes", () => {
       expect(f.duplicatedEffects).toBeLessThanOrEqual(f.kills)
     }), 300_000)
 
-  // flaky under CI load (one clean-clone run waited out its 180 s; passes in ~15 s otherwise):
-  // registered only with PG_RESTART_TEST=1 until the cause is found
-  ;(process.env.PG_RESTART_TEST === "1" ? it.scoped : () => undefined)("the server restarted (pg_ctl restart -m immediate) twice mid-run: workers and API processes reconnect, nothing lost", () =>
+  it.scoped("the server restarted (pg_ctl restart -m immediate) twice mid-run: workers and API processes reconnect, nothing lost", () =>
     Effect.gen(function*() {
       // a cluster of this test's own: the run's shared one serves other test files meanwhile
       const own = yield* Effect.acquireRelease(Effect.promise(() => Cluster.start()), (c) => Effect.sync(() => Cluster.stop(c)))

@@ -48,7 +48,8 @@ describe("Postgres LISTEN/NOTIFY", () => {
       const child = yield* Effect.acquireRelease(
         Effect.sync(() =>
           spawn(process.execPath, ["--import", "tsx", path.join(here, "mp", "worker.ts"), db, effects], {
-            env: { ...process.env, POLL_MS: "60000" },
+            // one fiber: when its first claim after the restart fails, nothing else can take the job
+            env: { ...process.env, POLL_MS: "60000", CONCURRENCY: "1" },
             stdio: ["ignore", "inherit", "inherit"]
           })
         ),

@@ -562,6 +562,10 @@ export const makeWith = (db: Db.Db, Q: QueueStatements, wakeups?: Wakeups) => Ef
       }
       const owned = (yield* tx.all(Q.finish[end._tag], [...params, startedAt, job.id, workerId])).length > 0
       if (!owned && end._tag !== "Completed") return { owned, created: [], pipelineStatus: undefined, cancelled: 0 } satisfies Finished
+      // Postgres (read committed): two jobs of a pipeline ending at once would each count the other
+      // as still running, and neither would fail the pipeline or give its thread back. The
+      // pipeline's lock (the claims' one, taken after the job's row as claims do) puts them in turn.
+      if (Q.lockPipelines !== undefined) yield* tx.all(Q.lockPipelines, [JSON.stringify([job.pipelineId])])
       if (end._tag === "Completed" && options.complete === true) {
         // the run's last job: the pipeline completes, its snapshot linked, in one statement
         const patch = options.snapshotId === undefined ? { now } : { now, snapshotId: options.snapshotId }

@@ -334,11 +334,26 @@ const readies = (outcomes: ReadonlyArray<Outcome>, finished: ReadonlyArray<Finis
 
 /** Records outcomes in one transaction, then runs what follows each, in order. @internal */
 export const record = (deps: Deps, outcomes: ReadonlyArray<Outcome>): Effect.Effect<void, unknown> =>
-  outcomes.length === 0 ? Effect.void : Effect.flatMap(deps.pipelines.finish(outcomes), (finished) =>
+  outcomes.length === 0 ? Effect.void : Effect.flatMap(retryStore(deps.pipelines.finish(outcomes), 6, 50), (finished) =>
     Effect.zipRight(
       Effect.forEach(outcomes, (o, i) => afterFinish(deps, o, finished[i]!), { discard: true }),
       readies(outcomes, finished) ? deps.pipelines.signal : Effect.void
     ))
+
+/**
+ * A store call that failed (the database restarting, a connection cut) is tried again after
+ * `delayMillis`, doubling, `attempts` times, on the live clock. For `finish`, the outcome of a job
+ * already run: given up, the job would wait for its lease to end and run again. Repeating it is
+ * safe: a job already recorded is no longer this worker's.
+ */
+const retryStore = <A, E>(effect: Effect.Effect<A, E>, attempts: number, delayMillis: number): Effect.Effect<A, E> =>
+  Effect.catchAll(effect, (e) =>
+    attempts <= 0
+      ? Effect.fail(e)
+      : Effect.zipRight(
+        Effect.sleep(Duration.millis(delayMillis)).pipe(Effect.withClock(Clock.make())),
+        retryStore(effect, attempts - 1, delayMillis * 2)
+      ))
 
 /** A job's interrupts as stored records: the head's when it has them, else the run's own. */
 const interruptRecords = (
@@ -526,17 +541,23 @@ export const workerLoop = (
       average === undefined
         ? 1
         : Math.max(1, Math.min(options.maxBatch, Math.floor(options.batchWindowMillis / 2 / Math.max(average, 0.01))))
+    // failed iterations in a row: the next try waits 50 ms, doubling, never more than the poll
+    // interval — a store back after a restart is used again at once, not a poll later
+    let failures = 0
     return Effect.gen(function*() {
       const ticket = yield* deps.pipelines.ticket
       const now = yield* Clock.currentTimeMillis
       const claimed = yield* deps.pipelines.claim(id, now, Date.now() + deps.leaseMillis, size())
+      failures = 0
       if (claimed.length === 0) return yield* deps.pipelines.awaitWorkSince(options.pollMillis, ticket)
       yield* runBatch(deps, id, claimed, options.batchWindowMillis, observe)
     }).pipe(
       Effect.catchAllCause((cause) =>
         Effect.zipRight(
           Effect.logWarning("worker iteration failed", cause),
-          Effect.sleep(Duration.millis(options.pollMillis)).pipe(Effect.withClock(Clock.make()))
+          Effect.suspend(() =>
+            Effect.sleep(Duration.millis(Math.min(options.pollMillis, 50 * 2 ** Math.min(failures++, 10))))
+          ).pipe(Effect.withClock(Clock.make()))
         )
       ),
       Effect.forever

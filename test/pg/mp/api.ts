@@ -12,8 +12,12 @@ import { Approve, itemsOf, makeGraph, stores } from "./graph.js"
 
 const [db, effects, me, count, peers] = [process.argv[2]!, process.argv[3]!, Number(process.argv[4]), Number(process.argv[5]), Number(process.argv[6])]
 const graph = makeGraph(effects)
-const patient = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.catchIf(self, (e: any) => e?._tag === "StoreError", () => Effect.zipRight(Effect.sleep("100 millis"), Effect.suspend(() => patient(self))))
+const patient = <A, E, R>(self: Effect.Effect<A, E, R>, also: ReadonlyArray<string> = []): Effect.Effect<A, E, R> =>
+  Effect.catchIf(
+    self,
+    (e: any) => e?._tag === "StoreError" || also.includes(e?._tag),
+    () => Effect.zipRight(Effect.sleep("100 millis"), Effect.suspend(() => patient(self, also)))
+  )
 
 const program = Effect.gen(function*() {
   const pipelines = yield* Pipeline.Pipelines
@@ -22,11 +26,15 @@ const program = Effect.gen(function*() {
   let refused = 0
   for (let k = 0; k < count; k++) {
     const threadId = `t${me}-${k}`
-    // a start that went through although its answer was lost is not started again
-    const existing = yield* patient(pipelines.byThread(threadId))
-    if (Option.isSome(existing)) continue
-    yield* patient(Orchestrator.orchestrate({ workflowId: graph.id, graph, input: { items: itemsOf(threadId) }, threadId }, { id: "async" }))
-    started++
+    // a start that went through although its answer was lost is not started again; one cut off
+    // after it leased the thread (before its pipeline was written) is refused with ThreadBusy until
+    // that lease ends, then tried again
+    const start = Effect.gen(function*() {
+      if (Option.isSome(yield* pipelines.byThread(threadId))) return false
+      yield* Orchestrator.orchestrate({ workflowId: graph.id, graph, input: { items: itemsOf(threadId) }, threadId }, { id: "async" })
+      return true
+    })
+    if (yield* patient(start, ["ThreadBusy"])) started++
   }
   const theirs = new Set(Array.from({ length: count }, (_, k) => `t${(me + 1) % peers}-${k}`))
   const done = new Set<string>()
