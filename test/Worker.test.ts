@@ -168,18 +168,21 @@ describe("Worker", () => {
       expect((yield* graph.getState(queued.threadId)).values.log).toEqual(["before", "woke"])
     }).pipe(Effect.scoped, Effect.provide(fullLayer(tempDb()))))
 
+  /** three tasks in the first step: three jobs at once */
+  const threeAtOnce = (id: string) =>
+    StateGraph.make({ id, state: Log }).pipe(
+      StateGraph.addNode("a", () => Effect.succeed({ log: ["a"] })),
+      StateGraph.addNode("b", () => Effect.succeed({ log: ["b"] })),
+      StateGraph.addNode("c", () => Effect.succeed({ log: ["c"] })),
+      StateGraph.addEdge(StateGraph.START, "a"),
+      StateGraph.addEdge(StateGraph.START, "b"),
+      StateGraph.addEdge(StateGraph.START, "c"),
+      StateGraph.compileSync()
+    )
+
   it.effect("a claim takes several ready jobs in queue order, never past a pipeline's concurrency limit; jobs given back are ready again", () =>
     Effect.gen(function*() {
-      // three tasks in the first step: three jobs at once
-      const graph = StateGraph.make({ id: "three", state: Log }).pipe(
-        StateGraph.addNode("a", () => Effect.succeed({ log: ["a"] })),
-        StateGraph.addNode("b", () => Effect.succeed({ log: ["b"] })),
-        StateGraph.addNode("c", () => Effect.succeed({ log: ["c"] })),
-        StateGraph.addEdge(StateGraph.START, "a"),
-        StateGraph.addEdge(StateGraph.START, "b"),
-        StateGraph.addEdge(StateGraph.START, "c"),
-        StateGraph.compileSync()
-      )
+      const graph = threeAtOnce("three")
       const queue = (maxConcurrentJobs: number) =>
         Effect.map(
           Orchestrator.orchestrate({ workflowId: "three", graph, input: {}, options: { maxConcurrentJobs } }, { id: "async" }),
@@ -210,15 +213,7 @@ describe("Worker", () => {
 
   it.effect("jobs of a failed pipeline ending at the same moment: exactly one of them gives the thread back", () =>
     Effect.gen(function*() {
-      const graph = StateGraph.make({ id: "three-ends", state: Log }).pipe(
-        StateGraph.addNode("a", () => Effect.succeed({ log: ["a"] })),
-        StateGraph.addNode("b", () => Effect.succeed({ log: ["b"] })),
-        StateGraph.addNode("c", () => Effect.succeed({ log: ["c"] })),
-        StateGraph.addEdge(StateGraph.START, "a"),
-        StateGraph.addEdge(StateGraph.START, "b"),
-        StateGraph.addEdge(StateGraph.START, "c"),
-        StateGraph.compileSync()
-      )
+      const graph = threeAtOnce("three-ends")
       const store = yield* Pipeline.Pipelines
       // (on Postgres each job's transaction would count the other as running, unless they take turns)
       for (let round = 0; round < 15; round++) {
