@@ -15,7 +15,7 @@ import { pipe } from "effect/Function"
 import { dual } from "effect/Function"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import type * as Channel from "./Channel.js"
-import type { Command } from "./Command.js"
+import type { Command, ParentCommand } from "./Command.js"
 import type * as GraphError from "./GraphError.js"
 import { InvalidGraph, ThreadNotFound, ThreadSleeping } from "./GraphError.js"
 import * as Interrupt from "./Interrupt.js"
@@ -129,6 +129,8 @@ export type CheckUpdate<S extends Channels, U> = {
  */
 export type CheckOutput<S extends Channels, O> = [O] extends [void | undefined] ? O
   : O extends void | undefined ? O
+  // for the parent graph: its update is checked by the parent, its targets when the parent compiles
+  : O extends ParentCommand<any, any> ? O
   : O extends Command<infer U, infer N> ? Command<CheckUpdate<S, U>, N>
   : O extends ReadonlyArray<any> ? NotAnUpdate
   : O extends object ? CheckUpdate<S, O>
@@ -152,7 +154,12 @@ export type ValidOutput<S extends Channel.Channels, O> = {
  * @since 0.1.0
  * @category type-level
  */
-export type NodeOutput<S extends Channels> = Channel.Update<S> | Command<Channel.Update<S>, string> | void | undefined
+export type NodeOutput<S extends Channels> =
+  | Channel.Update<S>
+  | Command<Channel.Update<S>, string>
+  | ParentCommand<object, string>
+  | void
+  | undefined
 
 /**
  * What a node's output is inferred against: `NodeOutput` gives literal types their context
@@ -172,7 +179,35 @@ type Channels = Channel.Channels
  * @since 0.1.0
  * @category type-level
  */
-export type GotosOf<O> = O extends Command<any, infer N> ? N : never
+export type GotosOf<O> = O extends ParentCommand<any, any> ? never : O extends Command<any, infer N> ? N : never
+
+/**
+ * Marks, in a graph's error type, the parent nodes its nodes hand off to with `Command.parent`:
+ * a parent that adds the graph as a node checks them as that node's gotos when it compiles.
+ * Never an actual error (`RunError` leaves it out).
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export interface HandoffTo<out Node extends string> {
+  readonly "✓ hands off to the parent's node": Node
+}
+
+/**
+ * The handoff marks a node's output adds to the graph's error type.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type HandoffsOf<O> = O extends ParentCommand<any, infer N> ? HandoffTo<N> : never
+
+/**
+ * The parent nodes a subgraph hands off to (from its error type's marks).
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type HandoffTargets<E> = E extends HandoffTo<infer N> ? N : never
 
 /**
  * Each node's input: the state, or the argument of the `Send`s that reach it (the nodes in `I`).
@@ -247,7 +282,7 @@ export type SubgraphArg<CS extends Channels, CN extends string, CE, CR> = [CS] e
  * @since 0.1.0
  * @category type-level
  */
-export type SubgraphError<CS, CE> = [CS] extends [never] ? never : Task.CallError<CE>
+export type SubgraphError<CS, CE> = [CS] extends [never] ? never : Task.CallError<Exclude<CE, HandoffTo<any>>>
 
 /**
  * @since 0.1.0
@@ -353,7 +388,14 @@ export const addNode: {
     options?: NodeOptions
   ): (
     self: StateGraph<S, N, E, R, G, I>
-  ) => StateGraph<S, N | Name, E | E2 | SubgraphError<CS, CE>, R | R2 | CR, G | GotosOf<O>, AddInput<S, I, Name, In>>
+  ) => StateGraph<
+    S,
+    N | Name,
+    E | E2 | SubgraphError<CS, CE> | HandoffsOf<O>,
+    R | R2 | CR,
+    G | GotosOf<O> | HandoffTargets<CE>,
+    AddInput<S, I, Name, In>
+  >
   <
     S extends Channels,
     N extends string,
@@ -375,7 +417,14 @@ export const addNode: {
     name: NewName<Name, N>,
     node: ((input: In) => Effect.Effect<O & CheckOutput<S, O>, E2, R2>) | SubgraphArg<CS, CN, CE, CR>,
     options?: NodeOptions
-  ): StateGraph<S, N | Name, E | E2 | SubgraphError<CS, CE>, R | R2 | CR, G | GotosOf<O>, AddInput<S, I, Name, In>>
+  ): StateGraph<
+    S,
+    N | Name,
+    E | E2 | SubgraphError<CS, CE> | HandoffsOf<O>,
+    R | R2 | CR,
+    G | GotosOf<O> | HandoffTargets<CE>,
+    AddInput<S, I, Name, In>
+  >
 } = dual(
   (args) => isStateGraph(args[0]),
   (self: Any, name: string, node: ((input: any) => Effect.Effect<any, any, any>) | AnyCompiled, options?: NodeOptions) =>
@@ -538,7 +587,7 @@ export type InterruptsOf<E> = Extract<E, Interrupt.Any>
  * @category type-level
  */
 export type RunError<E> =
-  | Exclude<E, Interrupt.Any>
+  | Exclude<E, Interrupt.Any | HandoffTo<any>>
   | ([InterruptsOf<E>] extends [never] ? never : Interrupt.GraphInterrupted<InterruptsOf<E>>)
   | GraphError.EngineError
 

@@ -21,6 +21,7 @@ import { heartbeat, holding, withClaim } from "./lease.js"
 import { loop } from "./loop.js"
 import type { Checkpoint, Run, RunConfig, RunOutcome, RunPolicy, RunRequest } from "./model.js"
 import { routesEffect } from "./routes.js"
+import { CurrentTask, type TaskScope } from "../task.js"
 
 const noAnswers = new Map()
 
@@ -84,6 +85,35 @@ export const execute = (
   request: RunRequest,
   config: RunConfig,
   policy: RunPolicy = noPolicy
+): Effect.Effect<RunOutcome, unknown, unknown> =>
+  Effect.flatMap(CurrentTask, (holder) =>
+    executeWith(compiled, store, request, holder.scope === undefined ? config : childConfig(config, holder.scope), policy))
+
+/**
+ * The config of a run started inside a task of another graph's run (a subgraph node, `Task.call`,
+ * an `invoke` in a node): a child, whose `Command.parent` goes to that task; when the parent's
+ * stream asked for subgraphs, its parts go to that stream with their namespace.
+ */
+const childConfig = (config: RunConfig, parent: TaskScope): RunConfig => {
+  if (!parent.subgraphs || parent.emit === undefined || config.emit !== undefined) return { ...config, parent: true }
+  const namespace = [...parent.namespace, `${parent.node}:${parent.taskId}`]
+  const emit = parent.emit
+  return {
+    ...config,
+    parent: true,
+    subgraphs: true,
+    namespace,
+    modes: parent.modes,
+    emit: (part) => emit({ ...part, namespace })
+  }
+}
+
+const executeWith = (
+  compiled: Compiled,
+  store: Backend | undefined,
+  request: RunRequest,
+  config: RunConfig,
+  policy: RunPolicy
 ): Effect.Effect<RunOutcome, unknown, unknown> => {
   const threadId = config.threadId
   const modes = config.modes ?? new Set<string>()

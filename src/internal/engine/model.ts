@@ -97,6 +97,12 @@ export interface RunConfig {
   readonly modes?: ReadonlySet<string> | undefined
   /** run as this run id (a pipeline that owns the thread across jobs) */
   readonly runId?: string | undefined
+  /** the run is a child graph's, run by a parent's task: `Command.parent` hands off to it */
+  readonly parent?: boolean | undefined
+  /** stream the parts of child graphs too (each with its `namespace`) */
+  readonly subgraphs?: boolean | undefined
+  /** this run's place under the streamed run: `node:taskId` of each parent task */
+  readonly namespace?: ReadonlyArray<string> | undefined
 }
 
 /** What a task leaves for its record: its answers, journal and forwarded child answers. @internal */

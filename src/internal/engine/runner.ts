@@ -15,6 +15,8 @@ import type { Backend } from "../../Snapshots.js"
 import type { Compiled } from "../graph.js"
 import { interruptId, type JournalEntry, type ScopeHolder, type TaskScope } from "../task.js"
 import * as algo from "./algo.js"
+import { HANDOFF, Handoff } from "./handoff.js"
+import { isParentCommand } from "../../Command.js"
 import { renderError } from "./codec.js"
 import type { RunConfig, TaskMemory, TaskOutcome } from "./model.js"
 import type { Observer } from "./observer.js"
@@ -32,6 +34,10 @@ export interface TaskEnv {
   readonly stored: Effect.Effect<void, unknown>
   /** the caller's observer of task facts */
   readonly observer: Observer | undefined
+  /** where this run's graph sits under the streamed run ([] at the root) */
+  readonly namespace: ReadonlyArray<string>
+  /** child graphs stream their parts into this run's stream */
+  readonly subgraphs: boolean
 }
 
 /** One task to run. @internal */
@@ -116,7 +122,9 @@ const scopeOf = (run: TaskRun, journal: Array<JournalEntry>): TaskScope => {
     modes: env.modes,
     store: env.store,
     runId: env.runId,
-    kinds: env.compiled.kinds
+    kinds: env.compiled.kinds,
+    namespace: env.namespace,
+    subgraphs: env.subgraphs
   }
 }
 
@@ -159,9 +167,26 @@ const isEmpty = (o: Readonly<Record<string, unknown>>): boolean => {
 /** How a successful attempt reads as the task's outcome: its output, validated. */
 const doneOf = (run: TaskRun, value: unknown, memory: TaskMemory, attempts: number): TaskOutcome => {
   const { task } = run
+  if (isParentCommand(value)) {
+    // for the parent graph: this run ends here, the parent's task takes the command
+    const error = new Handoff({ graphId: run.env.compiled.id, node: task.node, command: value })
+    return { _tag: "Failed", task, error, memory, attempts }
+  }
   const output = algo.normalizeOutput(run.env.compiled, task.node, value)
   if (Either.isLeft(output)) return { _tag: "Failed", task, error: output.left, memory, attempts }
   return { _tag: "Done", task, output: output.right, memory, attempts }
+}
+
+/**
+ * A task whose child graph handed off to this graph: done, with the command's update as its
+ * writes and its gotos as its routing (marked, so its node's own edges do not fire).
+ */
+const handedOff = (run: TaskRun, handoff: Handoff, memory: TaskMemory, attempts: number): TaskOutcome => {
+  const { task } = run
+  const { update, goto } = handoff.command
+  const output = algo.normalizeOutput(run.env.compiled, task.node, { _tag: "Command", update, goto })
+  if (Either.isLeft(output)) return { _tag: "Failed", task, error: output.left, memory, attempts }
+  return { _tag: "Done", task, output: { writes: output.right.writes, gotos: [HANDOFF, ...output.right.gotos] }, memory, attempts }
 }
 
 /** How a failed attempt reads as the task's outcome: paused, sleeping or failed. */
@@ -176,6 +201,7 @@ const failedOf = (
   const { asks, child, sleep } = scope.pause
   const failure = Cause.failureOption(cause)
   const error = Option.getOrUndefined(failure)
+  if (error instanceof Handoff) return handedOff(run, error, memory, attempts)
   // paused on questions: its own asks (several, from Task.forEach children) and its child
   // graphs' interrupts; a sleeping sibling child sleeps again when the task re-runs
   const paused = (asks.length > 0 || child.length > 0) &&
@@ -211,7 +237,7 @@ const attemptOf = (run: TaskRun, scope: TaskScope, begin: () => void): Effect.Ef
     attempt = Effect.retry(attempt, {
       schedule: node.retry,
       while: (e: unknown) =>
-        !Interrupt.isInterrupt(e) && scope.pause.sleep === undefined && scope.pause.child.length === 0
+        !Interrupt.isInterrupt(e) && !(e instanceof Handoff) && scope.pause.sleep === undefined && scope.pause.child.length === 0
     })
   }
   return attempt
