@@ -26,9 +26,11 @@ import { decodeCheckpoint, loadCheckpoint } from "./internal/engine/codec.js"
 import { execute, updateState } from "./internal/engine/execute.js"
 import type { Checkpoint, NodeState, RunConfig, RunEvent as EngineEvent, RunOutcome, RunRequest } from "./internal/engine/model.js"
 import { measuredStore, operationSpan } from "./internal/engine/telemetry.js"
+import { threadState } from "./internal/engine/threadState.js"
 import { withoutStack } from "./internal/pause.js"
 import type { Send } from "./Send.js"
 import { Snapshots } from "./Snapshots.js"
+import { Configurable } from "./internal/task.js"
 import * as Task from "./Task.js"
 
 /**
@@ -592,15 +594,22 @@ export type RunError<E> =
   | GraphError.EngineError
 
 /**
+ * Settings of one run (`invoke`, `stream`, `resume`), over the compiled graph's defaults.
+ *
  * @since 0.1.0
  * @category models
  */
-export interface RunOptions {
-  readonly threadId?: string
-  /** continue from this checkpoint instead of the head: a fork (time travel) */
-  readonly checkpointId?: string
-  /** accept a thread written by another version of the graph */
-  readonly allowVersionChange?: boolean
+export interface PerCallOptions {
+  /** maximum supersteps of this run (default: the graph's `recursionLimit`) */
+  readonly recursionLimit?: number
+  /** maximum tasks running at once in a step (default: the graph's `concurrency`) */
+  readonly concurrency?: number | "unbounded"
+  /** when this run's checkpoints are committed (default: the graph's `durability`) */
+  readonly durability?: "sync" | "async" | "exit"
+  /** values the nodes read with `Task.configurable` (and the graphs they run, too) */
+  readonly configurable?: Readonly<Record<string, unknown>>
+  /** aborting it interrupts the run (as `Effect.interrupt` would): the thread keeps its last checkpoint */
+  readonly signal?: AbortSignal
   readonly metadata?: Record<string, unknown>
 }
 
@@ -608,7 +617,31 @@ export interface RunOptions {
  * @since 0.1.0
  * @category models
  */
-export type StreamMode = "values" | "updates" | "events" | "messages" | "custom"
+export interface RunOptions extends PerCallOptions {
+  readonly threadId?: string
+  /** continue from this checkpoint instead of the head: a fork (time travel) */
+  readonly checkpointId?: string
+  /** accept a thread written by another version of the graph */
+  readonly allowVersionChange?: boolean
+}
+
+/**
+ * Options of `resume` and `streamResume`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ResumeOptions extends PerCallOptions {
+  readonly threadId: string
+  /** accept a thread written by another version of the graph */
+  readonly allowVersionChange?: boolean
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type StreamMode = "values" | "updates" | "events" | "messages" | "custom" | "tasks" | "checkpoints" | "debug"
 
 /**
  * A streamed part; `mode` tells which.
@@ -633,9 +666,96 @@ export type StreamPart<S extends Channels, M extends StreamMode> = Extract<
     readonly messageId: string
     readonly delta: string
   }
-  | { readonly mode: "custom"; readonly node: string; readonly taskId: string; readonly data: unknown },
+  | { readonly mode: "custom"; readonly node: string; readonly taskId: string; readonly data: unknown }
+  | TaskPart<S>
+  | { readonly mode: "checkpoints"; readonly checkpoint: ThreadState<S, Interrupt.Any> }
+  | DebugPart<S>,
   { readonly mode: M }
 >
+
+/**
+ * A `tasks` stream part: a task started (with its input: the state, or a `Send`'s argument) or
+ * finished — done (`result`: its update), failed (`error`), interrupted (`interrupts`), sleeping,
+ * or `handoff` (its subgraph handed off to this graph with `Command.parent`; `result` is the update).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TaskPart<S extends Channels> =
+  | {
+    readonly mode: "tasks"
+    readonly event: "started"
+    readonly step: number
+    readonly node: string
+    readonly taskId: string
+    readonly input: unknown
+  }
+  | {
+    readonly mode: "tasks"
+    readonly event: "finished"
+    readonly step: number
+    readonly node: string
+    readonly taskId: string
+    readonly status: "done" | "failed" | "interrupted" | "sleeping" | "handoff"
+    readonly result?: Channel.Update<S> | undefined
+    readonly error?: string | undefined
+    readonly interrupts: ReadonlyArray<{ readonly id: string; readonly kind: string; readonly request: unknown }>
+  }
+
+/**
+ * A `debug` stream part: every `tasks` part (`type` `task` when it starts, `task_result` when it
+ * ends) and every `checkpoints` part (`checkpoint`), with the step and a timestamp.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DebugPart<S extends Channels> =
+  | {
+    readonly mode: "debug"
+    readonly type: "task" | "task_result"
+    readonly step: number
+    readonly timestamp: string
+    readonly payload: Omit<TaskPart<S>, "mode">
+  }
+  | {
+    readonly mode: "debug"
+    readonly type: "checkpoint"
+    readonly step: number
+    readonly timestamp: string
+    readonly payload: ThreadState<S, Interrupt.Any>
+  }
+
+/**
+ * A part of a subgraph, streamed with `subgraphs: true`: `namespace` is its place under the run
+ * (`"node:taskId"` of each parent task, outermost first); its values are the subgraph's.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SubgraphPart<M extends StreamMode> = StreamPart<any, M> & { readonly namespace: ReadonlyArray<string> }
+
+/**
+ * What `stream` yields: the graph's own parts, and with `subgraphs: true` its subgraphs' too.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StreamPartOf<S extends Channels, M extends StreamMode, Sub extends boolean> =
+  | StreamPart<S, M>
+  | (true extends Sub ? SubgraphPart<M> : never)
+
+/**
+ * Options of `stream` and `streamResume`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StreamOptions<M extends StreamMode, Sub extends boolean> {
+  /** one mode or several (default `values`) */
+  readonly mode?: M | ReadonlyArray<M>
+  /** also stream the parts of subgraphs (and of graphs their nodes run), with their `namespace` */
+  readonly subgraphs?: Sub
+}
 
 /**
  * A thread's state at a checkpoint.
@@ -690,27 +810,23 @@ export interface CompiledGraph<S extends Channels, N extends string, E, R> {
   }
   /** Streams the run's values, updates or events. */
   readonly stream: {
-    <const M extends StreamMode = "values">(
+    <const M extends StreamMode = "values", const Sub extends boolean = false>(
       input: Channel.Update<S> | null,
-      options: RunOptions & { readonly threadId: string; readonly mode?: M | ReadonlyArray<M> }
-    ): Stream.Stream<StreamPart<S, M>, RunError<E>, R | Snapshots>
-    <const M extends StreamMode = "values">(
+      options: RunOptions & StreamOptions<M, Sub> & { readonly threadId: string }
+    ): Stream.Stream<StreamPartOf<S, M, Sub>, RunError<E>, R | Snapshots>
+    <const M extends StreamMode = "values", const Sub extends boolean = false>(
       input: Channel.Update<S>,
-      options?: RunOptions & { readonly mode?: M | ReadonlyArray<M> }
-    ): Stream.Stream<StreamPart<S, M>, RunError<E>, R>
+      options?: RunOptions & StreamOptions<M, Sub>
+    ): Stream.Stream<StreamPartOf<S, M, Sub>, RunError<E>, R>
   }
   /** `resume`, streamed: answers pending interrupts and streams the continued run like `stream`. */
-  readonly streamResume: <const M extends StreamMode = "values">(
-    options: {
-      readonly threadId: string
-      readonly allowVersionChange?: boolean
-      readonly mode?: M | ReadonlyArray<M>
-    },
+  readonly streamResume: <const M extends StreamMode = "values", const Sub extends boolean = false>(
+    options: ResumeOptions & StreamOptions<M, Sub>,
     ...answers: ReadonlyArray<Interrupt.AnswerFor<InterruptsOf<E>>>
-  ) => Stream.Stream<StreamPart<S, M>, RunError<E> | GraphError.ResumeError, R | Snapshots>
+  ) => Stream.Stream<StreamPartOf<S, M, Sub>, RunError<E> | GraphError.ResumeError, R | Snapshots>
   /** Answers pending interrupts and continues the thread. */
   readonly resume: (
-    options: { readonly threadId: string; readonly allowVersionChange?: boolean },
+    options: ResumeOptions,
     ...answers: ReadonlyArray<Interrupt.AnswerFor<InterruptsOf<E>>>
   ) => Effect.Effect<Channel.State<S>, RunError<E> | GraphError.ResumeError, R | Snapshots>
   /** The state at the head (or at `checkpointId`). */
@@ -856,23 +972,55 @@ export const fromOutcome = (compiled: internalGraph.Compiled, threadId: string |
   }
 }
 
-const toThreadState = (compiled: internalGraph.Compiled, threadId: string, cp: Checkpoint): ThreadState<any, any> => ({
-  threadId,
-  checkpointId: cp.checkpointId,
-  parentCheckpointId: cp.parentCheckpointId,
-  executionId: cp.executionId,
-  step: cp.step,
-  status: cp.status,
-  createdAt: new Date(cp.createdAt),
-  values: cp.values,
-  next: [...new Set(cp.tasks.map((t) => t.node))],
-  tasks: cp.tasks.map((t) => ({ id: t.id, node: t.node })),
-  interrupts: cp.interrupts.map((r) => ({ ...toPending(compiled)(r), status: r.status })),
-  nodeStates: cp.nodeStates,
-  pauseReason: cp.pauseReason,
-  error: cp.error,
-  metadata: cp.metadata
-})
+const toThreadState = (compiled: internalGraph.Compiled, threadId: string, cp: Checkpoint): ThreadState<any, any> =>
+  threadState(compiled, threadId, cp) as ThreadState<any, any>
+
+/** The compiled graph with this call's settings over its defaults (the same object without any). */
+const withSettings = (compiled: internalGraph.Compiled, options: PerCallOptions | undefined): internalGraph.Compiled => {
+  if (options === undefined) return compiled
+  const { concurrency, durability, recursionLimit } = options
+  if (recursionLimit === undefined && concurrency === undefined && durability === undefined) return compiled
+  return {
+    ...compiled,
+    recursionLimit: recursionLimit ?? compiled.recursionLimit,
+    concurrency: concurrency ?? compiled.concurrency,
+    durability: durability ?? compiled.durability
+  }
+}
+
+/** A run with its call's `configurable` values (for `Task.configurable`) and its abort `signal`. */
+const perCall = <A, E, R>(options: PerCallOptions | undefined, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+  if (options === undefined) return effect
+  let out = effect
+  if (options.configurable !== undefined) out = Effect.provideService(out, Configurable, options.configurable)
+  if (options.signal !== undefined) out = abortable(options.signal, out)
+  return out
+}
+
+/** Interrupts `effect` when `signal` aborts (at once when it already has). */
+const abortable = <A, E, R>(signal: AbortSignal, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.suspend(() => {
+    if (signal.aborted) return Effect.interrupt
+    return Effect.raceFirst(
+      effect,
+      Effect.async<never>((resume) => {
+        const onAbort = () => resume(Effect.interrupt)
+        signal.addEventListener("abort", onAbort, { once: true })
+        return Effect.sync(() => signal.removeEventListener("abort", onAbort))
+      })
+    )
+  })
+
+/** The `debug` mode: each `tasks` and `checkpoints` part also as a `debug` part (and as itself when asked for). */
+const debugEmit = (requested: ReadonlySet<string>, offer: (part: any) => Effect.Effect<void>) => (part: any): Effect.Effect<void> => {
+  const own = requested.has(part.mode) ? offer(part) : Effect.void
+  if (part.mode !== "tasks" && part.mode !== "checkpoints") return own
+  const { mode: _, namespace, ...payload } = part
+  const debug = part.mode === "checkpoints"
+    ? { mode: "debug", type: "checkpoint", step: part.checkpoint.step, timestamp: new Date().toISOString(), payload: part.checkpoint }
+    : { mode: "debug", type: part.event === "started" ? "task" : "task_result", step: part.step, timestamp: new Date().toISOString(), payload }
+  return Effect.zipRight(own, offer(namespace === undefined ? debug : { ...debug, namespace }))
+}
 
 const modesOf = (mode: StreamMode | ReadonlyArray<StreamMode> | undefined): ReadonlySet<string> =>
   new Set(mode === undefined ? ["values"] : typeof mode === "string" ? [mode] : mode)
@@ -888,28 +1036,33 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
   const span = (operation: string, threadId: string | undefined) =>
     operationSpan(`StateGraph.${operation}`, { "stategraph.graph": compiled.id, "stategraph.thread": threadId ?? "" })
   const run = (request: RunRequest, options: RunOptions | undefined, extra: Partial<RunConfig>) =>
-    withStore(options?.threadId, (store) =>
+    perCall(options, withStore(options?.threadId, (store) =>
       Effect.flatMap(
         store === undefined ? Effect.succeed(undefined) : measuredStore(store),
-        (measured) =>
-          Effect.flatMap(execute(compiled, measured, request, {
+        (measured) => {
+          const graph = withSettings(compiled, options)
+          return Effect.flatMap(execute(graph, measured, request, {
             threadId: options?.threadId,
             checkpointId: options?.checkpointId,
             allowVersionChange: options?.allowVersionChange,
             metadata: options?.metadata,
             ...extra
-          }), fromOutcome(compiled, options?.threadId))
-      ))
+          }), fromOutcome(graph, options?.threadId))
+        }
+      )))
   /** A run whose parts come out as a Stream; the run is interrupted when the stream stops early. */
   const streamOf = (
     request: RunRequest,
-    options: (RunOptions & { readonly mode?: StreamMode | ReadonlyArray<StreamMode> }) | undefined
+    options: (RunOptions & StreamOptions<StreamMode, boolean>) | undefined
   ) =>
     Stream.unwrapScoped(Effect.gen(function*() {
       const mailbox = yield* Mailbox.make<any, any>()
+      const requested = modesOf(options?.mode)
+      const offer = (part: any) => mailbox.offer(part).pipe(Effect.asVoid)
       yield* run(request, options, {
-        emit: (part) => mailbox.offer(part).pipe(Effect.asVoid),
-        modes: modesOf(options?.mode)
+        emit: requested.has("debug") ? debugEmit(requested, offer) : offer,
+        modes: requested.has("debug") ? new Set([...requested, "tasks", "checkpoints"]) : requested,
+        subgraphs: options?.subgraphs === true
       }).pipe(
         Effect.asVoid,
         span(request._tag === "Resume" ? "streamResume" : "stream", options?.threadId),

@@ -24,7 +24,7 @@ import type * as GraphError from "./GraphError.js"
 import { LeaseLost } from "./GraphError.js"
 import * as Interrupt from "./Interrupt.js"
 import { checkedAnswer } from "./internal/engine/answers.js"
-import { CurrentActivity, CurrentTask, type JournalEntry, type TaskScope } from "./internal/task.js"
+import { Configurable, CurrentActivity, CurrentTask, type JournalEntry, type TaskScope } from "./internal/task.js"
 import { Handoff } from "./internal/engine/handoff.js"
 import { withoutStack } from "./internal/pause.js"
 import type { AnyCompiled, CompiledGraph, HandoffTo, InterruptsOf } from "./StateGraph.js"
@@ -663,6 +663,17 @@ export const emit = (part: EmitPart): Effect.Effect<void> =>
     scope?.emit !== undefined && scope.modes.has(part.mode)
       ? scope.emit({ ...part, node: scope.node, taskId: scope.taskId })
       : Effect.void)
+
+/**
+ * The `configurable` values given to the run (`invoke(input, { configurable: { userId } })`),
+ * `{}` when none were: per-call settings a node reads, seen by the graphs it runs too. Decode
+ * them with a schema (`Schema.decodeUnknown(Config)(yield* Task.configurable)`); for a typed
+ * dependency a node cannot run without, a `Context.Tag` in its requirements is better.
+ *
+ * @since 0.1.0
+ * @category context
+ */
+export const configurable: Effect.Effect<Readonly<Record<string, unknown>>> = Configurable
 
 /**
  * The current task's id and node, when running inside a graph node.

@@ -110,3 +110,8 @@ export class CurrentActivity extends Context.Reference<CurrentActivity>()("effec
 
 /** @internal */
 export const interruptId = (taskId: string, key: string | number): string => `${taskId}#${key}`
+
+/** The `configurable` values of the current run (`invoke(…, { configurable })`). @internal */
+export class Configurable extends Context.Reference<Configurable>()("effect-stategraph/Configurable", {
+  defaultValue: (): Readonly<Record<string, unknown>> => ({})
+}) {}

@@ -22,6 +22,7 @@ import { loop } from "./loop.js"
 import type { Checkpoint, Run, RunConfig, RunOutcome, RunPolicy, RunRequest } from "./model.js"
 import { routesEffect } from "./routes.js"
 import { CurrentTask, type TaskScope } from "../task.js"
+import { emitCheckpoint } from "./threadState.js"
 
 const noAnswers = new Map()
 
@@ -104,7 +105,8 @@ const childConfig = (config: RunConfig, parent: TaskScope): RunConfig => {
     subgraphs: true,
     namespace,
     modes: parent.modes,
-    emit: (part) => emit({ ...part, namespace })
+    // a deeper graph's part keeps its own (longer) namespace
+    emit: (part) => emit({ namespace, ...part })
   }
 }
 
@@ -123,7 +125,7 @@ const executeWith = (
     if (request._tag !== "Input") return Effect.dieMessage("resume and continue need a threadId and a Snapshots store")
     return Effect.flatMap(
       inputCheckpoint(compiled, emptyCheckpoint(compiled), request.input, { fresh: true, executionId: "", metadata }),
-      ({ cp }) => cycle(run, cp, null)
+      ({ cp }) => Effect.zipRight(emitCheckpoint(run, cp), cycle(run, cp, null))
     )
   }
   const claim = { workflowId: compiled.id, leaseMillis: compiled.leaseMillis }
@@ -140,6 +142,7 @@ const executeWith = (
       const snapshot = toEncoded(compiled, threadId, cp)
       yield* store.commit({ threadId, runId: run.runId, expectedHead: head, snapshot, writes, ...(claimNow ? { claim } : {}) })
       if (claimNow) yield* heartbeat(run, store)
+      yield* emitCheckpoint(run, cp)
       return yield* cycle(run, cp, cp.checkpointId)
     })
 

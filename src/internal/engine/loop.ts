@@ -20,6 +20,7 @@ import type { Checkpoint, Done, Finished, Given, Run, RunEvent, RunOutcome, Task
 import { evaluateRoutes, hasBranches } from "./routes.js"
 import { EngineObserver } from "./observer.js"
 import { Handoff } from "./handoff.js"
+import { emitCheckpoint } from "./threadState.js"
 import { runTask, type TaskEnv } from "./runner.js"
 import type { YieldWrap } from "effect/Utils"
 import type { Send } from "../../Send.js"
@@ -51,6 +52,8 @@ interface Ctx {
   readonly tally: Tally
   /** the run is a child graph's, run by a task of a parent graph (a handoff goes there) */
   readonly child: boolean
+  /** the run streams its checkpoints */
+  readonly checkpoints: boolean
 }
 
 /** The cycle's changing state. */
@@ -104,7 +107,8 @@ export const loop = (
       const env: TaskEnv = { compiled, threadId, store, runId: run.runId, persist, emit: config.emit, modes, stored: committer.stored, observer,
         namespace: config.namespace ?? noNamespace, subgraphs: config.subgraphs ?? false }
       const child = config.parent ?? false
-      const ctx: Ctx = { run, committer, env, holder, persist, events, traced, tally: makeTally(), child }
+      const ctx: Ctx = { run, committer, env, holder, persist, events, traced, tally: makeTally(), child,
+        checkpoints: config.emit !== undefined && modes.has("checkpoints") }
       const steps = Effect.gen(function*() {
         while (true) {
           const ended = traced && state.cp.tasks.length > 0
@@ -173,6 +177,7 @@ function* oneStep(ctx: Ctx, s: Cycle): Gen<RunOutcome | undefined> {
   if (Either.isLeft(planned)) return yield* Effect.fail(planned.left)
   const next = planned.right
   if (ctx.persist) yield* ctx.committer.commit(next, channelWrites(applied, false))
+  if (ctx.checkpoints) yield* emitCheckpoint(ctx.run, next)
   if (config.emit !== undefined && ctx.run.modes.has("values")) {
     yield* config.emit({ mode: "values", step: next.step, values: algo.releasedValues(compiled, applied.values) })
   }
@@ -421,5 +426,6 @@ const pause = (
     ctx.tally.interrupts += pending.length
     yield* emitEvent(ctx, { _tag: "Paused", checkpointId: at.checkpointId, interrupts: pending.map((r) => r.id) })
     const checkpoint: Checkpoint = { ...at, status: "paused", interrupts: records, nodeStates, pauseReason: reason }
+    if (ctx.checkpoints) yield* emitCheckpoint(ctx.run, checkpoint)
     return { _tag: "Paused", checkpoint, interrupts: pending } as const
   })

@@ -46,6 +46,50 @@ export type StreamPart =
     readonly update: Record<string, unknown>
   }
   | { readonly mode: "events"; readonly event: RunEvent }
+  | TaskPart
+  | { readonly mode: "checkpoints"; readonly checkpoint: ThreadStateOf }
+
+/** A `tasks` stream part: a task started (with its input) or finished (with its result). @internal */
+export type TaskPart =
+  | {
+    readonly mode: "tasks"
+    readonly event: "started"
+    readonly step: number
+    readonly node: string
+    readonly taskId: string
+    readonly input: unknown
+  }
+  | {
+    readonly mode: "tasks"
+    readonly event: "finished"
+    readonly step: number
+    readonly node: string
+    readonly taskId: string
+    /** `handoff`: the task's child graph handed off to its parent (`result` is the update) */
+    readonly status: "done" | "failed" | "interrupted" | "sleeping" | "handoff"
+    readonly result?: Record<string, unknown> | undefined
+    readonly error?: string | undefined
+    readonly interrupts: ReadonlyArray<{ readonly id: string; readonly kind: string; readonly request: unknown }>
+  }
+
+/** A checkpoint as `getState` returns it (see `threadState`). @internal */
+export interface ThreadStateOf {
+  readonly threadId: string
+  readonly checkpointId: string
+  readonly parentCheckpointId: string | null
+  readonly executionId: string
+  readonly step: number
+  readonly status: Checkpoint["status"]
+  readonly createdAt: Date
+  readonly values: Readonly<Record<string, unknown>>
+  readonly next: ReadonlyArray<string>
+  readonly tasks: ReadonlyArray<{ readonly id: string; readonly node: string }>
+  readonly interrupts: ReadonlyArray<unknown>
+  readonly nodeStates: Readonly<Record<string, NodeState>>
+  readonly pauseReason: Checkpoint["pauseReason"]
+  readonly error: string | undefined
+  readonly metadata: Readonly<Record<string, unknown>>
+}
 
 /** @internal */
 export type RunEvent =

@@ -18,7 +18,7 @@ import * as algo from "./algo.js"
 import { HANDOFF, Handoff } from "./handoff.js"
 import { isParentCommand } from "../../Command.js"
 import { renderError } from "./codec.js"
-import type { RunConfig, TaskMemory, TaskOutcome } from "./model.js"
+import type { RunConfig, StreamPart, TaskMemory, TaskOutcome } from "./model.js"
 import type { Observer } from "./observer.js"
 
 /** Per-run facts every task needs. @internal */
@@ -283,17 +283,61 @@ export const runTask = (run: TaskRun): Effect.Effect<TaskOutcome, never, unknown
       return ended(doneOf(run, value, memoryOf(run, journal), attempts))
     }
   })
-  if (emit === undefined || !modes.has("events")) return outcome
-  return Effect.zipRight(
-    emit({ mode: "events", event: { _tag: "TaskStarted", step, node: task.node, taskId: task.id } }),
-    Effect.tap(outcome, (o) =>
-      emit({
-        mode: "events",
-        event: o._tag === "Done"
-          ? { _tag: "TaskFinished", step, node: task.node, taskId: task.id }
-          : o._tag === "Failed"
-          ? { _tag: "TaskFailed", step, node: task.node, taskId: task.id, error: renderError(o.error) }
-          : { _tag: "TaskInterrupted", step, node: task.node, taskId: task.id }
-      }))
+  if (emit === undefined) return outcome
+  const events = modes.has("events")
+  const tasks = modes.has("tasks")
+  if (!events && !tasks) return outcome
+  const started = Effect.suspend(() =>
+    Effect.zipRight(
+      events ? emit({ mode: "events", event: { _tag: "TaskStarted", step, node: task.node, taskId: task.id } }) : Effect.void,
+      tasks ? emit(taskStarted(run)) : Effect.void
+    )
   )
+  return Effect.zipRight(
+    started,
+    Effect.tap(outcome, (o) =>
+      Effect.zipRight(
+        events
+          ? emit({
+            mode: "events",
+            event: o._tag === "Done"
+              ? { _tag: "TaskFinished", step, node: task.node, taskId: task.id }
+              : o._tag === "Failed"
+              ? { _tag: "TaskFailed", step, node: task.node, taskId: task.id, error: renderError(o.error) }
+              : { _tag: "TaskInterrupted", step, node: task.node, taskId: task.id }
+          })
+          : Effect.void,
+        tasks ? emit(taskFinished(run, o)) : Effect.void
+      ))
+  )
+}
+
+/** The `tasks` stream part of a task starting: its node, id and input. */
+const taskStarted = (run: TaskRun): StreamPart => ({
+  mode: "tasks",
+  event: "started",
+  step: run.step,
+  node: run.task.node,
+  taskId: run.task.id,
+  input: run.task.send ? run.task.arg : run.state
+})
+
+/** The `tasks` stream part of a task ending: its result (the update), error or interrupts. */
+const taskFinished = (run: TaskRun, o: TaskOutcome): StreamPart => {
+  const base = { mode: "tasks", event: "finished", step: run.step, node: run.task.node, taskId: run.task.id } as const
+  switch (o._tag) {
+    case "Done": {
+      const result: Record<string, unknown> = {}
+      for (const [k, v] of o.output.writes) result[k] = v
+      return { ...base, status: "done", result, interrupts: [] }
+    }
+    case "Failed":
+      return o.error instanceof Handoff
+        ? { ...base, status: "handoff", result: (o.error.command.update ?? {}) as Record<string, unknown>, interrupts: [] }
+        : { ...base, status: "failed", error: renderError(o.error), interrupts: [] }
+    case "Interrupted":
+      return { ...base, status: "interrupted", interrupts: o.records.map((r) => ({ id: r.id, kind: r.kind, request: r.request })) }
+    case "Sleeping":
+      return { ...base, status: "sleeping", interrupts: [] }
+  }
 }
