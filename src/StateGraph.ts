@@ -23,7 +23,8 @@ import * as constants from "./internal/constants.js"
 import * as internalGraph from "./internal/graph.js"
 import { toPending } from "./internal/engine/answers.js"
 import { decodeCheckpoint, loadCheckpoint } from "./internal/engine/codec.js"
-import { execute, updateState } from "./internal/engine/execute.js"
+import { execute } from "./internal/engine/execute.js"
+import { bulkUpdateState } from "./internal/engine/update.js"
 import type { Checkpoint, NodeState, RunConfig, RunEvent as EngineEvent, RunOutcome, RunRequest } from "./internal/engine/model.js"
 import { measuredStore, operationSpan } from "./internal/engine/telemetry.js"
 import { threadState } from "./internal/engine/threadState.js"
@@ -839,11 +840,26 @@ export interface CompiledGraph<S extends Channels, N extends string, E, R> {
     threadId: string,
     options?: { readonly checkpointId?: string; readonly limit?: number }
   ) => Effect.Effect<ReadonlyArray<ThreadState<S, InterruptsOf<E>>>, ThreadReadError, Snapshots>
-  /** Writes `update` as if `asNode` produced it; the next `invoke(null)` continues from its edges. */
+  /**
+   * Writes `update` as if `asNode` produced it (default: the last node that ran); the next
+   * `invoke(null)` continues from its edges. On a thread that does not exist yet it creates the
+   * thread (seeding a conversation; `asNode` defaults to `START`, so `invoke(null)` runs the
+   * graph from its entry). `asNode: END` ends the thread there: no next step, and a pause's
+   * questions are withdrawn (status `completed`).
+   */
   readonly updateState: (
     threadId: string,
     update: Channel.Update<S>,
-    options?: { readonly asNode?: N; readonly checkpointId?: string }
+    options?: { readonly asNode?: N | START | END; readonly checkpointId?: string }
+  ) => Effect.Effect<ThreadState<S, InterruptsOf<E>>, ThreadReadError | GraphError.InvalidUpdate | GraphError.ThreadBusy, R | Snapshots>
+  /**
+   * Several supersteps of updates, all or none: each superstep is one step (one checkpoint) whose
+   * updates meet in the reducers as a step's tasks' writes do. Returns the last state.
+   */
+  readonly bulkUpdateState: (
+    threadId: string,
+    supersteps: ReadonlyArray<ReadonlyArray<{ readonly update: Channel.Update<S>; readonly asNode?: N | START | END }>>,
+    options?: { readonly checkpointId?: string }
   ) => Effect.Effect<ThreadState<S, InterruptsOf<E>>, ThreadReadError | GraphError.InvalidUpdate | GraphError.ThreadBusy, R | Snapshots>
   /** The graph as a Mermaid flowchart. */
   readonly toMermaid: () => string
@@ -1120,9 +1136,15 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
     updateState: (threadId, update, options) =>
       Effect.flatMap(Snapshots, (store) =>
         Effect.map(
-          updateState(compiled, store, threadId, update, options?.asNode, options?.checkpointId),
+          bulkUpdateState(compiled, store, threadId, [[{ update, asNode: options?.asNode }]], options?.checkpointId),
           (cp) => toThreadState(compiled, threadId, cp)
         )).pipe(span("updateState", threadId)) as any,
+    bulkUpdateState: (threadId, supersteps, options) =>
+      Effect.flatMap(Snapshots, (store) =>
+        Effect.map(
+          bulkUpdateState(compiled, store, threadId, supersteps, options?.checkpointId),
+          (cp) => toThreadState(compiled, threadId, cp)
+        )).pipe(span("bulkUpdateState", threadId)) as any,
     toMermaid: () => mermaid(compiled.def)
   }
   return self

@@ -1,7 +1,7 @@
 /**
  * One path into a run: load the thread → decide what the request means on it (new input, a
  * continue, a fork, a resume) → record that decision (the input checkpoint, the answers) → run
- * the step cycle. Also the two one-shot writes: `updateState` and a handover's import.
+ * the step cycle. Also the handover's import (`updateState` is in `update`).
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -14,7 +14,7 @@ import type { Compiled } from "../graph.js"
 import * as Ids from "../ids.js"
 import * as algo from "./algo.js"
 import { answerRecords, type Prepared, prepareAnswers } from "./answers.js"
-import { advanced, emptyCheckpoint, forked, imported, lastNode } from "./checkpoints.js"
+import { advanced, emptyCheckpoint, forked, imported } from "./checkpoints.js"
 import { channelWrites, decodeCheckpoint, loadCheckpoint, toEncoded, wholeWrites } from "./codec.js"
 import { makeCommitter } from "./durability.js"
 import { heartbeat, holding, withClaim } from "./lease.js"
@@ -239,61 +239,6 @@ const executeWith = (
   const claimWithFirstWrite = config.checkpointId === undefined &&
     (request._tag === "Resume" || (request._tag === "Input" && request.input !== null && request.input !== undefined))
   return holding(run, store, threadId, claimWithFirstWrite ? withFirstWrite : claimed)
-}
-
-/**
- * Writes an update as if `asNode` had produced it, and plans the next step from `asNode`'s
- * edges: the next invoke(null) continues from there.
- *
- * @internal
- */
-export const updateState = (
-  compiled: Compiled,
-  store: Backend,
-  threadId: string,
-  update: unknown,
-  asNode: string | undefined,
-  checkpointId: string | undefined
-): Effect.Effect<Checkpoint, unknown, unknown> => {
-  const runId = Ids.make()
-  return withClaim(store, threadId, runId, Effect.gen(function*() {
-    const head = yield* store.claim(threadId, runId, { workflowId: compiled.id, leaseMillis: compiled.leaseMillis })
-    if (head === null && checkpointId === undefined) return yield* Effect.fail(new ThreadNotFound({ threadId }))
-    const { cp: base } = yield* loadCheckpoint(compiled, store, threadId, checkpointId ?? head ?? undefined)
-    // like LangGraph: without asNode, the update is written as by the last node that ran
-    const node = asNode ?? lastNode(base) ?? START
-    if (node !== START && compiled.nodes[node] === undefined) {
-      return yield* Effect.fail(new InvalidUpdate({ node, channel: "*", issue: `"${node}" is not a node of the graph` }))
-    }
-    const output = algo.normalizeOutput(compiled, node, update)
-    if (Either.isLeft(output)) return yield* Effect.fail(output.left)
-    const applied = algo.applyWrites(compiled, base.values, base.versions, [{ node, writes: output.right.writes }])
-    if (Either.isLeft(applied)) return yield* Effect.fail(applied.left)
-    const id = Ids.make()
-    const finished = [{ node, gotos: output.right.gotos }]
-    const routed = yield* routesEffect(compiled, finished, algo.stateView(compiled, applied.right.values))
-    const planned = algo.plan(compiled, id, finished, routed, base.joins)
-    if (Either.isLeft(planned)) return yield* Effect.fail(new InvalidUpdate({ node, channel: "*", issue: planned.left }))
-    const cp: Checkpoint = {
-      ...base,
-      checkpointId: id,
-      parentCheckpointId: base.checkpointId,
-      step: base.step + 1,
-      createdAt: Date.now(),
-      status: planned.right.tasks.length === 0 ? "completed" : "pending",
-      values: applied.right.values,
-      versions: applied.right.versions,
-      tasks: planned.right.tasks,
-      joins: planned.right.joins,
-      interrupts: [],
-      pending: [],
-      pauseReason: undefined,
-      metadata: { ...base.metadata, source: "update", asNode: node }
-    }
-    const snapshot = toEncoded(compiled, threadId, cp)
-    yield* store.commit({ threadId, runId, expectedHead: head, snapshot, writes: channelWrites(applied.right, false) })
-    return cp
-  }))
 }
 
 /**
