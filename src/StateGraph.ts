@@ -299,6 +299,24 @@ export interface NodeOptions {
   readonly metadata?: Record<string, unknown>
   /** the nodes this node may route to with `Command.goto` (for validation and drawing) */
   readonly ends?: ReadonlyArray<string>
+  /**
+   * Cache the node's results: a task whose input has the same key as one that finished within
+   * `ttl` ends with that task's writes and routing, without running. `key` reads the node's input
+   * (the state, or a `Send`'s argument; default: its JSON). The cache is the compiled graph's, in
+   * this process, shared by its threads; `graph.clearCache()` empties it.
+   */
+  readonly cache?: CachePolicy
+}
+
+/**
+ * A node's cache policy (see `NodeOptions.cache`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CachePolicy<In = any> {
+  readonly key?: (input: In) => string
+  readonly ttl?: Duration.DurationInput
 }
 
 /**
@@ -439,7 +457,8 @@ export const addNode: {
         retry: options?.retry,
         timeout: options?.timeout,
         metadata: options?.metadata,
-        ends: options?.ends
+        ends: options?.ends,
+        cache: options?.cache
       }]
     })
 )
@@ -701,6 +720,8 @@ export type TaskPart<S extends Channels> =
     readonly result?: Channel.Update<S> | undefined
     readonly error?: string | undefined
     readonly interrupts: ReadonlyArray<{ readonly id: string; readonly kind: string; readonly request: unknown }>
+    /** for a node with a cache policy: whether the result came from the cache */
+    readonly cache?: "hit" | "miss" | undefined
   }
 
 /**
@@ -861,6 +882,8 @@ export interface CompiledGraph<S extends Channels, N extends string, E, R> {
     supersteps: ReadonlyArray<ReadonlyArray<{ readonly update: Channel.Update<S>; readonly asNode?: N | START | END }>>,
     options?: { readonly checkpointId?: string }
   ) => Effect.Effect<ThreadState<S, InterruptsOf<E>>, ThreadReadError | GraphError.InvalidUpdate | GraphError.ThreadBusy, R | Snapshots>
+  /** Empties the cache of the nodes with a cache policy (of these nodes only, when given). */
+  readonly clearCache: (nodes?: ReadonlyArray<N>) => Effect.Effect<void>
   /** The graph as a Mermaid flowchart. */
   readonly toMermaid: () => string
 }
@@ -1145,6 +1168,13 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
           bulkUpdateState(compiled, store, threadId, supersteps, options?.checkpointId),
           (cp) => toThreadState(compiled, threadId, cp)
         )).pipe(span("bulkUpdateState", threadId)) as any,
+    clearCache: (nodes) =>
+      Effect.sync(() => {
+        if (nodes === undefined) return compiled.cache.clear()
+        for (const key of [...compiled.cache.keys()]) {
+          if (nodes.some((n) => key.startsWith(`${n}\u0000`))) compiled.cache.delete(key)
+        }
+      }),
     toMermaid: () => mermaid(compiled.def)
   }
   return self

@@ -70,6 +70,8 @@ export type TaskPart =
     readonly result?: Record<string, unknown> | undefined
     readonly error?: string | undefined
     readonly interrupts: ReadonlyArray<{ readonly id: string; readonly kind: string; readonly request: unknown }>
+    /** for a node with a cache policy: whether the result came from the cache */
+    readonly cache?: "hit" | "miss" | undefined
   }
 
 /** A checkpoint as `getState` returns it (see `threadState`). @internal */

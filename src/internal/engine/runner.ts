@@ -4,6 +4,7 @@
  * failed. Never fails: every ending is a `TaskOutcome`.
  */
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -12,7 +13,7 @@ import { NodeFailed, NodeTimeout } from "../../GraphError.js"
 import * as Interrupt from "../../Interrupt.js"
 import type { InterruptRecord, TaskRecord, TaskSpec } from "../../Snapshot.js"
 import type { Backend } from "../../Snapshots.js"
-import type { Compiled } from "../graph.js"
+import type { CachePolicy, Compiled } from "../graph.js"
 import { interruptId, type JournalEntry, type ScopeHolder, type TaskScope } from "../task.js"
 import * as algo from "./algo.js"
 import { HANDOFF, Handoff } from "./handoff.js"
@@ -245,8 +246,50 @@ const attemptOf = (run: TaskRun, scope: TaskScope, begin: () => void): Effect.Ef
 
 /** Runs one task to its outcome (events `TaskStarted` and its ending when asked for). @internal */
 export const runTask = (run: TaskRun): Effect.Effect<TaskOutcome, never, unknown> => {
-  const { env, task, previous, step, holder } = run
-  const { emit, modes } = env
+  const cache = run.env.compiled.nodes[run.task.node]!.cache
+  return cache === undefined ? runNode(run, undefined) : cachedTask(run, cache)
+}
+
+/**
+ * A node with a cache policy: a task whose key (from its input) was seen within the ttl ends
+ * with the writes and routing stored then, without running; otherwise it runs, and a finished
+ * run is stored under its key.
+ */
+const cachedTask = (run: TaskRun, policy: CachePolicy): Effect.Effect<TaskOutcome, never, unknown> =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    const { compiled } = run.env
+    const key = cacheKey(run, policy)
+    if (key === undefined) return runNode(run, undefined)
+    const hit = compiled.cache.get(key)
+    if (hit !== undefined && hit.expires > now) {
+      const memory: TaskMemory = { answers: run.answers, keyedAnswers: undefined, journal: noJournal, forwarded: undefined }
+      const outcome: TaskOutcome = { _tag: "Done", task: run.task, output: hit.output, memory, attempts: 0 }
+      return withParts(run, Effect.sync(() => (run.env.observer?.taskEnded({ step: run.step, outcome }), outcome)), "hit")
+    }
+    if (hit !== undefined) compiled.cache.delete(key)
+    return Effect.tap(runNode(run, "miss"), (o) => {
+      if (o._tag === "Done") {
+        const ttl = policy.ttl === undefined ? Infinity : Duration.toMillis(policy.ttl)
+        compiled.cache.set(key, { expires: now + ttl, output: o.output })
+      }
+    })
+  })
+
+/** The task's cache key: its node and the policy's key of its input (its JSON by default); none when it has none. */
+const cacheKey = (run: TaskRun, policy: CachePolicy): string | undefined => {
+  const input = run.task.send ? run.task.arg : run.state
+  try {
+    const key = policy.key !== undefined ? policy.key(input) : JSON.stringify(input)
+    return key === undefined ? undefined : `${run.task.node}\u0000${key}`
+  } catch {
+    // an input JSON cannot hold (a cycle, a bigint): not cached
+    return undefined
+  }
+}
+
+/** Runs the node to its outcome, with its stream parts. */
+const runNode = (run: TaskRun, cache: "hit" | "miss" | undefined): Effect.Effect<TaskOutcome, never, unknown> => {
+  const { env, previous, step, holder } = run
   const journal: Array<JournalEntry> = previous === undefined
     ? []
     : previous.status === "failed"
@@ -283,6 +326,17 @@ export const runTask = (run: TaskRun): Effect.Effect<TaskOutcome, never, unknown
       return ended(doneOf(run, value, memoryOf(run, journal), attempts))
     }
   })
+  return withParts(run, outcome, cache)
+}
+
+/** A task's outcome with its `events` and `tasks` stream parts, when the stream asked for them. */
+const withParts = (
+  run: TaskRun,
+  outcome: Effect.Effect<TaskOutcome, never, unknown>,
+  cache: "hit" | "miss" | undefined
+): Effect.Effect<TaskOutcome, never, unknown> => {
+  const { env, task, step } = run
+  const { emit, modes } = env
   if (emit === undefined) return outcome
   const events = modes.has("events")
   const tasks = modes.has("tasks")
@@ -307,7 +361,7 @@ export const runTask = (run: TaskRun): Effect.Effect<TaskOutcome, never, unknown
               : { _tag: "TaskInterrupted", step, node: task.node, taskId: task.id }
           })
           : Effect.void,
-        tasks ? emit(taskFinished(run, o)) : Effect.void
+        tasks ? emit(taskFinished(run, o, cache)) : Effect.void
       ))
   )
 }
@@ -323,8 +377,15 @@ const taskStarted = (run: TaskRun): StreamPart => ({
 })
 
 /** The `tasks` stream part of a task ending: its result (the update), error or interrupts. */
-const taskFinished = (run: TaskRun, o: TaskOutcome): StreamPart => {
-  const base = { mode: "tasks", event: "finished", step: run.step, node: run.task.node, taskId: run.task.id } as const
+const taskFinished = (run: TaskRun, o: TaskOutcome, cache: "hit" | "miss" | undefined): StreamPart => {
+  const base = {
+    mode: "tasks",
+    event: "finished",
+    step: run.step,
+    node: run.task.node,
+    taskId: run.task.id,
+    ...(cache !== undefined ? { cache } : {})
+  } as const
   switch (o._tag) {
     case "Done": {
       const result: Record<string, unknown> = {}
