@@ -277,7 +277,7 @@ export type NewName<Name extends string, N extends string> = string extends Name
  * @category type-level
  */
 export type SubgraphArg<CS extends Channels, CN extends string, CE, CR> = [CS] extends [never] ? never
-  : CompiledGraph<CS, CN, CE, CR>
+  : CompiledGraph<CS, CN, CE, CR, any, any>
 
 /**
  * The errors a subgraph node adds to its parent: those of `Task.call` (none for a function node).
@@ -539,9 +539,12 @@ export const addConditionalEdges: {
  * cannot be undone).
  */
 const subgraphNode = (child: AnyCompiled, parent: Channels) => (state: Record<string, unknown>) => {
+  const accepts = child.compiled.input
   const shared = child.compiled.codecs.map((c) => c.name).filter((name) => parent[name] !== undefined)
+  // the child's input channels go in; what it returns (its output channels) comes back
+  const given = accepts === undefined ? shared : shared.filter((name) => accepts.has(name))
   const input: Record<string, unknown> = {}
-  for (const name of shared) if (state[name] !== undefined) input[name] = state[name]
+  for (const name of given) if (state[name] !== undefined) input[name] = state[name]
   return Effect.map(Task.call(child, input), (result: Record<string, unknown>) => {
     const update: Record<string, unknown> = {}
     for (const name of shared) {
@@ -591,6 +594,16 @@ export interface CompileOptions<N extends string = string> {
    * have a kind of the same name.
    */
   readonly interrupts?: ReadonlyArray<Interrupt.AnyKind>
+  /**
+   * the channels `invoke` and `stream` take as input (default: all): another key is refused
+   * (`InvalidUpdate`). A subgraph gets only these of its parent's shared channels.
+   */
+  readonly input?: ReadonlyArray<string>
+  /**
+   * the channels `invoke` and `resume` return and the `values` stream shows (default: all);
+   * the others are private to the nodes. `getState` and `history` show every channel.
+   */
+  readonly output?: ReadonlyArray<string>
 }
 
 /**
@@ -813,7 +826,7 @@ type ThreadReadError = GraphError.ThreadNotFound | GraphError.CheckpointNotFound
  * @since 0.1.0
  * @category models
  */
-export interface CompiledGraph<S extends Channels, N extends string, E, R> {
+export interface CompiledGraph<S extends Channels, N extends string, E, R, In extends string = never, Out extends string = never> {
   readonly [TypeId]: { readonly _S: (_: S) => S; readonly _E: (_: never) => E }
   readonly id: string
   /** a stable short hash of the structure */
@@ -825,32 +838,35 @@ export interface CompiledGraph<S extends Channels, N extends string, E, R> {
   /** Runs from `input` (or, with `null`, continues the thread) to the end and returns the state. */
   readonly invoke: {
     (
-      input: Channel.Update<S> | null,
+      input: InputOf<S, In> | null,
       options: RunOptions & { readonly threadId: string }
-    ): Effect.Effect<Channel.State<S>, RunError<E>, R | Snapshots>
-    (input: Channel.Update<S>, options?: RunOptions): Effect.Effect<Channel.State<S>, RunError<E>, R>
+    ): Effect.Effect<OutputOf<S, Out>, RunError<E>, R | Snapshots>
+    (input: InputOf<S, In>, options?: RunOptions): Effect.Effect<OutputOf<S, Out>, RunError<E>, R>
   }
   /** Streams the run's values, updates or events. */
   readonly stream: {
     <const M extends StreamMode = "values", const Sub extends boolean = false>(
-      input: Channel.Update<S> | null,
+      input: InputOf<S, In> | null,
       options: RunOptions & StreamOptions<M, Sub> & { readonly threadId: string }
     ): Stream.Stream<StreamPartOf<S, M, Sub>, RunError<E>, R | Snapshots>
     <const M extends StreamMode = "values", const Sub extends boolean = false>(
-      input: Channel.Update<S>,
+      input: InputOf<S, In>,
       options?: RunOptions & StreamOptions<M, Sub>
     ): Stream.Stream<StreamPartOf<S, M, Sub>, RunError<E>, R>
   }
+  // (resume and streamResume are methods, not function-typed properties: any graph is an
+  // `AnyCompiled` whatever its answers — the optional input/output parameters make the
+  // compiler compare compiled graphs member by member)
   /** `resume`, streamed: answers pending interrupts and streams the continued run like `stream`. */
-  readonly streamResume: <const M extends StreamMode = "values", const Sub extends boolean = false>(
+  streamResume<const M extends StreamMode = "values", const Sub extends boolean = false>(
     options: ResumeOptions & StreamOptions<M, Sub>,
     ...answers: ReadonlyArray<Interrupt.AnswerFor<InterruptsOf<E>>>
-  ) => Stream.Stream<StreamPartOf<S, M, Sub>, RunError<E> | GraphError.ResumeError, R | Snapshots>
+  ): Stream.Stream<StreamPartOf<S, M, Sub>, RunError<E> | GraphError.ResumeError, R | Snapshots>
   /** Answers pending interrupts and continues the thread. */
-  readonly resume: (
+  resume(
     options: ResumeOptions,
     ...answers: ReadonlyArray<Interrupt.AnswerFor<InterruptsOf<E>>>
-  ) => Effect.Effect<Channel.State<S>, RunError<E> | GraphError.ResumeError, R | Snapshots>
+  ): Effect.Effect<OutputOf<S, Out>, RunError<E> | GraphError.ResumeError, R | Snapshots>
   /** The state at the head (or at `checkpointId`). */
   readonly getState: (
     threadId: string,
@@ -889,16 +905,34 @@ export interface CompiledGraph<S extends Channels, N extends string, E, R> {
 }
 
 /**
+ * What `invoke` takes: an update of the graph's input channels (all, when it declares none).
+ *
  * @since 0.1.0
  * @category type-level
  */
-export type AnyCompiled = CompiledGraph<any, any, any, any>
+export type InputOf<S extends Channels, In extends string> = [In] extends [never] ? Channel.Update<S>
+  : Channel.Update<Pick<S, In & keyof S>>
+
+/**
+ * What `invoke` returns: the graph's output channels (all, when it declares none).
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type OutputOf<S extends Channels, Out extends string> = [Out] extends [never] ? Channel.State<S>
+  : Channel.State<Pick<S, Out & keyof S>>
 
 /**
  * @since 0.1.0
  * @category type-level
  */
-export type StateOf<G> = G extends CompiledGraph<infer S, any, any, any> ? Channel.State<S> : never
+export type AnyCompiled = CompiledGraph<any, any, any, any, any, any>
+
+/**
+ * @since 0.1.0
+ * @category type-level
+ */
+export type StateOf<G> = G extends CompiledGraph<infer S, any, any, any, any, any> ? Channel.State<S> : never
 
 /**
  * The node names of a compiled graph.
@@ -906,7 +940,7 @@ export type StateOf<G> = G extends CompiledGraph<infer S, any, any, any> ? Chann
  * @since 0.1.0
  * @category type-level
  */
-export type NodesOf<G> = G extends CompiledGraph<any, infer N, any, any> ? N : never
+export type NodesOf<G> = G extends CompiledGraph<any, infer N, any, any, any, any> ? N : never
 
 /**
  * What `invoke`, `stream` and `resume` of a compiled graph fail with.
@@ -914,7 +948,7 @@ export type NodesOf<G> = G extends CompiledGraph<any, infer N, any, any> ? N : n
  * @since 0.1.0
  * @category type-level
  */
-export type ErrorOf<G> = G extends CompiledGraph<any, any, infer E, any> ? RunError<E> : never
+export type ErrorOf<G> = G extends CompiledGraph<any, any, infer E, any, any, any> ? RunError<E> : never
 
 /**
  * The `GraphInterrupted` failure of a compiled graph (`never` when it cannot pause).
@@ -923,6 +957,12 @@ export type ErrorOf<G> = G extends CompiledGraph<any, any, infer E, any> ? RunEr
  * @category type-level
  */
 export type InterruptedOf<G> = Extract<ErrorOf<G>, { readonly _tag: "GraphInterrupted" }>
+
+type CheckChannels<C extends string, S> = [Exclude<C, keyof S>] extends [never] ? unknown
+  : { readonly "input or output names a channel the graph does not have": Exclude<C, keyof S> }
+
+type InputsOf<O> = O extends { readonly input: ReadonlyArray<infer K extends string> } ? K : never
+type OutputsOf<O> = O extends { readonly output: ReadonlyArray<infer K extends string> } ? K : never
 
 type BreakpointsOf<O> = "interruptBefore" extends keyof O ? Interrupt.Breakpoint
   : "interruptAfter" extends keyof O ? Interrupt.Breakpoint
@@ -942,18 +982,23 @@ export const compile: {
   <N extends string, const O extends CompileOptions<N> = {}>(
     options?: O
   ): <S extends Channels, E, R, G extends string, I>(
-    self: StateGraph<S, N, E, R, G, I> & CheckGotos<G, N>
-  ) => Effect.Effect<CompiledGraph<S, N, E | BreakpointsOf<O>, R>, GraphError.InvalidGraph>
+    self: StateGraph<S, N, E, R, G, I> & CheckGotos<G, N> & CheckChannels<InputsOf<O> | OutputsOf<O>, S>
+  ) => Effect.Effect<CompiledGraph<S, N, E | BreakpointsOf<O>, R, InputsOf<O>, OutputsOf<O>>, GraphError.InvalidGraph>
   <S extends Channels, N extends string, E, R, G extends string, I, const O extends CompileOptions<N> = {}>(
-    self: StateGraph<S, N, E, R, G, I> & CheckGotos<G, N>,
+    self: StateGraph<S, N, E, R, G, I> & CheckGotos<G, N> & CheckChannels<InputsOf<O> | OutputsOf<O>, S>,
     options?: O
-  ): Effect.Effect<CompiledGraph<S, N, E | BreakpointsOf<O>, R>, GraphError.InvalidGraph>
+  ): Effect.Effect<CompiledGraph<S, N, E | BreakpointsOf<O>, R, InputsOf<O>, OutputsOf<O>>, GraphError.InvalidGraph>
 } = dual(
   (args) => isStateGraph(args[0]),
   (self: Any, options?: CompileOptions) =>
     Effect.suspend(() => {
       const reason = internalGraph.validate(self.def)
       if (reason !== undefined) return Effect.fail(new InvalidGraph({ graphId: self.def.id, reason }))
+      for (const c of [...(options?.input ?? []), ...(options?.output ?? [])]) {
+        if (self.def.channels[c] === undefined) {
+          return Effect.fail(new InvalidGraph({ graphId: self.def.id, reason: `input or output names "${c}", not a channel of the graph` }))
+        }
+      }
       for (const n of [...(options?.interruptBefore ?? []), ...(options?.interruptAfter ?? [])]) {
         if (!self.def.nodes.some((d) => d.name === n)) {
           return Effect.fail(new InvalidGraph({ graphId: self.def.id, reason: `breakpoint on unknown node "${n}"` }))
@@ -973,12 +1018,12 @@ export const compileSync: {
   <N extends string, const O extends CompileOptions<N> = {}>(
     options?: O
   ): <S extends Channels, E, R, G extends string, I>(
-    self: StateGraph<S, N, E, R, G, I> & CheckGotos<G, N>
-  ) => CompiledGraph<S, N, E | BreakpointsOf<O>, R>
+    self: StateGraph<S, N, E, R, G, I> & CheckGotos<G, N> & CheckChannels<InputsOf<O> | OutputsOf<O>, S>
+  ) => CompiledGraph<S, N, E | BreakpointsOf<O>, R, InputsOf<O>, OutputsOf<O>>
   <S extends Channels, N extends string, E, R, G extends string, I, const O extends CompileOptions<N> = {}>(
-    self: StateGraph<S, N, E, R, G, I> & CheckGotos<G, N>,
+    self: StateGraph<S, N, E, R, G, I> & CheckGotos<G, N> & CheckChannels<InputsOf<O> | OutputsOf<O>, S>,
     options?: O
-  ): CompiledGraph<S, N, E | BreakpointsOf<O>, R>
+  ): CompiledGraph<S, N, E | BreakpointsOf<O>, R, InputsOf<O>, OutputsOf<O>>
 } = dual(
   (args) => isStateGraph(args[0]),
   (self: any, options?: CompileOptions) => Effect.runSync(compile(self, options))
@@ -1061,6 +1106,12 @@ const debugEmit = (requested: ReadonlySet<string>, offer: (part: any) => Effect.
   return Effect.zipRight(own, offer(namespace === undefined ? debug : { ...debug, namespace }))
 }
 
+const pick = (keys: ReadonlyArray<string>, values: Readonly<Record<string, unknown>>) => {
+  const out: Record<string, unknown> = {}
+  for (const k of keys) if (values[k] !== undefined) out[k] = values[k]
+  return out
+}
+
 const modesOf = (mode: StreamMode | ReadonlyArray<StreamMode> | undefined): ReadonlySet<string> =>
   new Set(mode === undefined ? ["values"] : typeof mode === "string" ? [mode] : mode)
 
@@ -1097,7 +1148,12 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
     Stream.unwrapScoped(Effect.gen(function*() {
       const mailbox = yield* Mailbox.make<any, any>()
       const requested = modesOf(options?.mode)
-      const offer = (part: any) => mailbox.offer(part).pipe(Effect.asVoid)
+      const offer = compiled.output === undefined
+        ? (part: any) => mailbox.offer(part).pipe(Effect.asVoid)
+        // the graph's own values parts show its output channels (a subgraph's show its own)
+        : (part: any) =>
+          mailbox.offer(part.mode === "values" && part.namespace === undefined ? { ...part, values: pick(compiled.output!, part.values) } : part)
+            .pipe(Effect.asVoid)
       yield* run(request, options, {
         emit: requested.has("debug") ? debugEmit(requested, offer) : offer,
         modes: requested.has("debug") ? new Set([...requested, "tasks", "checkpoints"]) : requested,
@@ -1110,6 +1166,8 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
       )
       return Mailbox.toStream(mailbox)
     }))
+  /** What a run returns: its output channels (every channel when it declares none). */
+  const output = (cp: Checkpoint) => (compiled.output === undefined ? cp.values : pick(compiled.output, cp.values))
   const self: AnyCompiled = {
     [TypeId]: { _S: (_: any) => _, _E: (_: never) => _ },
     id: compiled.id,
@@ -1117,12 +1175,12 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
     nodes: compiled.def.nodes.map((n) => n.name),
     compiled,
     invoke: ((input: unknown, options?: RunOptions) =>
-      Effect.map(run({ _tag: "Input", input }, options, {}), (cp) => cp.values).pipe(span("invoke", options?.threadId))) as any,
+      Effect.map(run({ _tag: "Input", input }, options, {}), output).pipe(span("invoke", options?.threadId))) as any,
     stream: ((input: unknown, options?: RunOptions & { readonly mode?: StreamMode | ReadonlyArray<StreamMode> }) =>
       streamOf({ _tag: "Input", input }, options)) as any,
     streamResume: ((options: any, ...answers: ReadonlyArray<any>) => streamOf({ _tag: "Resume", answers }, options)) as any,
     resume: (options, ...answers) =>
-      Effect.map(run({ _tag: "Resume", answers }, options, {}), (cp) => cp.values).pipe(
+      Effect.map(run({ _tag: "Resume", answers }, options, {}), output).pipe(
         span("resume", options.threadId)
       ) as any,
     getState: (threadId, options) =>

@@ -70,6 +70,8 @@ export interface CompileOptions {
   readonly leaseMillis?: number
   readonly sleepThreshold?: import("effect").Duration.DurationInput
   readonly interrupts?: ReadonlyArray<AnyKind>
+  readonly input?: ReadonlyArray<string>
+  readonly output?: ReadonlyArray<string>
 }
 
 /** The compiled, runtime form of a graph: lookup tables built once. @internal */
@@ -103,6 +105,10 @@ export interface Compiled {
   readonly dependencies: Readonly<Record<string, ReadonlyArray<string>>>
   /** the results of nodes with a cache policy, by node and key (this process's, shared by its threads) */
   readonly cache: Map<string, CacheEntry>
+  /** the channels `invoke` takes (none: all) */
+  readonly input: ReadonlySet<string> | undefined
+  /** the channels `invoke` returns (none: all) */
+  readonly output: ReadonlyArray<string> | undefined
 }
 
 const group = <A>(items: ReadonlyArray<A>, key: (a: A) => string): Record<string, Array<A>> => {
@@ -228,6 +234,8 @@ export const compile = (def: GraphDef, options: CompileOptions): Compiled => {
     sleepThresholdMillis: options.sleepThreshold === undefined ? 30_000 : DurationMod.toMillis(options.sleepThreshold),
     kinds: new Map((options.interrupts ?? []).map((k) => [k.kind, k])),
     dependencies,
-    cache: new Map()
+    cache: new Map(),
+    input: options.input === undefined ? undefined : new Set(options.input),
+    output: options.output
   }
 }

@@ -38,6 +38,15 @@ const inputCheckpoint = (
   options: { readonly fresh: boolean; readonly executionId: string; readonly metadata: Record<string, unknown> }
 ): Effect.Effect<{ readonly cp: Checkpoint; readonly writes: ReadonlyArray<ChannelWrite> }, unknown, unknown> =>
   Effect.gen(function*() {
+    if (compiled.input !== undefined && input !== null && typeof input === "object") {
+      for (const key in input) {
+        if (!compiled.input.has(key) && compiled.codecByName[key] !== undefined) {
+          return yield* Effect.fail(
+            new InvalidUpdate({ node: START, channel: key, issue: `"${key}" is not an input channel of the graph (${[...compiled.input].join(", ")})` })
+          )
+        }
+      }
+    }
     const writes = algo.validateUpdate(compiled, START, input)
     if (Either.isLeft(writes)) return yield* Effect.fail(writes.left)
     if (options.fresh) {
