@@ -872,11 +872,25 @@ export interface CompiledGraph<S extends Channels, N extends string, E, R, In ex
     threadId: string,
     options?: { readonly checkpointId?: string }
   ) => Effect.Effect<ThreadState<S, InterruptsOf<E>>, ThreadReadError, Snapshots>
-  /** The checkpoints from the head (or `checkpointId`) back to the first, newest first. */
+  /**
+   * The checkpoints from the head (or `checkpointId`) back to the first, newest first; with
+   * `metadata`, only those whose metadata has each key with that value.
+   */
   readonly history: (
     threadId: string,
-    options?: { readonly checkpointId?: string; readonly limit?: number }
+    options?: { readonly checkpointId?: string; readonly limit?: number; readonly metadata?: Readonly<Record<string, unknown>> }
   ) => Effect.Effect<ReadonlyArray<ThreadState<S, InterruptsOf<E>>>, ThreadReadError, Snapshots>
+  /**
+   * This graph's threads, as their heads, newest first: filtered by their head's status and
+   * metadata (each key with that value: the `metadata` given to `invoke` stays on a thread).
+   */
+  readonly searchThreads: (options?: {
+    readonly metadata?: Readonly<Record<string, unknown>>
+    readonly status?: ThreadState<S, never>["status"] | ReadonlyArray<ThreadState<S, never>["status"]>
+    readonly limit?: number
+    /** only threads whose head checkpoint is older than this one (the last one of a page) */
+    readonly before?: string
+  }) => Effect.Effect<ReadonlyArray<ThreadState<S, InterruptsOf<E>>>, GraphError.StoreFailure, Snapshots>
   /**
    * Writes `update` as if `asNode` produced it (default: the last node that ran); the next
    * `invoke(null)` continues from its edges. On a thread that does not exist yet it creates the
@@ -1195,7 +1209,8 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
         const rows = yield* store.history(threadId, {
           ...(options?.checkpointId !== undefined ? { checkpointId: options.checkpointId } : {}),
           // a limit of 0 or less asks for nothing (SQLite would read a negative LIMIT as none)
-          ...(options?.limit !== undefined ? { limit: Math.max(0, Math.floor(options.limit)) } : {})
+          ...(options?.limit !== undefined ? { limit: Math.max(0, Math.floor(options.limit)) } : {}),
+          ...(options?.metadata !== undefined ? { metadata: options.metadata } : {})
         })
         if (rows.length === 0) {
           // nothing read: [] for an existing thread (and checkpoint), else why not
@@ -1214,6 +1229,23 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
         }
         return out
       }).pipe(span("history", threadId)) as any,
+    searchThreads: (options) =>
+      Effect.gen(function*() {
+        const store = yield* Snapshots
+        const rows = yield* store.listByWorkflow(compiled.id, {
+          ...(options?.metadata !== undefined ? { metadata: options.metadata } : {}),
+          ...(options?.status !== undefined ? { status: options.status } : {}),
+          ...(options?.limit !== undefined ? { limit: Math.max(0, Math.floor(options.limit)) } : {}),
+          ...(options?.before !== undefined ? { before: options.before } : {})
+        })
+        const out: Array<ThreadState<any, any>> = []
+        for (const row of rows) {
+          const cp = decodeCheckpoint(compiled, row)
+          if (Either.isLeft(cp)) return yield* Effect.fail(cp.left)
+          out.push(toThreadState(compiled, row.threadId, cp.right))
+        }
+        return out
+      }).pipe(span("searchThreads", undefined)) as any,
     updateState: (threadId, update, options) =>
       Effect.flatMap(Snapshots, (store) =>
         Effect.map(
