@@ -91,6 +91,11 @@ export interface ListOptions {
   readonly limit?: number
   /** only checkpoints created strictly before this one (by id) */
   readonly before?: string
+  /**
+   * only checkpoints whose metadata has each of these keys with this value (compared as JSON);
+   * the `metadata` given to `invoke` stays on a thread's later checkpoints
+   */
+  readonly metadata?: Readonly<Record<string, unknown>>
 }
 
 /**

@@ -15,7 +15,7 @@ import { pipe } from "effect/Function"
 import { dual } from "effect/Function"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import type * as Channel from "./Channel.js"
-import type { Command } from "./Command.js"
+import type { Command, ParentCommand } from "./Command.js"
 import type * as GraphError from "./GraphError.js"
 import { InvalidGraph, ThreadNotFound, ThreadSleeping } from "./GraphError.js"
 import * as Interrupt from "./Interrupt.js"
@@ -23,12 +23,15 @@ import * as constants from "./internal/constants.js"
 import * as internalGraph from "./internal/graph.js"
 import { toPending } from "./internal/engine/answers.js"
 import { decodeCheckpoint, loadCheckpoint } from "./internal/engine/codec.js"
-import { execute, updateState } from "./internal/engine/execute.js"
+import { execute } from "./internal/engine/execute.js"
+import { bulkUpdateState } from "./internal/engine/update.js"
 import type { Checkpoint, NodeState, RunConfig, RunEvent as EngineEvent, RunOutcome, RunRequest } from "./internal/engine/model.js"
 import { measuredStore, operationSpan } from "./internal/engine/telemetry.js"
+import { threadState } from "./internal/engine/threadState.js"
 import { withoutStack } from "./internal/pause.js"
 import type { Send } from "./Send.js"
 import { Snapshots } from "./Snapshots.js"
+import { Configurable } from "./internal/task.js"
 import * as Task from "./Task.js"
 
 /**
@@ -129,6 +132,8 @@ export type CheckUpdate<S extends Channels, U> = {
  */
 export type CheckOutput<S extends Channels, O> = [O] extends [void | undefined] ? O
   : O extends void | undefined ? O
+  // for the parent graph: its update is checked by the parent, its targets when the parent compiles
+  : O extends ParentCommand<any, any> ? O
   : O extends Command<infer U, infer N> ? Command<CheckUpdate<S, U>, N>
   : O extends ReadonlyArray<any> ? NotAnUpdate
   : O extends object ? CheckUpdate<S, O>
@@ -152,7 +157,12 @@ export type ValidOutput<S extends Channel.Channels, O> = {
  * @since 0.1.0
  * @category type-level
  */
-export type NodeOutput<S extends Channels> = Channel.Update<S> | Command<Channel.Update<S>, string> | void | undefined
+export type NodeOutput<S extends Channels> =
+  | Channel.Update<S>
+  | Command<Channel.Update<S>, string>
+  | ParentCommand<object, string>
+  | void
+  | undefined
 
 /**
  * What a node's output is inferred against: `NodeOutput` gives literal types their context
@@ -172,7 +182,35 @@ type Channels = Channel.Channels
  * @since 0.1.0
  * @category type-level
  */
-export type GotosOf<O> = O extends Command<any, infer N> ? N : never
+export type GotosOf<O> = O extends ParentCommand<any, any> ? never : O extends Command<any, infer N> ? N : never
+
+/**
+ * Marks, in a graph's error type, the parent nodes its nodes hand off to with `Command.parent`:
+ * a parent that adds the graph as a node checks them as that node's gotos when it compiles.
+ * Never an actual error (`RunError` leaves it out).
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export interface HandoffTo<out Node extends string> {
+  readonly "✓ hands off to the parent's node": Node
+}
+
+/**
+ * The handoff marks a node's output adds to the graph's error type.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type HandoffsOf<O> = O extends ParentCommand<any, infer N> ? HandoffTo<N> : never
+
+/**
+ * The parent nodes a subgraph hands off to (from its error type's marks).
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type HandoffTargets<E> = E extends HandoffTo<infer N> ? N : never
 
 /**
  * Each node's input: the state, or the argument of the `Send`s that reach it (the nodes in `I`).
@@ -239,7 +277,7 @@ export type NewName<Name extends string, N extends string> = string extends Name
  * @category type-level
  */
 export type SubgraphArg<CS extends Channels, CN extends string, CE, CR> = [CS] extends [never] ? never
-  : CompiledGraph<CS, CN, CE, CR>
+  : CompiledGraph<CS, CN, CE, CR, any, any>
 
 /**
  * The errors a subgraph node adds to its parent: those of `Task.call` (none for a function node).
@@ -247,7 +285,7 @@ export type SubgraphArg<CS extends Channels, CN extends string, CE, CR> = [CS] e
  * @since 0.1.0
  * @category type-level
  */
-export type SubgraphError<CS, CE> = [CS] extends [never] ? never : Task.CallError<CE>
+export type SubgraphError<CS, CE> = [CS] extends [never] ? never : Task.CallError<Exclude<CE, HandoffTo<any>>>
 
 /**
  * @since 0.1.0
@@ -261,6 +299,24 @@ export interface NodeOptions {
   readonly metadata?: Record<string, unknown>
   /** the nodes this node may route to with `Command.goto` (for validation and drawing) */
   readonly ends?: ReadonlyArray<string>
+  /**
+   * Cache the node's results: a task whose input has the same key as one that finished within
+   * `ttl` ends with that task's writes and routing, without running. `key` reads the node's input
+   * (the state, or a `Send`'s argument; default: its JSON). The cache is the compiled graph's, in
+   * this process, shared by its threads; `graph.clearCache()` empties it.
+   */
+  readonly cache?: CachePolicy
+}
+
+/**
+ * A node's cache policy (see `NodeOptions.cache`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CachePolicy<In = any> {
+  readonly key?: (input: In) => string
+  readonly ttl?: Duration.DurationInput
 }
 
 /**
@@ -353,7 +409,14 @@ export const addNode: {
     options?: NodeOptions
   ): (
     self: StateGraph<S, N, E, R, G, I>
-  ) => StateGraph<S, N | Name, E | E2 | SubgraphError<CS, CE>, R | R2 | CR, G | GotosOf<O>, AddInput<S, I, Name, In>>
+  ) => StateGraph<
+    S,
+    N | Name,
+    E | E2 | SubgraphError<CS, CE> | HandoffsOf<O>,
+    R | R2 | CR,
+    G | GotosOf<O> | HandoffTargets<CE>,
+    AddInput<S, I, Name, In>
+  >
   <
     S extends Channels,
     N extends string,
@@ -375,7 +438,14 @@ export const addNode: {
     name: NewName<Name, N>,
     node: ((input: In) => Effect.Effect<O & CheckOutput<S, O>, E2, R2>) | SubgraphArg<CS, CN, CE, CR>,
     options?: NodeOptions
-  ): StateGraph<S, N | Name, E | E2 | SubgraphError<CS, CE>, R | R2 | CR, G | GotosOf<O>, AddInput<S, I, Name, In>>
+  ): StateGraph<
+    S,
+    N | Name,
+    E | E2 | SubgraphError<CS, CE> | HandoffsOf<O>,
+    R | R2 | CR,
+    G | GotosOf<O> | HandoffTargets<CE>,
+    AddInput<S, I, Name, In>
+  >
 } = dual(
   (args) => isStateGraph(args[0]),
   (self: Any, name: string, node: ((input: any) => Effect.Effect<any, any, any>) | AnyCompiled, options?: NodeOptions) =>
@@ -387,7 +457,8 @@ export const addNode: {
         retry: options?.retry,
         timeout: options?.timeout,
         metadata: options?.metadata,
-        ends: options?.ends
+        ends: options?.ends,
+        cache: options?.cache
       }]
     })
 )
@@ -468,9 +539,12 @@ export const addConditionalEdges: {
  * cannot be undone).
  */
 const subgraphNode = (child: AnyCompiled, parent: Channels) => (state: Record<string, unknown>) => {
+  const accepts = child.compiled.input
   const shared = child.compiled.codecs.map((c) => c.name).filter((name) => parent[name] !== undefined)
+  // the child's input channels go in; what it returns (its output channels) comes back
+  const given = accepts === undefined ? shared : shared.filter((name) => accepts.has(name))
   const input: Record<string, unknown> = {}
-  for (const name of shared) if (state[name] !== undefined) input[name] = state[name]
+  for (const name of given) if (state[name] !== undefined) input[name] = state[name]
   return Effect.map(Task.call(child, input), (result: Record<string, unknown>) => {
     const update: Record<string, unknown> = {}
     for (const name of shared) {
@@ -520,6 +594,16 @@ export interface CompileOptions<N extends string = string> {
    * have a kind of the same name.
    */
   readonly interrupts?: ReadonlyArray<Interrupt.AnyKind>
+  /**
+   * the channels `invoke` and `stream` take as input (default: all): another key is refused
+   * (`InvalidUpdate`). A subgraph gets only these of its parent's shared channels.
+   */
+  readonly input?: ReadonlyArray<string>
+  /**
+   * the channels `invoke` and `resume` return and the `values` stream shows (default: all);
+   * the others are private to the nodes. `getState` and `history` show every channel.
+   */
+  readonly output?: ReadonlyArray<string>
 }
 
 /**
@@ -538,20 +622,27 @@ export type InterruptsOf<E> = Extract<E, Interrupt.Any>
  * @category type-level
  */
 export type RunError<E> =
-  | Exclude<E, Interrupt.Any>
+  | Exclude<E, Interrupt.Any | HandoffTo<any>>
   | ([InterruptsOf<E>] extends [never] ? never : Interrupt.GraphInterrupted<InterruptsOf<E>>)
   | GraphError.EngineError
 
 /**
+ * Settings of one run (`invoke`, `stream`, `resume`), over the compiled graph's defaults.
+ *
  * @since 0.1.0
  * @category models
  */
-export interface RunOptions {
-  readonly threadId?: string
-  /** continue from this checkpoint instead of the head: a fork (time travel) */
-  readonly checkpointId?: string
-  /** accept a thread written by another version of the graph */
-  readonly allowVersionChange?: boolean
+export interface PerCallOptions {
+  /** maximum supersteps of this run (default: the graph's `recursionLimit`) */
+  readonly recursionLimit?: number
+  /** maximum tasks running at once in a step (default: the graph's `concurrency`) */
+  readonly concurrency?: number | "unbounded"
+  /** when this run's checkpoints are committed (default: the graph's `durability`) */
+  readonly durability?: "sync" | "async" | "exit"
+  /** values the nodes read with `Task.configurable` (and the graphs they run, too) */
+  readonly configurable?: Readonly<Record<string, unknown>>
+  /** aborting it interrupts the run (as `Effect.interrupt` would): the thread keeps its last checkpoint */
+  readonly signal?: AbortSignal
   readonly metadata?: Record<string, unknown>
 }
 
@@ -559,7 +650,31 @@ export interface RunOptions {
  * @since 0.1.0
  * @category models
  */
-export type StreamMode = "values" | "updates" | "events" | "messages" | "custom"
+export interface RunOptions extends PerCallOptions {
+  readonly threadId?: string
+  /** continue from this checkpoint instead of the head: a fork (time travel) */
+  readonly checkpointId?: string
+  /** accept a thread written by another version of the graph */
+  readonly allowVersionChange?: boolean
+}
+
+/**
+ * Options of `resume` and `streamResume`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ResumeOptions extends PerCallOptions {
+  readonly threadId: string
+  /** accept a thread written by another version of the graph */
+  readonly allowVersionChange?: boolean
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type StreamMode = "values" | "updates" | "events" | "messages" | "custom" | "tasks" | "checkpoints" | "debug"
 
 /**
  * A streamed part; `mode` tells which.
@@ -584,9 +699,98 @@ export type StreamPart<S extends Channels, M extends StreamMode> = Extract<
     readonly messageId: string
     readonly delta: string
   }
-  | { readonly mode: "custom"; readonly node: string; readonly taskId: string; readonly data: unknown },
+  | { readonly mode: "custom"; readonly node: string; readonly taskId: string; readonly data: unknown }
+  | TaskPart<S>
+  | { readonly mode: "checkpoints"; readonly checkpoint: ThreadState<S, Interrupt.Any> }
+  | DebugPart<S>,
   { readonly mode: M }
 >
+
+/**
+ * A `tasks` stream part: a task started (with its input: the state, or a `Send`'s argument) or
+ * finished — done (`result`: its update), failed (`error`), interrupted (`interrupts`), sleeping,
+ * or `handoff` (its subgraph handed off to this graph with `Command.parent`; `result` is the update).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TaskPart<S extends Channels> =
+  | {
+    readonly mode: "tasks"
+    readonly event: "started"
+    readonly step: number
+    readonly node: string
+    readonly taskId: string
+    readonly input: unknown
+  }
+  | {
+    readonly mode: "tasks"
+    readonly event: "finished"
+    readonly step: number
+    readonly node: string
+    readonly taskId: string
+    readonly status: "done" | "failed" | "interrupted" | "sleeping" | "handoff"
+    readonly result?: Channel.Update<S> | undefined
+    readonly error?: string | undefined
+    readonly interrupts: ReadonlyArray<{ readonly id: string; readonly kind: string; readonly request: unknown }>
+    /** for a node with a cache policy: whether the result came from the cache */
+    readonly cache?: "hit" | "miss" | undefined
+  }
+
+/**
+ * A `debug` stream part: every `tasks` part (`type` `task` when it starts, `task_result` when it
+ * ends) and every `checkpoints` part (`checkpoint`), with the step and a timestamp.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DebugPart<S extends Channels> =
+  | {
+    readonly mode: "debug"
+    readonly type: "task" | "task_result"
+    readonly step: number
+    readonly timestamp: string
+    readonly payload: Omit<TaskPart<S>, "mode">
+  }
+  | {
+    readonly mode: "debug"
+    readonly type: "checkpoint"
+    readonly step: number
+    readonly timestamp: string
+    readonly payload: ThreadState<S, Interrupt.Any>
+  }
+
+/**
+ * A part of a subgraph, streamed with `subgraphs: true`: `namespace` is its place under the run
+ * (`"node:taskId"` of each parent task, outermost first); its values are the subgraph's.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SubgraphPart<M extends StreamMode> = StreamPart<any, M> & { readonly namespace: ReadonlyArray<string> }
+
+/**
+ * What `stream` yields: the graph's own parts, and with `subgraphs: true` its subgraphs' too.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StreamPartOf<S extends Channels, M extends StreamMode, Sub extends boolean> =
+  | StreamPart<S, M>
+  | (true extends Sub ? SubgraphPart<M> : never)
+
+/**
+ * Options of `stream` and `streamResume`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StreamOptions<M extends StreamMode, Sub extends boolean> {
+  /** one mode or several (default `values`) */
+  readonly mode?: M | ReadonlyArray<M>
+  /** also stream the parts of subgraphs (and of graphs their nodes run), with their `namespace` */
+  readonly subgraphs?: Sub
+}
 
 /**
  * A thread's state at a checkpoint.
@@ -622,7 +826,7 @@ type ThreadReadError = GraphError.ThreadNotFound | GraphError.CheckpointNotFound
  * @since 0.1.0
  * @category models
  */
-export interface CompiledGraph<S extends Channels, N extends string, E, R> {
+export interface CompiledGraph<S extends Channels, N extends string, E, R, In extends string = never, Out extends string = never> {
   readonly [TypeId]: { readonly _S: (_: S) => S; readonly _E: (_: never) => E }
   readonly id: string
   /** a stable short hash of the structure */
@@ -634,67 +838,115 @@ export interface CompiledGraph<S extends Channels, N extends string, E, R> {
   /** Runs from `input` (or, with `null`, continues the thread) to the end and returns the state. */
   readonly invoke: {
     (
-      input: Channel.Update<S> | null,
+      input: InputOf<S, In> | null,
       options: RunOptions & { readonly threadId: string }
-    ): Effect.Effect<Channel.State<S>, RunError<E>, R | Snapshots>
-    (input: Channel.Update<S>, options?: RunOptions): Effect.Effect<Channel.State<S>, RunError<E>, R>
+    ): Effect.Effect<OutputOf<S, Out>, RunError<E>, R | Snapshots>
+    (input: InputOf<S, In>, options?: RunOptions): Effect.Effect<OutputOf<S, Out>, RunError<E>, R>
   }
   /** Streams the run's values, updates or events. */
   readonly stream: {
-    <const M extends StreamMode = "values">(
-      input: Channel.Update<S> | null,
-      options: RunOptions & { readonly threadId: string; readonly mode?: M | ReadonlyArray<M> }
-    ): Stream.Stream<StreamPart<S, M>, RunError<E>, R | Snapshots>
-    <const M extends StreamMode = "values">(
-      input: Channel.Update<S>,
-      options?: RunOptions & { readonly mode?: M | ReadonlyArray<M> }
-    ): Stream.Stream<StreamPart<S, M>, RunError<E>, R>
+    <const M extends StreamMode = "values", const Sub extends boolean = false>(
+      input: InputOf<S, In> | null,
+      options: RunOptions & StreamOptions<M, Sub> & { readonly threadId: string }
+    ): Stream.Stream<StreamPartOf<S, M, Sub>, RunError<E>, R | Snapshots>
+    <const M extends StreamMode = "values", const Sub extends boolean = false>(
+      input: InputOf<S, In>,
+      options?: RunOptions & StreamOptions<M, Sub>
+    ): Stream.Stream<StreamPartOf<S, M, Sub>, RunError<E>, R>
   }
+  // (resume and streamResume are methods, not function-typed properties: any graph is an
+  // `AnyCompiled` whatever its answers — the optional input/output parameters make the
+  // compiler compare compiled graphs member by member)
   /** `resume`, streamed: answers pending interrupts and streams the continued run like `stream`. */
-  readonly streamResume: <const M extends StreamMode = "values">(
-    options: {
-      readonly threadId: string
-      readonly allowVersionChange?: boolean
-      readonly mode?: M | ReadonlyArray<M>
-    },
+  streamResume<const M extends StreamMode = "values", const Sub extends boolean = false>(
+    options: ResumeOptions & StreamOptions<M, Sub>,
     ...answers: ReadonlyArray<Interrupt.AnswerFor<InterruptsOf<E>>>
-  ) => Stream.Stream<StreamPart<S, M>, RunError<E> | GraphError.ResumeError, R | Snapshots>
+  ): Stream.Stream<StreamPartOf<S, M, Sub>, RunError<E> | GraphError.ResumeError, R | Snapshots>
   /** Answers pending interrupts and continues the thread. */
-  readonly resume: (
-    options: { readonly threadId: string; readonly allowVersionChange?: boolean },
+  resume(
+    options: ResumeOptions,
     ...answers: ReadonlyArray<Interrupt.AnswerFor<InterruptsOf<E>>>
-  ) => Effect.Effect<Channel.State<S>, RunError<E> | GraphError.ResumeError, R | Snapshots>
+  ): Effect.Effect<OutputOf<S, Out>, RunError<E> | GraphError.ResumeError, R | Snapshots>
   /** The state at the head (or at `checkpointId`). */
   readonly getState: (
     threadId: string,
     options?: { readonly checkpointId?: string }
   ) => Effect.Effect<ThreadState<S, InterruptsOf<E>>, ThreadReadError, Snapshots>
-  /** The checkpoints from the head (or `checkpointId`) back to the first, newest first. */
+  /**
+   * The checkpoints from the head (or `checkpointId`) back to the first, newest first; with
+   * `metadata`, only those whose metadata has each key with that value.
+   */
   readonly history: (
     threadId: string,
-    options?: { readonly checkpointId?: string; readonly limit?: number }
+    options?: { readonly checkpointId?: string; readonly limit?: number; readonly metadata?: Readonly<Record<string, unknown>> }
   ) => Effect.Effect<ReadonlyArray<ThreadState<S, InterruptsOf<E>>>, ThreadReadError, Snapshots>
-  /** Writes `update` as if `asNode` produced it; the next `invoke(null)` continues from its edges. */
+  /**
+   * This graph's threads, as their heads, newest first: filtered by their head's status and
+   * metadata (each key with that value: the `metadata` given to `invoke` stays on a thread).
+   */
+  readonly searchThreads: (options?: {
+    readonly metadata?: Readonly<Record<string, unknown>>
+    readonly status?: ThreadState<S, never>["status"] | ReadonlyArray<ThreadState<S, never>["status"]>
+    readonly limit?: number
+    /** only threads whose head checkpoint is older than this one (the last one of a page) */
+    readonly before?: string
+  }) => Effect.Effect<ReadonlyArray<ThreadState<S, InterruptsOf<E>>>, GraphError.StoreFailure, Snapshots>
+  /**
+   * Writes `update` as if `asNode` produced it (default: the last node that ran); the next
+   * `invoke(null)` continues from its edges. On a thread that does not exist yet it creates the
+   * thread (seeding a conversation; `asNode` defaults to `START`, so `invoke(null)` runs the
+   * graph from its entry). `asNode: END` ends the thread there: no next step, and a pause's
+   * questions are withdrawn (status `completed`).
+   */
   readonly updateState: (
     threadId: string,
     update: Channel.Update<S>,
-    options?: { readonly asNode?: N; readonly checkpointId?: string }
+    options?: { readonly asNode?: N | START | END; readonly checkpointId?: string }
   ) => Effect.Effect<ThreadState<S, InterruptsOf<E>>, ThreadReadError | GraphError.InvalidUpdate | GraphError.ThreadBusy, R | Snapshots>
+  /**
+   * Several supersteps of updates, all or none: each superstep is one step (one checkpoint) whose
+   * updates meet in the reducers as a step's tasks' writes do. Returns the last state.
+   */
+  readonly bulkUpdateState: (
+    threadId: string,
+    supersteps: ReadonlyArray<ReadonlyArray<{ readonly update: Channel.Update<S>; readonly asNode?: N | START | END }>>,
+    options?: { readonly checkpointId?: string }
+  ) => Effect.Effect<ThreadState<S, InterruptsOf<E>>, ThreadReadError | GraphError.InvalidUpdate | GraphError.ThreadBusy, R | Snapshots>
+  /** Empties the cache of the nodes with a cache policy (of these nodes only, when given). */
+  readonly clearCache: (nodes?: ReadonlyArray<N>) => Effect.Effect<void>
   /** The graph as a Mermaid flowchart. */
   readonly toMermaid: () => string
 }
 
 /**
+ * What `invoke` takes: an update of the graph's input channels (all, when it declares none).
+ *
  * @since 0.1.0
  * @category type-level
  */
-export type AnyCompiled = CompiledGraph<any, any, any, any>
+export type InputOf<S extends Channels, In extends string> = [In] extends [never] ? Channel.Update<S>
+  : Channel.Update<Pick<S, In & keyof S>>
+
+/**
+ * What `invoke` returns: the graph's output channels (all, when it declares none).
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type OutputOf<S extends Channels, Out extends string> = [Out] extends [never] ? Channel.State<S>
+  : Channel.State<Pick<S, Out & keyof S>>
 
 /**
  * @since 0.1.0
  * @category type-level
  */
-export type StateOf<G> = G extends CompiledGraph<infer S, any, any, any> ? Channel.State<S> : never
+export type AnyCompiled = CompiledGraph<any, any, any, any, any, any>
+
+/**
+ * @since 0.1.0
+ * @category type-level
+ */
+export type StateOf<G> = G extends CompiledGraph<infer S, any, any, any, any, any> ? Channel.State<S> : never
 
 /**
  * The node names of a compiled graph.
@@ -702,7 +954,7 @@ export type StateOf<G> = G extends CompiledGraph<infer S, any, any, any> ? Chann
  * @since 0.1.0
  * @category type-level
  */
-export type NodesOf<G> = G extends CompiledGraph<any, infer N, any, any> ? N : never
+export type NodesOf<G> = G extends CompiledGraph<any, infer N, any, any, any, any> ? N : never
 
 /**
  * What `invoke`, `stream` and `resume` of a compiled graph fail with.
@@ -710,7 +962,7 @@ export type NodesOf<G> = G extends CompiledGraph<any, infer N, any, any> ? N : n
  * @since 0.1.0
  * @category type-level
  */
-export type ErrorOf<G> = G extends CompiledGraph<any, any, infer E, any> ? RunError<E> : never
+export type ErrorOf<G> = G extends CompiledGraph<any, any, infer E, any, any, any> ? RunError<E> : never
 
 /**
  * The `GraphInterrupted` failure of a compiled graph (`never` when it cannot pause).
@@ -719,6 +971,12 @@ export type ErrorOf<G> = G extends CompiledGraph<any, any, infer E, any> ? RunEr
  * @category type-level
  */
 export type InterruptedOf<G> = Extract<ErrorOf<G>, { readonly _tag: "GraphInterrupted" }>
+
+type CheckChannels<C extends string, S> = [Exclude<C, keyof S>] extends [never] ? unknown
+  : { readonly "input or output names a channel the graph does not have": Exclude<C, keyof S> }
+
+type InputsOf<O> = O extends { readonly input: ReadonlyArray<infer K extends string> } ? K : never
+type OutputsOf<O> = O extends { readonly output: ReadonlyArray<infer K extends string> } ? K : never
 
 type BreakpointsOf<O> = "interruptBefore" extends keyof O ? Interrupt.Breakpoint
   : "interruptAfter" extends keyof O ? Interrupt.Breakpoint
@@ -738,18 +996,23 @@ export const compile: {
   <N extends string, const O extends CompileOptions<N> = {}>(
     options?: O
   ): <S extends Channels, E, R, G extends string, I>(
-    self: StateGraph<S, N, E, R, G, I> & CheckGotos<G, N>
-  ) => Effect.Effect<CompiledGraph<S, N, E | BreakpointsOf<O>, R>, GraphError.InvalidGraph>
+    self: StateGraph<S, N, E, R, G, I> & CheckGotos<G, N> & CheckChannels<InputsOf<O> | OutputsOf<O>, S>
+  ) => Effect.Effect<CompiledGraph<S, N, E | BreakpointsOf<O>, R, InputsOf<O>, OutputsOf<O>>, GraphError.InvalidGraph>
   <S extends Channels, N extends string, E, R, G extends string, I, const O extends CompileOptions<N> = {}>(
-    self: StateGraph<S, N, E, R, G, I> & CheckGotos<G, N>,
+    self: StateGraph<S, N, E, R, G, I> & CheckGotos<G, N> & CheckChannels<InputsOf<O> | OutputsOf<O>, S>,
     options?: O
-  ): Effect.Effect<CompiledGraph<S, N, E | BreakpointsOf<O>, R>, GraphError.InvalidGraph>
+  ): Effect.Effect<CompiledGraph<S, N, E | BreakpointsOf<O>, R, InputsOf<O>, OutputsOf<O>>, GraphError.InvalidGraph>
 } = dual(
   (args) => isStateGraph(args[0]),
   (self: Any, options?: CompileOptions) =>
     Effect.suspend(() => {
       const reason = internalGraph.validate(self.def)
       if (reason !== undefined) return Effect.fail(new InvalidGraph({ graphId: self.def.id, reason }))
+      for (const c of [...(options?.input ?? []), ...(options?.output ?? [])]) {
+        if (self.def.channels[c] === undefined) {
+          return Effect.fail(new InvalidGraph({ graphId: self.def.id, reason: `input or output names "${c}", not a channel of the graph` }))
+        }
+      }
       for (const n of [...(options?.interruptBefore ?? []), ...(options?.interruptAfter ?? [])]) {
         if (!self.def.nodes.some((d) => d.name === n)) {
           return Effect.fail(new InvalidGraph({ graphId: self.def.id, reason: `breakpoint on unknown node "${n}"` }))
@@ -769,12 +1032,12 @@ export const compileSync: {
   <N extends string, const O extends CompileOptions<N> = {}>(
     options?: O
   ): <S extends Channels, E, R, G extends string, I>(
-    self: StateGraph<S, N, E, R, G, I> & CheckGotos<G, N>
-  ) => CompiledGraph<S, N, E | BreakpointsOf<O>, R>
+    self: StateGraph<S, N, E, R, G, I> & CheckGotos<G, N> & CheckChannels<InputsOf<O> | OutputsOf<O>, S>
+  ) => CompiledGraph<S, N, E | BreakpointsOf<O>, R, InputsOf<O>, OutputsOf<O>>
   <S extends Channels, N extends string, E, R, G extends string, I, const O extends CompileOptions<N> = {}>(
-    self: StateGraph<S, N, E, R, G, I> & CheckGotos<G, N>,
+    self: StateGraph<S, N, E, R, G, I> & CheckGotos<G, N> & CheckChannels<InputsOf<O> | OutputsOf<O>, S>,
     options?: O
-  ): CompiledGraph<S, N, E | BreakpointsOf<O>, R>
+  ): CompiledGraph<S, N, E | BreakpointsOf<O>, R, InputsOf<O>, OutputsOf<O>>
 } = dual(
   (args) => isStateGraph(args[0]),
   (self: any, options?: CompileOptions) => Effect.runSync(compile(self, options))
@@ -807,23 +1070,61 @@ export const fromOutcome = (compiled: internalGraph.Compiled, threadId: string |
   }
 }
 
-const toThreadState = (compiled: internalGraph.Compiled, threadId: string, cp: Checkpoint): ThreadState<any, any> => ({
-  threadId,
-  checkpointId: cp.checkpointId,
-  parentCheckpointId: cp.parentCheckpointId,
-  executionId: cp.executionId,
-  step: cp.step,
-  status: cp.status,
-  createdAt: new Date(cp.createdAt),
-  values: cp.values,
-  next: [...new Set(cp.tasks.map((t) => t.node))],
-  tasks: cp.tasks.map((t) => ({ id: t.id, node: t.node })),
-  interrupts: cp.interrupts.map((r) => ({ ...toPending(compiled)(r), status: r.status })),
-  nodeStates: cp.nodeStates,
-  pauseReason: cp.pauseReason,
-  error: cp.error,
-  metadata: cp.metadata
-})
+const toThreadState = (compiled: internalGraph.Compiled, threadId: string, cp: Checkpoint): ThreadState<any, any> =>
+  threadState(compiled, threadId, cp) as ThreadState<any, any>
+
+/** The compiled graph with this call's settings over its defaults (the same object without any). */
+const withSettings = (compiled: internalGraph.Compiled, options: PerCallOptions | undefined): internalGraph.Compiled => {
+  if (options === undefined) return compiled
+  const { concurrency, durability, recursionLimit } = options
+  if (recursionLimit === undefined && concurrency === undefined && durability === undefined) return compiled
+  return {
+    ...compiled,
+    recursionLimit: recursionLimit ?? compiled.recursionLimit,
+    concurrency: concurrency ?? compiled.concurrency,
+    durability: durability ?? compiled.durability
+  }
+}
+
+/** A run with its call's `configurable` values (for `Task.configurable`) and its abort `signal`. */
+const perCall = <A, E, R>(options: PerCallOptions | undefined, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+  if (options === undefined) return effect
+  let out = effect
+  if (options.configurable !== undefined) out = Effect.provideService(out, Configurable, options.configurable)
+  if (options.signal !== undefined) out = abortable(options.signal, out)
+  return out
+}
+
+/** Interrupts `effect` when `signal` aborts (at once when it already has). */
+const abortable = <A, E, R>(signal: AbortSignal, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.suspend(() => {
+    if (signal.aborted) return Effect.interrupt
+    return Effect.raceFirst(
+      effect,
+      Effect.async<never>((resume) => {
+        const onAbort = () => resume(Effect.interrupt)
+        signal.addEventListener("abort", onAbort, { once: true })
+        return Effect.sync(() => signal.removeEventListener("abort", onAbort))
+      })
+    )
+  })
+
+/** The `debug` mode: each `tasks` and `checkpoints` part also as a `debug` part (and as itself when asked for). */
+const debugEmit = (requested: ReadonlySet<string>, offer: (part: any) => Effect.Effect<void>) => (part: any): Effect.Effect<void> => {
+  const own = requested.has(part.mode) ? offer(part) : Effect.void
+  if (part.mode !== "tasks" && part.mode !== "checkpoints") return own
+  const { mode: _, namespace, ...payload } = part
+  const debug = part.mode === "checkpoints"
+    ? { mode: "debug", type: "checkpoint", step: part.checkpoint.step, timestamp: new Date().toISOString(), payload: part.checkpoint }
+    : { mode: "debug", type: part.event === "started" ? "task" : "task_result", step: part.step, timestamp: new Date().toISOString(), payload }
+  return Effect.zipRight(own, offer(namespace === undefined ? debug : { ...debug, namespace }))
+}
+
+const pick = (keys: ReadonlyArray<string>, values: Readonly<Record<string, unknown>>) => {
+  const out: Record<string, unknown> = {}
+  for (const k of keys) if (values[k] !== undefined) out[k] = values[k]
+  return out
+}
 
 const modesOf = (mode: StreamMode | ReadonlyArray<StreamMode> | undefined): ReadonlySet<string> =>
   new Set(mode === undefined ? ["values"] : typeof mode === "string" ? [mode] : mode)
@@ -839,28 +1140,38 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
   const span = (operation: string, threadId: string | undefined) =>
     operationSpan(`StateGraph.${operation}`, { "stategraph.graph": compiled.id, "stategraph.thread": threadId ?? "" })
   const run = (request: RunRequest, options: RunOptions | undefined, extra: Partial<RunConfig>) =>
-    withStore(options?.threadId, (store) =>
+    perCall(options, withStore(options?.threadId, (store) =>
       Effect.flatMap(
         store === undefined ? Effect.succeed(undefined) : measuredStore(store),
-        (measured) =>
-          Effect.flatMap(execute(compiled, measured, request, {
+        (measured) => {
+          const graph = withSettings(compiled, options)
+          return Effect.flatMap(execute(graph, measured, request, {
             threadId: options?.threadId,
             checkpointId: options?.checkpointId,
             allowVersionChange: options?.allowVersionChange,
             metadata: options?.metadata,
             ...extra
-          }), fromOutcome(compiled, options?.threadId))
-      ))
+          }), fromOutcome(graph, options?.threadId))
+        }
+      )))
   /** A run whose parts come out as a Stream; the run is interrupted when the stream stops early. */
   const streamOf = (
     request: RunRequest,
-    options: (RunOptions & { readonly mode?: StreamMode | ReadonlyArray<StreamMode> }) | undefined
+    options: (RunOptions & StreamOptions<StreamMode, boolean>) | undefined
   ) =>
     Stream.unwrapScoped(Effect.gen(function*() {
       const mailbox = yield* Mailbox.make<any, any>()
+      const requested = modesOf(options?.mode)
+      const offer = compiled.output === undefined
+        ? (part: any) => mailbox.offer(part).pipe(Effect.asVoid)
+        // the graph's own values parts show its output channels (a subgraph's show its own)
+        : (part: any) =>
+          mailbox.offer(part.mode === "values" && part.namespace === undefined ? { ...part, values: pick(compiled.output!, part.values) } : part)
+            .pipe(Effect.asVoid)
       yield* run(request, options, {
-        emit: (part) => mailbox.offer(part).pipe(Effect.asVoid),
-        modes: modesOf(options?.mode)
+        emit: requested.has("debug") ? debugEmit(requested, offer) : offer,
+        modes: requested.has("debug") ? new Set([...requested, "tasks", "checkpoints"]) : requested,
+        subgraphs: options?.subgraphs === true
       }).pipe(
         Effect.asVoid,
         span(request._tag === "Resume" ? "streamResume" : "stream", options?.threadId),
@@ -869,6 +1180,8 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
       )
       return Mailbox.toStream(mailbox)
     }))
+  /** What a run returns: its output channels (every channel when it declares none). */
+  const output = (cp: Checkpoint) => (compiled.output === undefined ? cp.values : pick(compiled.output, cp.values))
   const self: AnyCompiled = {
     [TypeId]: { _S: (_: any) => _, _E: (_: never) => _ },
     id: compiled.id,
@@ -876,12 +1189,12 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
     nodes: compiled.def.nodes.map((n) => n.name),
     compiled,
     invoke: ((input: unknown, options?: RunOptions) =>
-      Effect.map(run({ _tag: "Input", input }, options, {}), (cp) => cp.values).pipe(span("invoke", options?.threadId))) as any,
+      Effect.map(run({ _tag: "Input", input }, options, {}), output).pipe(span("invoke", options?.threadId))) as any,
     stream: ((input: unknown, options?: RunOptions & { readonly mode?: StreamMode | ReadonlyArray<StreamMode> }) =>
       streamOf({ _tag: "Input", input }, options)) as any,
     streamResume: ((options: any, ...answers: ReadonlyArray<any>) => streamOf({ _tag: "Resume", answers }, options)) as any,
     resume: (options, ...answers) =>
-      Effect.map(run({ _tag: "Resume", answers }, options, {}), (cp) => cp.values).pipe(
+      Effect.map(run({ _tag: "Resume", answers }, options, {}), output).pipe(
         span("resume", options.threadId)
       ) as any,
     getState: (threadId, options) =>
@@ -896,7 +1209,8 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
         const rows = yield* store.history(threadId, {
           ...(options?.checkpointId !== undefined ? { checkpointId: options.checkpointId } : {}),
           // a limit of 0 or less asks for nothing (SQLite would read a negative LIMIT as none)
-          ...(options?.limit !== undefined ? { limit: Math.max(0, Math.floor(options.limit)) } : {})
+          ...(options?.limit !== undefined ? { limit: Math.max(0, Math.floor(options.limit)) } : {}),
+          ...(options?.metadata !== undefined ? { metadata: options.metadata } : {})
         })
         if (rows.length === 0) {
           // nothing read: [] for an existing thread (and checkpoint), else why not
@@ -915,12 +1229,42 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
         }
         return out
       }).pipe(span("history", threadId)) as any,
+    searchThreads: (options) =>
+      Effect.gen(function*() {
+        const store = yield* Snapshots
+        const rows = yield* store.listByWorkflow(compiled.id, {
+          ...(options?.metadata !== undefined ? { metadata: options.metadata } : {}),
+          ...(options?.status !== undefined ? { status: options.status } : {}),
+          ...(options?.limit !== undefined ? { limit: Math.max(0, Math.floor(options.limit)) } : {}),
+          ...(options?.before !== undefined ? { before: options.before } : {})
+        })
+        const out: Array<ThreadState<any, any>> = []
+        for (const row of rows) {
+          const cp = decodeCheckpoint(compiled, row)
+          if (Either.isLeft(cp)) return yield* Effect.fail(cp.left)
+          out.push(toThreadState(compiled, row.threadId, cp.right))
+        }
+        return out
+      }).pipe(span("searchThreads", undefined)) as any,
     updateState: (threadId, update, options) =>
       Effect.flatMap(Snapshots, (store) =>
         Effect.map(
-          updateState(compiled, store, threadId, update, options?.asNode, options?.checkpointId),
+          bulkUpdateState(compiled, store, threadId, [[{ update, asNode: options?.asNode }]], options?.checkpointId),
           (cp) => toThreadState(compiled, threadId, cp)
         )).pipe(span("updateState", threadId)) as any,
+    bulkUpdateState: (threadId, supersteps, options) =>
+      Effect.flatMap(Snapshots, (store) =>
+        Effect.map(
+          bulkUpdateState(compiled, store, threadId, supersteps, options?.checkpointId),
+          (cp) => toThreadState(compiled, threadId, cp)
+        )).pipe(span("bulkUpdateState", threadId)) as any,
+    clearCache: (nodes) =>
+      Effect.sync(() => {
+        if (nodes === undefined) return compiled.cache.clear()
+        for (const key of [...compiled.cache.keys()]) {
+          if (nodes.some((n) => key.startsWith(`${n}\u0000`))) compiled.cache.delete(key)
+        }
+      }),
     toMermaid: () => mermaid(compiled.def)
   }
   return self

@@ -24,9 +24,10 @@ import type * as GraphError from "./GraphError.js"
 import { LeaseLost } from "./GraphError.js"
 import * as Interrupt from "./Interrupt.js"
 import { checkedAnswer } from "./internal/engine/answers.js"
-import { CurrentActivity, CurrentTask, type JournalEntry, type TaskScope } from "./internal/task.js"
+import { Configurable, CurrentActivity, CurrentTask, type JournalEntry, type TaskScope } from "./internal/task.js"
+import { Handoff } from "./internal/engine/handoff.js"
 import { withoutStack } from "./internal/pause.js"
-import type { AnyCompiled, CompiledGraph, InterruptsOf } from "./StateGraph.js"
+import type { AnyCompiled, CompiledGraph, HandoffTo, InterruptsOf } from "./StateGraph.js"
 import { randomUUID } from "node:crypto"
 import type { Backend } from "./Snapshots.js"
 import { Snapshots } from "./Snapshots.js"
@@ -466,7 +467,7 @@ const decodeState = (graph: AnyCompiled, encoded: unknown): Either.Either<Record
  * @category type-level
  */
 export type CallError<E> =
-  | ChildFailed<Exclude<E, Interrupt.Any> | GraphError.EngineError | GraphError.ResumeError>
+  | ChildFailed<Exclude<E, Interrupt.Any | HandoffTo<any>> | GraphError.EngineError | GraphError.ResumeError>
   | InterruptsOf<E>
   | JournalMismatch
 
@@ -489,7 +490,7 @@ export const call = <S extends Channel.Channels, N extends string, E, R>(
     if (scope === undefined || scope.store === undefined || scope.threadId === undefined) {
       // nothing to persist: run the child inline; its interrupts cannot be resumed from here
       return Effect.mapError(child.invoke(input), (e: any) =>
-        e?._tag === "GraphInterrupted" ? pauseWith(scope, undefined, e) : failed(undefined)(e))
+        e?._tag === "GraphInterrupted" ? pauseWith(scope, undefined, e) : e instanceof Handoff ? e : failed(undefined)(e))
     }
     const index = scope.journalIndex++
     const entry = scope.journal[index]
@@ -505,7 +506,9 @@ export const call = <S extends Channel.Channels, N extends string, E, R>(
     const started = entry?.type === "call"
     const run: Effect.Effect<any, any, any> = started
       ? Effect.flatMap(child.getState(threadId), (state): Effect.Effect<any, any, any> => {
-        if (state.status === "completed") return Effect.succeed(state.values)
+        // a child that handed off to its parent is completed with its last step's tasks kept:
+        // continuing it re-runs that step, whose node hands off again
+        if (state.status === "completed" && state.next.length === 0) return Effect.succeed(state.values)
         if (state.status !== "paused") return child.invoke(null, { threadId })
         if (state.pauseReason === "sleeping") return child.invoke(null, { threadId })
         // the parent checked and encoded these answers; the child's asking node decodes its own
@@ -545,7 +548,7 @@ export const call = <S extends Channel.Channels, N extends string, E, R>(
         e?._tag === "GraphInterrupted"
           ? Effect.flatMap(Effect.orDie(store.load(threadId)), (head) =>
             Effect.fail(pauseWith(scope, threadId, e, Option.getOrUndefined(head)?.interrupts, child.compiled.kinds)))
-          : Effect.fail(failed(threadId)(e))
+          : Effect.fail(e instanceof Handoff ? e : failed(threadId)(e))
       )
     )
   }) as any
@@ -660,6 +663,17 @@ export const emit = (part: EmitPart): Effect.Effect<void> =>
     scope?.emit !== undefined && scope.modes.has(part.mode)
       ? scope.emit({ ...part, node: scope.node, taskId: scope.taskId })
       : Effect.void)
+
+/**
+ * The `configurable` values given to the run (`invoke(input, { configurable: { userId } })`),
+ * `{}` when none were: per-call settings a node reads, seen by the graphs it runs too. Decode
+ * them with a schema (`Schema.decodeUnknown(Config)(yield* Task.configurable)`); for a typed
+ * dependency a node cannot run without, a `Context.Tag` in its requirements is better.
+ *
+ * @since 0.1.0
+ * @category context
+ */
+export const configurable: Effect.Effect<Readonly<Record<string, unknown>>> = Configurable
 
 /**
  * The current task's id and node, when running inside a graph node.

@@ -18,6 +18,22 @@ export interface NodeDef {
   readonly metadata: Record<string, unknown> | undefined
   /** where the node may route with `Command.goto` (for validation and drawing) */
   readonly ends: ReadonlyArray<string> | undefined
+  /** a task whose input was seen before ends with the cached writes, without running */
+  readonly cache?: CachePolicy | undefined
+}
+
+/** A node's cache policy. @internal */
+export interface CachePolicy {
+  /** the key of a task's input (default: its JSON) */
+  readonly key?: ((input: any) => string) | undefined
+  /** how long an entry is used (default: until `clearCache`) */
+  readonly ttl?: Duration.DurationInput | undefined
+}
+
+/** A cached result: the writes and routing of a finished task, until `expires` (ms). @internal */
+export interface CacheEntry {
+  readonly expires: number
+  readonly output: import("./engine/algo.js").TaskOutput
 }
 
 /** @internal */
@@ -54,6 +70,8 @@ export interface CompileOptions {
   readonly leaseMillis?: number
   readonly sleepThreshold?: import("effect").Duration.DurationInput
   readonly interrupts?: ReadonlyArray<AnyKind>
+  readonly input?: ReadonlyArray<string>
+  readonly output?: ReadonlyArray<string>
 }
 
 /** The compiled, runtime form of a graph: lookup tables built once. @internal */
@@ -85,6 +103,12 @@ export interface Compiled {
   readonly kinds: Map<string, AnyKind>
   /** for each join target: the nodes it depends on (for dependency validation) */
   readonly dependencies: Readonly<Record<string, ReadonlyArray<string>>>
+  /** the results of nodes with a cache policy, by node and key (this process's, shared by its threads) */
+  readonly cache: Map<string, CacheEntry>
+  /** the channels `invoke` takes (none: all) */
+  readonly input: ReadonlySet<string> | undefined
+  /** the channels `invoke` returns (none: all) */
+  readonly output: ReadonlyArray<string> | undefined
 }
 
 const group = <A>(items: ReadonlyArray<A>, key: (a: A) => string): Record<string, Array<A>> => {
@@ -209,6 +233,9 @@ export const compile = (def: GraphDef, options: CompileOptions): Compiled => {
     leaseMillis: options.leaseMillis ?? 30_000,
     sleepThresholdMillis: options.sleepThreshold === undefined ? 30_000 : DurationMod.toMillis(options.sleepThreshold),
     kinds: new Map((options.interrupts ?? []).map((k) => [k.kind, k])),
-    dependencies
+    dependencies,
+    cache: new Map(),
+    input: options.input === undefined ? undefined : new Set(options.input),
+    output: options.output
   }
 }

@@ -3,6 +3,7 @@ import * as Option from "effect/Option"
 import type { TaskRecord, WorkflowSnapshotEncoded } from "../Snapshot.js"
 import type { Backend, ClaimOptions, Lease, ListOptions, ThreadSummary } from "../Snapshots.js"
 import { CorruptSnapshot, LeaseHeld, ThreadBusy } from "../GraphError.js"
+import { metadataMatches } from "./metadata.js"
 
 interface ThreadEntry {
   readonly threadId: string
@@ -23,11 +24,11 @@ const applyList = (rows: Array<WorkflowSnapshotEncoded>, options?: ListOptions) 
   let out = rows
   if (options?.before !== undefined) out = out.filter((r) => r.checkpointId < options.before!)
   if (options?.status !== undefined) out = out.filter((r) => statusMatches(r.status, options.status))
+  if (options?.metadata !== undefined) out = out.filter((r) => metadataMatches(r.metadata, options.metadata!))
   if (options?.limit !== undefined) out = out.slice(0, options.limit)
   return out
 }
 
-/** @internal */
 /** Whether each of `ids` is a pending interrupt of the checkpoint. */
 const stillPending = (cp: WorkflowSnapshotEncoded | undefined, ids: ReadonlyArray<string>): boolean =>
   cp !== undefined && ids.every((id) => cp.interrupts.some((i) => i.id === id && i.status === "pending"))

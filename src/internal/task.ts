@@ -76,6 +76,10 @@ export interface TaskScope {
   readonly forwarded: Readonly<Record<string, { readonly kind: string; readonly value: unknown }>>
   readonly emit: ((part: any) => Effect.Effect<void>) | undefined
   readonly modes: ReadonlySet<string>
+  /** the running graph's place under the streamed run: [] for the root, `node:taskId` per level */
+  readonly namespace: ReadonlyArray<string>
+  /** the streamed run asked for its subgraphs' parts (`stream(…, { subgraphs: true })`) */
+  readonly subgraphs: boolean
   /** the store backend, for child graphs */
   readonly store: unknown
   /** the run holding the thread: an activity starts only while it still does */
@@ -106,3 +110,8 @@ export class CurrentActivity extends Context.Reference<CurrentActivity>()("effec
 
 /** @internal */
 export const interruptId = (taskId: string, key: string | number): string => `${taskId}#${key}`
+
+/** The `configurable` values of the current run (`invoke(…, { configurable })`). @internal */
+export class Configurable extends Context.Reference<Configurable>()("effect-stategraph/Configurable", {
+  defaultValue: (): Readonly<Record<string, unknown>> => ({})
+}) {}

@@ -11,6 +11,7 @@ import type { TaskSpec } from "../../Snapshot.js"
 import type { ChannelCodec } from "../channel.js"
 import { END, START } from "../constants.js"
 import type { Compiled } from "../graph.js"
+import { HANDOFF } from "./handoff.js"
 
 /** A node's output split into validated writes and routing. @internal */
 export interface TaskOutput {
@@ -271,6 +272,14 @@ export const plan = (
   }
   for (let i = 0; i < finished.length; i++) {
     const task = finished[i]!
+    if (task.gotos.length > 0 && task.gotos[0] === HANDOFF) {
+      // a handoff from the task's child graph: the command routes, not the node's edges
+      for (let k = 1; k < task.gotos.length; k++) {
+        const err = push(task.gotos[k]!)
+        if (err) return Either.left(err)
+      }
+      continue
+    }
     for (const g of task.gotos) {
       const err = push(g)
       if (err) return Either.left(err)

@@ -1,7 +1,7 @@
 /**
  * One path into a run: load the thread → decide what the request means on it (new input, a
  * continue, a fork, a resume) → record that decision (the input checkpoint, the answers) → run
- * the step cycle. Also the two one-shot writes: `updateState` and a handover's import.
+ * the step cycle. Also the handover's import (`updateState` is in `update`).
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -14,13 +14,15 @@ import type { Compiled } from "../graph.js"
 import * as Ids from "../ids.js"
 import * as algo from "./algo.js"
 import { answerRecords, type Prepared, prepareAnswers } from "./answers.js"
-import { advanced, emptyCheckpoint, forked, imported, lastNode } from "./checkpoints.js"
+import { advanced, emptyCheckpoint, forked, imported } from "./checkpoints.js"
 import { channelWrites, decodeCheckpoint, loadCheckpoint, toEncoded, wholeWrites } from "./codec.js"
 import { makeCommitter } from "./durability.js"
 import { heartbeat, holding, withClaim } from "./lease.js"
 import { loop } from "./loop.js"
 import type { Checkpoint, Run, RunConfig, RunOutcome, RunPolicy, RunRequest } from "./model.js"
 import { routesEffect } from "./routes.js"
+import { CurrentTask, type TaskScope } from "../task.js"
+import { emitCheckpoint } from "./threadState.js"
 
 const noAnswers = new Map()
 
@@ -36,6 +38,15 @@ const inputCheckpoint = (
   options: { readonly fresh: boolean; readonly executionId: string; readonly metadata: Record<string, unknown> }
 ): Effect.Effect<{ readonly cp: Checkpoint; readonly writes: ReadonlyArray<ChannelWrite> }, unknown, unknown> =>
   Effect.gen(function*() {
+    if (compiled.input !== undefined && input !== null && typeof input === "object") {
+      for (const key in input) {
+        if (!compiled.input.has(key) && compiled.codecByName[key] !== undefined) {
+          return yield* Effect.fail(
+            new InvalidUpdate({ node: START, channel: key, issue: `"${key}" is not an input channel of the graph (${[...compiled.input].join(", ")})` })
+          )
+        }
+      }
+    }
     const writes = algo.validateUpdate(compiled, START, input)
     if (Either.isLeft(writes)) return yield* Effect.fail(writes.left)
     if (options.fresh) {
@@ -84,6 +95,36 @@ export const execute = (
   request: RunRequest,
   config: RunConfig,
   policy: RunPolicy = noPolicy
+): Effect.Effect<RunOutcome, unknown, unknown> =>
+  Effect.flatMap(CurrentTask, (holder) =>
+    executeWith(compiled, store, request, holder.scope === undefined ? config : childConfig(config, holder.scope), policy))
+
+/**
+ * The config of a run started inside a task of another graph's run (a subgraph node, `Task.call`,
+ * an `invoke` in a node): a child, whose `Command.parent` goes to that task; when the parent's
+ * stream asked for subgraphs, its parts go to that stream with their namespace.
+ */
+const childConfig = (config: RunConfig, parent: TaskScope): RunConfig => {
+  if (!parent.subgraphs || parent.emit === undefined || config.emit !== undefined) return { ...config, parent: true }
+  const namespace = [...parent.namespace, `${parent.node}:${parent.taskId}`]
+  const emit = parent.emit
+  return {
+    ...config,
+    parent: true,
+    subgraphs: true,
+    namespace,
+    modes: parent.modes,
+    // a deeper graph's part keeps its own (longer) namespace
+    emit: (part) => emit({ namespace, ...part })
+  }
+}
+
+const executeWith = (
+  compiled: Compiled,
+  store: Backend | undefined,
+  request: RunRequest,
+  config: RunConfig,
+  policy: RunPolicy
 ): Effect.Effect<RunOutcome, unknown, unknown> => {
   const threadId = config.threadId
   const modes = config.modes ?? new Set<string>()
@@ -93,7 +134,7 @@ export const execute = (
     if (request._tag !== "Input") return Effect.dieMessage("resume and continue need a threadId and a Snapshots store")
     return Effect.flatMap(
       inputCheckpoint(compiled, emptyCheckpoint(compiled), request.input, { fresh: true, executionId: "", metadata }),
-      ({ cp }) => cycle(run, cp, null)
+      ({ cp }) => Effect.zipRight(emitCheckpoint(run, cp), cycle(run, cp, null))
     )
   }
   const claim = { workflowId: compiled.id, leaseMillis: compiled.leaseMillis }
@@ -110,6 +151,7 @@ export const execute = (
       const snapshot = toEncoded(compiled, threadId, cp)
       yield* store.commit({ threadId, runId: run.runId, expectedHead: head, snapshot, writes, ...(claimNow ? { claim } : {}) })
       if (claimNow) yield* heartbeat(run, store)
+      yield* emitCheckpoint(run, cp)
       return yield* cycle(run, cp, cp.checkpointId)
     })
 
@@ -206,61 +248,6 @@ export const execute = (
   const claimWithFirstWrite = config.checkpointId === undefined &&
     (request._tag === "Resume" || (request._tag === "Input" && request.input !== null && request.input !== undefined))
   return holding(run, store, threadId, claimWithFirstWrite ? withFirstWrite : claimed)
-}
-
-/**
- * Writes an update as if `asNode` had produced it, and plans the next step from `asNode`'s
- * edges: the next invoke(null) continues from there.
- *
- * @internal
- */
-export const updateState = (
-  compiled: Compiled,
-  store: Backend,
-  threadId: string,
-  update: unknown,
-  asNode: string | undefined,
-  checkpointId: string | undefined
-): Effect.Effect<Checkpoint, unknown, unknown> => {
-  const runId = Ids.make()
-  return withClaim(store, threadId, runId, Effect.gen(function*() {
-    const head = yield* store.claim(threadId, runId, { workflowId: compiled.id, leaseMillis: compiled.leaseMillis })
-    if (head === null && checkpointId === undefined) return yield* Effect.fail(new ThreadNotFound({ threadId }))
-    const { cp: base } = yield* loadCheckpoint(compiled, store, threadId, checkpointId ?? head ?? undefined)
-    // like LangGraph: without asNode, the update is written as by the last node that ran
-    const node = asNode ?? lastNode(base) ?? START
-    if (node !== START && compiled.nodes[node] === undefined) {
-      return yield* Effect.fail(new InvalidUpdate({ node, channel: "*", issue: `"${node}" is not a node of the graph` }))
-    }
-    const output = algo.normalizeOutput(compiled, node, update)
-    if (Either.isLeft(output)) return yield* Effect.fail(output.left)
-    const applied = algo.applyWrites(compiled, base.values, base.versions, [{ node, writes: output.right.writes }])
-    if (Either.isLeft(applied)) return yield* Effect.fail(applied.left)
-    const id = Ids.make()
-    const finished = [{ node, gotos: output.right.gotos }]
-    const routed = yield* routesEffect(compiled, finished, algo.stateView(compiled, applied.right.values))
-    const planned = algo.plan(compiled, id, finished, routed, base.joins)
-    if (Either.isLeft(planned)) return yield* Effect.fail(new InvalidUpdate({ node, channel: "*", issue: planned.left }))
-    const cp: Checkpoint = {
-      ...base,
-      checkpointId: id,
-      parentCheckpointId: base.checkpointId,
-      step: base.step + 1,
-      createdAt: Date.now(),
-      status: planned.right.tasks.length === 0 ? "completed" : "pending",
-      values: applied.right.values,
-      versions: applied.right.versions,
-      tasks: planned.right.tasks,
-      joins: planned.right.joins,
-      interrupts: [],
-      pending: [],
-      pauseReason: undefined,
-      metadata: { ...base.metadata, source: "update", asNode: node }
-    }
-    const snapshot = toEncoded(compiled, threadId, cp)
-    yield* store.commit({ threadId, runId, expectedHead: head, snapshot, writes: channelWrites(applied.right, false) })
-    return cp
-  }))
 }
 
 /**

@@ -19,6 +19,8 @@ import { type Committer, pendingWriter } from "./durability.js"
 import type { Checkpoint, Done, Finished, Given, Run, RunEvent, RunOutcome, TaskOutcome } from "./model.js"
 import { evaluateRoutes, hasBranches } from "./routes.js"
 import { EngineObserver } from "./observer.js"
+import { Handoff } from "./handoff.js"
+import { emitCheckpoint } from "./threadState.js"
 import { runTask, type TaskEnv } from "./runner.js"
 import type { YieldWrap } from "effect/Utils"
 import type { Send } from "../../Send.js"
@@ -48,6 +50,10 @@ interface Ctx {
   readonly traced: boolean
   /** the run's counts, added to the metrics when it ends */
   readonly tally: Tally
+  /** the run is a child graph's, run by a task of a parent graph (a handoff goes there) */
+  readonly child: boolean
+  /** the run streams its checkpoints */
+  readonly checkpoints: boolean
 }
 
 /** The cycle's changing state. */
@@ -98,8 +104,11 @@ export const loop = (
   const events = config.emit !== undefined && modes.has("events")
   return Effect.flatMap(EngineObserver, (observer) =>
     Effect.flatMap(tracing, (traced) => {
-      const env: TaskEnv = { compiled, threadId, store, runId: run.runId, persist, emit: config.emit, modes, stored: committer.stored, observer }
-      const ctx: Ctx = { run, committer, env, holder, persist, events, traced, tally: makeTally() }
+      const env: TaskEnv = { compiled, threadId, store, runId: run.runId, persist, emit: config.emit, modes, stored: committer.stored, observer,
+        namespace: config.namespace ?? noNamespace, subgraphs: config.subgraphs ?? false }
+      const child = config.parent ?? false
+      const ctx: Ctx = { run, committer, env, holder, persist, events, traced, tally: makeTally(), child,
+        checkpoints: config.emit !== undefined && modes.has("checkpoints") }
       const steps = Effect.gen(function*() {
         while (true) {
           const ended = traced && state.cp.tasks.length > 0
@@ -168,6 +177,7 @@ function* oneStep(ctx: Ctx, s: Cycle): Gen<RunOutcome | undefined> {
   if (Either.isLeft(planned)) return yield* Effect.fail(planned.left)
   const next = planned.right
   if (ctx.persist) yield* ctx.committer.commit(next, channelWrites(applied, false))
+  if (ctx.checkpoints) yield* emitCheckpoint(ctx.run, next)
   if (config.emit !== undefined && ctx.run.modes.has("values")) {
     yield* config.emit({ mode: "values", step: next.step, values: algo.releasedValues(compiled, applied.values) })
   }
@@ -204,6 +214,7 @@ const stopBefore = (ctx: Ctx, s: Cycle, before: Before): Effect.Effect<RunOutcom
     return { _tag: "Completed", checkpoint: cp } as const
   })
 
+const noNamespace: ReadonlyArray<string> = []
 const noOutcomes: ReadonlyArray<TaskOutcome> = []
 const noDone: ReadonlyArray<Done> = []
 
@@ -293,6 +304,21 @@ const runParallel = (
     return { outcomes, unwritten, savingDone: saveDone !== undefined }
   })
 
+/**
+ * A node handed off to the parent graph: the run ends here. The thread is recorded as completed
+ * (the step's tasks kept, its other finished tasks' writes recorded), the node as completed; the
+ * handoff is the run's failure, which the parent's task turns into its output.
+ */
+const handOff = (ctx: Ctx, s: Cycle, folded: Folded, handoff: Handoff): Effect.Effect<RunOutcome, unknown> =>
+  Effect.gen(function*() {
+    const { cp } = s
+    const first = folded.failed!
+    const state = nodeState(cp, first.task.node, "completed", s.order + 1, { attempts: first.attempts })
+    const nodeStates = { ...cp.nodeStates, [first.task.node]: state }
+    yield* ctx.committer.settle(cp, stepRecords(ctx.run.compiled, folded), { status: "completed", interrupts: cp.interrupts, nodeStates })
+    return { _tag: "Failed", checkpoint: { ...cp, status: "completed", nodeStates }, error: handoff } as const
+  })
+
 /** The step goes on to apply: its finished tasks' records, when they were written already. */
 interface Apply {
   readonly _tag: "Apply"
@@ -308,6 +334,15 @@ const endStep = (ctx: Ctx, s: Cycle, ran: Ran): Effect.Effect<RunOutcome | Apply
     const { folded } = ran
     if (folded.failed !== undefined) {
       const first = folded.failed
+      if (first.error instanceof Handoff) {
+        if (ctx.child) return yield* handOff(ctx, s, folded, first.error)
+        const error = new InvalidUpdate({
+          node: first.task.node,
+          channel: "*",
+          issue: "Command.parent from a graph that does not run as a subgraph (it has no parent graph)"
+        })
+        return yield* endStep(ctx, s, { ...ran, folded: { ...folded, failed: { ...first, error } } })
+      }
       const message = renderError(first.error)
       const failedState = nodeState(cp, first.task.node, "failed", s.order, { error: message, attempts: first.attempts })
       const nodeStates = { ...cp.nodeStates, [first.task.node]: failedState }
@@ -391,5 +426,6 @@ const pause = (
     ctx.tally.interrupts += pending.length
     yield* emitEvent(ctx, { _tag: "Paused", checkpointId: at.checkpointId, interrupts: pending.map((r) => r.id) })
     const checkpoint: Checkpoint = { ...at, status: "paused", interrupts: records, nodeStates, pauseReason: reason }
+    if (ctx.checkpoints) yield* emitCheckpoint(ctx.run, checkpoint)
     return { _tag: "Paused", checkpoint, interrupts: pending } as const
   })

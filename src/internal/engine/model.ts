@@ -46,6 +46,52 @@ export type StreamPart =
     readonly update: Record<string, unknown>
   }
   | { readonly mode: "events"; readonly event: RunEvent }
+  | TaskPart
+  | { readonly mode: "checkpoints"; readonly checkpoint: ThreadStateOf }
+
+/** A `tasks` stream part: a task started (with its input) or finished (with its result). @internal */
+export type TaskPart =
+  | {
+    readonly mode: "tasks"
+    readonly event: "started"
+    readonly step: number
+    readonly node: string
+    readonly taskId: string
+    readonly input: unknown
+  }
+  | {
+    readonly mode: "tasks"
+    readonly event: "finished"
+    readonly step: number
+    readonly node: string
+    readonly taskId: string
+    /** `handoff`: the task's child graph handed off to its parent (`result` is the update) */
+    readonly status: "done" | "failed" | "interrupted" | "sleeping" | "handoff"
+    readonly result?: Record<string, unknown> | undefined
+    readonly error?: string | undefined
+    readonly interrupts: ReadonlyArray<{ readonly id: string; readonly kind: string; readonly request: unknown }>
+    /** for a node with a cache policy: whether the result came from the cache */
+    readonly cache?: "hit" | "miss" | undefined
+  }
+
+/** A checkpoint as `getState` returns it (see `threadState`). @internal */
+export interface ThreadStateOf {
+  readonly threadId: string
+  readonly checkpointId: string
+  readonly parentCheckpointId: string | null
+  readonly executionId: string
+  readonly step: number
+  readonly status: Checkpoint["status"]
+  readonly createdAt: Date
+  readonly values: Readonly<Record<string, unknown>>
+  readonly next: ReadonlyArray<string>
+  readonly tasks: ReadonlyArray<{ readonly id: string; readonly node: string }>
+  readonly interrupts: ReadonlyArray<unknown>
+  readonly nodeStates: Readonly<Record<string, NodeState>>
+  readonly pauseReason: Checkpoint["pauseReason"]
+  readonly error: string | undefined
+  readonly metadata: Readonly<Record<string, unknown>>
+}
 
 /** @internal */
 export type RunEvent =
@@ -97,6 +143,12 @@ export interface RunConfig {
   readonly modes?: ReadonlySet<string> | undefined
   /** run as this run id (a pipeline that owns the thread across jobs) */
   readonly runId?: string | undefined
+  /** the run is a child graph's, run by a parent's task: `Command.parent` hands off to it */
+  readonly parent?: boolean | undefined
+  /** stream the parts of child graphs too (each with its `namespace`) */
+  readonly subgraphs?: boolean | undefined
+  /** this run's place under the streamed run: `node:taskId` of each parent task */
+  readonly namespace?: ReadonlyArray<string> | undefined
 }
 
 /** What a task leaves for its record: its answers, journal and forwarded child answers. @internal */

@@ -4,6 +4,7 @@
  * failed. Never fails: every ending is a `TaskOutcome`.
  */
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -12,11 +13,13 @@ import { NodeFailed, NodeTimeout } from "../../GraphError.js"
 import * as Interrupt from "../../Interrupt.js"
 import type { InterruptRecord, TaskRecord, TaskSpec } from "../../Snapshot.js"
 import type { Backend } from "../../Snapshots.js"
-import type { Compiled } from "../graph.js"
+import type { CachePolicy, Compiled } from "../graph.js"
 import { interruptId, type JournalEntry, type ScopeHolder, type TaskScope } from "../task.js"
 import * as algo from "./algo.js"
+import { HANDOFF, Handoff } from "./handoff.js"
+import { isParentCommand } from "../../Command.js"
 import { renderError } from "./codec.js"
-import type { RunConfig, TaskMemory, TaskOutcome } from "./model.js"
+import type { RunConfig, StreamPart, TaskMemory, TaskOutcome } from "./model.js"
 import type { Observer } from "./observer.js"
 
 /** Per-run facts every task needs. @internal */
@@ -32,6 +35,10 @@ export interface TaskEnv {
   readonly stored: Effect.Effect<void, unknown>
   /** the caller's observer of task facts */
   readonly observer: Observer | undefined
+  /** where this run's graph sits under the streamed run ([] at the root) */
+  readonly namespace: ReadonlyArray<string>
+  /** child graphs stream their parts into this run's stream */
+  readonly subgraphs: boolean
 }
 
 /** One task to run. @internal */
@@ -116,7 +123,9 @@ const scopeOf = (run: TaskRun, journal: Array<JournalEntry>): TaskScope => {
     modes: env.modes,
     store: env.store,
     runId: env.runId,
-    kinds: env.compiled.kinds
+    kinds: env.compiled.kinds,
+    namespace: env.namespace,
+    subgraphs: env.subgraphs
   }
 }
 
@@ -159,9 +168,26 @@ const isEmpty = (o: Readonly<Record<string, unknown>>): boolean => {
 /** How a successful attempt reads as the task's outcome: its output, validated. */
 const doneOf = (run: TaskRun, value: unknown, memory: TaskMemory, attempts: number): TaskOutcome => {
   const { task } = run
+  if (isParentCommand(value)) {
+    // for the parent graph: this run ends here, the parent's task takes the command
+    const error = new Handoff({ graphId: run.env.compiled.id, node: task.node, command: value })
+    return { _tag: "Failed", task, error, memory, attempts }
+  }
   const output = algo.normalizeOutput(run.env.compiled, task.node, value)
   if (Either.isLeft(output)) return { _tag: "Failed", task, error: output.left, memory, attempts }
   return { _tag: "Done", task, output: output.right, memory, attempts }
+}
+
+/**
+ * A task whose child graph handed off to this graph: done, with the command's update as its
+ * writes and its gotos as its routing (marked, so its node's own edges do not fire).
+ */
+const handedOff = (run: TaskRun, handoff: Handoff, memory: TaskMemory, attempts: number): TaskOutcome => {
+  const { task } = run
+  const { update, goto } = handoff.command
+  const output = algo.normalizeOutput(run.env.compiled, task.node, { _tag: "Command", update, goto })
+  if (Either.isLeft(output)) return { _tag: "Failed", task, error: output.left, memory, attempts }
+  return { _tag: "Done", task, output: { writes: output.right.writes, gotos: [HANDOFF, ...output.right.gotos] }, memory, attempts }
 }
 
 /** How a failed attempt reads as the task's outcome: paused, sleeping or failed. */
@@ -176,6 +202,7 @@ const failedOf = (
   const { asks, child, sleep } = scope.pause
   const failure = Cause.failureOption(cause)
   const error = Option.getOrUndefined(failure)
+  if (error instanceof Handoff) return handedOff(run, error, memory, attempts)
   // paused on questions: its own asks (several, from Task.forEach children) and its child
   // graphs' interrupts; a sleeping sibling child sleeps again when the task re-runs
   const paused = (asks.length > 0 || child.length > 0) &&
@@ -211,7 +238,7 @@ const attemptOf = (run: TaskRun, scope: TaskScope, begin: () => void): Effect.Ef
     attempt = Effect.retry(attempt, {
       schedule: node.retry,
       while: (e: unknown) =>
-        !Interrupt.isInterrupt(e) && scope.pause.sleep === undefined && scope.pause.child.length === 0
+        !Interrupt.isInterrupt(e) && !(e instanceof Handoff) && scope.pause.sleep === undefined && scope.pause.child.length === 0
     })
   }
   return attempt
@@ -219,8 +246,50 @@ const attemptOf = (run: TaskRun, scope: TaskScope, begin: () => void): Effect.Ef
 
 /** Runs one task to its outcome (events `TaskStarted` and its ending when asked for). @internal */
 export const runTask = (run: TaskRun): Effect.Effect<TaskOutcome, never, unknown> => {
-  const { env, task, previous, step, holder } = run
-  const { emit, modes } = env
+  const cache = run.env.compiled.nodes[run.task.node]!.cache
+  return cache === undefined ? runNode(run, undefined) : cachedTask(run, cache)
+}
+
+/**
+ * A node with a cache policy: a task whose key (from its input) was seen within the ttl ends
+ * with the writes and routing stored then, without running; otherwise it runs, and a finished
+ * run is stored under its key.
+ */
+const cachedTask = (run: TaskRun, policy: CachePolicy): Effect.Effect<TaskOutcome, never, unknown> =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    const { compiled } = run.env
+    const key = cacheKey(run, policy)
+    if (key === undefined) return runNode(run, undefined)
+    const hit = compiled.cache.get(key)
+    if (hit !== undefined && hit.expires > now) {
+      const memory: TaskMemory = { answers: run.answers, keyedAnswers: undefined, journal: noJournal, forwarded: undefined }
+      const outcome: TaskOutcome = { _tag: "Done", task: run.task, output: hit.output, memory, attempts: 0 }
+      return withParts(run, Effect.sync(() => (run.env.observer?.taskEnded({ step: run.step, outcome }), outcome)), "hit")
+    }
+    if (hit !== undefined) compiled.cache.delete(key)
+    return Effect.tap(runNode(run, "miss"), (o) => {
+      if (o._tag === "Done") {
+        const ttl = policy.ttl === undefined ? Infinity : Duration.toMillis(policy.ttl)
+        compiled.cache.set(key, { expires: now + ttl, output: o.output })
+      }
+    })
+  })
+
+/** The task's cache key: its node and the policy's key of its input (its JSON by default); none when it has none. */
+const cacheKey = (run: TaskRun, policy: CachePolicy): string | undefined => {
+  const input = run.task.send ? run.task.arg : run.state
+  try {
+    const key = policy.key !== undefined ? policy.key(input) : JSON.stringify(input)
+    return key === undefined ? undefined : `${run.task.node}\u0000${key}`
+  } catch {
+    // an input JSON cannot hold (a cycle, a bigint): not cached
+    return undefined
+  }
+}
+
+/** Runs the node to its outcome, with its stream parts. */
+const runNode = (run: TaskRun, cache: "hit" | "miss" | undefined): Effect.Effect<TaskOutcome, never, unknown> => {
+  const { env, previous, step, holder } = run
   const journal: Array<JournalEntry> = previous === undefined
     ? []
     : previous.status === "failed"
@@ -257,17 +326,79 @@ export const runTask = (run: TaskRun): Effect.Effect<TaskOutcome, never, unknown
       return ended(doneOf(run, value, memoryOf(run, journal), attempts))
     }
   })
-  if (emit === undefined || !modes.has("events")) return outcome
-  return Effect.zipRight(
-    emit({ mode: "events", event: { _tag: "TaskStarted", step, node: task.node, taskId: task.id } }),
-    Effect.tap(outcome, (o) =>
-      emit({
-        mode: "events",
-        event: o._tag === "Done"
-          ? { _tag: "TaskFinished", step, node: task.node, taskId: task.id }
-          : o._tag === "Failed"
-          ? { _tag: "TaskFailed", step, node: task.node, taskId: task.id, error: renderError(o.error) }
-          : { _tag: "TaskInterrupted", step, node: task.node, taskId: task.id }
-      }))
+  return withParts(run, outcome, cache)
+}
+
+/** A task's outcome with its `events` and `tasks` stream parts, when the stream asked for them. */
+const withParts = (
+  run: TaskRun,
+  outcome: Effect.Effect<TaskOutcome, never, unknown>,
+  cache: "hit" | "miss" | undefined
+): Effect.Effect<TaskOutcome, never, unknown> => {
+  const { env, task, step } = run
+  const { emit, modes } = env
+  if (emit === undefined) return outcome
+  const events = modes.has("events")
+  const tasks = modes.has("tasks")
+  if (!events && !tasks) return outcome
+  const started = Effect.suspend(() =>
+    Effect.zipRight(
+      events ? emit({ mode: "events", event: { _tag: "TaskStarted", step, node: task.node, taskId: task.id } }) : Effect.void,
+      tasks ? emit(taskStarted(run)) : Effect.void
+    )
   )
+  return Effect.zipRight(
+    started,
+    Effect.tap(outcome, (o) =>
+      Effect.zipRight(
+        events
+          ? emit({
+            mode: "events",
+            event: o._tag === "Done"
+              ? { _tag: "TaskFinished", step, node: task.node, taskId: task.id }
+              : o._tag === "Failed"
+              ? { _tag: "TaskFailed", step, node: task.node, taskId: task.id, error: renderError(o.error) }
+              : { _tag: "TaskInterrupted", step, node: task.node, taskId: task.id }
+          })
+          : Effect.void,
+        tasks ? emit(taskFinished(run, o, cache)) : Effect.void
+      ))
+  )
+}
+
+/** The `tasks` stream part of a task starting: its node, id and input. */
+const taskStarted = (run: TaskRun): StreamPart => ({
+  mode: "tasks",
+  event: "started",
+  step: run.step,
+  node: run.task.node,
+  taskId: run.task.id,
+  input: run.task.send ? run.task.arg : run.state
+})
+
+/** The `tasks` stream part of a task ending: its result (the update), error or interrupts. */
+const taskFinished = (run: TaskRun, o: TaskOutcome, cache: "hit" | "miss" | undefined): StreamPart => {
+  const base = {
+    mode: "tasks",
+    event: "finished",
+    step: run.step,
+    node: run.task.node,
+    taskId: run.task.id,
+    ...(cache !== undefined ? { cache } : {})
+  } as const
+  switch (o._tag) {
+    case "Done": {
+      const result: Record<string, unknown> = {}
+      for (const [k, v] of o.output.writes) result[k] = v
+      return { ...base, status: "done", result, interrupts: [] }
+    }
+    case "Failed":
+      return o.error instanceof Handoff
+        ? { ...base, status: "handoff", result: (o.error.command.update ?? {}) as Record<string, unknown>, interrupts: [] }
+        : { ...base, status: "failed", error: renderError(o.error), interrupts: [] }
+    case "Interrupted":
+      return { ...base, status: "interrupted", interrupts: o.records.map((r) => ({ id: r.id, kind: r.kind, request: r.request })) }
+    case "Sleeping":
+      return { ...base, status: "sleeping", interrupts: [] }
+  }
 }

@@ -21,6 +21,7 @@ import * as Blobs from "./blobs.js"
 import * as SqliteDb from "../sqlite/db.js"
 import * as SqliteSql from "../sqlite/statements.js"
 import * as Db from "./db.js"
+import { metadataMatches } from "../metadata.js"
 
 // ---------------------------------------------------------------------------------------------
 // rows
@@ -108,14 +109,27 @@ const statusParam = (status: ListOptions["status"]): string | null =>
 
 const limitParam = (limit: number | undefined) => (limit === undefined ? -1 : Math.max(0, Math.floor(limit)))
 
-/** The parameters every listing statement ends with: before, status, limit. */
+/**
+ * The parameters every listing statement ends with: before, status, limit. With a metadata
+ * filter the statement reads without its limit: the rows are filtered (`byMetadata`), then cut.
+ */
 const filterParams = (options: ListOptions | undefined): ReadonlyArray<unknown> => [
   options?.before ?? null,
   options?.before ?? null,
   statusParam(options?.status),
   statusParam(options?.status),
-  limitParam(options?.limit)
+  limitParam(options?.metadata === undefined ? options?.limit : undefined)
 ]
+
+/** The rows whose metadata matches the listing's filter, cut to its limit. */
+const byMetadata = <Row extends { readonly body: { readonly metadata: unknown } }>(
+  rows: ReadonlyArray<Row>,
+  options: ListOptions | undefined
+): ReadonlyArray<Row> => {
+  if (options?.metadata === undefined) return rows
+  const out = rows.filter((r) => metadataMatches(r.body.metadata as Record<string, unknown> | undefined, options.metadata!))
+  return options.limit === undefined ? out : out.slice(0, Math.max(0, Math.floor(options.limit)))
+}
 
 // ---------------------------------------------------------------------------------------------
 // the backend
@@ -651,11 +665,11 @@ export const makeWith = (db: Db.Db, dialect: Dialect, options: Options = {}): Ba
       return rows.map((r) => byId.get(r.thread_id + "\u0000" + r.checkpoint_id)!)
     })
 
-  const query = (operation: string, threadId: string | undefined, sql: string, params: ReadonlyArray<unknown>) =>
+  const query = (operation: string, threadId: string | undefined, sql: string, params: ReadonlyArray<unknown>, options?: ListOptions) =>
     db.read(operation, (tx) =>
       Effect.flatMap(tx.all(sql, params), (raw) => {
         const rows = decodeRows(threadId, raw)
-        return Either.isLeft(rows) ? Effect.fail(rows.left) : materializeMany(tx, rows.right)
+        return Either.isLeft(rows) ? Effect.fail(rows.left) : materializeMany(tx, byMetadata(rows.right, options))
       }))
 
   const summary = (r: typeof ThreadRow.Type): ThreadSummary => ({
@@ -943,7 +957,7 @@ export const makeWith = (db: Db.Db, dialect: Dialect, options: Options = {}): Ba
               return Effect.fail(corrupt(threadId, undefined, `the lineage links to checkpoint ${raw[missing].lineage_id}, which is missing`))
             }
             const rows = decodeRows(threadId, raw)
-            return Either.isLeft(rows) ? Effect.fail(rows.left) : materializeMany(tx, rows.right)
+            return Either.isLeft(rows) ? Effect.fail(rows.left) : materializeMany(tx, byMetadata(rows.right, options))
           }
         )),
 
@@ -951,13 +965,13 @@ export const makeWith = (db: Db.Db, dialect: Dialect, options: Options = {}): Ba
       query("listByThread", threadId, Sql.listByThread, [
         threadId,
         ...filterParams(options)
-      ]),
+      ], options),
 
     listByWorkflow: (workflowId, options) =>
       query("listByWorkflow", undefined, Sql.listByWorkflow, [
         workflowId,
         ...filterParams(options)
-      ]),
+      ], options),
 
     listThreads: (options) =>
       summaries("listThreads", Sql.listThreads, [
