@@ -2,14 +2,15 @@
  * Postgres helpers for the benchmark's Postgres rows, shared by both sides (they load only the
  * `pg` driver, which both sides' stores use anyway: @effect/sql-pg and PostgresSaver).
  *
- * `bench/run.ts` starts one throwaway cluster for the run (`test/pg/cluster.ts`) and hands its
- * address to the children in `STATEGRAPH_BENCH_PG`; `bench/one.ts` gives every (side, scenario,
- * repeat) a fresh database of its own (`withDatabase`), dropped after.
+ * `bench/run.ts` starts one throwaway cluster for the run (`test/pg/cluster.ts`) and gives every
+ * (side, scenario, repeat) child a fresh database of it (`withDatabase`), its URL in
+ * `STATEGRAPH_BENCH_PG`, dropped after the child has exited (so no connection of the child is
+ * cut by the drop).
  */
 import pg from "pg"
 
-/** The run's cluster (`postgres://postgres@127.0.0.1:<port>/postgres`), set by bench/run.ts. */
-export const clusterUrl = (): string => {
+/** The child's database (`postgres://postgres@127.0.0.1:<port>/<db>`), made by bench/run.ts. */
+export const databaseUrl = (): string => {
   const url = process.env.STATEGRAPH_BENCH_PG
   if (url === undefined || url === "") {
     throw new Error("a Postgres scenario needs STATEGRAPH_BENCH_PG (run it through `npm run bench`, which starts a cluster)")
@@ -17,8 +18,8 @@ export const clusterUrl = (): string => {
   return url
 }
 
-const admin = async <A>(f: (client: pg.Client) => Promise<A>): Promise<A> => {
-  const client = new pg.Client({ connectionString: clusterUrl() })
+const admin = async <A>(clusterUrl: string, f: (client: pg.Client) => Promise<A>): Promise<A> => {
+  const client = new pg.Client({ connectionString: clusterUrl })
   await client.connect()
   try {
     return await f(client)
@@ -27,14 +28,14 @@ const admin = async <A>(f: (client: pg.Client) => Promise<A>): Promise<A> => {
   }
 }
 
-/** Runs `f` on a new database of the cluster (its URL), dropped after. */
-export const withDatabase = async <A>(name: string, f: (url: string) => Promise<A>): Promise<A> => {
+/** Runs `f` on a new database of the cluster at `clusterUrl` (its URL), dropped after. */
+export const withDatabase = async <A>(clusterUrl: string, name: string, f: (url: string) => A | Promise<A>): Promise<A> => {
   const db = name.toLowerCase().replace(/[^a-z0-9_]/g, "_").slice(0, 60)
-  await admin((c) => c.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`).then(() => c.query(`CREATE DATABASE "${db}"`)))
+  await admin(clusterUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`).then(() => c.query(`CREATE DATABASE "${db}"`)))
   try {
-    return await f(clusterUrl().replace(/\/[^/]*$/, `/${db}`))
+    return await f(clusterUrl.replace(/\/[^/]*$/, `/${db}`))
   } finally {
-    await admin((c) => c.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`))
+    await admin(clusterUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`))
   }
 }
 

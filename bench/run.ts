@@ -10,8 +10,8 @@
  *
  * The Postgres rows (`*-pg`, `pg-commit`) run on one throwaway cluster started here for the run
  * (test/pg/cluster.ts: initdb + pg_ctl on a free port, stopped and removed at the end; the run
- * fails saying why when no server can be started); its URL reaches the children in
- * `STATEGRAPH_BENCH_PG` and each child makes a fresh database of it (bench/pg.ts).
+ * fails saying why when no server can be started); each Postgres child gets a fresh database of
+ * it, its URL in `STATEGRAPH_BENCH_PG` (bench/pg.ts), dropped after the child exits.
  *
  * src/ and bench/ are first transpiled to JavaScript (bench/build.ts, into a temp dir removed at
  * the end); every (side, scenario, repeat) then runs in a fresh child process
@@ -25,6 +25,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { build } from "./build.js"
 import * as Cluster from "../test/pg/cluster.js"
+import { withDatabase } from "./pg.js"
 import { type Metric, type Scenario, SCENARIOS, type Side } from "./scenarios.js"
 
 /** What `npm run bench` runs by default (every scenario of bench/scenarios.ts, in this order). */
@@ -95,7 +96,6 @@ async function startCluster() {
     compiled?.cleanup()
     throw e
   }
-  process.env.STATEGRAPH_BENCH_PG = c.url
   process.stderr.write(`  Postgres cluster for the run: ${c.url} (${c.binDir})\n`)
   return { ...c, stop: () => Cluster.stop(c) }
 }
@@ -135,10 +135,11 @@ const childArgs = compiled === undefined
 const SETTLE_MS = 1000
 const settle = () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, SETTLE_MS)
 
-const runChild = (side: Side, id: string): ChildResult | { readonly error: string } => {
+const runChild = (side: Side, id: string, env?: NodeJS.ProcessEnv): ChildResult | { readonly error: string } => {
   settle()
   const child = spawnSync(process.execPath, [...childArgs, side, id], {
     cwd: root,
+    ...(env === undefined ? {} : { env }),
     encoding: "utf8",
     timeout: CHILD_TIMEOUT_MS,
     maxBuffer: 64 * 1024 * 1024
@@ -174,7 +175,12 @@ for (const scenario of selected) {
     for (const side of order) {
       if (scenario.run[side] === undefined) continue
       process.stderr.write(`  ${scenario.id} · ${side} · run ${r + 1}/${times} … `)
-      const out = runChild(side, scenario.id)
+      // a Postgres child gets a fresh database of the run's cluster, dropped once the child (and
+      // every connection it had) is gone
+      const out = scenario.pg === true && cluster !== undefined
+        ? await withDatabase(cluster.url, `bench_${side}_${scenario.id}_${r}`, (url) =>
+          runChild(side, scenario.id, { ...process.env, STATEGRAPH_BENCH_PG: url }))
+        : runChild(side, scenario.id)
       if ("error" in out) {
         process.stderr.write("FAILED\n")
         errors.push(`${scenario.id} / ${side}: ${out.error}`)
