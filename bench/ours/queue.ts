@@ -195,7 +195,8 @@ export const queueThroughputPg = (opts: { readonly url: string; readonly jobs?: 
     Effect.zipLeft(
       processes(jobs, 1, count, url),
       Effect.scoped(Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`DROP SCHEMA IF EXISTS stategraph CASCADE`))).pipe(
-        Effect.provide(Pipeline.layerPg({ url, maxConnections: 1 }))
+        // a bare client: the queue's layer would hold its one connection to LISTEN
+        Effect.provide(Layer.unwrapEffect(Effect.map(Effect.promise(() => import("../../src/PgSnapshots.js")), (Pg) => Pg.layerPgClient({ url, maxConnections: 1 }))))
       )
     )
   return Effect.runPromise(
