@@ -33,7 +33,7 @@ export const build = (root: string): Build => {
     // src/ whole; of bench/ only what the child processes load
     const files = [
       ...walk(path.join(root, "src")),
-      ...["one.ts", "scenarios.ts", "util.ts"].map((f) => path.join(root, "bench", f)),
+      ...["one.ts", "scenarios.ts", "util.ts", "pg.ts"].map((f) => path.join(root, "bench", f)),
       ...walk(path.join(root, "bench", "ours")),
       ...walk(path.join(root, "bench", "langgraph"))
     ]

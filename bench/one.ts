@@ -23,7 +23,8 @@ const t0 = Date.now()
 try {
   const run = scenario.run[side as Side]
   if (run === undefined) throw new Error(`scenario "${scenario.id}" has no ${side} side`)
-  const result = await run(dir)
+  // a Postgres scenario runs in the fresh database bench/run.ts made for this process
+  const result = scenario.pg === true ? await run(dir, (await import("./pg.js")).databaseUrl()) : await run(dir)
   const out = {
     side,
     scenario: scenario.id,

@@ -8,6 +8,11 @@
  *
  *   npm run bench -- --tsx                 # children run the .ts sources under tsx instead
  *
+ * The Postgres rows (`*-pg`, `pg-commit`) run on one throwaway cluster started here for the run
+ * (test/pg/cluster.ts: initdb + pg_ctl on a free port, stopped and removed at the end; the run
+ * fails saying why when no server can be started); each Postgres child gets a fresh database of
+ * it, its URL in `STATEGRAPH_BENCH_PG` (bench/pg.ts), dropped after the child exits.
+ *
  * src/ and bench/ are first transpiled to JavaScript (bench/build.ts, into a temp dir removed at
  * the end); every (side, scenario, repeat) then runs in a fresh child process
  * (`node --expose-gc <build>/bench/one.js <side> <id>`), sequentially, alternating which side
@@ -19,6 +24,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { build } from "./build.js"
+import * as Cluster from "../test/pg/cluster.js"
+import { withDatabase } from "./pg.js"
 import { type Metric, type Scenario, SCENARIOS, type Side } from "./scenarios.js"
 
 /** What `npm run bench` runs by default (every scenario of bench/scenarios.ts, in this order). */
@@ -37,7 +44,15 @@ const DEFAULT_RUN: ReadonlyArray<string> = [
   "interrupt-concurrent",
   "send-join",
   "append-steps",
-  "queue"
+  "queue",
+  "pg-commit",
+  "loop-pg",
+  "loop-pg-async",
+  "chat-pg",
+  "interrupt-pg",
+  "interrupt-pg-concurrent",
+  "send-join-pg",
+  "queue-pg"
 ]
 
 const SIDES: ReadonlyArray<Side> = ["ours", "langgraph"]
@@ -72,6 +87,19 @@ const selected: ReadonlyArray<Scenario> = (ids.length > 0 ? ids : DEFAULT_RUN).m
 // ---------------------------------------------------------------------------------------------
 // running children
 
+/** The run's Postgres cluster; its URL goes to the children through the environment. */
+async function startCluster() {
+  let c: Cluster.Cluster
+  try {
+    c = await Cluster.start()
+  } catch (e) {
+    compiled?.cleanup()
+    throw e
+  }
+  process.stderr.write(`  Postgres cluster for the run: ${c.url} (${c.binDir})\n`)
+  return { ...c, stop: () => Cluster.stop(c) }
+}
+
 interface ChildResult {
   readonly result: unknown
   readonly maxRssMb: number
@@ -79,7 +107,15 @@ interface ChildResult {
 }
 
 const compiled = useTsx ? undefined : build(root)
-const cleanup = () => compiled?.cleanup()
+// one cluster for every Postgres row of the run (both sides, every repeat)
+const cluster = selected.some((s) => s.pg === true) ? await startCluster() : undefined
+let cleanedUp = false
+const cleanup = () => {
+  if (cleanedUp) return
+  cleanedUp = true
+  compiled?.cleanup()
+  if (cluster !== undefined) cluster.stop()
+}
 process.on("exit", cleanup)
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {
@@ -99,10 +135,11 @@ const childArgs = compiled === undefined
 const SETTLE_MS = 1000
 const settle = () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, SETTLE_MS)
 
-const runChild = (side: Side, id: string): ChildResult | { readonly error: string } => {
+const runChild = (side: Side, id: string, env?: NodeJS.ProcessEnv): ChildResult | { readonly error: string } => {
   settle()
   const child = spawnSync(process.execPath, [...childArgs, side, id], {
     cwd: root,
+    ...(env === undefined ? {} : { env }),
     encoding: "utf8",
     timeout: CHILD_TIMEOUT_MS,
     maxBuffer: 64 * 1024 * 1024
@@ -138,7 +175,12 @@ for (const scenario of selected) {
     for (const side of order) {
       if (scenario.run[side] === undefined) continue
       process.stderr.write(`  ${scenario.id} · ${side} · run ${r + 1}/${times} … `)
-      const out = runChild(side, scenario.id)
+      // a Postgres child gets a fresh database of the run's cluster, dropped once the child (and
+      // every connection it had) is gone
+      const out = scenario.pg === true && cluster !== undefined
+        ? await withDatabase(cluster.url, `bench_${side}_${scenario.id}_${r}`, (url) =>
+          runChild(side, scenario.id, { ...process.env, STATEGRAPH_BENCH_PG: url }))
+        : runChild(side, scenario.id)
       if ("error" in out) {
         process.stderr.write("FAILED\n")
         errors.push(`${scenario.id} / ${side}: ${out.error}`)
@@ -232,6 +274,17 @@ out.push("")
 out.push("ratio: LangGraph ÷ ours for times, sizes and RSS; ours ÷ LangGraph for throughputs (so > 1 = ours better).")
 out.push("peak RSS: process.resourceUsage().maxRSS of that side's child process (module loading + scenario).")
 for (const s of selected) out.push(`  ${s.id}: ${s.title}`)
+// the issue's Postgres target: a durable step ≤ 2× a bare single-row commit on the same server
+const commitRuns = results.get("pg-commit")?.ours ?? []
+const loopPgRuns = results.get("loop-pg")?.ours ?? []
+if (commitRuns.length > 0 && loopPgRuns.length > 0) {
+  const commit = median(commitRuns.map((r) => (r.result as { transactionUs: number }).transactionUs))
+  const step = median(loopPgRuns.map((r) => r.result as number))
+  out.push(
+    `loop-pg: a durable step is ${(step / commit).toFixed(2)}× the bare BEGIN … COMMIT of pg-commit ` +
+      `(${fmt(step, 1)} ÷ ${fmt(commit, 1)} µs; target ≤ 2×${step / commit <= 2 ? " ✓" : " ✗ MISSED"})`
+  )
+}
 out.push(
   `bench wall time ${wallS.toFixed(1)} s; peak RSS of this orchestrator process ` +
     `${fmt(process.resourceUsage().maxRSS / 1024, 0)} MB; 1-min load average ${loadBefore.toFixed(2)} before, ` +

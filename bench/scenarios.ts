@@ -25,9 +25,20 @@ export interface Scenario {
   readonly title: string
   /** uses SQLite (our side: `SqliteSnapshots.layer({ filename })`) */
   readonly sqlite: boolean
-  /** `dir` is a fresh temp directory (removed after the run) */
-  /** a scenario LangGraph has no counterpart for (the durable queue) runs our side only */
-  readonly run: { readonly ours: (dir: string) => Promise<unknown>; readonly langgraph?: (dir: string) => Promise<unknown> }
+  /**
+   * uses Postgres: `bench/run.ts` starts a throwaway cluster for the run and each child gets a
+   * fresh database of it, whose URL is `run`'s second argument
+   */
+  readonly pg?: boolean
+  /**
+   * `dir` is a fresh temp directory (removed after the run); `pg` the URL of a fresh database
+   * (Postgres scenarios only). A scenario LangGraph has no counterpart for (the durable queue)
+   * runs our side only.
+   */
+  readonly run: {
+    readonly ours: (dir: string, pg?: string) => Promise<unknown>
+    readonly langgraph?: (dir: string, pg?: string) => Promise<unknown>
+  }
   readonly metrics: ReadonlyArray<Metric>
   /**
    * at least this many fresh processes per side, whatever `--repeat` says: for a scenario whose
@@ -40,6 +51,7 @@ export interface Scenario {
 const ours = () => import("./ours/scenarios.js")
 const queue = () => import("./ours/queue.js")
 const langgraph = () => import("./langgraph/scenarios.js")
+const pgHelpers = () => import("./pg.js")
 
 const usPerNode = (target?: number): Metric => ({
   label: "µs / node",
@@ -83,7 +95,7 @@ const loopSqlite = (o: {
   }
 }
 
-export const SCENARIOS: ReadonlyArray<Scenario> = [
+const MAIN_SCENARIOS: ReadonlyArray<Scenario> = [
   {
     id: "chain",
     title: "100-node linear chain, no store (5 warm-up + 20 timed invokes)",
@@ -299,6 +311,113 @@ export const SCENARIOS: ReadonlyArray<Scenario> = [
     ]
   }
 ]
+
+/**
+ * The Postgres rows: our `PgSnapshots` / `Pipeline.layerPg` against LangGraph's `PostgresSaver`
+ * (`@langchain/langgraph-checkpoint-postgres`), both on the same throwaway cluster that
+ * bench/run.ts starts for the run (test/pg/cluster.ts: local TCP, `fsync=off`), each child in a
+ * fresh database. `pg-commit` is the physical reference: one single-row commit on that server.
+ */
+const PG_SCENARIOS: ReadonlyArray<Scenario> = [
+  {
+    id: "pg-commit",
+    title: "Postgres reference: one single-row upsert commit (autocommit, and in BEGIN … COMMIT), node-postgres, 2,000 commits",
+    sqlite: false,
+    pg: true,
+    run: { ours: async (_dir, pg) => (await pgHelpers()).bareCommit(pg!) },
+    metrics: [
+      { label: "µs / commit, autocommit", unit: "µs", better: "lower", digits: 1, get: (r) => r.autocommitUs },
+      { label: "µs / commit, BEGIN … COMMIT", unit: "µs", better: "lower", digits: 1, get: (r) => r.transactionUs }
+    ]
+  },
+  {
+    id: "loop-pg",
+    title: "a↔b loop, 1,000 steps, Postgres store (ours durability \"sync\", LangGraph its default \"async\")",
+    sqlite: false,
+    pg: true,
+    run: {
+      ours: async (_dir, pg) => (await ours()).loop({ steps: 1000, store: "pg", pg: pg! }),
+      langgraph: async (_dir, pg) => (await langgraph()).loop({ steps: 1000, store: "pg", pg: pg! })
+    },
+    metrics: [{ ...usPerNode(), label: "µs / step" }]
+  },
+  {
+    id: "loop-pg-async",
+    title: "a↔b loop, 1,000 steps, Postgres store, both sides durability \"async\"",
+    sqlite: false,
+    pg: true,
+    run: {
+      ours: async (_dir, pg) => (await ours()).loop({ steps: 1000, store: "pg", pg: pg!, durability: "async" }),
+      langgraph: async (_dir, pg) => (await langgraph()).loop({ steps: 1000, store: "pg", pg: pg! })
+    },
+    metrics: [{ ...usPerNode(), label: "µs / step" }]
+  },
+  {
+    id: "chat-pg",
+    title: "300-turn chat thread on Postgres, 200-char messages (size: pg_total_relation_size of the tables)",
+    sqlite: false,
+    pg: true,
+    run: {
+      ours: async (dir, pg) => (await ours()).chat({ turns: 300, chars: 200, dir, pg: pg! }),
+      langgraph: async (dir, pg) => (await langgraph()).chat({ turns: 300, chars: 200, dir, pg: pg! })
+    },
+    metrics: [
+      { label: "tables MB", unit: "MB", better: "lower", digits: 3, get: (r) => r.fileBytes / (1024 * 1024) },
+      { label: "turn 10 ms (turns 6-15)", unit: "ms", better: "lower", digits: 3, get: (r) => r.turn10Ms },
+      { label: "turn 300 ms (last 10)", unit: "ms", better: "lower", digits: 3, get: (r) => r.turn300Ms },
+      { label: "turn 300 ÷ turn 10", unit: "×", better: "lower", target: { op: "<=", value: 1.1 }, digits: 2, get: (r) => r.ratio }
+    ]
+  },
+  {
+    id: "interrupt-pg",
+    title: "interrupt + resume on 300 threads, one at a time, Postgres",
+    sqlite: false,
+    pg: true,
+    run: {
+      ours: async (dir, pg) => (await ours()).interruptResume({ threads: 300, dir, store: "pg", pg: pg! }),
+      langgraph: async (dir, pg) => (await langgraph()).interruptResume({ threads: 300, dir, store: "pg", pg: pg! })
+    },
+    metrics: [cyclesPerSecond()]
+  },
+  {
+    id: "interrupt-pg-concurrent",
+    title: "interrupt + resume on 300 threads at once (Promise.all), Postgres",
+    sqlite: false,
+    pg: true,
+    run: {
+      ours: async (dir, pg) => (await ours()).interruptResume({ threads: 300, dir, store: "pg", pg: pg!, concurrent: true }),
+      langgraph: async (dir, pg) => (await langgraph()).interruptResume({ threads: 300, dir, store: "pg", pg: pg!, concurrent: true })
+    },
+    metrics: [cyclesPerSecond()]
+  },
+  {
+    id: "send-join-pg",
+    title: "1,000 Sends + join, Postgres",
+    sqlite: false,
+    pg: true,
+    run: {
+      ours: async (dir, pg) => (await ours()).sendJoin({ sends: 1000, dir, pg: pg! }),
+      langgraph: async (dir, pg) => (await langgraph()).sendJoin({ sends: 1000, dir, pg: pg! })
+    },
+    metrics: [{ label: "total ms", unit: "ms", better: "lower", digits: 1, get: (r) => r.totalMs }]
+  },
+  {
+    // ours only: LangGraph JS has no durable job queue
+    id: "queue-pg",
+    title: "durable queue on Postgres (Pipeline.layerPg): 2,000 one-task pipelines drained by worker processes (1 fiber each)",
+    sqlite: false,
+    pg: true,
+    run: { ours: async (_dir, pg) => (await queue()).queueThroughputPg({ url: pg!, jobs: 2000 }) },
+    metrics: [
+      { label: "jobs / s, 1 worker process", unit: "/s", better: "higher", digits: 0, get: (r) => r.oneProcess },
+      { label: "jobs / s, 2 worker processes", unit: "/s", better: "higher", digits: 0, get: (r) => r.twoProcesses },
+      { label: "jobs / s, 4 worker processes", unit: "/s", better: "higher", digits: 0, get: (r) => r.fourProcesses }
+    ]
+  }
+]
+
+/** every scenario: the in-process and SQLite ones, then the Postgres ones */
+export const SCENARIOS: ReadonlyArray<Scenario> = [...MAIN_SCENARIOS, ...PG_SCENARIOS]
 
 export const byId = (id: string): Scenario => {
   const s = SCENARIOS.find((x) => x.id === id)

@@ -49,6 +49,29 @@ const maybeGc = (): void => {
 
 const thread = (id: string) => ({ configurable: { thread_id: id } });
 
+/**
+ * LangGraph's Postgres checkpointer (`@langchain/langgraph-checkpoint-postgres`) on the database
+ * at `url`, its tables created (`setup()`), loaded only by the Postgres rows. Its own pool, with
+ * the package's defaults.
+ */
+const postgresSaver = async (url: string | undefined) => {
+  if (!url) throw new Error("a Postgres scenario's database URL is required");
+  const { PostgresSaver } = await import("@langchain/langgraph-checkpoint-postgres");
+  const saver = PostgresSaver.fromConnString(url);
+  await saver.setup();
+  return saver;
+};
+
+/** A scenario's durable saver: SqliteSaver in `file`, or PostgresSaver at `pg`; and its close. */
+const durableSaver = async (file: string, pg: string | undefined) => {
+  if (pg === undefined) {
+    const sqlite = SqliteSaver.fromConnString(file);
+    return { saver: sqlite as BaseCheckpointSaver, close: async () => sqlite.db.close() };
+  }
+  const saver = await postgresSaver(pg);
+  return { saver: saver as BaseCheckpointSaver, close: () => saver.end() };
+};
+
 // ---------------------------------------------------------------------------
 // 1. chain: 100-node linear chain, no checkpointer
 
@@ -93,9 +116,11 @@ export async function chain(opts: ChainOptions = {}): Promise<number> {
 
 export interface LoopOptions {
   steps?: number;
-  store?: "none" | "memory" | "sqlite";
+  store?: "none" | "memory" | "sqlite" | "pg";
   /** directory for the SQLite file (required when store === "sqlite") */
   dir?: string;
+  /** the Postgres database's URL (required when store === "pg") */
+  pg?: string;
   /** full-length runs (each on its own thread) before the timed ones, for a steady-state figure */
   warmupRuns?: number;
   /** timed runs, each on its own thread; the result is their mean µs per step */
@@ -104,7 +129,7 @@ export interface LoopOptions {
 
 /** Returns µs per step (one node execution). */
 export async function loop(opts: LoopOptions = {}): Promise<number> {
-  const { steps = 1000, store = "none", dir, warmupRuns = 0, reps = 1 } = opts;
+  const { steps = 1000, store = "none", dir, pg, warmupRuns = 0, reps = 1 } = opts;
   const State = Annotation.Root({ counter: Annotation<number> });
 
   let saver: BaseCheckpointSaver | undefined;
@@ -114,6 +139,8 @@ export async function loop(opts: LoopOptions = {}): Promise<number> {
     if (!dir) throw new Error("loop: `dir` is required for store=sqlite");
     saver = sqlite = SqliteSaver.fromConnString(path.join(dir, "loop.sqlite"));
   }
+  const postgres = store === "pg" ? await postgresSaver(pg) : undefined;
+  if (postgres) saver = postgres;
 
   const inc = (s: typeof State.State) => ({ counter: s.counter + 1 });
   const builder = new StateGraph(State)
@@ -148,6 +175,7 @@ export async function loop(opts: LoopOptions = {}): Promise<number> {
     return (elapsedMs * 1000) / executions;
   } finally {
     sqlite?.db.close();
+    await postgres?.end();
   }
 }
 
@@ -158,6 +186,8 @@ export interface ChatOptions {
   turns?: number;
   chars?: number;
   dir: string;
+  /** on Postgres (this database's URL) instead of SQLite; the size is then the tables' */
+  pg?: string;
 }
 
 export interface ChatResult {
@@ -176,7 +206,7 @@ export interface ChatResult {
  * whose history grows every turn.
  */
 export async function chat(opts: ChatOptions): Promise<ChatResult> {
-  const { turns = 300, chars = 200, dir } = opts;
+  const { turns = 300, chars = 200, dir, pg } = opts;
   if (turns < 15) throw new Error("chat: need at least 15 turns");
   type Msg = { role: "user" | "assistant"; content: string };
   const State = Annotation.Root({
@@ -188,7 +218,7 @@ export async function chat(opts: ChatOptions): Promise<ChatResult> {
 
   const reply = "r".repeat(chars);
   const file = path.join(dir, "chat.sqlite");
-  const saver = SqliteSaver.fromConnString(file);
+  const { saver, close } = await durableSaver(file, pg);
   const graph = new StateGraph(State)
     .addNode("bot", () => ({ messages: [{ role: "assistant", content: reply } as Msg] }))
     .addEdge(START, "bot")
@@ -207,12 +237,12 @@ export async function chat(opts: ChatOptions): Promise<ChatResult> {
       if (out.messages.length !== 2 * (t + 1)) throw new Error("chat: wrong history length");
     }
     // measure before close(): closing the last connection checkpoints & removes the WAL
-    const fileBytes = sqliteBytes(file);
+    const fileBytes = pg === undefined ? sqliteBytes(file) : await (await import("../pg.js")).databaseBytes(pg);
     const turn10Ms = mean(latencies.slice(5, 15)); // turns 6..15 (1-based)
     const turn300Ms = mean(latencies.slice(-10)); // last 10 turns
     return { fileBytes, turn10Ms, turn300Ms, ratio: turn300Ms / turn10Ms };
   } finally {
-    saver.db.close();
+    await close();
   }
 }
 
@@ -224,16 +254,19 @@ export interface InterruptResumeOptions {
   dir: string;
   /** all threads' cycles started at once (`Promise.all`) instead of one after another */
   concurrent?: boolean;
-  /** the saver: SqliteSaver (default) or MemorySaver */
-  store?: "sqlite" | "memory";
+  /** the saver: SqliteSaver (default), MemorySaver or PostgresSaver (`pg`) */
+  store?: "sqlite" | "memory" | "pg";
+  /** the Postgres database's URL (store "pg") */
+  pg?: string;
 }
 
 /** Returns cycles/second; a cycle = invoke-until-pause + resume-until-end. */
 export async function interruptResume(opts: InterruptResumeOptions): Promise<number> {
-  const { threads = 300, dir, concurrent = false, store = "sqlite" } = opts;
+  const { threads = 300, dir, concurrent = false, pg, store = "sqlite" } = opts;
   const State = Annotation.Root({ answer: Annotation<string> });
   const sqlite = store === "sqlite" ? SqliteSaver.fromConnString(path.join(dir, "interrupt.sqlite")) : undefined;
-  const saver = sqlite ?? new MemorySaver();
+  const postgres = store === "pg" ? await postgresSaver(pg) : undefined;
+  const saver = sqlite ?? postgres ?? new MemorySaver();
   const graph = new StateGraph(State)
     .addNode("ask", () => {
       const answer = interrupt<{ question: string }, string>({ question: "ok?" });
@@ -261,6 +294,7 @@ export async function interruptResume(opts: InterruptResumeOptions): Promise<num
     return threads / elapsedS;
   } finally {
     sqlite?.db.close();
+    await postgres?.end();
   }
 }
 
@@ -270,6 +304,8 @@ export async function interruptResume(opts: InterruptResumeOptions): Promise<num
 export interface SendJoinOptions {
   sends?: number;
   dir: string;
+  /** on Postgres (this database's URL) instead of SQLite */
+  pg?: string;
 }
 
 export interface SendJoinResult {
@@ -287,12 +323,12 @@ export interface SendJoinResult {
  * the other scenarios, when node runs with --expose-gc.
  */
 export async function sendJoin(opts: SendJoinOptions): Promise<SendJoinResult> {
-  const { sends = 1000, dir } = opts;
+  const { sends = 1000, dir, pg } = opts;
   const State = Annotation.Root({
     total: Annotation<number>({ reducer: (a, b) => a + b, default: () => 0 }),
     joined: Annotation<number>,
   });
-  const saver = SqliteSaver.fromConnString(path.join(dir, "send.sqlite"));
+  const { saver, close } = await durableSaver(path.join(dir, "send.sqlite"), pg);
   let joinRuns = 0;
   const graph = new StateGraph(State)
     .addNode("fan", () => ({}))
@@ -320,6 +356,6 @@ export async function sendJoin(opts: SendJoinOptions): Promise<SendJoinResult> {
       throw new Error(`sendJoin: total=${out.total} joined=${out.joined} joinRuns=${joinRuns}`);
     return { totalMs, peakRssMb: peak / MB, baseRssMb: baseRss / MB };
   } finally {
-    saver.db.close();
+    await close();
   }
 }

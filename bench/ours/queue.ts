@@ -47,9 +47,19 @@ const tempDb = () => {
   return path.join(dir, "queue.db")
 }
 
-const layerFor = (filename: string, graph: StateGraph.AnyCompiled) =>
+/**
+ * Where the queue lives: a SQLite file, or a Postgres database (`postgres://…`, the tables in the
+ * `stategraph` schema). The worker processes get the same string.
+ */
+export const queueLayer = (target: string) =>
+  target.startsWith("postgres://") ? Pipeline.layerPg({ url: target }) : Pipeline.layerSqlite({ filename: target })
+
+const pipelinesTable = (target: string) =>
+  target.startsWith("postgres://") ? "stategraph.stategraph_pipelines" : "stategraph_pipelines"
+
+const layerFor = (target: string, graph: StateGraph.AnyCompiled) =>
   Orchestrator.layer({ fallback: "async" }, Orchestrator.layerAsync).pipe(
-    Layer.provideMerge(Layer.mergeAll(Pipeline.layerSqlite({ filename }), Graphs.layer([graph]), RunEvent.layer))
+    Layer.provideMerge(Layer.mergeAll(queueLayer(target), Graphs.layer([graph]), RunEvent.layer))
   )
 
 const enqueue = (graph: StateGraph.AnyCompiled, pipelines: number) =>
@@ -67,7 +77,7 @@ const enqueue = (graph: StateGraph.AnyCompiled, pipelines: number) =>
  * Waits until every pipeline has ended. They end about in queue order: the last one is polled,
  * then all are counted at once (one cheap look every 2 ms, not one per pipeline).
  */
-const awaitAll = (ids: ReadonlyArray<string>) =>
+const awaitAll = (ids: ReadonlyArray<string>, target: string) =>
   Effect.gen(function*() {
     const store = yield* Pipeline.Pipelines
     const sql = yield* SqlClient.SqlClient
@@ -75,11 +85,12 @@ const awaitAll = (ids: ReadonlyArray<string>) =>
     while (true) {
       const p = yield* store.get(last)
       if (Option.isSome(p) && (p.value.status === "completed" || p.value.status === "failed")) {
-        const [row] = yield* sql<{ completed: number; failed: number }>`SELECT
-          coalesce(sum(status = 'completed'), 0) AS completed, coalesce(sum(status = 'failed'), 0) AS failed
-          FROM stategraph_pipelines`
-        if (row!.failed > 0) throw new Error(`${row!.failed} pipeline(s) failed`)
-        if (row!.completed === ids.length) return
+        const rows = yield* sql.unsafe<{ status: string; n: number | string }>(
+          `SELECT status, count(*) AS n FROM ${pipelinesTable(target)} GROUP BY status`
+        )
+        const count = (status: string) => Number(rows.find((r) => r.status === status)?.n ?? 0)
+        if (count("failed") > 0) throw new Error(`${count("failed")} pipeline(s) failed`)
+        if (count("completed") === ids.length) return
       }
       yield* Effect.sleep("2 millis")
     }
@@ -92,7 +103,7 @@ const inProcess = (jobs: number, chain: number, fibers: number) =>
     return yield* Effect.gen(function*() {
       const { ids, millis: enqueueMillis } = yield* enqueue(graph, Math.ceil(jobs / chain))
       const t0 = performance.now()
-      yield* Effect.scoped(Effect.zipRight(Worker.start({ concurrency: fibers, pollInterval: "2 millis" }), awaitAll(ids)))
+      yield* Effect.scoped(Effect.zipRight(Worker.start({ concurrency: fibers, pollInterval: "2 millis" }), awaitAll(ids, filename)))
       const millis = performance.now() - t0
       return { fibers, jobs: ids.length * chain, millis, perSecond: (ids.length * chain) / (millis / 1000), enqueuePerSecond: ids.length / (enqueueMillis / 1000) }
     }).pipe(Effect.provide(layerFor(filename, graph)))
@@ -123,23 +134,25 @@ const latency = Effect.gen(function*() {
   }).pipe(Effect.scoped, Effect.provide(layerFor(filename, graph)))
 })
 
-const processes = (jobs: number, chain: number, count: number) =>
+/** `count` worker processes draining the queue at `target` (a fresh SQLite file when absent). */
+const processes = (jobs: number, chain: number, count: number, target: string = tempDb()) =>
   Effect.gen(function*() {
     const graph = makeGraph(chain)
-    const filename = tempDb()
+    const filename = target
+    const go = target.startsWith("postgres://") ? `${tempDb()}.pg` : filename
     return yield* Effect.gen(function*() {
       const { ids } = yield* enqueue(graph, Math.ceil(jobs / chain))
       const children = Array.from({ length: count }, () =>
-        spawn(process.execPath, [...workerArgs, filename, String(chain)], {
+        spawn(process.execPath, [...workerArgs, filename, String(chain), go], {
           stdio: ["ignore", "pipe", "inherit"]
         }))
       // start the clock once every process has opened the database
       yield* Effect.promise(() =>
         Promise.all(children.map((c) => new Promise<void>((resolve) => c.stdout!.once("data", () => resolve()))))
       )
-      fs.writeFileSync(`${filename}.go`, "")
+      fs.writeFileSync(`${go}.go`, "")
       const t0 = performance.now()
-      yield* awaitAll(ids)
+      yield* awaitAll(ids, filename)
       const millis = performance.now() - t0
       for (const c of children) c.kill("SIGKILL")
       return { processes: count, jobs: ids.length * chain, millis, perSecond: (ids.length * chain) / (millis / 1000) }
@@ -162,6 +175,37 @@ export const queueThroughput = (opts: { readonly jobs?: number; readonly chain?:
       const procs = yield* processes(jobs, chain, 2)
       return { oneFiber: one.perSecond, twoFibers: two.perSecond, twoProcesses: procs.perSecond }
     }) as Effect.Effect<QueueResult, unknown>
+  )
+}
+
+export interface QueuePgResult {
+  readonly oneProcess: number
+  readonly twoProcesses: number
+  readonly fourProcesses: number
+}
+
+/**
+ * The Postgres row: `jobs` one-task pipelines queued on `Pipeline.layerPg`, drained by 1, 2 and
+ * 4 worker processes (1 fiber each), each drain in a schema of its own (`stategraph` is dropped
+ * between them).
+ */
+export const queueThroughputPg = (opts: { readonly url: string; readonly jobs?: number }): Promise<QueuePgResult> => {
+  const { jobs = 2000, url } = opts
+  const drain = (count: number) =>
+    Effect.zipLeft(
+      processes(jobs, 1, count, url),
+      Effect.scoped(Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`DROP SCHEMA IF EXISTS stategraph CASCADE`))).pipe(
+        // a bare client: the queue's layer would hold its one connection to LISTEN
+        Effect.provide(Layer.unwrapEffect(Effect.map(Effect.promise(() => import("../../src/PgSnapshots.js")), (Pg) => Pg.layerPgClient({ url, maxConnections: 1 }))))
+      )
+    )
+  return Effect.runPromise(
+    Effect.gen(function*() {
+      const one = yield* drain(1)
+      const two = yield* drain(2)
+      const four = yield* drain(4)
+      return { oneProcess: one.perSecond, twoProcesses: two.perSecond, fourProcesses: four.perSecond }
+    }) as Effect.Effect<QueuePgResult, unknown>
   )
 }
 

@@ -25,9 +25,17 @@ import { maybeGc, mean, sqliteBytes } from "../util.js"
 // ---------------------------------------------------------------------------------------------
 // stores
 
-export type Store = "none" | "memory" | "sqlite"
+export type Store = "none" | "memory" | "sqlite" | "pg"
 
 const sqliteLayer = (file: string): Layer.Layer<Snapshots.Snapshots, unknown> => SqliteSnapshots.layer({ filename: file })
+
+/** `PgSnapshots.layer` on the database at `url`, loaded only by the Postgres rows. */
+const pgLayer = async (url: string | undefined): Promise<Layer.Layer<Snapshots.Snapshots, unknown>> =>
+  (await import("../../src/PgSnapshots.js")).layer({ url: must(url, "a Postgres scenario's database URL") })
+
+/** The durable store of a scenario: SQLite in `file`, or Postgres at `pg`. */
+const durableLayer = (store: "sqlite" | "pg" | undefined, file: string, pg: string | undefined) =>
+  store === "pg" ? pgLayer(pg) : Promise.resolve(sqliteLayer(file))
 
 /** A runtime providing the store (built before timing starts; disposed by the caller). */
 const runtimeFor = async (layer: Layer.Layer<Snapshots.Snapshots, unknown>) => {
@@ -92,6 +100,8 @@ export interface LoopOptions {
   store?: Store
   /** directory for the SQLite file (required when store === "sqlite") */
   dir?: string
+  /** the Postgres database's URL (required when store === "pg") */
+  pg?: string
   /** full-length runs (each on its own thread) before the timed ones, for a steady-state figure */
   warmupRuns?: number
   /** timed runs, each on its own thread; the result is their mean µs per step */
@@ -102,7 +112,7 @@ export interface LoopOptions {
 
 /** Returns µs per step (one node execution). */
 export async function loop(opts: LoopOptions = {}): Promise<number> {
-  const { durability = "sync", steps = 1000, store = "none", dir, warmupRuns = 0, reps = 1 } = opts
+  const { durability = "sync", steps = 1000, store = "none", dir, pg, warmupRuns = 0, reps = 1 } = opts
   const inc = (s: { readonly counter: number }) => Effect.succeed({ counter: s.counter + 1 })
   // one superstep per node execution; the largest run below is `steps` (+1) node executions
   const graph = StateGraph.make({ id: "bench-loop", state: { counter: Channel.lastValue(Schema.Number) } }).pipe(
@@ -118,6 +128,8 @@ export async function loop(opts: LoopOptions = {}): Promise<number> {
     ? Snapshots.layerMemory
     : store === "sqlite"
     ? sqliteLayer(path.join(must(dir, "loop: `dir` for store=sqlite"), "loop.sqlite"))
+    : store === "pg"
+    ? await pgLayer(pg)
     : Layer.empty as unknown as Layer.Layer<Snapshots.Snapshots>
   const rt = await runtimeFor(layer)
 
@@ -155,6 +167,8 @@ export interface ChatOptions {
   turns?: number
   chars?: number
   dir: string
+  /** on Postgres (this database's URL) instead of SQLite; the size is then the tables' */
+  pg?: string
 }
 
 export interface ChatResult {
@@ -169,7 +183,7 @@ type Message = typeof Message.Type
 
 /** A plain `{ role, content }` struct appended with `Channel.append`, as on the LangGraph side. */
 export async function chat(opts: ChatOptions): Promise<ChatResult> {
-  const { turns = 300, chars = 200, dir } = opts
+  const { turns = 300, chars = 200, dir, pg } = opts
   if (turns < 15) throw new Error("chat: need at least 15 turns")
   const reply: Message = { role: "assistant", content: "r".repeat(chars) }
   const file = path.join(dir, "chat.sqlite")
@@ -179,7 +193,7 @@ export async function chat(opts: ChatOptions): Promise<ChatResult> {
     StateGraph.addEdge("bot", StateGraph.END),
     StateGraph.compileSync()
   )
-  const rt = await runtimeFor(sqliteLayer(file))
+  const rt = await runtimeFor(await durableLayer(pg === undefined ? "sqlite" : "pg", file, pg))
 
   const userMsg: Message = { role: "user", content: "u".repeat(chars) }
   const latencies: Array<number> = []
@@ -192,7 +206,7 @@ export async function chat(opts: ChatOptions): Promise<ChatResult> {
       if (out.messages.length !== 2 * (t + 1)) throw new Error("chat: wrong history length")
     }
     // measure before dispose(): closing the last connection checkpoints & removes the WAL
-    const fileBytes = sqliteBytes(file)
+    const fileBytes = pg === undefined ? sqliteBytes(file) : await (await import("../pg.js")).databaseBytes(pg)
     const turn10Ms = mean(latencies.slice(5, 15)) // turns 6..15 (1-based)
     const turn300Ms = mean(latencies.slice(-10)) // last 10 turns
     return { fileBytes, turn10Ms, turn300Ms, ratio: turn300Ms / turn10Ms }
@@ -211,8 +225,10 @@ export interface InterruptResumeOptions {
   walCheckpointAfterCommits?: number
   /** all threads' cycles started at once (`Promise.all`) instead of one after another */
   concurrent?: boolean
-  /** the store: SQLite (default) or the in-memory one */
-  store?: "sqlite" | "memory"
+  /** the store: SQLite (default), the in-memory one or Postgres (`pg`) */
+  store?: "sqlite" | "memory" | "pg"
+  /** the Postgres database's URL (store "pg") */
+  pg?: string
 }
 
 class Ok extends Interrupt.Tag("BenchOk", {
@@ -222,7 +238,7 @@ class Ok extends Interrupt.Tag("BenchOk", {
 
 /** Returns cycles/second; a cycle = invoke-until-pause + resume-until-end. */
 export async function interruptResume(opts: InterruptResumeOptions): Promise<number> {
-  const { concurrent = false, dir, store = "sqlite", threads = 300, walCheckpointAfterCommits } = opts
+  const { concurrent = false, dir, pg, store = "sqlite", threads = 300, walCheckpointAfterCommits } = opts
   const graph = StateGraph.make({ id: "bench-interrupt", state: { answer: Channel.lastValue(Schema.String) } }).pipe(
     StateGraph.addNode("ask", () => Effect.map(Ok.ask({ question: "ok?" }), (answer) => ({ answer }))),
     StateGraph.addEdge(StateGraph.START, "ask"),
@@ -233,6 +249,8 @@ export async function interruptResume(opts: InterruptResumeOptions): Promise<num
   const rt = await runtimeFor(
     store === "memory"
       ? Snapshots.layerMemory
+      : store === "pg"
+      ? await pgLayer(pg)
       : walCheckpointAfterCommits === undefined
       ? sqliteLayer(file)
       : SqliteSnapshots.layer({ filename: file, walCheckpointAfterCommits })
@@ -266,6 +284,8 @@ export async function interruptResume(opts: InterruptResumeOptions): Promise<num
 export interface SendJoinOptions {
   sends?: number
   dir: string
+  /** on Postgres (this database's URL) instead of SQLite */
+  pg?: string
 }
 
 export interface SendJoinResult {
@@ -278,7 +298,7 @@ export interface SendJoinResult {
 
 /** Same RSS method as the LangGraph side: the process's high-water mark right after the run. */
 export async function sendJoin(opts: SendJoinOptions): Promise<SendJoinResult> {
-  const { sends = 1000, dir } = opts
+  const { sends = 1000, dir, pg } = opts
   let joinRuns = 0
   const graph = StateGraph.make({
     id: "bench-send",
@@ -302,7 +322,7 @@ export async function sendJoin(opts: SendJoinOptions): Promise<SendJoinResult> {
     StateGraph.addEdge("join", StateGraph.END),
     StateGraph.compileSync()
   )
-  const rt = await runtimeFor(sqliteLayer(path.join(dir, "send.sqlite")))
+  const rt = await runtimeFor(await durableLayer(pg === undefined ? "sqlite" : "pg", path.join(dir, "send.sqlite"), pg))
 
   const expected = (sends * (sends - 1)) / 2
   const MB = 1024 * 1024

@@ -13,7 +13,6 @@ import * as Effect from "effect/Effect"
 import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import { StoreError } from "../../GraphError.js"
-import type * as Scope from "effect/Scope"
 import * as SqliteDb from "../sqlite/db.js"
 import { migrateOnce } from "../sqlite/migrations.js"
 import * as SqliteQueue from "../sqlite/queue.js"
@@ -24,189 +23,14 @@ import {
   type EncodedAnswer,
   type FinishRequest,
   type Finished,
-  Job,
-  JobCounts,
-  type NewJob,
-  Pipeline,
+  type Job,
   type PipelineStatus,
   type PipelineStore
 } from "./models.js"
+import type { QueueStatements, Wakeups } from "../sql/queueStatements.js"
+import { jobParams, opt, parse, terminal, toCounts, toJob, toPipeline } from "../sql/queueRows.js"
 
-/** The queue's statements of a dialect (SQLite: `sqlite/queue.ts`, Postgres: `pg/queue.ts`). @internal */
-export interface QueueStatements {
-  /** params: jobId, taskId, checkpointId, node, step, status, orderKey, runAt, createdAt, output, injected, resume, finishedAt, pipelineId */
-  readonly insertJob: string
-  /** ready jobs in queue order, with `running` (of their pipeline) and the pipeline's fields. params: now, limit */
-  readonly readyFirst: string
-  /** the same without some pipelines and jobs. params: now, pipelineIdsJson, seqsJson, limit */
-  readonly readyExcept: string
-  /** params: workerId, leaseUntil, now, seqsJson */
-  readonly claimJobs: string
-  /**
-   * Postgres: serializes the claims of the pipelines' jobs (a lock held to the transaction's end,
-   * taken in order). params: pipelineIdsJson
-   */
-  readonly lockPipelines?: string
-  /**
-   * Postgres: the running jobs of pipelines, counted again once they are locked (the count read
-   * with the candidates may predate another worker's claim). params: pipelineIdsJson
-   */
-  readonly runningOf?: string
-  /** params: now, jobIdsJson, workerId → rows { status } */
-  readonly giveBackJobs: string
-  /** params: pipelineId */
-  readonly pipelineOf: string
-  /** params: pipelineId → rows { status, n } */
-  readonly countsOf: string
-  /** params: pipelineId, pipelineId → one row { active, failed, error } */
-  readonly activeOf: string
-  /** params: now, pipelineId */
-  readonly cancelPending: string
-  /** params: to, now, hasPauseReason, pauseReason, error, snapshotId, terminal, now, pipelineId, ...from */
-  readonly transition: (from: number) => string
-  /** params: the 17 columns of a pipeline */
-  readonly insertPipeline: string
-  /** params: executionId, threadId, orchestrator, pipelineId */
-  readonly putExecution: string
-  /** params: pipelineId */
-  readonly jobsOf: string
-  /** params: threadId, hasStatuses (1|null), statusesJson */
-  readonly byThread: string
-  /** params: executionId */
-  readonly execution: string
-  /** params: snapshotId, now, pipelineId */
-  readonly setSnapshot: string
-  /** params: leaseUntil, jobId, workerId */
-  readonly heartbeat: string
-  /** params: pipelineId */
-  readonly isRunning: string
-  /** params: now */
-  readonly reclaim: string
-  /** params: threadIdsJson */
-  readonly activeThreads: string
-  /**
-   * How a job ended, by kind; params: the kind's (Completed: output, now; Interrupted: now,
-   * interrupts; Requeue: runAt; Retry: runAt, error; Failed: error, now), then startedAt, jobId, workerId
-   */
-  readonly finish: { readonly [K in FinishRequest["end"]["_tag"]]: string }
-  /** params: error (why it was cancelled), now, jobId */
-  readonly cancelJob: string
-  /** params: snapshotId, now, pipelineId → rows { status } */
-  readonly linkSnapshot: string
-  /** params: pipelineId → rows { status } */
-  readonly pipelineStatus: string
-  /** params: pipelineId → rows { n } */
-  readonly runningCount: string
-  /** params: pipelineId, checkpointId → rows { interrupts } */
-  readonly interruptsOf: string
-  /** params: status, attempts, startedAt, finishedAt, output, error, jobId */
-  readonly updateJob: string
-}
-
-/**
- * Wake-ups beyond this process (Postgres: LISTEN/NOTIFY): `notify` tells the other processes that
- * jobs may be ready; `listen` calls `wake` on their notices, for the store's scope.
- *
- * @internal
- */
-export interface Wakeups {
-  readonly notify: Effect.Effect<void>
-  readonly listen: (wake: Effect.Effect<void>) => Effect.Effect<void, never, Scope.Scope>
-}
-
-// ---------------------------------------------------------------------------------------------
-// rows
-// ---------------------------------------------------------------------------------------------
-
-const parse = (text: unknown): unknown => {
-  if (typeof text !== "string") return undefined
-  try {
-    return JSON.parse(text)
-  } catch {
-    return undefined
-  }
-}
-
-const opt = <A>(v: A | null | undefined): A | undefined => (v === null ? undefined : v)
-
-const toJob = (r: any): Job =>
-  new Job({
-    id: r.job_id,
-    pipelineId: r.pipeline_id,
-    taskId: r.task_id,
-    checkpointId: r.checkpoint_id,
-    node: r.node,
-    step: r.step,
-    status: r.status,
-    attempts: r.attempts,
-    maxAttempts: r.max_attempts,
-    runAt: r.run_at,
-    createdAt: r.created_at,
-    startedAt: opt(r.started_at),
-    finishedAt: opt(r.finished_at),
-    output: r.output === null ? undefined : parse(r.output),
-    error: opt(r.error),
-    injected: r.injected === 1,
-    workerId: opt(r.worker_id)
-  }, { disableValidation: true })
-
-const toCounts = (rows: ReadonlyArray<any>): JobCounts => {
-  const c: Record<string, number> = { pending: 0, running: 0, completed: 0, failed: 0, interrupted: 0, cancelled: 0 }
-  let total = 0
-  for (const r of rows) {
-    c[r.status] = (c[r.status] ?? 0) + r.n
-    total += r.n
-  }
-  return new JobCounts({
-    total,
-    pending: c.pending!,
-    running: c.running!,
-    completed: c.completed!,
-    failed: c.failed!,
-    interrupted: c.interrupted!,
-    cancelled: c.cancelled!
-  }, { disableValidation: true })
-}
-
-const toPipeline = (r: any, counts: JobCounts): Pipeline =>
-  new Pipeline({
-    id: r.pipeline_id,
-    workflowId: r.workflow_id,
-    workflowVersion: r.workflow_version,
-    threadId: r.thread_id,
-    executionId: r.execution_id,
-    orchestrator: r.orchestrator,
-    status: r.status,
-    pauseReason: opt(r.pause_reason),
-    priority: r.priority,
-    maxConcurrentJobs: r.max_concurrent,
-    retryStrategy: r.retry_strategy,
-    snapshotId: r.snapshot_id,
-    error: opt(r.error),
-    jobCounts: counts,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    finishedAt: opt(r.finished_at)
-  }, { disableValidation: true })
-
-const jobParams = (pipelineId: string, j: NewJob, now: number, runAt: number) => [
-  j.id,
-  j.taskId,
-  j.checkpointId,
-  j.node,
-  j.step,
-  j.status ?? "pending",
-  j.step,
-  runAt,
-  now,
-  j.output === undefined ? null : JSON.stringify(j.output),
-  j.injected ? 1 : 0,
-  j.resume === undefined ? null : JSON.stringify(j.resume),
-  j.status === "completed" || j.status === "cancelled" ? now : null,
-  pipelineId
-]
-
-const terminal: ReadonlyArray<PipelineStatus> = ["completed", "failed", "cancelled"]
+export type { QueueStatements, Wakeups } from "../sql/queueStatements.js"
 
 // ---------------------------------------------------------------------------------------------
 // the store

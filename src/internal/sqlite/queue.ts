@@ -5,7 +5,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
-import type { QueueStatements } from "../orchestrator/sqlStore.js"
+import type { QueueStatements } from "../sql/queueStatements.js"
 
 /** @internal */
 export const MIGRATIONS_TABLE = "stategraph_queue_migrations"
