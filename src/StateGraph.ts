@@ -175,6 +175,7 @@ export type NodeOutput<S extends Channels> =
 export type OutputHint<S extends Channels> = NodeOutput<S> | {} | null
 
 type Channels = Channel.Channels
+type State<S extends Channels> = Channel.State<S>
 
 /**
  * The node names a command routes to (checked when the graph compiles).
@@ -415,7 +416,7 @@ export const addNode: {
     E | E2 | SubgraphError<CS, CE> | HandoffsOf<O>,
     R | R2 | CR,
     G | GotosOf<O> | HandoffTargets<CE>,
-    AddInput<S, I, Name, In>
+    AddInput<S, I, Name, [CS] extends [never] ? In : State<S> | Channel.Update<CS>>
   >
   <
     S extends Channels,
@@ -444,7 +445,7 @@ export const addNode: {
     E | E2 | SubgraphError<CS, CE> | HandoffsOf<O>,
     R | R2 | CR,
     G | GotosOf<O> | HandoffTargets<CE>,
-    AddInput<S, I, Name, In>
+    AddInput<S, I, Name, [CS] extends [never] ? In : State<S> | Channel.Update<CS>>
   >
 } = dual(
   (args) => isStateGraph(args[0]),
@@ -541,10 +542,15 @@ export const addConditionalEdges: {
 const subgraphNode = (child: AnyCompiled, parent: Channels) => (state: Record<string, unknown>) => {
   const accepts = child.compiled.input
   const shared = child.compiled.codecs.map((c) => c.name).filter((name) => parent[name] !== undefined)
-  // the child's input channels go in; what it returns (its output channels) comes back
-  const given = accepts === undefined ? shared : shared.filter((name) => accepts.has(name))
+  // the child's input channels of what the node is given go in — the parent's state, or a
+  // Send's argument (which may hold the child's own channels) — and what it returns (its output
+  // channels) that the parent shares comes back
   const input: Record<string, unknown> = {}
-  for (const name of given) if (state[name] !== undefined) input[name] = state[name]
+  const given: Record<string, unknown> = state !== null && typeof state === "object" ? state : {}
+  for (const c of child.compiled.codecs) {
+    if (accepts !== undefined && !accepts.has(c.name)) continue
+    if (given[c.name] !== undefined) input[c.name] = given[c.name]
+  }
   return Effect.map(Task.call(child, input), (result: Record<string, unknown>) => {
     const update: Record<string, unknown> = {}
     for (const name of shared) {
