@@ -455,6 +455,7 @@ export const addNode: {
       nodes: [...self.def.nodes, {
         name,
         run: typeof node === "function" ? node : subgraphNode(node, self.def.channels),
+        subgraph: typeof node === "function" ? undefined : node,
         retry: options?.retry,
         timeout: options?.timeout,
         metadata: options?.metadata,
@@ -815,7 +816,12 @@ export interface ThreadState<S extends Channels, I> {
   readonly values: Channel.State<S>
   /** the nodes the next step will run */
   readonly next: ReadonlyArray<string>
-  readonly tasks: ReadonlyArray<{ readonly id: string; readonly node: string }>
+  readonly tasks: ReadonlyArray<{
+    readonly id: string
+    readonly node: string
+    /** with `getState(…, { subgraphs: true })`: the state of the subgraph this task runs (started, paused or handed off) */
+    readonly state?: ThreadState<any, Interrupt.Any> | undefined
+  }>
   /** every interrupt raised at this checkpoint; `status` says whether it was answered */
   readonly interrupts: ReadonlyArray<Interrupt.Pending<I> & { readonly status: "pending" | "answered" }>
   readonly nodeStates: Readonly<Record<string, NodeState>>
@@ -876,7 +882,8 @@ export interface CompiledGraph<S extends Channels, N extends string, E, R, In ex
   /** The state at the head (or at `checkpointId`). */
   readonly getState: (
     threadId: string,
-    options?: { readonly checkpointId?: string }
+    /** `subgraphs`: each task of a subgraph node that has started carries its subgraph's state (nested all the way down) */
+    options?: { readonly checkpointId?: string; readonly subgraphs?: boolean }
   ) => Effect.Effect<ThreadState<S, InterruptsOf<E>>, ThreadReadError, Snapshots>
   /**
    * The checkpoints from the head (or `checkpointId`) back to the first, newest first; with
@@ -1079,6 +1086,27 @@ export const fromOutcome = (compiled: internalGraph.Compiled, threadId: string |
 const toThreadState = (compiled: internalGraph.Compiled, threadId: string, cp: Checkpoint): ThreadState<any, any> =>
   threadState(compiled, threadId, cp) as ThreadState<any, any>
 
+/**
+ * `state` with each task of a subgraph node carrying its subgraph's state, when the subgraph has
+ * started (its thread is the task's first `Task.call`: `<thread>::<taskId>.0`).
+ */
+const withSubgraphs = (
+  compiled: internalGraph.Compiled,
+  threadId: string,
+  state: ThreadState<any, any>
+): Effect.Effect<ThreadState<any, any>, unknown, Snapshots> =>
+  Effect.map(
+    Effect.forEach(state.tasks, (t) => {
+      const child = compiled.nodes[t.node]?.subgraph as AnyCompiled | undefined
+      if (child === undefined) return Effect.succeed(t)
+      return child.getState(`${threadId}::${t.id}.0`, { subgraphs: true }).pipe(
+        Effect.map((nested) => ({ ...t, state: nested })),
+        Effect.catchTag("ThreadNotFound", () => Effect.succeed(t))
+      )
+    }),
+    (tasks) => ({ ...state, tasks })
+  )
+
 /** The compiled graph with this call's settings over its defaults (the same object without any). */
 const withSettings = (compiled: internalGraph.Compiled, options: PerCallOptions | undefined): internalGraph.Compiled => {
   if (options === undefined) return compiled
@@ -1205,9 +1233,12 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
       ) as any,
     getState: (threadId, options) =>
       Effect.flatMap(Snapshots, (store) =>
-        Effect.map(
+        Effect.flatMap(
           loadCheckpoint(compiled, store, threadId, options?.checkpointId),
-          ({ cp }) => toThreadState(compiled, threadId, cp)
+          ({ cp }) => {
+            const state = toThreadState(compiled, threadId, cp)
+            return options?.subgraphs === true ? withSubgraphs(compiled, threadId, state) : Effect.succeed(state)
+          }
         )).pipe(span("getState", threadId)) as any,
     history: (threadId, options) =>
       Effect.gen(function*() {

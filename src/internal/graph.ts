@@ -20,6 +20,8 @@ export interface NodeDef {
   readonly ends: ReadonlyArray<string> | undefined
   /** a task whose input was seen before ends with the cached writes, without running */
   readonly cache?: CachePolicy | undefined
+  /** the compiled graph a subgraph node runs (for `getState(…, { subgraphs: true })`) */
+  readonly subgraph?: unknown
 }
 
 /** A node's cache policy. @internal */
