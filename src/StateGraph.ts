@@ -307,6 +307,11 @@ export interface NodeOptions {
    * this process, shared by its threads; `graph.clearCache()` empties it.
    */
   readonly cache?: CachePolicy
+  /**
+   * run the node's task only once nothing else is left to run: while other tasks are planned it
+   * waits (several triggers meet in one run) — map-reduce over branches of different lengths
+   */
+  readonly defer?: boolean
 }
 
 /**
@@ -460,7 +465,8 @@ export const addNode: {
         timeout: options?.timeout,
         metadata: options?.metadata,
         ends: options?.ends,
-        cache: options?.cache
+        cache: options?.cache,
+        defer: options?.defer
       }]
     })
 )
