@@ -175,6 +175,7 @@ export type NodeOutput<S extends Channels> =
 export type OutputHint<S extends Channels> = NodeOutput<S> | {} | null
 
 type Channels = Channel.Channels
+type State<S extends Channels> = Channel.State<S>
 
 /**
  * The node names a command routes to (checked when the graph compiles).
@@ -306,6 +307,11 @@ export interface NodeOptions {
    * this process, shared by its threads; `graph.clearCache()` empties it.
    */
   readonly cache?: CachePolicy
+  /**
+   * run the node's task only once nothing else is left to run: while other tasks are planned it
+   * waits (several triggers meet in one run) — map-reduce over branches of different lengths
+   */
+  readonly defer?: boolean
 }
 
 /**
@@ -415,7 +421,7 @@ export const addNode: {
     E | E2 | SubgraphError<CS, CE> | HandoffsOf<O>,
     R | R2 | CR,
     G | GotosOf<O> | HandoffTargets<CE>,
-    AddInput<S, I, Name, In>
+    AddInput<S, I, Name, [CS] extends [never] ? In : State<S> | Channel.Update<CS>>
   >
   <
     S extends Channels,
@@ -444,7 +450,7 @@ export const addNode: {
     E | E2 | SubgraphError<CS, CE> | HandoffsOf<O>,
     R | R2 | CR,
     G | GotosOf<O> | HandoffTargets<CE>,
-    AddInput<S, I, Name, In>
+    AddInput<S, I, Name, [CS] extends [never] ? In : State<S> | Channel.Update<CS>>
   >
 } = dual(
   (args) => isStateGraph(args[0]),
@@ -454,11 +460,13 @@ export const addNode: {
       nodes: [...self.def.nodes, {
         name,
         run: typeof node === "function" ? node : subgraphNode(node, self.def.channels),
+        subgraph: typeof node === "function" ? undefined : node,
         retry: options?.retry,
         timeout: options?.timeout,
         metadata: options?.metadata,
         ends: options?.ends,
-        cache: options?.cache
+        cache: options?.cache,
+        defer: options?.defer
       }]
     })
 )
@@ -541,10 +549,15 @@ export const addConditionalEdges: {
 const subgraphNode = (child: AnyCompiled, parent: Channels) => (state: Record<string, unknown>) => {
   const accepts = child.compiled.input
   const shared = child.compiled.codecs.map((c) => c.name).filter((name) => parent[name] !== undefined)
-  // the child's input channels go in; what it returns (its output channels) comes back
-  const given = accepts === undefined ? shared : shared.filter((name) => accepts.has(name))
+  // the child's input channels of what the node is given go in — the parent's state, or a
+  // Send's argument (which may hold the child's own channels) — and what it returns (its output
+  // channels) that the parent shares comes back
   const input: Record<string, unknown> = {}
-  for (const name of given) if (state[name] !== undefined) input[name] = state[name]
+  const given: Record<string, unknown> = state !== null && typeof state === "object" ? state : {}
+  for (const c of child.compiled.codecs) {
+    if (accepts !== undefined && !accepts.has(c.name)) continue
+    if (given[c.name] !== undefined) input[c.name] = given[c.name]
+  }
   return Effect.map(Task.call(child, input), (result: Record<string, unknown>) => {
     const update: Record<string, unknown> = {}
     for (const name of shared) {
@@ -809,7 +822,12 @@ export interface ThreadState<S extends Channels, I> {
   readonly values: Channel.State<S>
   /** the nodes the next step will run */
   readonly next: ReadonlyArray<string>
-  readonly tasks: ReadonlyArray<{ readonly id: string; readonly node: string }>
+  readonly tasks: ReadonlyArray<{
+    readonly id: string
+    readonly node: string
+    /** with `getState(…, { subgraphs: true })`: the state of the subgraph this task runs (started, paused or handed off) */
+    readonly state?: ThreadState<any, Interrupt.Any> | undefined
+  }>
   /** every interrupt raised at this checkpoint; `status` says whether it was answered */
   readonly interrupts: ReadonlyArray<Interrupt.Pending<I> & { readonly status: "pending" | "answered" }>
   readonly nodeStates: Readonly<Record<string, NodeState>>
@@ -870,7 +888,8 @@ export interface CompiledGraph<S extends Channels, N extends string, E, R, In ex
   /** The state at the head (or at `checkpointId`). */
   readonly getState: (
     threadId: string,
-    options?: { readonly checkpointId?: string }
+    /** `subgraphs`: each task of a subgraph node that has started carries its subgraph's state (nested all the way down) */
+    options?: { readonly checkpointId?: string; readonly subgraphs?: boolean }
   ) => Effect.Effect<ThreadState<S, InterruptsOf<E>>, ThreadReadError, Snapshots>
   /**
    * The checkpoints from the head (or `checkpointId`) back to the first, newest first; with
@@ -1073,6 +1092,27 @@ export const fromOutcome = (compiled: internalGraph.Compiled, threadId: string |
 const toThreadState = (compiled: internalGraph.Compiled, threadId: string, cp: Checkpoint): ThreadState<any, any> =>
   threadState(compiled, threadId, cp) as ThreadState<any, any>
 
+/**
+ * `state` with each task of a subgraph node carrying its subgraph's state, when the subgraph has
+ * started (its thread is the task's first `Task.call`: `<thread>::<taskId>.0`).
+ */
+const withSubgraphs = (
+  compiled: internalGraph.Compiled,
+  threadId: string,
+  state: ThreadState<any, any>
+): Effect.Effect<ThreadState<any, any>, unknown, Snapshots> =>
+  Effect.map(
+    Effect.forEach(state.tasks, (t) => {
+      const child = compiled.nodes[t.node]?.subgraph as AnyCompiled | undefined
+      if (child === undefined) return Effect.succeed(t)
+      return child.getState(`${threadId}::${t.id}.0`, { subgraphs: true }).pipe(
+        Effect.map((nested) => ({ ...t, state: nested })),
+        Effect.catchTag("ThreadNotFound", () => Effect.succeed(t))
+      )
+    }),
+    (tasks) => ({ ...state, tasks })
+  )
+
 /** The compiled graph with this call's settings over its defaults (the same object without any). */
 const withSettings = (compiled: internalGraph.Compiled, options: PerCallOptions | undefined): internalGraph.Compiled => {
   if (options === undefined) return compiled
@@ -1199,9 +1239,12 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
       ) as any,
     getState: (threadId, options) =>
       Effect.flatMap(Snapshots, (store) =>
-        Effect.map(
+        Effect.flatMap(
           loadCheckpoint(compiled, store, threadId, options?.checkpointId),
-          ({ cp }) => toThreadState(compiled, threadId, cp)
+          ({ cp }) => {
+            const state = toThreadState(compiled, threadId, cp)
+            return options?.subgraphs === true ? withSubgraphs(compiled, threadId, state) : Effect.succeed(state)
+          }
         )).pipe(span("getState", threadId)) as any,
     history: (threadId, options) =>
       Effect.gen(function*() {

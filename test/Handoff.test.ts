@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Schedule, Schema, Stream } from "effect"
-import { Channel, Command, Interrupt, Snapshots, SqliteSnapshots, StateGraph, Task } from "effect-stategraph"
+import { Channel, Command, Interrupt, Send, Snapshots, SqliteSnapshots, StateGraph, Task } from "effect-stategraph"
 import { scopedTempFile } from "./fixtures/tempFile.js"
 
 /**
@@ -189,5 +189,32 @@ describe("Command.parent (handoff)", () => {
         ["alice", { topic: "billing", log: ["alice→bob"] }],
         ["bob", { log: ["bob on billing"] }]
       ])
+    }).pipe(Effect.provide(Snapshots.layerMemory)))
+})
+
+describe("Send into a subgraph node", () => {
+  it.effect("the Send's argument is the child's input: its own channels included", () =>
+    Effect.gen(function*() {
+      const worker = StateGraph.make({
+        id: "send-worker",
+        state: { item: Channel.lastValue(Schema.String), results: Channel.append(Schema.String) }
+      }).pipe(
+        StateGraph.addNode("work", (s) => Effect.succeed({ results: [`did ${s.item}`] })),
+        StateGraph.addEdge(StateGraph.START, "work"),
+        StateGraph.compileSync()
+      )
+      const graph = StateGraph.make({
+        id: "send-parent",
+        state: { items: Channel.lastValue(Schema.Array(Schema.String)), results: Channel.append(Schema.String) }
+      }).pipe(
+        StateGraph.addNode("worker", worker),
+        // `item` is the child's own channel, not the parent's
+        StateGraph.addConditionalEdges(StateGraph.START, (s) => s.items.map((item) => Send.make("worker", { item }))),
+        StateGraph.compileSync()
+      )
+      const out = yield* graph.invoke({ items: ["a", "b"] }, { threadId: "send-sub" })
+      expect(out.results).toEqual(["did a", "did b"])
+      const inMemory = yield* graph.invoke({ items: ["c"] })
+      expect(inMemory.results).toEqual(["did c"])
     }).pipe(Effect.provide(Snapshots.layerMemory)))
 })

@@ -20,6 +20,10 @@ export interface NodeDef {
   readonly ends: ReadonlyArray<string> | undefined
   /** a task whose input was seen before ends with the cached writes, without running */
   readonly cache?: CachePolicy | undefined
+  /** the compiled graph a subgraph node runs (for `getState(…, { subgraphs: true })`) */
+  readonly subgraph?: unknown
+  /** runs once nothing else is left to run (map-reduce over branches of different lengths) */
+  readonly defer?: boolean | undefined
 }
 
 /** A node's cache policy. @internal */
@@ -109,6 +113,8 @@ export interface Compiled {
   readonly input: ReadonlySet<string> | undefined
   /** the channels `invoke` returns (none: all) */
   readonly output: ReadonlyArray<string> | undefined
+  /** the deferred nodes (`defer: true`) */
+  readonly deferred: ReadonlySet<string>
 }
 
 const group = <A>(items: ReadonlyArray<A>, key: (a: A) => string): Record<string, Array<A>> => {
@@ -236,6 +242,7 @@ export const compile = (def: GraphDef, options: CompileOptions): Compiled => {
     dependencies,
     cache: new Map(),
     input: options.input === undefined ? undefined : new Set(options.input),
-    output: options.output
+    output: options.output,
+    deferred: new Set(def.nodes.filter((n) => n.defer === true).map((n) => n.name))
   }
 }

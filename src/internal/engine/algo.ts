@@ -311,5 +311,34 @@ export const plan = (
       }
     }
   }
-  return Either.right({ tasks, joins: nextJoins ?? joins })
+  if (compiled.deferred.size === 0) return Either.right({ tasks, joins: nextJoins ?? joins })
+  return Either.right(deferTasks(compiled, checkpointId, tasks, nextJoins ?? joins))
+}
+
+/** Where the nodes of deferred tasks wait, in a checkpoint's joins (stored with it). @internal */
+export const DEFERRED = "__deferred__"
+
+/**
+ * Deferred nodes (`defer: true`) run once nothing else is left to run: while other tasks are
+ * planned, a deferred node's task waits (its node is recorded under `DEFERRED`); a step that
+ * plans nothing else runs the waiting ones.
+ */
+const deferTasks = (
+  compiled: Compiled,
+  checkpointId: string,
+  tasks: ReadonlyArray<TaskSpec>,
+  joins: Readonly<Record<string, ReadonlyArray<string>>>
+): Planned => {
+  const waiting = joins[DEFERRED] ?? []
+  const now: Array<TaskSpec> = []
+  const later = [...waiting]
+  for (const t of tasks) {
+    if (!t.send && compiled.deferred.has(t.node)) {
+      if (!later.includes(t.node)) later.push(t.node)
+    } else now.push(t)
+  }
+  if (now.length > 0) return { tasks: now, joins: later.length === waiting.length ? joins : { ...joins, [DEFERRED]: later } }
+  if (later.length === 0) return { tasks: now, joins }
+  const { [DEFERRED]: _, ...rest } = joins
+  return { tasks: later.map((node) => ({ id: `${checkpointId}/${node}`, node, send: false })), joins: rest }
 }

@@ -95,7 +95,11 @@ const superstep = (compiled: Compiled, base: Checkpoint, updates: ReadonlyArray<
     // END: the thread ends here (its routing, and a pause's questions, are dropped)
     const finished = tasks.filter((t) => t.node !== END)
     const routed = yield* routesEffect(compiled, finished, algo.stateView(compiled, applied.right.values))
-    const planned = algo.plan(compiled, id, finished, routed, base.joins)
+    // END also drops deferred nodes still waiting
+    const joins = finished.length < tasks.length && base.joins[algo.DEFERRED] !== undefined
+      ? Object.fromEntries(Object.entries(base.joins).filter(([k]) => k !== algo.DEFERRED))
+      : base.joins
+    const planned = algo.plan(compiled, id, finished, routed, joins)
     if (Either.isLeft(planned)) {
       return yield* Effect.fail(new InvalidUpdate({ node: tasks.map((t) => t.node).join(","), channel: "*", issue: planned.left }))
     }
