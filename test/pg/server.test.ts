@@ -10,15 +10,20 @@ import { Client } from "@langchain/langgraph-sdk"
 import { Context, Effect, Exit, Layer, Redacted, Scope } from "effect"
 import { Server } from "effect-stategraph"
 import * as PgSnapshots from "effect-stategraph/PgSnapshots"
-import { afterAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { post } from "../server/graphs.js"
 import { admin, cluster } from "./fixtures.js"
 
-const schema = `srv_${process.pid}_${Date.now().toString(36)}`
+// a database of its own: the server's tables are not in the store's schema (they go in the
+// connection's default schema), and the other tests check the shared database's `public`
+const schema = "srv"
+const database = `srv_${process.pid}_${Date.now().toString(36)}`
+const databaseUrl = () => cluster().url.replace(/\/postgres$/, `/${database}`)
 const scopes: Array<Scope.CloseableScope> = []
+beforeAll(() => Effect.runPromise(admin((sql) => sql.unsafe(`CREATE DATABASE "${database}"`))))
 afterAll(async () => {
   for (const scope of scopes) await Effect.runPromise(Scope.close(scope, Exit.void))
-  await Effect.runPromise(admin((sql) => sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)))
+  await Effect.runPromise(admin((sql) => sql.unsafe(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)))
 })
 
 /** A server on a free port over the schema, with a pool of its own; its URL and a token. */
@@ -27,7 +32,7 @@ const start = async () => {
   scopes.push(scope)
   const layer = Server.layer({ port: 0, host: "127.0.0.1", graphs: [post] }).pipe(
     Layer.provideMerge(PgSnapshots.layerClient({ schema })),
-    Layer.provideMerge(PgSnapshots.layerPgClient({ url: cluster().url, maxConnections: 4 }))
+    Layer.provideMerge(PgSnapshots.layerPgClient({ url: databaseUrl(), maxConnections: 4 }))
   ) as Layer.Layer<HttpServer.HttpServer | SqlClient.SqlClient, unknown>
   const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
   const address = Context.get(context, HttpServer.HttpServer).address
