@@ -404,10 +404,10 @@ const PG_SCENARIOS: ReadonlyArray<Scenario> = [
   {
     // ours only: LangGraph JS has no durable job queue
     id: "queue-pg",
-    title: "durable queue on Postgres (Pipeline.layerPg): 2,000 one-task pipelines drained by worker processes (1 fiber each)",
+    title: "durable queue on Postgres (Pipeline.layerPg): 500 one-task pipelines drained by worker processes (1 fiber each)",
     sqlite: false,
     pg: true,
-    run: { ours: async (_dir, pg) => (await queue()).queueThroughputPg({ url: pg!, jobs: 2000 }) },
+    run: { ours: async (_dir, pg) => (await queue()).queueThroughputPg({ url: pg!, jobs: 500 }) },
     metrics: [
       { label: "jobs / s, 1 worker process", unit: "/s", better: "higher", digits: 0, get: (r) => r.oneProcess },
       { label: "jobs / s, 2 worker processes", unit: "/s", better: "higher", digits: 0, get: (r) => r.twoProcesses },

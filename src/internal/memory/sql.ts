@@ -56,6 +56,8 @@ const toItem = (u: unknown): Effect.Effect<StoredItem, CorruptMemoryItem> => {
 
 /** Where the databases differ. */
 interface Dialect {
+  /** the items table (Postgres: in the store's schema) */
+  readonly table: Fragment
   /** items whose namespace is `prefix` or starts with it (never called with an empty prefix) */
   readonly underPrefix: (prefix: Namespace) => Fragment
   /** a condition on a top-level field of the stored JSON value */
@@ -63,6 +65,7 @@ interface Dialect {
 }
 
 const sqliteDialect = (sql: SqlClient.SqlClient): Dialect => ({
+  table: sql.literal("stategraph_memory_items"),
   // the namespaces under "a" are "a" and the texts starting with "a" + U+001F: a range on the
   // primary key (U+001F + 1 is U+0020), in the byte order SQLite compares text in
   underPrefix: (prefix) => {
@@ -95,6 +98,36 @@ const sqliteDialect = (sql: SqlClient.SqlClient): Dialect => ({
   }
 })
 
+
+/**
+ * Postgres: a namespace prefix with `starts_with` (whatever the database's collation); a filter
+ * on the value's JSON with `jsonb`, its type checked before it is compared (inside a `CASE`, so a
+ * value of another type is never cast), text compared byte-wise (`COLLATE "C"`, as SQLite does).
+ */
+const pgDialect = (sql: SqlClient.SqlClient, schema: string): Dialect => ({
+  table: sql.literal(`"${schema}".stategraph_memory_items`),
+  underPrefix: (prefix) => {
+    const exact = nsText(prefix)
+    return sql`(namespace = ${exact} OR starts_with(namespace, ${exact + SEPARATOR}))`
+  },
+  condition: (c) => {
+    const v = c.value
+    const field = sql`(value::jsonb -> ${c.field}::text)`
+    const type = v === null ? "null" : typeof v === "boolean" ? "boolean" : typeof v === "number" ? "number" : "string"
+    const compare = v === null
+      ? sql`true`
+      : typeof v === "boolean"
+      ? sql`${field} = ${v ? "true" : "false"}::jsonb`
+      : typeof v === "number"
+      ? sql`(${field} #>> '{}')::double precision ${sql.literal(OPS[c.op])} ${v}::double precision`
+      : sql`(${field} #>> '{}') COLLATE "C" ${sql.literal(OPS[c.op])} ${v}::text`
+    const holds = sql`(CASE WHEN jsonb_typeof(${field}) = ${type} THEN ${compare} ELSE false END)`
+    return c.op === "$ne" ? sql`NOT ${holds}` : holds
+  }
+})
+
+const OPS: Record<Condition["op"], string> = { $eq: "=", $ne: "=", $gt: ">", $gte: ">=", $lt: "<", $lte: "<=" }
+
 const toStoreError = (operation: string) => (cause: SqlError) => new StoreError({ operation: `Memory.${operation}`, cause })
 
 /**
@@ -103,12 +136,14 @@ const toStoreError = (operation: string) => (cause: SqlError) => new StoreError(
  *
  * @internal
  */
-export const make = (sql: SqlClient.SqlClient): Effect.Effect<Backend, StoreError> =>
+export const make = (sql: SqlClient.SqlClient, options?: { readonly schema?: string | undefined }): Effect.Effect<Backend, StoreError> =>
   Effect.gen(function*() {
     const dialect = yield* sql.onDialectOrElse({
       sqlite: () => Effect.succeed(sqliteDialect(sql)),
-      orElse: () => Effect.fail(new StoreError({ operation: "Memory.open", cause: new Error("the memory store supports SQLite only (Postgres follows)") }))
+      pg: () => Effect.succeed(pgDialect(sql, options?.schema ?? "stategraph")),
+      orElse: () => Effect.fail(new StoreError({ operation: "Memory.open", cause: new Error("the memory store supports SQLite and Postgres only") }))
     })
+    const T = dialect.table
     const live = (now: number) => sql`(expires_at IS NULL OR expires_at > ${now})`
     const where = (prefix: Namespace, filter: ReadonlyArray<Condition>, now: number) =>
       sql.and([live(now), ...(prefix.length === 0 ? [] : [dialect.underPrefix(prefix)]), ...filter.map(dialect.condition)])
@@ -116,25 +151,25 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<Backend, StoreErro
 
     const backend: Backend = {
       put: (item, now) =>
-        sql`INSERT INTO stategraph_memory_items (namespace, key, value, created_at, updated_at, ttl_ms, expires_at)
+        sql`INSERT INTO ${T} (namespace, key, value, created_at, updated_at, ttl_ms, expires_at)
           VALUES (${nsText(item.namespace)}, ${item.key}, ${JSON.stringify(item.value)}, ${now}, ${now},
             ${item.ttlMillis ?? null}, ${item.ttlMillis === undefined ? null : now + item.ttlMillis})
           ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at,
             ttl_ms = excluded.ttl_ms, expires_at = excluded.expires_at,
-            created_at = CASE WHEN stategraph_memory_items.expires_at IS NOT NULL
-              AND stategraph_memory_items.expires_at <= excluded.updated_at
-              THEN excluded.created_at ELSE stategraph_memory_items.created_at END`.pipe(
+            created_at = CASE WHEN ${T}.expires_at IS NOT NULL
+              AND ${T}.expires_at <= excluded.updated_at
+              THEN excluded.created_at ELSE ${T}.created_at END`.pipe(
           Effect.asVoid,
           Effect.mapError(toStoreError("put"))
         ),
       get: (namespace, key, { now, refresh }) => {
         const ns = nsText(namespace)
-        const select = sql`SELECT ${columns} FROM stategraph_memory_items
+        const select = sql`SELECT ${columns} FROM ${T}
           WHERE namespace = ${ns} AND key = ${key} AND ${live(now)}`
         // the write first: a transaction that reads before it writes could not upgrade its lock
         const read = refresh
           ? sql.withTransaction(Effect.zipRight(
-            sql`UPDATE stategraph_memory_items SET expires_at = ${now} + ttl_ms
+            sql`UPDATE ${T} SET expires_at = ${now} + ttl_ms
               WHERE namespace = ${ns} AND key = ${key} AND ttl_ms IS NOT NULL AND ${live(now)}`,
             select
           ))
@@ -145,7 +180,7 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<Backend, StoreErro
         )
       },
       delete: (namespace, key, now) =>
-        sql<{ readonly expires_at: number | null }>`DELETE FROM stategraph_memory_items
+        sql<{ readonly expires_at: number | null }>`DELETE FROM ${T}
           WHERE namespace = ${nsText(namespace)} AND key = ${key} RETURNING expires_at`.pipe(
           Effect.map((rows) => rows.some((r) => r.expires_at === null || r.expires_at > now)),
           Effect.mapError(toStoreError("delete"))
@@ -153,12 +188,12 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<Backend, StoreErro
       search: (prefix, { filter, limit, now, offset, refresh }) => {
         const cond = where(prefix, filter, now)
         const page = sql`ORDER BY namespace, key LIMIT ${limit} OFFSET ${offset}`
-        const select = sql`SELECT ${columns} FROM stategraph_memory_items WHERE ${cond} ${page}`
+        const select = sql`SELECT ${columns} FROM ${T} WHERE ${cond} ${page}`
         const read = refresh
           ? sql.withTransaction(Effect.zipRight(
-            sql`UPDATE stategraph_memory_items SET expires_at = ${now} + ttl_ms
+            sql`UPDATE ${T} SET expires_at = ${now} + ttl_ms
               WHERE ttl_ms IS NOT NULL AND (namespace, key) IN (
-                SELECT namespace, key FROM stategraph_memory_items WHERE ${cond} ${page})`,
+                SELECT namespace, key FROM ${T} WHERE ${cond} ${page})`,
             select
           ))
           : select
@@ -168,7 +203,7 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<Backend, StoreErro
         )
       },
       namespaces: (prefix, now) =>
-        sql`SELECT DISTINCT namespace, '' AS key FROM stategraph_memory_items WHERE ${where(prefix, [], now)} ORDER BY namespace`
+        sql`SELECT DISTINCT namespace, '' AS key FROM ${T} WHERE ${where(prefix, [], now)} ORDER BY namespace`
           .pipe(
             Effect.mapError(toStoreError("listNamespaces")),
             Effect.flatMap((rows) =>
@@ -181,7 +216,7 @@ export const make = (sql: SqlClient.SqlClient): Effect.Effect<Backend, StoreErro
             )
           ),
       purgeExpired: (now) =>
-        sql`DELETE FROM stategraph_memory_items WHERE expires_at IS NOT NULL AND expires_at <= ${now} RETURNING 1 AS one`.pipe(
+        sql`DELETE FROM ${T} WHERE expires_at IS NOT NULL AND expires_at <= ${now} RETURNING 1 AS one`.pipe(
           Effect.map((rows) => rows.length),
           Effect.mapError(toStoreError("purgeExpired"))
         )

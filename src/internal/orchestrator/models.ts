@@ -252,7 +252,11 @@ export interface PipelineStore {
   readonly awaitWork: (millis: number) => Effect.Effect<void>
   /** the wake-up count now; `awaitWorkSince` returns at once when it moved since */
   readonly ticket: Effect.Effect<number>
-  readonly awaitWorkSince: (millis: number, ticket: number) => Effect.Effect<void>
+  /**
+   * Waits for a wake-up, at most `millis`, and never past the moment the next job scheduled for
+   * later comes due (`now` is the time of the claim that found nothing, on the worker's clock).
+   */
+  readonly awaitWorkSince: (millis: number, ticket: number, now?: number) => Effect.Effect<void>
 }
 
 /** @internal */

@@ -48,6 +48,9 @@ export const make = Effect.gen(function*() {
   return yield* makeWith(SqliteDb.make(sql, undefined, 5000), SqliteQueue.statements)
 })
 
+/** Below this poll interval an idle worker polls without looking up the next due job. */
+const DUE_LOOKUP_MIN_POLL_MILLIS = 100
+
 /** The queue on a dialect's executor and statements, woken across processes by `wakeups`. @internal */
 export const makeWith = (db: Db.Db, Q: QueueStatements, wakeups?: Wakeups) => Effect.gen(function*() {
 
@@ -61,6 +64,21 @@ export const makeWith = (db: Db.Db, Q: QueueStatements, wakeups?: Wakeups) => Ef
     return Deferred.succeed(previous, undefined)
   }).pipe(Effect.asVoid)
   const signal = wakeups === undefined ? wakeHere : Effect.zipRight(wakeHere, wakeups.notify)
+
+  /**
+   * How long an idle worker may sleep: `millis`, or less when a job scheduled for later comes
+   * due sooner (looked up only when the poll is long enough to be worth a query).
+   */
+  const untilDue = (millis: number, now: number | undefined): Effect.Effect<number> =>
+    now === undefined || millis <= DUE_LOOKUP_MIN_POLL_MILLIS
+      ? Effect.succeed(millis)
+      : db.once("nextDue", Q.nextDue, [now]).pipe(
+        Effect.map((rows) => {
+          const due = rows[0]?.due
+          return due === null || due === undefined ? millis : Math.max(0, Math.min(millis, Number(due) - now))
+        }),
+        Effect.orElseSucceed(() => millis)
+      )
   if (wakeups !== undefined) yield* wakeups.listen(wakeHere)
 
   /** What a worker needs of a pipeline never changes after its creation: kept per pipeline. */
@@ -307,7 +325,11 @@ export const makeWith = (db: Db.Db, Q: QueueStatements, wakeups?: Wakeups) => Ef
       ),
 
     finish: (items) =>
-      items.length === 0 ? Effect.succeed([]) : db.write("finishJobs", (tx) => Effect.forEach(items, (item) => finishIn(tx, item))),
+      items.length === 0 ? Effect.succeed([]) : db.write("finishJobs", (tx) => Effect.forEach(items, (item) => finishIn(tx, item))).pipe(
+        // a job put back for later (a retry's backoff, a durable sleep): idle workers, here and
+        // in other processes, learn when it comes due
+        Effect.tap(() => (items.some((i) => i.end._tag === "Requeue" || i.end._tag === "Retry") ? signal : Effect.void))
+      ),
 
     reclaim: (now) =>
       Effect.map(
@@ -352,11 +374,12 @@ export const makeWith = (db: Db.Db, Q: QueueStatements, wakeups?: Wakeups) => Ef
       }),
 
     ticket: Effect.sync(() => version),
-    awaitWorkSince: (millis, ticket) =>
-      Effect.suspend(() => {
-        if (version !== ticket) return Effect.void
-        return Effect.raceFirst(Deferred.await(wake), Effect.sleep(millis).pipe(Effect.withClock(Clock.make())))
-      })
+    awaitWorkSince: (millis, ticket, now) =>
+      Effect.flatMap(untilDue(millis, now), (wait) =>
+        Effect.suspend(() => {
+          if (version !== ticket || wait <= 0) return Effect.void
+          return Effect.raceFirst(Deferred.await(wake), Effect.sleep(wait).pipe(Effect.withClock(Clock.make())))
+        }))
   }
   return store
 

@@ -549,7 +549,7 @@ export const workerLoop = (
       const now = yield* Clock.currentTimeMillis
       const claimed = yield* deps.pipelines.claim(id, now, Date.now() + deps.leaseMillis, size())
       failures = 0
-      if (claimed.length === 0) return yield* deps.pipelines.awaitWorkSince(options.pollMillis, ticket)
+      if (claimed.length === 0) return yield* deps.pipelines.awaitWorkSince(options.pollMillis, ticket, now)
       yield* runBatch(deps, id, claimed, options.batchWindowMillis, observe)
     }).pipe(
       Effect.catchAllCause((cause) =>

@@ -134,6 +134,8 @@ ON CONFLICT DO NOTHING
 RETURNING ${JOB_COLUMNS}`,
     readyFirst: ready(false),
     readyExcept: ready(true),
+    nextDue: `SELECT min(j.run_at)::double precision AS due FROM ${jobs} j JOIN ${pipelines} p ON p.pipeline_id = j.pipeline_id
+WHERE j.status = 'pending' AND j.run_at > $1::double precision AND p.status = 'running' AND p.orchestrator = 'async'`,
     claimJobs: `UPDATE ${jobs} SET status = 'running', worker_id = $1, lease_until = $2, attempts = attempts + 1,
   started_at = $3, error = NULL
 WHERE seq IN (SELECT (jsonb_array_elements_text($4::jsonb))::bigint) AND status = 'pending'`,

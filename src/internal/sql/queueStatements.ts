@@ -14,6 +14,11 @@ export interface QueueStatements {
   readonly readyFirst: string
   /** the same without some pipelines and jobs. params: now, pipelineIdsJson, seqsJson, limit */
   readonly readyExcept: string
+  /**
+   * when the next job scheduled for later (a retry's backoff, a durable sleep) comes due: the
+   * earliest `run_at` after now of a pending job of a running async pipeline. params: now → rows { due }
+   */
+  readonly nextDue: string
   /** params: workerId, leaseUntil, now, seqsJson */
   readonly claimJobs: string
   /**

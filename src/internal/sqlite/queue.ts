@@ -106,6 +106,8 @@ FROM stategraph_pipelines p WHERE p.pipeline_id = ?
 RETURNING ${JOB_COLUMNS}`,
   readyFirst: readyJobs(false),
   readyExcept: readyJobs(true),
+  nextDue: `SELECT min(j.run_at) AS due FROM stategraph_jobs j JOIN stategraph_pipelines p ON p.pipeline_id = j.pipeline_id
+WHERE j.status = 'pending' AND j.run_at > ? AND p.status = 'running' AND p.orchestrator = 'async'`,
   // (no `RETURNING`: the claim knows what it writes; `+status`: the rows are found by key, not by status)
   claimJobs: `UPDATE stategraph_jobs SET status = 'running', worker_id = ?, lease_until = ?, attempts = attempts + 1,
   started_at = ?, error = NULL
