@@ -146,6 +146,13 @@ const limits = (options: Resolved) =>
     })
   )
 
+/**
+ * Only the run executor (no HTTP): a worker process executing the runs API processes queue on
+ * the same database. @internal
+ */
+export const executorLayer = (config: Config): Layer.Layer<never, unknown, SqlClient.SqlClient | Snapshots> =>
+  Layer.provide(Layer.empty, contextLayer({ ...config, executors: Math.max(1, config.executors ?? defaults.executors) }))
+
 /** The HTTP API on the context (no listener). @internal */
 export const apiLayer = (config: Config) =>
   HttpApiBuilder.api(Api).pipe(
