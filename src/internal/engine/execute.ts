@@ -3,6 +3,7 @@
  * continue, a fork, a resume) → record that decision (the input checkpoint, the answers) → run
  * the step cycle. Also the two one-shot writes: `updateState` and a handover's import.
  */
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -72,6 +73,17 @@ const pendingIds = (cp: Checkpoint) => cp.interrupts.filter((i) => i.status === 
 const noPolicy: RunPolicy = {}
 
 /**
+ * A stop asked from outside a run (the server's double texting `interrupt`): read before each
+ * step, so the run ends at the next step boundary with its finished steps committed. Runs
+ * started with it in context see it; by default nothing stops them.
+ *
+ * @internal
+ */
+export class StopAtStepBoundary extends Context.Reference<StopAtStepBoundary>()("effect-stategraph/StopAtStepBoundary", {
+  defaultValue: (): { readonly requested: (() => boolean) | undefined } => ({ requested: undefined })
+}) {}
+
+/**
  * Runs a graph: with a thread and a store, claims the thread, continues from its head (or from
  * a checkpoint, as a fork), and releases it at the end (unless `policy.keepClaim`). How the run
  * ended is the value; a refused request, the store's errors and the recursion limit fail it.
@@ -84,6 +96,16 @@ export const execute = (
   request: RunRequest,
   config: RunConfig,
   policy: RunPolicy = noPolicy
+): Effect.Effect<RunOutcome, unknown, unknown> =>
+  Effect.flatMap(StopAtStepBoundary, (stop) =>
+    executeWith(compiled, store, request, config, stop.requested === undefined ? policy : { ...policy, stopRequested: stop.requested }))
+
+const executeWith = (
+  compiled: Compiled,
+  store: Backend | undefined,
+  request: RunRequest,
+  config: RunConfig,
+  policy: RunPolicy
 ): Effect.Effect<RunOutcome, unknown, unknown> => {
   const threadId = config.threadId
   const modes = config.modes ?? new Set<string>()

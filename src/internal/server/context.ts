@@ -50,6 +50,9 @@ export interface Shared {
   readonly stops: Map<string, Deferred.Deferred<string>>
 }
 
+/** The stop action of double texting `interrupt`: the run ends at its next step boundary. @internal */
+export const STEP = "step"
+
 /** @internal */
 export class ServerContext extends Context.Tag("effect-stategraph/Server/Context")<ServerContext, Shared>() {}
 
