@@ -65,6 +65,12 @@ export interface Options<G extends ReadonlyArray<AnyCompiled> = ReadonlyArray<An
   readonly maxBodyBytes?: number | undefined
   /** the deepest JSON body (default 64 levels): deeper is a 400 */
   readonly maxJsonDepth?: number | undefined
+  /**
+   * at most `requests` requests per `perMillis` for each token (default: no limit): a bucket per
+   * token in each process, refilled evenly; over it is a 429 with `Retry-After` (seconds).
+   * `/ok` is never limited
+   */
+  readonly rateLimit?: { readonly requests: number; readonly perMillis: number } | undefined
   /** CORS for browser front ends (default off) */
   readonly cors?: {
     readonly allowedOrigins?: ReadonlyArray<string> | undefined

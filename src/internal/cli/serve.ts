@@ -117,7 +117,8 @@ export const withServer = <A, E, R extends Store>(
         port: listen.port,
         host: listen.host,
         auth: listen.auth,
-        executors: listen.executors
+        executors: listen.executors,
+        rateLimit: config.server.rateLimit
       }) as Layer.Layer<HttpServer.HttpServer, unknown, SqlClient.SqlClient | Snapshots>).pipe(
         Layer.mapError((e) =>
           new CliError({

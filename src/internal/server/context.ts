@@ -31,6 +31,8 @@ export interface Resolved {
   readonly maxJsonDepth: number
   /** false: every request is an administrator (development only) */
   readonly auth: boolean
+  /** at most `requests` per `perMillis` for each token (a bucket refilled evenly); undefined: no limit */
+  readonly rateLimit: { readonly requests: number; readonly perMillis: number } | undefined
 }
 
 /** @internal */
