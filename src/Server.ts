@@ -65,6 +65,12 @@ export interface Options<G extends ReadonlyArray<AnyCompiled> = ReadonlyArray<An
   readonly maxBodyBytes?: number | undefined
   /** the deepest JSON body (default 64 levels): deeper is a 400 */
   readonly maxJsonDepth?: number | undefined
+  /**
+   * at most `requests` requests per `perMillis` for each token (default: no limit): a bucket per
+   * token in each process, refilled evenly; over it is a 429 with `Retry-After` (seconds).
+   * `/ok` is never limited
+   */
+  readonly rateLimit?: { readonly requests: number; readonly perMillis: number } | undefined
   /** CORS for browser front ends (default off) */
   readonly cors?: {
     readonly allowedOrigins?: ReadonlyArray<string> | undefined
@@ -85,6 +91,43 @@ export const layer = <const G extends ReadonlyArray<AnyCompiled>>(
   options: Options<G>
 ): Layer.Layer<HttpServer.HttpServer, unknown, SqlClient.SqlClient | Snapshots | ServicesOf<G[number]>> =>
   internal.layer({ ...options, cors: options.cors ?? false }) as any
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ExecutorOptions<G extends ReadonlyArray<AnyCompiled> = ReadonlyArray<AnyCompiled>> {
+  /** the graphs whose runs this process executes (runs of other graphs wait for a process that has them) */
+  readonly graphs: G
+  /** runs executed at once (default 4) */
+  readonly executors?: number | undefined
+  /** how often an idle executor looks for queued runs (default 100 ms; runs queued in this process wake it at once) */
+  readonly pollMillis?: number | undefined
+  /** how long a run stays this process's without a renewal before another takes it over (default 30 s) */
+  readonly runLeaseMillis?: number | undefined
+  /** how long run events (the SSE log) are kept (default one day) */
+  readonly eventRetentionMillis?: number | undefined
+}
+
+/**
+ * The run executor alone, without HTTP: a worker process that executes the runs API processes
+ * (`layer` with `executors: 0`) queue on the same database, and writes what they stream to the
+ * run-event log those API processes serve. `stategraph worker` runs it beside the `async`
+ * orchestrator's worker pool.
+ *
+ * ```ts no-check
+ * const worker = Server.layerExecutor({ graphs: [approvalFlow], executors: 8 }).pipe(
+ *   Layer.provide(SqliteSnapshots.layerClient()),
+ *   Layer.provide(SqliteSnapshots.layerSqlClient({ filename: "data/app.db" }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerExecutor = <const G extends ReadonlyArray<AnyCompiled>>(
+  options: ExecutorOptions<G>
+): Layer.Layer<never, unknown, SqlClient.SqlClient | Snapshots | ServicesOf<G[number]>> => internal.executorLayer(options) as any
 
 /**
  * @since 0.1.0

@@ -53,3 +53,18 @@ export const stuck = StateGraph.make({ id: "cli-stuck", state: { log: Channel.ap
   StateGraph.addEdge(StateGraph.START, "wait"),
   StateGraph.compileSync()
 )
+
+/** Counts to `until`, one step at a time; each step records the process that ran it. */
+export const ticker = StateGraph.make({
+  id: "cli-ticker",
+  state: {
+    count: Channel.reduce(Schema.Number, (a, b) => a + b, () => 0),
+    until: Channel.lastValue(Schema.Number),
+    pid: Channel.lastValue(Schema.Number, { initial: () => 0 })
+  }
+}).pipe(
+  StateGraph.addNode("tick", () => Effect.as(Effect.sleep(20), { count: 1, pid: process.pid })),
+  StateGraph.addEdge(StateGraph.START, "tick"),
+  StateGraph.addConditionalEdges("tick", (s) => (s.count >= s.until ? StateGraph.END : "tick"), ["tick", StateGraph.END]),
+  StateGraph.compileSync({ recursionLimit: 1000 })
+)

@@ -4,12 +4,12 @@
  */
 import type { Client } from "@langchain/langgraph-sdk"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { slow } from "./graphs.js"
+import { gate, gated, resetGate, slow } from "./graphs.js"
 import { type Running, start } from "./harness.js"
 
 let server: Running
 beforeAll(async () => {
-  server = await start([slow])
+  server = await start([slow, gated])
 })
 afterAll(() => server.close())
 
@@ -72,6 +72,26 @@ describe("double texting", () => {
     expect((second as any).label).toBe("second")
     expect((second as any).count).toBeGreaterThanOrEqual(4)
     expect((second as any).count).toBeLessThan(100_000)
+  })
+
+  it("interrupt stops the running run at its next step boundary: the step in flight finishes and is kept, no later one starts", async () => {
+    resetGate()
+    const client = server.client()
+    const t = await client.threads.create({ graphId: "gated" })
+    const first = await client.runs.create(t.thread_id, "gated", { input: { label: "held" } })
+    // the first run's third step is in flight (held at the gate)
+    for (const deadline = Date.now() + 30_000; !gate.held;) {
+      if (Date.now() > deadline) throw new Error("the held step did not start")
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    const second = await client.runs.create(t.thread_id, "gated", { input: { label: "second" }, multitaskStrategy: "interrupt" })
+    gate.open()
+    // the held step ended and was committed (count 3), then the run stopped: the second counts on from 3
+    expect(await client.runs.join(t.thread_id, second.run_id)).toMatchObject({ count: 4, label: "second" })
+    expect((await client.runs.get(t.thread_id, first.run_id)).status).toBe("interrupted")
+    expect(gate.started).toBe(3)
+    const history = (await client.threads.getHistory(t.thread_id, { limit: 100 })).map((h) => h.values as any)
+    expect(history.some((v) => v.label === "held" && v.count === 3)).toBe(true)
   })
 
   it("rollback: the running run's work and the run itself are discarded", async () => {

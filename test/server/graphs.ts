@@ -64,3 +64,32 @@ export const talk = StateGraph.make({
   StateGraph.addEdge(StateGraph.START, "say"),
   StateGraph.compileSync()
 )
+
+/**
+ * Ticks until told otherwise; the tick that starts at count 2 of a "held" run waits for the test
+ * to open `gate` (so a double text lands while a step is in flight, every time).
+ */
+export const gate = { started: 0, held: false, open: () => {}, wait: Promise.resolve() }
+export const resetGate = () => {
+  gate.started = 0
+  gate.held = false
+  gate.wait = new Promise<void>((resolve) => (gate.open = resolve))
+}
+export const gated = StateGraph.make({
+  id: "gated",
+  state: { count: Channel.reduce(Schema.Number, (a, b) => a + b, () => 0), label: Channel.lastValue(Schema.String) }
+}).pipe(
+  StateGraph.addNode("tick", (s) =>
+    Effect.gen(function*() {
+      if (s.label === "held") gate.started++
+      if (s.label === "held" && s.count === 2) {
+        gate.held = true
+        yield* Effect.promise(() => gate.wait)
+      }
+      yield* Effect.sleep(1)
+      return { count: 1 }
+    })),
+  StateGraph.addEdge(StateGraph.START, "tick"),
+  StateGraph.addConditionalEdges("tick", (s) => (s.label === "held" ? "tick" : StateGraph.END), ["tick", StateGraph.END]),
+  StateGraph.compileSync({ recursionLimit: 10_000 })
+)

@@ -59,6 +59,33 @@ describe("threads", () => {
     await expect(client.threads.get(t1.thread_id)).rejects.toSatisfy((e) => statusOf(e) === 404)
   })
 
+  it("copy takes the whole history: the same checkpoints (a fork included), a paused head answerable on the copy only", async () => {
+    const client = server.client()
+    const t = await client.threads.create({ graphId: "post" })
+    await client.runs.wait(t.thread_id, "post", { input: { draft: "one" } })
+    const first = (await client.threads.getHistory(t.thread_id, { limit: 100 })).at(-1)!
+    const otherBranch = await client.threads.getState(t.thread_id)
+    // a second branch from the first checkpoint, paused again
+    await client.runs.wait(t.thread_id, "post", { input: null, checkpointId: first.checkpoint.checkpoint_id! })
+    const original = await client.threads.getHistory(t.thread_id, { limit: 100 })
+    expect(original.length).toBeGreaterThanOrEqual(3)
+    const copy = await client.threads.copy(t.thread_id)
+    const copied = await client.threads.getHistory(copy.thread_id, { limit: 100 })
+    const shape = (h: typeof original) => h.map((s) => [s.checkpoint.checkpoint_id, s.parent_checkpoint?.checkpoint_id ?? null, s.values, s.next])
+    expect(shape(copied)).toEqual(shape(original))
+    expect((await client.threads.getState(copy.thread_id)).checkpoint.checkpoint_id).toBe(original[0]!.checkpoint.checkpoint_id)
+    // the branch left by the fork came along too
+    const branch = await client.threads.getState(copy.thread_id, otherBranch.checkpoint.checkpoint_id!)
+    expect([branch.values, branch.next]).toEqual([otherBranch.values, otherBranch.next])
+    // time travel on the copy, from its first checkpoint
+    const earlier = await client.threads.getState(copy.thread_id, first.checkpoint.checkpoint_id!)
+    expect(earlier.values).toEqual(first.values)
+    // the copy's pause is its own: answering it leaves the original paused
+    expect(await client.runs.wait(copy.thread_id, "post", { command: { resume: { approved: true } } })).toMatchObject({ log: ["wrote", "approved"] })
+    expect((await client.threads.get(t.thread_id)).status).toBe("interrupted")
+    expect((await client.threads.getHistory(t.thread_id, { limit: 100 })).length).toBe(original.length)
+  })
+
   it("state, update state (as a node), history, state at a checkpoint", async () => {
     const client = server.client()
     const t = await client.threads.create({ graphId: "chain" })

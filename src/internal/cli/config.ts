@@ -38,6 +38,8 @@ export interface Config {
     readonly auth?: boolean | undefined
     /** runs executed at once by a server process (default 4) */
     readonly executors?: number | undefined
+    /** at most `requests` per `perMillis` for each token (default: no limit); over it is a 429 */
+    readonly rateLimit?: { readonly requests: number; readonly perMillis: number } | undefined
   } | undefined
   /** The services the graphs' nodes need (a mailer, a model…), provided to every run the CLI starts. */
   readonly layer?: Layer.Layer<any, any, never> | undefined

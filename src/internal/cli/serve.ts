@@ -27,6 +27,11 @@ export const hostOption = Options.text("host").pipe(
   Options.optional
 )
 
+export const executorsOption = Options.integer("executors").pipe(
+  Options.withDescription("runs this process executes at once (default: the config's server.executors, or 4); 0: an API process, `stategraph worker` processes execute the runs"),
+  Options.optional
+)
+
 /** What the config's store provides. */
 type Store = SqlClient.SqlClient | Snapshots | Pipelines
 
@@ -40,13 +45,16 @@ export interface Listen {
 /** The address from the flag, else the config (STATEGRAPH_PORT / _HOST over it), else the defaults. */
 export const listenOf = (
   config: Config.Loaded,
-  flags: { readonly port: Option.Option<number>; readonly host: Option.Option<string> },
+  flags: { readonly port: Option.Option<number>; readonly host: Option.Option<string>; readonly executors?: Option.Option<number> },
   defaults: { readonly host: string; readonly auth: boolean }
 ) =>
   Effect.gen(function*() {
     const port = Option.getOrElse(flags.port, () => config.server.port ?? 2024)
     if (!(Number.isInteger(port) && port >= 0 && port < 65536)) {
       return yield* new CliError({ reason: "Usage", message: `--port must be a port number (0 picks a free one), not ${port}` })
+    }
+    if (flags.executors !== undefined && Option.isSome(flags.executors) && !(Number.isInteger(flags.executors.value) && flags.executors.value >= 0)) {
+      return yield* new CliError({ reason: "Usage", message: `--executors must be 0 or more, not ${flags.executors.value}` })
     }
     if (config.graphs.length === 0) {
       return yield* new CliError({ reason: "Failed", message: "no graphs to serve: name them in stategraph.config.js (see stategraph init)" })
@@ -55,7 +63,7 @@ export const listenOf = (
       port,
       host: Option.getOrElse(flags.host, () => config.server.host ?? defaults.host),
       auth: defaults.auth,
-      executors: config.server.executors
+      executors: flags.executors !== undefined && Option.isSome(flags.executors) ? flags.executors.value : config.server.executors
     } satisfies Listen
   })
 
@@ -80,7 +88,8 @@ export const withServer = <A, E, R extends Store>(
       graphs: config.graphs.map((g) => g.id),
       store: Config.describeStore(config.store),
       auth: listen.auth,
-      activeTokens: active
+      activeTokens: active,
+      executors: listen.executors ?? 4
     }
     yield* out.either(
       json,
@@ -90,6 +99,7 @@ export const withServer = <A, E, R extends Store>(
           `${label}: listening on ${out.bold(url)}`,
           `  graphs: ${doc.graphs.join(", ")}`,
           `  store:  ${doc.store}`,
+          `  runs:   ${doc.executors === 0 ? "queued for worker processes (stategraph worker)" : `executed here, ${doc.executors} at once`}`,
           `  auth:   ${
             listen.auth
               ? `bearer tokens (${active} active${active === 0 ? "; create one: stategraph tokens create --permissions view,edit" : ""})`
@@ -107,7 +117,8 @@ export const withServer = <A, E, R extends Store>(
         port: listen.port,
         host: listen.host,
         auth: listen.auth,
-        executors: listen.executors
+        executors: listen.executors,
+        rateLimit: config.server.rateLimit
       }) as Layer.Layer<HttpServer.HttpServer, unknown, SqlClient.SqlClient | Snapshots>).pipe(
         Layer.mapError((e) =>
           new CliError({
@@ -122,7 +133,7 @@ export const withServer = <A, E, R extends Store>(
     Effect.onInterrupt(() => (json ? Effect.void : Console.log(`${label}: stopped`)))
   ) as Effect.Effect<A, E | CliError, Store>
 
-export const serve = Command.make("serve", { port: portOption, host: hostOption, json: jsonOption }, (o) =>
+export const serve = Command.make("serve", { port: portOption, host: hostOption, executors: executorsOption, json: jsonOption }, (o) =>
   Effect.gen(function*() {
     const config = yield* loadConfig
     const listen = yield* listenOf(config, o, { host: "0.0.0.0", auth: config.server.auth ?? true })

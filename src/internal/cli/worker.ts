@@ -13,6 +13,7 @@ import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Graphs from "../../Graphs.js"
 import * as RunEvent from "../../RunEvent.js"
+import * as Server from "../../Server.js"
 import * as Worker from "../../Worker.js"
 import * as Config from "./config.js"
 import { CliError } from "./errors.js"
@@ -106,7 +107,12 @@ export const worker = Command.make("worker", {
     }
     if (o.concurrency < 1) return yield* new CliError({ reason: "Usage", message: "--concurrency must be at least 1" })
     const every = yield* parseAge(o.summaryEvery)
+    // the server's runs too: API processes (`serve --executors 0`) queue them on this database
+    const runs = Server.layerExecutor({ graphs: config.graphs, executors: o.concurrency }) as Layer.Layer<never, unknown, Store>
     yield* pool(config, { concurrency: o.concurrency, every }).pipe(
+      Effect.provide(config.layer === undefined ? runs : Layer.provide(runs, config.layer as Layer.Layer<any>)),
       Effect.provide(Layer.merge(logger(), storeLayer(config)))
     )
-  })).pipe(Command.withDescription("run queued jobs of the config's graphs (async orchestrator) until stopped"))
+  })).pipe(Command.withDescription("run queued jobs of the config's graphs (async orchestrator) and the server's queued runs until stopped"))
+
+type Store = import("@effect/sql/SqlClient").SqlClient | import("../../Snapshots.js").Snapshots

@@ -3,6 +3,7 @@
  * continue, a fork, a resume) → record that decision (the input checkpoint, the answers) → run
  * the step cycle. Also the handover's import (`updateState` is in `update`).
  */
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -83,6 +84,17 @@ const pendingIds = (cp: Checkpoint) => cp.interrupts.filter((i) => i.status === 
 const noPolicy: RunPolicy = {}
 
 /**
+ * A stop asked from outside a run (the server's double texting `interrupt`): read before each
+ * step, so the run ends at the next step boundary with its finished steps committed. Runs
+ * started with it in context see it; by default nothing stops them.
+ *
+ * @internal
+ */
+export class StopAtStepBoundary extends Context.Reference<StopAtStepBoundary>()("effect-stategraph/StopAtStepBoundary", {
+  defaultValue: (): { readonly requested: (() => boolean) | undefined } => ({ requested: undefined })
+}) {}
+
+/**
  * Runs a graph: with a thread and a store, claims the thread, continues from its head (or from
  * a checkpoint, as a fork), and releases it at the end (unless `policy.keepClaim`). How the run
  * ended is the value; a refused request, the store's errors and the recursion limit fail it.
@@ -97,7 +109,11 @@ export const execute = (
   policy: RunPolicy = noPolicy
 ): Effect.Effect<RunOutcome, unknown, unknown> =>
   Effect.flatMap(CurrentTask, (holder) =>
-    executeWith(compiled, store, request, holder.scope === undefined ? config : childConfig(config, holder.scope), policy))
+    holder.scope === undefined
+      // a stop at a step boundary (double texting) is the top run's: a child finishes its task
+      ? Effect.flatMap(StopAtStepBoundary, (stop) =>
+        executeWith(compiled, store, request, config, stop.requested === undefined ? policy : { ...policy, stopRequested: stop.requested }))
+      : executeWith(compiled, store, request, childConfig(config, holder.scope), policy))
 
 /**
  * The config of a run started inside a task of another graph's run (a subgraph node, `Task.call`,

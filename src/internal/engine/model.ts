@@ -131,6 +131,8 @@ export interface RunPolicy {
   readonly onlyTasks?: ReadonlySet<string> | undefined
   /** keep the claim on the thread at the end (other jobs of the run continue) */
   readonly keepClaim?: boolean | undefined
+  /** asked before each step: true stops the run there (its finished steps kept, the thread left running) */
+  readonly stopRequested?: (() => boolean) | undefined
 }
 
 /** @internal */

@@ -181,6 +181,7 @@ export const beforeStep = (
   if (cp.tasks.length === 0) return completedBefore
   if (steps >= compiled.recursionLimit) return limitBefore
   if (policy.stopAfterSteps !== undefined && steps >= policy.stopAfterSteps) return stoppedBefore
+  if (policy.stopRequested !== undefined && policy.stopRequested()) return stoppedBefore
   if (!skipBefore && compiled.interruptBefore.size > 0) {
     const hit = cp.tasks.filter((t) => compiled.interruptBefore.has(t.node))
     if (hit.length > 0) return { _tag: "Breakpoint", hit }

@@ -31,6 +31,8 @@ export interface Resolved {
   readonly maxJsonDepth: number
   /** false: every request is an administrator (development only) */
   readonly auth: boolean
+  /** at most `requests` per `perMillis` for each token (a bucket refilled evenly); undefined: no limit */
+  readonly rateLimit: { readonly requests: number; readonly perMillis: number } | undefined
 }
 
 /** @internal */
@@ -49,6 +51,9 @@ export interface Shared {
   /** stop signals of the runs this process executes */
   readonly stops: Map<string, Deferred.Deferred<string>>
 }
+
+/** The stop action of double texting `interrupt`: the run ends at its next step boundary. @internal */
+export const STEP = "step"
 
 /** @internal */
 export class ServerContext extends Context.Tag("effect-stategraph/Server/Context")<ServerContext, Shared>() {}

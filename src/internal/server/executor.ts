@@ -14,7 +14,8 @@ import * as Stream from "effect/Stream"
 import type * as Interrupt from "../../Interrupt.js"
 import type { WorkflowSnapshotEncoded } from "../../Snapshot.js"
 import { type AnyCompiled, makeCompiled } from "../../StateGraph.js"
-import { loadCheckpoint, notify, type Shared, wake } from "./context.js"
+import { StopAtStepBoundary } from "../engine/execute.js"
+import { loadCheckpoint, notify, type Shared, STEP, wake } from "./context.js"
 import { deleteThreadRow, type RunRow } from "./db.js"
 import { decodeAnswers, decodeCommand, decodeUpdate } from "./input.js"
 import { resultOf, type RunKwargs } from "./runs.js"
@@ -130,16 +131,22 @@ export const execute = (ctx: Shared, row: RunRow): Effect.Effect<void> =>
       )
     const stop = yield* Deferred.make<string>()
     ctx.stops.set(runId, stop)
+    // "step" (double texting interrupt) stops the run at its next step boundary; any other
+    // action (cancel, rollback, the run deleted) stops it at once
+    const atOnce = yield* Deferred.make<string>()
+    let atStep = false
+    const onStop = (action: string) => action === STEP ? Effect.sync(() => void (atStep = true)) : Deferred.succeed(atOnce, action)
     // renew the lease; a stop request in the row (from any process) stops the run
     const watch = Effect.gen(function*() {
       while (true) {
         yield* Effect.sleep(ctx.options.pollMillis)
-        const now = Date.now()
-        const current = yield* Effect.orElseSucceed(db.renew(runId, ctx.workerId, now + ctx.options.runLeaseMillis), () => row)
-        if (current === undefined) return yield* Deferred.succeed(stop, "gone")
-        if (current.cancel !== null) return yield* Deferred.succeed(stop, current.cancel)
+        const t = Date.now()
+        const current = yield* Effect.orElseSucceed(db.renew(runId, ctx.workerId, t + ctx.options.runLeaseMillis), () => row)
+        if (current === undefined) return yield* onStop("gone")
+        if (current.cancel !== null && (current.cancel !== STEP || !atStep)) yield* onStop(current.cancel)
       }
     })
+    const signalled = Effect.flatMap(Deferred.await(stop), onStop)
     const graph0 = ctx.graphs.get(row.assistant_id)
     const outcome = yield* Effect.gen(function*() {
       if (graph0 === undefined) return { status: "error", events: [["error", { error: "GraphNotFound", message: `graph "${row.assistant_id}" is not registered in this process` }]], result: {} } as const
@@ -157,16 +164,24 @@ export const execute = (ctx: Shared, row: RunRow): Effect.Effect<void> =>
       const checkpointId = continued ? undefined : kwargs.checkpoint_id ?? kwargs.rollback?.to ?? undefined
       const run = continued && head.status !== "running" && head.status !== "pending"
         ? (head.status === "paused" ? Effect.fail({ _tag: "GraphInterrupted" }) : head.status === "failed" ? Effect.fail({ _tag: "RunFailed", message: head.error ?? "failed" }) : Effect.void)
-        : Stream.runForEach(partsOf(graph, asked, threadId, head, checkpointId), (part) => emit(events(part)))
+        : Stream.runForEach(partsOf(graph, asked, threadId, head, checkpointId), (part) => emit(events(part))).pipe(
+          Effect.provideService(StopAtStepBoundary, { requested: () => atStep })
+        )
       const ended = yield* Effect.raceFirst(
         Effect.map(Effect.either(run), (r) => ({ _tag: "Ran", result: r }) as const),
-        Effect.map(Deferred.await(stop), (action) => ({ _tag: "Stopped", action }) as const)
+        Effect.map(Deferred.await(atOnce), (action) => ({ _tag: "Stopped", action }) as const)
       )
       const after = yield* loadCheckpoint(ctx, threadId)
       if (ended._tag === "Stopped") {
         return { status: "interrupted", events: [], result: after === undefined ? {} : resultOf(after), action: ended.action } as const
       }
-      if (Either.isRight(ended.result)) return { status: "success", events: [], result: after === undefined ? {} : resultOf(after) } as const
+      if (Either.isRight(ended.result)) {
+        // stopped at a step boundary: its steps are committed, the thread is left to the next run
+        if (atStep && after !== undefined && after.status !== "completed") {
+          return { status: "interrupted", events: [], result: resultOf(after), action: STEP } as const
+        }
+        return { status: "success", events: [], result: after === undefined ? {} : resultOf(after) } as const
+      }
       const error = ended.result.left as any
       if (error?._tag === "GraphInterrupted" && after !== undefined) {
         const interrupts = pendingInterrupts(after).map((i) => ({ id: i.id, value: i.request }))
@@ -183,7 +198,8 @@ export const execute = (ctx: Shared, row: RunRow): Effect.Effect<void> =>
         return Effect.succeed({ status: "error", events: [["error", failure]], result: { __error__: failure } } as const)
       }),
       Effect.onExit(() => Effect.sync(() => ctx.stops.delete(runId))),
-      (body) => Effect.flatMap(Effect.fork(watch), (w) => Effect.ensuring(body, Fiber.interrupt(w)))
+      (body) =>
+        Effect.flatMap(Effect.fork(Effect.zip(signalled, watch, { concurrent: true })), (w) => Effect.ensuring(body, Fiber.interrupt(w)))
     )
     const now = Date.now()
     yield* db.sql.withTransaction(Effect.gen(function*() {

@@ -18,7 +18,7 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import { createServer } from "node:http"
-import { randomUUID } from "node:crypto"
+import { createHash, randomUUID } from "node:crypto"
 import { Snapshots } from "../../Snapshots.js"
 import type { AnyCompiled } from "../../StateGraph.js"
 import { Api, Authentication } from "./api.js"
@@ -45,7 +45,8 @@ const defaults: Resolved = {
   eventRetentionMillis: 24 * 60 * 60 * 1000,
   maxBodyBytes: 1024 * 1024,
   maxJsonDepth: 64,
-  auth: true
+  auth: true,
+  rateLimit: undefined
 }
 
 /** @internal */
@@ -56,7 +57,10 @@ export const resolve = (config: Config): Resolved => ({
   eventRetentionMillis: config.eventRetentionMillis ?? defaults.eventRetentionMillis,
   maxBodyBytes: config.maxBodyBytes ?? defaults.maxBodyBytes,
   maxJsonDepth: config.maxJsonDepth ?? defaults.maxJsonDepth,
-  auth: config.auth ?? defaults.auth
+  auth: config.auth ?? defaults.auth,
+  rateLimit: config.rateLimit === undefined || config.rateLimit === null
+    ? undefined
+    : { requests: Math.max(1, Math.floor(config.rateLimit.requests)), perMillis: Math.max(1, config.rateLimit.perMillis) }
 })
 
 /** The shared context; starts the executors and the event-log retention. @internal */
@@ -114,14 +118,59 @@ const depthOf = (value: unknown, limit: number): boolean => {
   return true
 }
 
+/** The token a request carries (bearer or x-api-key), hashed: the rate limit's key. */
+const tokenKey = (headers: Readonly<Record<string, string | undefined>>) => {
+  const auth = headers["authorization"]
+  const token = auth !== undefined && /^bearer /i.test(auth) ? auth.slice(7).trim() : headers["x-api-key"]
+  return token === undefined || token === "" ? "anonymous" : createHash("sha256").update(token).digest("base64url")
+}
+
+/**
+ * A token bucket per token, in this process: `requests` at once, refilled evenly over
+ * `perMillis`. Returns how long to wait (ms) when the request is refused, else 0.
+ */
+const makeRateLimiter = (limit: { readonly requests: number; readonly perMillis: number }) => {
+  const buckets = new Map<string, { tokens: number; at: number }>()
+  const rate = limit.requests / limit.perMillis
+  return (key: string, now: number): number => {
+    let b = buckets.get(key)
+    if (b === undefined) {
+      // forget full buckets now and then: they are the same as no bucket
+      if (buckets.size >= 10_000) {
+        for (const [k, v] of buckets) if (v.tokens + (now - v.at) * rate >= limit.requests) buckets.delete(k)
+      }
+      buckets.set(key, b = { tokens: limit.requests, at: now })
+    } else {
+      b.tokens = Math.min(limit.requests, b.tokens + (now - b.at) * rate)
+      b.at = now
+    }
+    if (b.tokens >= 1) {
+      b.tokens -= 1
+      return 0
+    }
+    return Math.ceil((1 - b.tokens) / rate)
+  }
+}
+
 /**
  * Bodies over `maxBodyBytes` are a 413, JSON that does not parse or nests deeper than
  * `maxJsonDepth` a 400 — before any handler runs (the body is read once and cached).
  */
-const limits = (options: Resolved) =>
-  HttpMiddleware.make((app) =>
+const limits = (options: Resolved) => {
+  const limited = options.rateLimit === undefined ? undefined : makeRateLimiter(options.rateLimit)
+  return HttpMiddleware.make((app) =>
     Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
+      if (limited !== undefined && request.url !== "/ok") {
+        const wait = limited(tokenKey(request.headers), Date.now())
+        if (wait > 0) {
+          const seconds = Math.max(1, Math.ceil(wait / 1000))
+          return HttpServerResponse.unsafeJson(
+            { _tag: "TooManyRequests", detail: `more than ${options.rateLimit!.requests} requests in ${options.rateLimit!.perMillis} ms with this token; retry in ${seconds} s` },
+            { status: 429, headers: { "retry-after": String(seconds) } }
+          )
+        }
+      }
       if (request.method === "GET" || request.method === "HEAD" || request.method === "OPTIONS") return yield* app
       const length = Number(request.headers["content-length"] ?? "0")
       if (length > options.maxBodyBytes) {
@@ -145,6 +194,14 @@ const limits = (options: Resolved) =>
       return yield* app
     })
   )
+}
+
+/**
+ * Only the run executor (no HTTP): a worker process executing the runs API processes queue on
+ * the same database. @internal
+ */
+export const executorLayer = (config: Config): Layer.Layer<never, unknown, SqlClient.SqlClient | Snapshots> =>
+  Layer.provide(Layer.empty, contextLayer({ ...config, executors: Math.max(1, config.executors ?? defaults.executors) }))
 
 /** The HTTP API on the context (no listener). @internal */
 export const apiLayer = (config: Config) =>

@@ -10,7 +10,7 @@ import * as Option from "effect/Option"
 import { randomUUID } from "node:crypto"
 import type { WorkflowSnapshotEncoded } from "../../Snapshot.js"
 import type { Principal } from "./api.js"
-import { authorize, graphOf, loadCheckpoint, notify, type Shared, sqlOr503, unavailable, waitForRun, wake } from "./context.js"
+import { authorize, graphOf, loadCheckpoint, notify, type Shared, sqlOr503, STEP, unavailable, waitForRun, wake } from "./context.js"
 import { endEvent, type RunRow } from "./db.js"
 import { Conflict, NotFound, Unprocessable } from "./errors.js"
 import { decodeAnswers, decodeCommand, decodeUpdate } from "./input.js"
@@ -131,7 +131,8 @@ export const createRun = (ctx: Shared, principal: Principal, threadId: string | 
       if (inflight.length > 0) {
         if (strategy === "reject") return Option.none()
         if (strategy === "interrupt" || strategy === "rollback") {
-          for (const r of inflight) yield* ctx.db.requestCancel(r.run_id, strategy, now)
+          // interrupt: the running run ends at its next step boundary, keeping its finished steps
+          for (const r of inflight) yield* ctx.db.requestCancel(r.run_id, strategy === "interrupt" ? STEP : strategy, now)
           const running = inflight.find((r) => r.status === "running")
           if (strategy === "rollback" && running !== undefined) rollback = { to: running.base_checkpoint }
         }
@@ -159,7 +160,7 @@ export const createRun = (ctx: Shared, principal: Principal, threadId: string | 
     if (Option.isNone(inserted)) {
       return yield* new Conflict({ detail: `thread "${tid}" is busy with a run (multitask_strategy "reject")` })
     }
-    yield* signalStops(ctx, inserted.value.cancelled, strategy)
+    yield* signalStops(ctx, inserted.value.cancelled, strategy === "interrupt" ? STEP : strategy)
     yield* notify(ctx, inserted.value.cancelled)
     yield* wake(ctx)
     return inserted.value as RunRow

@@ -4,8 +4,9 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as Effect from "effect/Effect"
 import { randomUUID } from "node:crypto"
-import { Snapshots } from "../../Snapshots.js"
-import { importCheckpoint } from "../orchestrator/handover.js"
+import { type Backend, Snapshots } from "../../Snapshots.js"
+import type { AnyCompiled } from "../../StateGraph.js"
+import { withClaim } from "../engine/lease.js"
 import { Api, CurrentPrincipal, type Principal } from "./api.js"
 import { allows, authorize, fromEngine, graphOf, loadCheckpoint, requirePermission, ServerContext, type Shared, sqlOr503, unavailable } from "./context.js"
 import type { ThreadRow } from "./db.js"
@@ -71,6 +72,26 @@ const search = (ctx: Shared, p: Principal, q: typeof M.ThreadSearch.Type) =>
     }
     out.sort((a, b) => b.created_at.localeCompare(a.created_at))
     return out
+  })
+
+/**
+ * Copies every checkpoint of a thread (all branches, with their ids, parents, pending writes
+ * and questions) to a new thread, oldest first and the head last, so the copy's history, forks
+ * and time travel are the original's. The values are written whole per checkpoint.
+ */
+const copyHistory = (graph: AnyCompiled, store: Backend, from: string, to: string, head: string) =>
+  Effect.gen(function*() {
+    const all = [...(yield* store.listByThread(from))].reverse()
+    const ordered = [...all.filter((s) => s.checkpointId !== head), ...all.filter((s) => s.checkpointId === head)]
+    const runId = randomUUID()
+    yield* withClaim(store, to, runId, Effect.gen(function*() {
+      let expected = yield* store.claim(to, runId, { workflowId: graph.id, leaseMillis: graph.compiled.leaseMillis })
+      for (const s of ordered) {
+        const writes = Object.entries(s.channels).filter(([, v]) => v !== undefined).map(([channel, value]) => ({ channel, mode: "set" as const, value }))
+        yield* store.commit({ threadId: to, runId, expectedHead: expected, snapshot: { ...s, threadId: to, channels: {} }, writes })
+        expected = s.checkpointId
+      }
+    }))
   })
 
 /** @internal */
@@ -191,7 +212,7 @@ export const ThreadsLive = HttpApiBuilder.group(Api, "threads", (handlers) =>
             const now = Date.now()
             if (t.head !== undefined) {
               if (t.graph === undefined) return yield* new NotFound({ detail: `graph "${t.graphId}" is not registered` })
-              yield* Effect.mapError(importCheckpoint(t.graph, ctx.store, threadId, { ...t.head, threadId }), fromEngine)
+              yield* Effect.mapError(copyHistory(t.graph, ctx.store, path.thread_id, threadId, t.head.checkpointId), fromEngine)
             }
             yield* sqlOr503("copy", ctx.db.insertThread({ ...t.row, thread_id: threadId, created_at: now, updated_at: now }))
             return yield* threadJson(ctx, yield* resolveThread(ctx, threadId))
