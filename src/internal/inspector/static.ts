@@ -20,6 +20,8 @@ export interface Asset {
   readonly body: Uint8Array
   readonly contentType: string
   readonly etag: string
+  /** the page's Content-Security-Policy (its one inline script, the import map, allowed by hash) */
+  readonly csp?: string | undefined
 }
 
 const types: Record<string, string> = {
@@ -43,12 +45,12 @@ const assetsDir = () => {
 
 const vendor = (): Record<string, string> => {
   const require = createRequire(import.meta.url)
-  const preact = path.dirname(require.resolve("preact/package.json"))
-  const htm = path.dirname(require.resolve("htm/package.json"))
+  // the ES module builds, next to whatever file each package's exports resolve to here
+  const esm = (specifier: string, file: string) => path.join(path.dirname(require.resolve(specifier)), file)
   return {
-    "preact.mjs": path.join(preact, "dist/preact.mjs"),
-    "hooks.mjs": path.join(preact, "hooks/dist/hooks.mjs"),
-    "htm.mjs": path.join(htm, "dist/htm.mjs")
+    "preact.mjs": esm("preact", "preact.mjs"),
+    "hooks.mjs": esm("preact/hooks", "hooks.mjs"),
+    "htm.mjs": esm("htm", "htm.mjs")
   }
 }
 
@@ -72,9 +74,17 @@ export const assets = (): ReadonlyMap<string, Asset> => {
     if (!/\.(js|css|html|svg)$/.test(name)) continue
     const a = asset(path.join(dir, name))
     if (name === "index.html") {
-      out.set("/inspector", a)
-      out.set("/inspector/", a)
-    } else out.set(`/inspector/assets/${name}`, a)
+      const importMap = /<script type="importmap">([\s\S]*?)<\/script>/.exec(Buffer.from(a.body).toString("utf8"))?.[1] ?? ""
+      const hash = createHash("sha256").update(importMap).digest("base64")
+      const page = {
+        ...a,
+        csp: `default-src 'self'; script-src 'self' 'sha256-${hash}'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'`
+      }
+      out.set("/inspector", page)
+      out.set("/inspector/", page)
+      continue
+    }
+    out.set(`/inspector/assets/${name}`, a)
   }
   for (const [name, file] of Object.entries(vendor())) out.set(`/inspector/vendor/${name}`, asset(file))
   cache = out
@@ -87,12 +97,7 @@ export const respond = (a: Asset, ifNoneMatch: string | undefined) => {
     etag: a.etag,
     "cache-control": "no-cache",
     "x-content-type-options": "nosniff",
-    ...(a.contentType.startsWith("text/html")
-      ? {
-        "content-security-policy":
-          "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
-      }
-      : {})
+    ...(a.csp !== undefined ? { "content-security-policy": a.csp } : {})
   }
   if (ifNoneMatch !== undefined && ifNoneMatch.split(",").some((t) => t.trim() === a.etag)) {
     return HttpServerResponse.empty({ status: 304, headers })
@@ -112,7 +117,6 @@ const serveAsset = Effect.gen(function*() {
 export const layer = HttpApiBuilder.Router.use((router) =>
   Effect.gen(function*() {
     yield* router.get("/inspector", serveAsset)
-    yield* router.get("/inspector/", serveAsset)
     yield* router.get("/inspector/assets/*", serveAsset)
     yield* router.get("/inspector/vendor/*", serveAsset)
   })
