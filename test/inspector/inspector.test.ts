@@ -152,7 +152,7 @@ describe("the inspector", () => {
     // phone width
     await page.setViewportSize({ width: 390, height: 844 })
     await page.evaluate((id) => ((globalThis as any).location.hash = `#/thread/${id}`), paused)
-    await page.waitForSelector("form.question")
+    await page.waitForSelector(".timeline button")
     const overflow = await page.evaluate(() => (globalThis as any).document.documentElement.scrollWidth - (globalThis as any).document.documentElement.clientWidth)
     expect(overflow).toBeLessThanOrEqual(0)
     await shot(page, "phone")
