@@ -37,7 +37,7 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     // one throwaway PostgreSQL cluster for the run (the Postgres tests' server)
-    globalSetup: ["test/pg/globalSetup.ts"],
+    globalSetup: ["test/pg/globalSetup.ts", "test/inspector/globalSetup.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: ["default", summary]

@@ -73,6 +73,8 @@ const bodies = (ids: Awaited<ReturnType<typeof fixture>>): Record<string, unknow
   "runs.createStateless": { assistant_id: "chain", input: { topic: "x" } },
   "runs.streamStateless": { assistant_id: "chain", input: { topic: "x" } },
   "runs.waitStateless": { assistant_id: "chain", input: { topic: "x" } },
+  "inspector.threads": {},
+  "inspector.cleanup": { older_than_ms: 86_400_000, statuses: ["completed"], dry_run: true },
   "snapshots.save": { workflowId: "post", workflowVersion: post.version, threadId: `snap-${ids.thread_id}`, nodeStates: { write: { status: "completed", executionOrder: 1 } } }
 })
 
@@ -118,7 +120,7 @@ describe("every route × every permission", () => {
       // scoped to another graph: the post thread's routes are refused (listings are filtered instead)
       const s = await call(route, scoped)
       expect(s.status).toBeLessThan(500)
-      const listing = ["assistants.search", "assistants.count", "threads.search", "threads.count", "snapshots.list", "runs.createStateless", "runs.streamStateless", "runs.waitStateless"]
+      const listing = ["assistants.search", "assistants.count", "threads.search", "threads.count", "snapshots.list", "runs.createStateless", "runs.streamStateless", "runs.waitStateless", "inspector.session", "inspector.threads"]
       if (!listing.includes(route.key)) expect(s.status, s.text).toBe(403)
     })
   }

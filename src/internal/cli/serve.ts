@@ -105,6 +105,7 @@ export const withServer = <A, E, R extends Store>(
               ? `bearer tokens (${active} active${active === 0 ? "; create one: stategraph tokens create --permissions view,edit" : ""})`
               : "off (every request is an administrator)"
           }`,
+          `  inspector: ${url}/inspector`,
           `  LangGraph API and FlowDrop snapshots; OpenAPI at ${url}/openapi.json, docs at ${url}/docs, health at ${url}/ok`
         ].join("\n")
       )

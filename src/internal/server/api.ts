@@ -14,6 +14,7 @@ import * as OpenApi from "@effect/platform/OpenApi"
 import * as Context from "effect/Context"
 import * as Schema from "effect/Schema"
 import { BadRequest, Conflict, Forbidden, NotFound, SnapshotRefused, Unauthorized, Unavailable, Unprocessable } from "./errors.js"
+import * as I from "../inspector/models.js"
 import * as M from "./models.js"
 
 /** The permission an endpoint needs (`none`: public). @internal */
@@ -134,6 +135,17 @@ export class SnapshotsGroup extends HttpApiGroup.make("snapshots")
     .middleware(Authentication)
 {}
 
+/** What the web inspector (`/inspector`) reads beyond the LangGraph API. @internal */
+export class InspectorGroup extends HttpApiGroup.make("inspector")
+    .add(need("view")(HttpApiEndpoint.get("session", "/inspector/api/session").addSuccess(I.Session)))
+    .add(need("view")(HttpApiEndpoint.post("threads", "/inspector/api/threads").setPayload(I.ThreadQuery).addSuccess(I.ThreadPage)))
+    .add(need("view")(HttpApiEndpoint.get("checkpoints", "/inspector/api/threads/:thread_id/checkpoints").setPath(ThreadPath).addSuccess(I.Checkpoints).addError(NotFound)))
+    .add(need("view")(HttpApiEndpoint.get("pipelines", "/inspector/api/threads/:thread_id/pipelines").setPath(ThreadPath).addSuccess(I.Pipelines).addError(NotFound)))
+    .add(need("delete")(HttpApiEndpoint.post("cleanup", "/inspector/api/cleanup").setPayload(I.CleanupRequest).addSuccess(I.CleanupResult)))
+    .addError(BadRequest).addError(Forbidden).addError(NotFound).addError(Conflict).addError(Unprocessable).addError(Unavailable)
+    .middleware(Authentication)
+{}
+
 /** @internal */
 export class Api extends HttpApi.make("effect-stategraph")
   .add(SystemGroup)
@@ -141,6 +153,7 @@ export class Api extends HttpApi.make("effect-stategraph")
   .add(ThreadsGroup)
   .add(RunsGroup)
   .add(SnapshotsGroup)
+  .add(InspectorGroup)
   .annotate(OpenApi.Title, "effect-stategraph server")
   .annotate(OpenApi.Description, "LangGraph-compatible threads, runs and assistants; FlowDrop snapshots")
 {}

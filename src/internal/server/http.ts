@@ -21,6 +21,8 @@ import { createServer } from "node:http"
 import { createHash, randomUUID } from "node:crypto"
 import { Snapshots } from "../../Snapshots.js"
 import type { AnyCompiled } from "../../StateGraph.js"
+import { InspectorLive } from "../inspector/handlers.js"
+import * as InspectorStatic from "../inspector/static.js"
 import { Api, Authentication } from "./api.js"
 import { type Resolved, ServerContext, type Shared } from "./context.js"
 import * as Db from "./db.js"
@@ -206,7 +208,7 @@ export const executorLayer = (config: Config): Layer.Layer<never, unknown, SqlCl
 /** The HTTP API on the context (no listener). @internal */
 export const apiLayer = (config: Config) =>
   HttpApiBuilder.api(Api).pipe(
-    Layer.provide([SystemLive, AssistantsLive, ThreadsLive, RunsLive, SnapshotsLive]),
+    Layer.provide([SystemLive, AssistantsLive, ThreadsLive, RunsLive, SnapshotsLive, InspectorLive]),
     Layer.provide(AuthenticationLive)
   )
 
@@ -215,6 +217,7 @@ export const layer = (config: Config) => {
   const options = resolve(config)
   const served = HttpApiBuilder.serve((app) => limits(options)(app)).pipe(
     Layer.provide(HttpApiScalar.layer({ path: "/docs" })),
+    Layer.provide(InspectorStatic.layer),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
     Layer.provide(config.cors === false || config.cors === undefined ? Layer.empty : HttpApiBuilder.middlewareCors(config.cors)),
     Layer.provide(apiLayer(config))

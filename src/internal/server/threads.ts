@@ -46,8 +46,8 @@ const matches = (metadata: Record<string, unknown>, filter: Record<string, unkno
   filter === null || filter === undefined ||
   Object.entries(filter).every(([k, v]) => JSON.stringify(metadata[k]) === JSON.stringify(v))
 
-/** Threads the principal may see, filtered (metadata, ids, status), newest first. */
-const search = (ctx: Shared, p: Principal, q: typeof M.ThreadSearch.Type) =>
+/** Threads the principal may see, filtered (metadata, ids, status), newest first. @internal */
+export const search = (ctx: Shared, p: Principal, q: typeof M.ThreadSearch.Type) =>
   Effect.gen(function*() {
     yield* requirePermission(p, "view")
     const rows = yield* sqlOr503("threads", ctx.db.listThreads())
