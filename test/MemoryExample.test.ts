@@ -3,38 +3,33 @@
  * says in one thread, the agent knows in her next thread (a new process, the same SQLite file);
  * Bob's conversations know nothing of hers.
  */
-import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import { describe, expect, it } from "vitest"
+import { runNode } from "./fixtures/runNode.js"
 
 const root = path.resolve(import.meta.dirname, "..")
 const tsx = pathToFileURL(path.join(root, "node_modules/tsx/dist/loader.mjs")).href
 
 const run = (args: ReadonlyArray<string>, cwd: string) =>
-  execFileSync(process.execPath, ["--import", tsx, path.join(root, "examples", "memory-agent.ts"), ...args], {
-    cwd,
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-    timeout: 60_000
-  })
+  runNode(["--import", tsx, path.join(root, "examples", "memory-agent.ts"), ...args], { cwd, timeout: 60_000 })
 
 describe("examples/memory-agent", () => {
-  it("remembers a preference from one thread in another, in another process", () => {
+  it("remembers a preference from one thread in another, in another process", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "esg-memory-agent-"))
     const db = path.join(dir, "agent.db")
     try {
-      const first = run(["--db", db, "--user", "ada", "--thread", "ada-1", "I prefer answers in French."], dir)
+      const first = await run(["--db", db, "--user", "ada", "--thread", "ada-1", "I prefer answers in French."], dir)
       expect(first).toContain(`[call save_preference {"key":"language","value":"French"}]`)
       expect(first).toContain(`memories of ada: {"language":"French"}`)
-      const second = run(["--db", db, "--user", "ada", "--thread", "ada-2", "How do I say thank you?"], dir)
+      const second = await run(["--db", db, "--user", "ada", "--thread", "ada-2", "How do I say thank you?"], dir)
       expect(second).toContain("user ada, thread ada-2")
       // a new thread: the first conversation is not in it, the preference is
       expect(second).not.toContain("I prefer answers in French.")
       expect(second).toContain(`In French, as you prefer: "merci".`)
-      const bob = run(["--db", db, "--user", "bob", "--thread", "bob-1", "How do I say thank you?"], dir)
+      const bob = await run(["--db", db, "--user", "bob", "--thread", "bob-1", "How do I say thank you?"], dir)
       expect(bob).toContain("(no preferred language saved)")
       expect(bob).toContain("memories of bob: {}")
     } finally {

@@ -1,31 +1,26 @@
 /**
  * Every example runs non-interactively, as a user would run it, in a fresh directory.
  */
-import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import { describe, expect, it } from "vitest"
+import { runNode } from "./fixtures/runNode.js"
 
 const root = path.resolve(import.meta.dirname, "..")
 // the examples run where a user would run them; tsx is resolved from the project
 const tsx = pathToFileURL(path.join(root, "node_modules/tsx/dist/loader.mjs")).href
 
 const run = (script: string, args: ReadonlyArray<string>, cwd: string) =>
-  execFileSync(process.execPath, ["--import", tsx, path.join(root, "examples", script), ...args], {
-    cwd,
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-    timeout: 60_000
-  })
+  runNode(["--import", tsx, path.join(root, "examples", script), ...args], { cwd, timeout: 60_000 })
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "esg-examples-"))
 
 describe("examples", () => {
-  it("demo: pauses in one process and resumes in a second one", () => {
+  it("demo: pauses in one process and resumes in a second one", async () => {
     const dir = tmp()
-    const out = run("demo.ts", ["--db", path.join(dir, "demo.db")], dir)
+    const out = await run("demo.ts", ["--db", path.join(dir, "demo.db")], dir)
     expect(out).toContain("flowchart TD")
     expect(out).toContain("⏸  paused: Confirmation")
     const pids = [...out.matchAll(/── process (\d+)/g)].map((m) => m[1])
@@ -35,52 +30,52 @@ describe("examples", () => {
     expect(out).toContain("Confirmation:answered")
   })
 
-  it("approval-flow: paused, rejected from one command, approved from another", () => {
+  it("approval-flow: paused, rejected from one command, approved from another", async () => {
     const dir = tmp()
     const db = path.join(dir, "approval.db")
-    const first = run("approval-flow.ts", ["--db", db, "--thread", "t1"], dir)
+    const first = await run("approval-flow.ts", ["--db", db, "--thread", "t1"], dir)
     expect(first).toContain("paused at Approval")
     expect(first).toContain("a first draft")
-    const second = run("approval-flow.ts", ["--db", db, "--thread", "t1", "--reject", "shorter"], dir)
+    const second = await run("approval-flow.ts", ["--db", db, "--thread", "t1", "--reject", "shorter"], dir)
     expect(second).toContain(`revised after \\"shorter\\"`)
-    const third = run("approval-flow.ts", ["--db", db, "--thread", "t1", "--approve"], dir)
+    const third = await run("approval-flow.ts", ["--db", db, "--thread", "t1", "--approve"], dir)
     expect(third).toContain("published:")
     expect(third).toContain("completed after 2 revision(s)")
   })
 
-  it("resume-thread: lists paused threads and resumes one with a command-line answer", () => {
+  it("resume-thread: lists paused threads and resumes one with a command-line answer", async () => {
     const dir = tmp()
     const db = path.join(dir, "approval.db")
-    run("approval-flow.ts", ["--db", db, "--thread", "a"], dir)
-    run("approval-flow.ts", ["--db", db, "--thread", "b"], dir)
-    const list = run("resume-thread.ts", ["--db", db], dir)
+    await run("approval-flow.ts", ["--db", db, "--thread", "a"], dir)
+    await run("approval-flow.ts", ["--db", db, "--thread", "b"], dir)
+    const list = await run("resume-thread.ts", ["--db", db], dir)
     expect(list).toMatch(/^a\s+Approval/m)
     expect(list).toMatch(/^b\s+Approval/m)
-    const resumed = JSON.parse(run("resume-thread.ts", ["--db", db, "--thread", "b", "--approve"], dir).split("\n").filter((l) => !l.startsWith("published")).join("\n"))
+    const resumed = JSON.parse((await run("resume-thread.ts", ["--db", db, "--thread", "b", "--approve"], dir)).split("\n").filter((l) => !l.startsWith("published")).join("\n"))
     expect(resumed.status).toBe("completed")
     expect(resumed.values.published).toBe(true)
-    const after = run("resume-thread.ts", ["--db", db], dir)
+    const after = await run("resume-thread.ts", ["--db", db], dir)
     expect(after).toMatch(/^a\s+Approval/m)
     expect(after).not.toMatch(/^b\s+Approval/m)
   })
 
-  it("chat-agent: the second run continues the same conversation", () => {
+  it("chat-agent: the second run continues the same conversation", async () => {
     const dir = tmp()
     const db = path.join(dir, "chat.db")
-    const first = run("chat-agent.ts", ["--db", db], dir)
+    const first = await run("chat-agent.ts", ["--db", db], dir)
     expect(first).toContain("new thread chat-1")
     expect(first).toContain("That is 42.")
-    const second = run("chat-agent.ts", ["--db", db], dir)
+    const second = await run("chat-agent.ts", ["--db", db], dir)
     expect(second).toContain("continuing thread chat-1")
     expect(second).toContain("You have said 4 thing(s)")
   })
 
-  it("tool-approval: approved sends, rejected is fed back to the model", () => {
+  it("tool-approval: approved sends, rejected is fed back to the model", async () => {
     const dir = tmp()
-    const approved = run("tool-approval.ts", ["--approve"], dir)
+    const approved = await run("tool-approval.ts", ["--approve"], dir)
     expect(approved).toContain(`e-mail "Meeting notes" sent to ada@example.com`)
     expect(approved).toContain("Done: Ada has the meeting notes.")
-    const rejected = run("tool-approval.ts", ["--reject"], dir)
+    const rejected = await run("tool-approval.ts", ["--reject"], dir)
     expect(rejected).not.toContain("sent to ada@example.com\"")
     expect(rejected).toContain("The user rejected this tool call")
     expect(rejected).toContain("OK, I did not send the e-mail.")
