@@ -1,7 +1,7 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { TaskRecord, WorkflowSnapshotEncoded } from "../Snapshot.js"
-import type { Backend, ClaimOptions, Lease, ListOptions, ThreadSummary } from "../Snapshots.js"
+import type { Backend, ClaimOptions, Lease, ListOptions, StatusPatch, ThreadSummary } from "../Snapshots.js"
 import { CorruptSnapshot, LeaseHeld, ThreadBusy } from "../GraphError.js"
 import { metadataMatches } from "./metadata.js"
 
@@ -32,6 +32,87 @@ const applyList = (rows: Array<WorkflowSnapshotEncoded>, options?: ListOptions) 
 /** Whether each of `ids` is a pending interrupt of the checkpoint. */
 const stillPending = (cp: WorkflowSnapshotEncoded | undefined, ids: ReadonlyArray<string>): boolean =>
   cp !== undefined && ids.every((id) => cp.interrupts.some((i) => i.id === id && i.status === "pending"))
+
+/**
+ * A checkpoint with a status patch applied. Optional fields left undefined are absent, as a
+ * stored row reads back; built without `delete` (which turns the object into a slow dictionary),
+ * and with one spread when the patch removes none of them (a pause, a completion).
+ */
+const patched = (cp: WorkflowSnapshotEncoded, patch: StatusPatch): WorkflowSnapshotEncoded => {
+  const error = "error" in patch ? patch.error : cp.error
+  const pauseReason = "pauseReason" in patch ? patch.pauseReason : cp.pauseReason
+  const wakeAt = "wakeAt" in patch ? patch.wakeAt : cp.wakeAt
+  let next: Mutable<WorkflowSnapshotEncoded>
+  if ((error === undefined && "error" in cp) || (pauseReason === undefined && "pauseReason" in cp) || (wakeAt === undefined && "wakeAt" in cp)) {
+    const { error: _e, pauseReason: _p, wakeAt: _w, ...rest } = cp
+    next = { ...rest, status: patch.status, interrupts: patch.interrupts }
+  } else {
+    next = { ...cp, status: patch.status, interrupts: patch.interrupts }
+  }
+  if (patch.nodeStates !== undefined) next.nodeStates = patch.nodeStates
+  if (error !== undefined) next.error = error
+  if (pauseReason !== undefined) next.pauseReason = pauseReason
+  if (wakeAt !== undefined) next.wakeAt = wakeAt
+  return next
+}
+
+type Mutable<A> = { -readonly [K in keyof A]: A[K] }
+
+/**
+ * `JSON.parse(JSON.stringify(value))` for the plain data a task record is (objects, arrays,
+ * strings, finite numbers, booleans, null), copied directly; anything else (a class instance, a
+ * `toJSON`, a non-finite number, a bigint, a `__proto__` key, very deep nesting) goes through the
+ * JSON round trip itself, so the result is always what JSON gives.
+ */
+export const jsonCopy = (value: unknown): unknown => {
+  const copied = copyPlain(value, 0)
+  return copied === notPlain ? JSON.parse(JSON.stringify(value)) : copied
+}
+
+const notPlain: unique symbol = Symbol("notPlain")
+
+const copyPlain = (v: unknown, depth: number): unknown => {
+  switch (typeof v) {
+    case "string":
+    case "boolean":
+      return v
+    case "number":
+      return Number.isFinite(v) ? (v === 0 ? 0 : v) : notPlain
+    case "object": {
+      if (v === null) return null
+      if (depth > 64) return notPlain
+      if (Array.isArray(v)) {
+        if (Object.getPrototypeOf(v) !== Array.prototype) return notPlain
+        const out = new Array(v.length)
+        for (let i = 0; i < v.length; i++) {
+          const x = v[i]
+          // JSON writes these as null in an array
+          if (x === undefined || typeof x === "function" || typeof x === "symbol") out[i] = null
+          else {
+            const c = copyPlain(x, depth + 1)
+            if (c === notPlain) return notPlain
+            out[i] = c
+          }
+        }
+        return out
+      }
+      if (Object.getPrototypeOf(v) !== Object.prototype || typeof (v as { toJSON?: unknown }).toJSON === "function") return notPlain
+      const out: Record<string, unknown> = {}
+      for (const k in v) {
+        if (k === "__proto__") return notPlain
+        const x = (v as Record<string, unknown>)[k]
+        // JSON leaves these keys out of an object
+        if (x === undefined || typeof x === "function" || typeof x === "symbol") continue
+        const c = copyPlain(x, depth + 1)
+        if (c === notPlain) return notPlain
+        out[k] = c
+      }
+      return out
+    }
+    default:
+      return notPlain
+  }
+}
 
 export const make = (): Backend => {
   const threads = new Map<string, ThreadEntry>()
@@ -115,6 +196,14 @@ export const make = (): Backend => {
     return true
   }
 
+  const releaseNow = (threadId: string, runId: string): void => {
+    const t = owned(threadId, runId)
+    if (t === undefined) return
+    t.runId = undefined
+    // a run that wrote nothing (`invoke(null)` on an unknown thread) leaves nothing behind
+    if (t.head === null) threads.delete(threadId)
+  }
+
   const backend: Backend = {
     claim: (threadId, runId, { leaseMillis, workflowId }) =>
       Effect.suspend(() => {
@@ -131,14 +220,7 @@ export const make = (): Backend => {
         t.leaseUntil = now + leaseMillis
         return Effect.succeed(t.head)
       }),
-    release: (threadId, runId) =>
-      Effect.sync(() => {
-        const t = owned(threadId, runId)
-        if (t === undefined) return
-        t.runId = undefined
-        // a run that wrote nothing (`invoke(null)` on an unknown thread) leaves nothing behind
-        if (t.head === null) threads.delete(threadId)
-      }),
+    release: (threadId, runId) => Effect.sync(() => releaseNow(threadId, runId)),
     commit: ({ claim, expectedHead, release, runId, snapshot, threadId, writes }) =>
       Effect.suspend(() => {
         if (claim !== undefined) {
@@ -190,23 +272,26 @@ export const make = (): Backend => {
         }
         if (claim !== undefined && !claimAt(threadId, runId, claim, checkpointId)) return busy(threadId)
         // stored as JSON, as a durable store would: what reads back is what SQLite gives
-        const records: ReadonlyArray<TaskRecord> = given.length === 0 ? given : JSON.parse(JSON.stringify(given))
+        const records = given.length === 0 ? given : (jsonCopy(given) as ReadonlyArray<TaskRecord>)
         const t = owned(threadId, runId)
-        if (t === undefined || !t.checkpoints.has(checkpointId)) return busy(threadId)
+        const cp = t?.checkpoints.get(checkpointId)
+        if (t === undefined || cp === undefined) return busy(threadId)
+        let next = cp
         if (records.length > 0) {
-          const cp = t.checkpoints.get(checkpointId)!
           const ids = new Set(records.map((r) => r.taskId))
-          const pendingWrites = cp.pendingWrites.filter((r) => !ids.has(r.taskId)).concat(records)
-          t.checkpoints.set(checkpointId, { ...cp, pendingWrites })
+          next = { ...cp, pendingWrites: cp.pendingWrites.filter((r) => !ids.has(r.taskId)).concat(records) }
         }
-        return Effect.void.pipe(
-          Effect.zipRight(patch === undefined ? Effect.void : backend.setStatus(threadId, runId, checkpointId, patch)),
-          Effect.zipRight(release ? backend.release(threadId, runId) : Effect.void)
-        )
+        if (patch !== undefined) {
+          next = patched(next, patch)
+          t.updatedAt = Date.now()
+        }
+        if (next !== cp) t.checkpoints.set(checkpointId, next)
+        if (release) releaseNow(threadId, runId)
+        return Effect.void
       }),
     putTask: (threadId, runId, checkpointId, given) =>
       Effect.suspend(() => {
-        const record: TaskRecord = JSON.parse(JSON.stringify(given))
+        const record = jsonCopy(given) as TaskRecord
         const t = owned(threadId, runId)
         const cp = t?.checkpoints.get(checkpointId)
         if (t === undefined || cp === undefined) return busy(threadId)
@@ -220,22 +305,7 @@ export const make = (): Backend => {
         const t = owned(threadId, runId)
         const cp = t?.checkpoints.get(checkpointId)
         if (t === undefined || cp === undefined) return busy(threadId)
-        // optional fields left undefined are absent, as a stored row reads back (built without
-        // `delete`, which turns the object into a slow dictionary)
-        const { error: oldError, pauseReason: oldReason, wakeAt: oldWake, ...rest } = cp
-        const next: { -readonly [K in keyof WorkflowSnapshotEncoded]: WorkflowSnapshotEncoded[K] } = {
-          ...rest,
-          status: patch.status,
-          interrupts: patch.interrupts
-        }
-        if (patch.nodeStates !== undefined) next.nodeStates = patch.nodeStates
-        const error = "error" in patch ? patch.error : oldError
-        const pauseReason = "pauseReason" in patch ? patch.pauseReason : oldReason
-        const wakeAt = "wakeAt" in patch ? patch.wakeAt : oldWake
-        if (error !== undefined) next.error = error
-        if (pauseReason !== undefined) next.pauseReason = pauseReason
-        if (wakeAt !== undefined) next.wakeAt = wakeAt
-        t.checkpoints.set(checkpointId, next)
+        t.checkpoints.set(checkpointId, patched(cp, patch))
         t.updatedAt = Date.now()
         return Effect.void
       }),

@@ -122,7 +122,8 @@ export const makeCommitter = (run: Run, head: string | null): Committer => {
     return background === undefined ? told : Effect.zipRight(stored, told)
   }
   const flush = (at: Checkpoint): Effect.Effect<void, unknown> =>
-    Effect.zipRight(
+    // sync durability has nothing queued or held
+    mode !== "exit" && background === undefined ? Effect.void : Effect.zipRight(
       stored,
       Effect.suspend(() => {
         if (held === undefined) return Effect.void
@@ -149,17 +150,17 @@ export const makeCommitter = (run: Run, head: string | null): Committer => {
     commit,
     flush,
     stored,
-    settle: (at, records, patch) =>
-      Effect.zipRight(
-        flush(at),
-        Effect.suspend(() => {
-          // the run ends here: records, status and the claim's release in one transaction
-          const release = !policy.keepClaim
-          return Effect.map(store.settle(threadId, run.runId, at.checkpointId, { records, patch, release }), () => {
-            if (release) run.released = true
-          })
+    settle: (at, records, patch) => {
+      // the run ends here: records, status and the claim's release in one transaction
+      const write = Effect.suspend(() => {
+        const release = !policy.keepClaim
+        return Effect.map(store.settle(threadId, run.runId, at.checkpointId, { records, patch, release }), () => {
+          if (release) run.released = true
         })
-      )
+      })
+      const before = flush(at)
+      return before === Effect.void ? write : Effect.zipRight(before, write)
+    }
   }
 }
 

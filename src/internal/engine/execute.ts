@@ -21,9 +21,13 @@ import { makeCommitter } from "./durability.js"
 import { heartbeat, holding, withClaim } from "./lease.js"
 import { loop } from "./loop.js"
 import type { Checkpoint, Run, RunConfig, RunOutcome, RunPolicy, RunRequest } from "./model.js"
-import { routesEffect } from "./routes.js"
+import { evaluateRoutes } from "./routes.js"
 import { CurrentTask, type TaskScope } from "../task.js"
 import { emitCheckpoint } from "./threadState.js"
+import type { YieldWrap } from "effect/Utils"
+
+/** A plain generator of the run's one `Effect.gen`: its effects are yielded, not wrapped in a gen each. */
+type Gen<A> = Generator<YieldWrap<Effect.Effect<any, unknown, unknown>>, A, any>
 
 const noAnswers = new Map()
 
@@ -32,52 +36,54 @@ const cycle = (run: Run, cp: Checkpoint, head: string | null, prepared?: Prepare
   loop(run, cp, makeCommitter(run, head), prepared?.byTask ?? noAnswers, prepared?.breakpoint ?? false)
 
 /** The checkpoint of new input on `base`: the input written as by START, the first step planned. */
-const inputCheckpoint = (
+function* inputCheckpoint(
   compiled: Compiled,
   base: Checkpoint,
   input: unknown,
   options: { readonly fresh: boolean; readonly executionId: string; readonly metadata: Record<string, unknown> }
-): Effect.Effect<{ readonly cp: Checkpoint; readonly writes: ReadonlyArray<ChannelWrite> }, unknown, unknown> =>
-  Effect.gen(function*() {
-    if (compiled.input !== undefined && input !== null && typeof input === "object") {
-      for (const key in input) {
-        if (!compiled.input.has(key) && compiled.codecByName[key] !== undefined) {
-          return yield* Effect.fail(
-            new InvalidUpdate({ node: START, channel: key, issue: `"${key}" is not an input channel of the graph (${[...compiled.input].join(", ")})` })
-          )
-        }
+): Gen<{ readonly cp: Checkpoint; readonly writes: ReadonlyArray<ChannelWrite> }> {
+  if (compiled.input !== undefined && input !== null && typeof input === "object") {
+    for (const key in input) {
+      if (!compiled.input.has(key) && compiled.codecByName[key] !== undefined) {
+        return yield* Effect.fail(
+          new InvalidUpdate({ node: START, channel: key, issue: `"${key}" is not an input channel of the graph (${[...compiled.input].join(", ")})` })
+        )
       }
     }
-    const writes = algo.validateUpdate(compiled, START, input)
-    if (Either.isLeft(writes)) return yield* Effect.fail(writes.left)
-    if (options.fresh) {
-      const written = new Set(writes.right.map(([k]) => k))
-      for (const c of compiled.codecs) {
-        if (!c.optional && !written.has(c.name) && base.values[c.name] === undefined) {
-          return yield* Effect.fail(
-            new InvalidUpdate({ node: START, channel: c.name, issue: `a new thread needs a value for "${c.name}" (it has no initial value)` })
-          )
-        }
+  }
+  const writes = algo.validateUpdate(compiled, START, input)
+  if (Either.isLeft(writes)) return yield* Effect.fail(writes.left)
+  if (options.fresh) {
+    const written = new Set(writes.right.map(([k]) => k))
+    for (const c of compiled.codecs) {
+      if (!c.optional && !written.has(c.name) && base.values[c.name] === undefined) {
+        return yield* Effect.fail(
+          new InvalidUpdate({ node: START, channel: c.name, issue: `a new thread needs a value for "${c.name}" (it has no initial value)` })
+        )
       }
     }
-    const applied = algo.applyWrites(compiled, base.values, base.versions, [{ node: START, writes: writes.right }])
-    if (Either.isLeft(applied)) return yield* Effect.fail(applied.left)
-    const id = Ids.make()
-    const routed = yield* routesEffect(compiled, [{ node: START }], algo.stateView(compiled, applied.right.values))
-    const planned = algo.plan(compiled, id, [{ node: START, gotos: [] }], routed, base.joins)
-    if (Either.isLeft(planned)) return yield* Effect.fail(new InvalidUpdate({ node: START, channel: "*", issue: planned.left }))
-    const initialInput: Record<string, unknown> = {}
-    for (const [k, v] of writes.right) {
-      initialInput[k] = Either.getOrElse(compiled.codecByName[k]!.encodeUpdate(v), () => v)
-    }
-    const cp: Checkpoint = {
-      // node states (execution order, attempts, outputs) belong to one execution
-      ...advanced(base, { id, now: Date.now(), applied: applied.right, planned: planned.right, nodeStates: {}, metadata: options.metadata }),
-      executionId: options.executionId,
-      initialInput
-    }
-    return { cp, writes: channelWrites(applied.right, base.checkpointId === "") }
-  })
+  }
+  const applied = algo.applyWrites(compiled, base.values, base.versions, [{ node: START, writes: writes.right }])
+  if (Either.isLeft(applied)) return yield* Effect.fail(applied.left)
+  const id = Ids.make()
+  const r = evaluateRoutes(compiled, startFinished, algo.stateView(compiled, applied.right.values))
+  const routed = Effect.isEffect(r) ? yield* r : r
+  const planned = algo.plan(compiled, id, [{ node: START, gotos: [] }], routed, base.joins)
+  if (Either.isLeft(planned)) return yield* Effect.fail(new InvalidUpdate({ node: START, channel: "*", issue: planned.left }))
+  const initialInput: Record<string, unknown> = {}
+  for (const [k, v] of writes.right) {
+    initialInput[k] = Either.getOrElse(compiled.codecByName[k]!.encodeUpdate(v), () => v)
+  }
+  const cp: Checkpoint = {
+    // node states (execution order, attempts, outputs) belong to one execution
+    ...advanced(base, { id, now: Date.now(), applied: applied.right, planned: planned.right, nodeStates: {}, metadata: options.metadata }),
+    executionId: options.executionId,
+    initialInput
+  }
+  return { cp, writes: channelWrites(applied.right, base.checkpointId === "") }
+}
+
+const startFinished = [{ node: START }]
 
 const pendingIds = (cp: Checkpoint) => cp.interrupts.filter((i) => i.status === "pending").map((i) => i.id)
 
@@ -108,12 +114,13 @@ export const execute = (
   config: RunConfig,
   policy: RunPolicy = noPolicy
 ): Effect.Effect<RunOutcome, unknown, unknown> =>
-  Effect.flatMap(CurrentTask, (holder) =>
-    holder.scope === undefined
-      // a stop at a step boundary (double texting) is the top run's: a child finishes its task
-      ? Effect.flatMap(StopAtStepBoundary, (stop) =>
-        executeWith(compiled, store, request, config, stop.requested === undefined ? policy : { ...policy, stopRequested: stop.requested }))
-      : executeWith(compiled, store, request, childConfig(config, holder.scope), policy))
+  Effect.contextWithEffect((context: Context.Context<CurrentTask | StopAtStepBoundary>) => {
+    const holder = Context.get(context, CurrentTask)
+    if (holder.scope !== undefined) return executeWith(compiled, store, request, childConfig(config, holder.scope), policy)
+    // a stop at a step boundary (double texting) is the top run's: a child finishes its task
+    const stop = Context.get(context, StopAtStepBoundary)
+    return executeWith(compiled, store, request, config, stop.requested === undefined ? policy : { ...policy, stopRequested: stop.requested })
+  })
 
 /**
  * The config of a run started inside a task of another graph's run (a subgraph node, `Task.call`,
@@ -146,61 +153,65 @@ const executeWith = (
   const modes = config.modes ?? new Set<string>()
   const run: Run = { released: false, compiled, store, threadId, runId: config.runId ?? Ids.make(), config, policy, modes }
   const metadata = config.metadata ?? {}
+  const streamsCheckpoints = config.emit !== undefined && modes.has("checkpoints")
   if (store === undefined || threadId === undefined) {
     if (request._tag !== "Input") return Effect.dieMessage("resume and continue need a threadId and a Snapshots store")
-    return Effect.flatMap(
-      inputCheckpoint(compiled, emptyCheckpoint(compiled), request.input, { fresh: true, executionId: "", metadata }),
-      ({ cp }) => Effect.zipRight(emitCheckpoint(run, cp), cycle(run, cp, null))
-    )
+    return Effect.gen(function*() {
+      const { cp } = yield* inputCheckpoint(compiled, emptyCheckpoint(compiled), request.input, { fresh: true, executionId: "", metadata })
+      if (streamsCheckpoints) yield* emitCheckpoint(run, cp)
+      return yield* cycle(run, cp, null)
+    })
   }
   const claim = { workflowId: compiled.id, leaseMillis: compiled.leaseMillis }
-  const checkVersion = (found: string) =>
+  const versionMismatch = (found: string) =>
     found !== compiled.version && !config.allowVersionChange
-      ? Effect.fail(new SnapshotVersionMismatch({ threadId, expected: compiled.version, found }))
-      : Effect.void
+      ? new SnapshotVersionMismatch({ threadId, expected: compiled.version, found })
+      : undefined
 
   /** New input on `base` (none: a new thread): commits the input checkpoint — taking the claim with it when asked — then runs. */
-  const startWith = (input: unknown, base: Checkpoint | undefined, head: string | null, claimNow: boolean) =>
-    Effect.gen(function*() {
-      const options = { fresh: base === undefined, executionId: Ids.make(), metadata }
-      const { cp, writes } = yield* inputCheckpoint(compiled, base ?? emptyCheckpoint(compiled), input, options)
-      const snapshot = toEncoded(compiled, threadId, cp)
-      yield* store.commit({ threadId, runId: run.runId, expectedHead: head, snapshot, writes, ...(claimNow ? { claim } : {}) })
-      if (claimNow) yield* heartbeat(run, store)
-      yield* emitCheckpoint(run, cp)
-      return yield* cycle(run, cp, cp.checkpointId)
-    })
+  const startWith = function*(input: unknown, base: Checkpoint | undefined, head: string | null, claimNow: boolean): Gen<RunOutcome> {
+    const options = { fresh: base === undefined, executionId: Ids.make(), metadata }
+    const { cp, writes } = yield* inputCheckpoint(compiled, base ?? emptyCheckpoint(compiled), input, options)
+    const snapshot = toEncoded(compiled, threadId, cp)
+    const runId = run.runId
+    yield* store.commit(
+      claimNow
+        ? { threadId, runId, expectedHead: head, snapshot, writes, claim }
+        : { threadId, runId, expectedHead: head, snapshot, writes }
+    )
+    if (claimNow) yield* heartbeat(run, store)
+    if (streamsCheckpoints) yield* emitCheckpoint(run, cp)
+    return yield* cycle(run, cp, cp.checkpointId)
+  }
 
   /** Resumes a paused checkpoint: records the answers (and `running`) first — a crash after it resumes with them — then runs. */
-  const resumeFrom = (
+  const resumeFrom = function*(
     base: Checkpoint,
     head: string | null,
     prepared: Prepared,
     record: (records: ReadonlyArray<TaskRecord>, patch: StatusPatch) => Effect.Effect<void, unknown, unknown>
-  ) =>
-    Effect.gen(function*() {
-      yield* record(answerRecords(base, prepared), { status: "running", interrupts: prepared.interrupts, pauseReason: undefined })
-      const cp: Checkpoint = { ...base, status: "running", interrupts: prepared.interrupts, pauseReason: undefined }
-      return yield* cycle(run, cp, head, prepared)
-    })
+  ): Gen<RunOutcome> {
+    yield* record(answerRecords(base, prepared), { status: "running", interrupts: prepared.interrupts, pauseReason: undefined })
+    const cp: Checkpoint = { ...base, status: "running", interrupts: prepared.interrupts, pauseReason: undefined }
+    return yield* cycle(run, cp, head, prepared)
+  }
 
-  const continueFrom = (base: Checkpoint, head: string | null, forking: boolean) =>
-    Effect.gen(function*() {
-      if (base.status === "paused" && !forking && base.pauseReason !== "sleeping") {
-        return yield* Effect.fail(new ThreadPaused({ threadId, interruptIds: pendingIds(base) }))
-      }
-      if (base.status === "paused" && !forking) {
-        // waking a durable sleeper: the sleeping tasks re-run and find their wake-up time journaled
-        const patch = { status: "running", interrupts: base.interrupts, pauseReason: undefined, wakeAt: undefined } as const
-        yield* store.setStatus(threadId, run.runId, base.checkpointId, patch)
-      }
-      if (!forking) return yield* cycle(run, { ...base, status: base.tasks.length === 0 ? base.status : "running" }, head)
-      // a fork: a copy of the checkpoint as a new branch whose parent is the old one
-      const cp = forked(base, Ids.make(), Date.now())
-      const snapshot = toEncoded(compiled, threadId, cp)
-      yield* store.commit({ threadId, runId: run.runId, expectedHead: head, snapshot, writes: wholeWrites(compiled, cp.values) })
-      return yield* cycle(run, cp, cp.checkpointId, { byTask: noAnswers, interrupts: [], breakpoint: true, answered: [] })
-    })
+  const continueFrom = function*(base: Checkpoint, head: string | null, forking: boolean): Gen<RunOutcome> {
+    if (base.status === "paused" && !forking && base.pauseReason !== "sleeping") {
+      return yield* Effect.fail(new ThreadPaused({ threadId, interruptIds: pendingIds(base) }))
+    }
+    if (base.status === "paused" && !forking) {
+      // waking a durable sleeper: the sleeping tasks re-run and find their wake-up time journaled
+      const patch = { status: "running", interrupts: base.interrupts, pauseReason: undefined, wakeAt: undefined } as const
+      yield* store.setStatus(threadId, run.runId, base.checkpointId, patch)
+    }
+    if (!forking) return yield* cycle(run, { ...base, status: base.tasks.length === 0 ? base.status : "running" }, head)
+    // a fork: a copy of the checkpoint as a new branch whose parent is the old one
+    const cp = forked(base, Ids.make(), Date.now())
+    const snapshot = toEncoded(compiled, threadId, cp)
+    yield* store.commit({ threadId, runId: run.runId, expectedHead: head, snapshot, writes: wholeWrites(compiled, cp.values) })
+    return yield* cycle(run, cp, cp.checkpointId, { byTask: noAnswers, interrupts: [], breakpoint: true, answered: [] })
+  }
 
   /** Under a claim taken first: every request, and every refusal. */
   const claimed: Effect.Effect<RunOutcome, unknown, unknown> = Effect.gen(function*() {
@@ -209,7 +220,8 @@ const executeWith = (
     let base: Checkpoint | undefined
     if (head !== null || config.checkpointId !== undefined) {
       const loaded = yield* loadCheckpoint(compiled, store, threadId, config.checkpointId ?? head ?? undefined)
-      yield* checkVersion(loaded.version)
+      const mismatch = versionMismatch(loaded.version)
+      if (mismatch !== undefined) return yield* Effect.fail(mismatch)
       base = loaded.cp
     }
     const forking = config.checkpointId !== undefined && config.checkpointId !== head
@@ -241,7 +253,8 @@ const executeWith = (
     if (Option.isSome(loaded)) {
       const decoded = decodeCheckpoint(compiled, loaded.value)
       if (Either.isLeft(decoded)) return yield* Effect.fail(decoded.left)
-      yield* checkVersion(loaded.value.workflowVersion)
+      const mismatch = versionMismatch(loaded.value.workflowVersion)
+      if (mismatch !== undefined) return yield* Effect.fail(mismatch)
       base = decoded.right
       head = base.checkpointId
     }

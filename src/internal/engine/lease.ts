@@ -8,6 +8,7 @@ import * as FiberId from "effect/FiberId"
 import * as Runtime from "effect/Runtime"
 import type { Backend } from "../../Snapshots.js"
 import type { Run } from "./model.js"
+import { record } from "./telemetry.js"
 
 /**
  * Renews the run's claim while it runs, so a long step keeps the thread; `run.stopHeartbeat`
@@ -56,7 +57,9 @@ export const holding = <A, E, R>(run: Run, store: Backend, threadId: string, bod
     body,
     Effect.suspend(() => {
       run.stopHeartbeat?.()
-      return run.policy.keepClaim || run.released ? Effect.void : Effect.ignore(store.release(threadId, run.runId))
+      const release = run.policy.keepClaim || run.released ? Effect.void : Effect.ignore(store.release(threadId, run.runId))
+      // the step cycle's counts (a refused request ran none)
+      return run.tally === undefined ? release : Effect.zipRight(record(run.tally), release)
     })
   )
 

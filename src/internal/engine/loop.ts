@@ -36,7 +36,7 @@ import {
   selectTasks,
   stepRecords
 } from "./step.js"
-import { countStep, makeTally, record, spanAttributes, type Tally, tracing } from "./telemetry.js"
+import { countStep, makeTally, record, spanAttributes, type Tally, withRunFiber } from "./telemetry.js"
 
 /** What the cycle's parts share for one run. */
 interface Ctx {
@@ -102,33 +102,36 @@ export const loop = (
   const persist = store !== undefined && threadId !== undefined
   const state: Cycle = { cp: start, steps: 0, skipBefore: skipBreakpoint, answered, order: lastOrder(start) }
   const events = config.emit !== undefined && modes.has("events")
-  return Effect.flatMap(EngineObserver, (observer) =>
-    Effect.flatMap(tracing, (traced) => {
-      const env: TaskEnv = { compiled, threadId, store, runId: run.runId, persist, emit: config.emit, modes, stored: committer.stored, observer,
-        namespace: config.namespace ?? noNamespace, subgraphs: config.subgraphs ?? false }
-      const child = config.parent ?? false
-      const ctx: Ctx = { run, committer, env, holder, persist, events, traced, tally: makeTally(), child,
-        checkpoints: config.emit !== undefined && modes.has("checkpoints") }
-      const steps = Effect.gen(function*() {
-        while (true) {
-          const ended = traced && state.cp.tasks.length > 0
-            ? yield* Effect.withSpan(Effect.gen(() => oneStep(ctx, state)), "StateGraph.step", {
-              attributes: stepAttributes(ctx, state.cp)
-            })
-            : yield* oneStep(ctx, state)
-          if (ended !== undefined) return ended
-        }
-      })
-      const counted = Effect.ensuring(steps, record(ctx.tally))
-      // one context change for the run (each costs a FiberRef swap of ~15 operations): the task
-      // holder and — the observer is the caller's, for this run — no observer for child graphs
-      return observer === undefined
-        ? Effect.provideService(counted, CurrentTask, holder)
-        : Effect.mapInputContext(
-          counted as Effect.Effect<RunOutcome, unknown, never>,
-          (c: Context.Context<never>) => Context.add(Context.add(c, CurrentTask, holder), EngineObserver, undefined)
-        )
-    }))
+  return withRunFiber(({ context, traced }) => {
+    const observer = Context.get(context as Context.Context<EngineObserver>, EngineObserver)
+    const env: TaskEnv = { compiled, threadId, store, runId: run.runId, persist, emit: config.emit, modes, stored: committer.stored, observer,
+      namespace: config.namespace ?? noNamespace, subgraphs: config.subgraphs ?? false }
+    const child = config.parent ?? false
+    const ctx: Ctx = { run, committer, env, holder, persist, events, traced, tally: makeTally(), child,
+      checkpoints: config.emit !== undefined && modes.has("checkpoints") }
+    const steps = Effect.gen(function*() {
+      while (true) {
+        const ended = traced && state.cp.tasks.length > 0
+          ? yield* Effect.withSpan(Effect.gen(() => oneStep(ctx, state)), "StateGraph.step", {
+            attributes: stepAttributes(ctx, state.cp)
+          })
+          : yield* oneStep(ctx, state)
+        if (ended !== undefined) return ended
+      }
+    })
+    // a stored run ends in `lease.holding`'s finalizer, which records the counts too: one
+    // finalizer a run instead of two
+    const counted = persist ? steps : Effect.ensuring(steps, record(ctx.tally))
+    if (persist) run.tally = ctx.tally
+    // one context change for the run (each costs a FiberRef swap of ~15 operations): the task
+    // holder and — the observer is the caller's, for this run — no observer for child graphs
+    return observer === undefined
+      ? Effect.provideService(counted, CurrentTask, holder)
+      : Effect.mapInputContext(
+        counted as Effect.Effect<RunOutcome, unknown, never>,
+        (c: Context.Context<never>) => Context.add(Context.add(c, CurrentTask, holder), EngineObserver, undefined)
+      )
+  })
 }
 
 /**
@@ -197,22 +200,22 @@ const emitEvent = (ctx: Ctx, event: RunEvent) =>
   ctx.events ? ctx.run.config.emit!({ mode: "events", event }) : Effect.void
 
 /** Ends the run before a step, as `beforeStep` decided. */
-const stopBefore = (ctx: Ctx, s: Cycle, before: Before): Effect.Effect<RunOutcome, unknown> =>
-  Effect.gen(function*() {
-    const cp = s.cp
-    if (before._tag === "Breakpoint") {
-      const records = breakpointRecords(cp.checkpointId, "before", before.hit.map((t) => ({ node: t.node, taskId: t.id })))
-      return yield* pause(ctx, s, cp, records, [], "breakpoint")
-    }
-    yield* ctx.committer.flush(cp)
-    if (before._tag === "Limit") {
-      const { compiled, threadId } = ctx.run
-      return yield* Effect.fail(new RecursionLimitExceeded({ limit: compiled.recursionLimit, threadId }))
-    }
-    if (before._tag === "Stopped") return { _tag: "Stopped", checkpoint: cp } as const
-    yield* emitEvent(ctx, { _tag: "Completed", checkpointId: cp.checkpointId })
-    return { _tag: "Completed", checkpoint: cp } as const
-  })
+function* stopBefore(ctx: Ctx, s: Cycle, before: Before): Gen<RunOutcome> {
+  const cp = s.cp
+  if (before._tag === "Breakpoint") {
+    const records = breakpointRecords(cp.checkpointId, "before", before.hit.map((t) => ({ node: t.node, taskId: t.id })))
+    return yield* pause(ctx, s, cp, records, [], "breakpoint")
+  }
+  const flushed = ctx.committer.flush(cp)
+  if (flushed !== Effect.void) yield* flushed
+  if (before._tag === "Limit") {
+    const { compiled, threadId } = ctx.run
+    return yield* Effect.fail(new RecursionLimitExceeded({ limit: compiled.recursionLimit, threadId }))
+  }
+  if (before._tag === "Stopped") return { _tag: "Stopped", checkpoint: cp } as const
+  if (ctx.events) yield* emitEvent(ctx, { _tag: "Completed", checkpointId: cp.checkpointId })
+  return { _tag: "Completed", checkpoint: cp } as const
+}
 
 const noNamespace: ReadonlyArray<string> = []
 const noOutcomes: ReadonlyArray<TaskOutcome> = []
@@ -309,15 +312,14 @@ const runParallel = (
  * (the step's tasks kept, its other finished tasks' writes recorded), the node as completed; the
  * handoff is the run's failure, which the parent's task turns into its output.
  */
-const handOff = (ctx: Ctx, s: Cycle, folded: Folded, handoff: Handoff): Effect.Effect<RunOutcome, unknown> =>
-  Effect.gen(function*() {
-    const { cp } = s
-    const first = folded.failed!
-    const state = nodeState(cp, first.task.node, "completed", s.order + 1, { attempts: first.attempts })
-    const nodeStates = { ...cp.nodeStates, [first.task.node]: state }
-    yield* ctx.committer.settle(cp, stepRecords(ctx.run.compiled, folded), { status: "completed", interrupts: cp.interrupts, nodeStates })
-    return { _tag: "Failed", checkpoint: { ...cp, status: "completed", nodeStates }, error: handoff } as const
-  })
+function* handOff(ctx: Ctx, s: Cycle, folded: Folded, handoff: Handoff): Gen<RunOutcome> {
+  const { cp } = s
+  const first = folded.failed!
+  const state = nodeState(cp, first.task.node, "completed", s.order + 1, { attempts: first.attempts })
+  const nodeStates = { ...cp.nodeStates, [first.task.node]: state }
+  yield* ctx.committer.settle(cp, stepRecords(ctx.run.compiled, folded), { status: "completed", interrupts: cp.interrupts, nodeStates })
+  return { _tag: "Failed", checkpoint: { ...cp, status: "completed", nodeStates }, error: handoff } as const
+}
 
 /** The step goes on to apply: its finished tasks' records, when they were written already. */
 interface Apply {
@@ -327,58 +329,57 @@ interface Apply {
 }
 
 /** Ends the run after its tasks ran: a failure, questions, a sleep, or a job's share done. */
-const endStep = (ctx: Ctx, s: Cycle, ran: Ran): Effect.Effect<RunOutcome | Apply, unknown> =>
-  Effect.gen(function*() {
-    const { compiled, store, threadId, runId } = ctx.run
-    const { cp } = s
-    const { folded } = ran
-    if (folded.failed !== undefined) {
-      const first = folded.failed
-      if (first.error instanceof Handoff) {
-        if (ctx.child) return yield* handOff(ctx, s, folded, first.error)
-        const error = new InvalidUpdate({
-          node: first.task.node,
-          channel: "*",
-          issue: "Command.parent from a graph that does not run as a subgraph (it has no parent graph)"
-        })
-        return yield* endStep(ctx, s, { ...ran, folded: { ...folded, failed: { ...first, error } } })
-      }
-      const message = renderError(first.error)
-      const failedState = nodeState(cp, first.task.node, "failed", s.order, { error: message, attempts: first.attempts })
-      const nodeStates = { ...cp.nodeStates, [first.task.node]: failedState }
-      yield* ctx.committer.settle(cp, stepRecords(compiled, folded), { status: "failed", interrupts: cp.interrupts, nodeStates, error: message })
-      return { _tag: "Failed", checkpoint: { ...cp, status: "failed", nodeStates, error: message }, error: first.error } as const
+function* endStep(ctx: Ctx, s: Cycle, ran: Ran): Gen<RunOutcome | Apply> {
+  const { compiled, store, threadId, runId } = ctx.run
+  const { cp } = s
+  const { folded } = ran
+  if (folded.failed !== undefined) {
+    const first = folded.failed
+    if (first.error instanceof Handoff) {
+      if (ctx.child) return yield* handOff(ctx, s, folded, first.error)
+      const error = new InvalidUpdate({
+        node: first.task.node,
+        channel: "*",
+        issue: "Command.parent from a graph that does not run as a subgraph (it has no parent graph)"
+      })
+      return yield* endStep(ctx, s, { ...ran, folded: { ...folded, failed: { ...first, error } } })
     }
-    if (folded.interrupted.length > 0) {
-      const records = [...cp.interrupts.filter((i) => i.status === "answered"), ...folded.interrupted]
-      return yield* pause(ctx, s, cp, records, stepRecords(compiled, folded), "interrupt")
-    }
-    if (folded.wakeAt !== undefined) {
-      // a durable sleep: the thread pauses until wakeAt; a worker (or invoke(null)) wakes it
-      const wakeAt = folded.wakeAt
-      yield* ctx.committer.settle(cp, stepRecords(compiled, folded), { status: "paused", interrupts: cp.interrupts, pauseReason: "sleeping", wakeAt })
-      return { _tag: "Sleeping", checkpoint: { ...cp, status: "paused", pauseReason: "sleeping", wakeAt }, wakeAt } as const
-    }
-    if (ran.only === undefined || !ctx.persist) return { _tag: "Apply", pending: ran.pending, recordsWritten: false } as const
-    // a job of one task (the async orchestrator): record it, then advance the step only when
-    // every task of it has finished — whichever job finishes last does it. A step this job ran
-    // entirely needs neither the records nor a second look.
-    const isDone = (t: TaskSpec, i: number) => folded.outcomeOf(t, i)?._tag === "Done"
-    const ranAll = cp.tasks.every(isDone)
-    let pending = ran.pending
-    if (!ranAll) {
-      const records = stepRecords(compiled, folded)
-      if (records.length > 0) yield* store!.settle(threadId!, runId, cp.checkpointId, { records })
-      const fresh = yield* store!.load(threadId!, cp.checkpointId)
-      if (Option.isSome(fresh)) pending = pendingOf(fresh.value.pendingWrites)
-    }
-    const complete = ranAll || cp.tasks.every((t, i) => isDone(t, i) || pending.get(t.id)?.status === "done")
-    if (!complete) {
-      yield* ctx.committer.stored
-      return { _tag: "Stopped", checkpoint: cp } as const
-    }
-    return { _tag: "Apply", pending, recordsWritten: true } as const
-  })
+    const message = renderError(first.error)
+    const failedState = nodeState(cp, first.task.node, "failed", s.order, { error: message, attempts: first.attempts })
+    const nodeStates = { ...cp.nodeStates, [first.task.node]: failedState }
+    yield* ctx.committer.settle(cp, stepRecords(compiled, folded), { status: "failed", interrupts: cp.interrupts, nodeStates, error: message })
+    return { _tag: "Failed", checkpoint: { ...cp, status: "failed", nodeStates, error: message }, error: first.error } as const
+  }
+  if (folded.interrupted.length > 0) {
+    const records = [...cp.interrupts.filter((i) => i.status === "answered"), ...folded.interrupted]
+    return yield* pause(ctx, s, cp, records, stepRecords(compiled, folded), "interrupt")
+  }
+  if (folded.wakeAt !== undefined) {
+    // a durable sleep: the thread pauses until wakeAt; a worker (or invoke(null)) wakes it
+    const wakeAt = folded.wakeAt
+    yield* ctx.committer.settle(cp, stepRecords(compiled, folded), { status: "paused", interrupts: cp.interrupts, pauseReason: "sleeping", wakeAt })
+    return { _tag: "Sleeping", checkpoint: { ...cp, status: "paused", pauseReason: "sleeping", wakeAt }, wakeAt } as const
+  }
+  if (ran.only === undefined || !ctx.persist) return { _tag: "Apply", pending: ran.pending, recordsWritten: false } as const
+  // a job of one task (the async orchestrator): record it, then advance the step only when
+  // every task of it has finished — whichever job finishes last does it. A step this job ran
+  // entirely needs neither the records nor a second look.
+  const isDone = (t: TaskSpec, i: number) => folded.outcomeOf(t, i)?._tag === "Done"
+  const ranAll = cp.tasks.every(isDone)
+  let pending = ran.pending
+  if (!ranAll) {
+    const records = stepRecords(compiled, folded)
+    if (records.length > 0) yield* store!.settle(threadId!, runId, cp.checkpointId, { records })
+    const fresh = yield* store!.load(threadId!, cp.checkpointId)
+    if (Option.isSome(fresh)) pending = pendingOf(fresh.value.pendingWrites)
+  }
+  const complete = ranAll || cp.tasks.every((t, i) => isDone(t, i) || pending.get(t.id)?.status === "done")
+  if (!complete) {
+    yield* ctx.committer.stored
+    return { _tag: "Stopped", checkpoint: cp } as const
+  }
+  return { _tag: "Apply", pending, recordsWritten: true } as const
+}
 
 /** The step's writes applied, or why they could not be (with the records the failure writes). */
 type Applying =
@@ -411,21 +412,20 @@ const emitUpdates = (ctx: Ctx, step: number, finished: ReadonlyArray<Finished>) 
   }, { discard: true })
 
 /** Pauses the run at `at`: records the interrupts (and the step's task records), status `paused`. */
-const pause = (
+function* pause(
   ctx: Ctx,
   s: Cycle,
   at: Checkpoint,
   records: ReadonlyArray<InterruptRecord>,
   taskRecords: ReadonlyArray<TaskRecord>,
   reason: "interrupt" | "breakpoint"
-): Effect.Effect<RunOutcome, unknown> =>
-  Effect.gen(function*() {
-    const nodeStates = ctx.persist ? pausedNodeStates(at, records, s.order) : at.nodeStates
-    yield* ctx.committer.settle(at, taskRecords, { status: "paused", interrupts: records, nodeStates, pauseReason: reason })
-    const pending = records.filter((r) => r.status === "pending")
-    ctx.tally.interrupts += pending.length
-    yield* emitEvent(ctx, { _tag: "Paused", checkpointId: at.checkpointId, interrupts: pending.map((r) => r.id) })
-    const checkpoint: Checkpoint = { ...at, status: "paused", interrupts: records, nodeStates, pauseReason: reason }
-    if (ctx.checkpoints) yield* emitCheckpoint(ctx.run, checkpoint)
-    return { _tag: "Paused", checkpoint, interrupts: pending } as const
-  })
+): Gen<RunOutcome> {
+  const nodeStates = ctx.persist ? pausedNodeStates(at, records, s.order) : at.nodeStates
+  yield* ctx.committer.settle(at, taskRecords, { status: "paused", interrupts: records, nodeStates, pauseReason: reason })
+  const pending = records.filter((r) => r.status === "pending")
+  ctx.tally.interrupts += pending.length
+  if (ctx.events) yield* emitEvent(ctx, { _tag: "Paused", checkpointId: at.checkpointId, interrupts: pending.map((r) => r.id) })
+  const checkpoint: Checkpoint = { ...at, status: "paused", interrupts: records, nodeStates, pauseReason: reason }
+  if (ctx.checkpoints) yield* emitCheckpoint(ctx.run, checkpoint)
+  return { _tag: "Paused", checkpoint, interrupts: pending } as const
+}

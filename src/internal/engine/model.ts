@@ -9,6 +9,7 @@ import type { Backend } from "../../Snapshots.js"
 import type { Compiled } from "../graph.js"
 import type { InterruptRecord, NodeSnapshot, TaskRecord, TaskSpec } from "../../Snapshot.js"
 import type { TaskOutput } from "./algo.js"
+import type { Tally } from "./telemetry.js"
 
 /** A node's state as stored: the encoded `NodeSnapshot` (one model, not two). @internal */
 export type NodeState = typeof NodeSnapshot.Encoded
@@ -221,6 +222,8 @@ export interface Run {
   released: boolean
   /** stops the claim's renewals (set once the run holds the claim) */
   stopHeartbeat?: (() => void) | undefined
+  /** the run's counts, added to the metrics when it ends (by the claim's finalizer, for a stored run) */
+  tally?: Tally | undefined
   readonly compiled: Compiled
   readonly store: Backend | undefined
   readonly threadId: string | undefined

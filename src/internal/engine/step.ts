@@ -80,6 +80,14 @@ export const foldOutcomes = (
     readonly savingDone: boolean
   }
 ): Folded => {
+  const only = outcomes.length === 1 ? outcomes[0]! : undefined
+  if (
+    only !== undefined && only._tag === "Done" && cp.tasks.length === 1 && only.task === cp.tasks[0] &&
+    options.stillWaiting.length === 0 && options.unwritten.length === 0
+  ) {
+    // the common step: one task, done (a chain's, a loop's)
+    return { outcomeOf: (_t, i) => (i === 0 ? only : undefined), failed: undefined, done: options.savingDone ? [] : [only], otherRecords: [], interrupted: [], wakeAt: undefined }
+  }
   const inOrder = outcomes.length === cp.tasks.length && outcomes.every((o, i) => o.task === cp.tasks[i])
   let byId: Map<string, TaskOutcome> | undefined
   if (!inOrder) {

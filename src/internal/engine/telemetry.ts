@@ -4,6 +4,7 @@
  * `Tracer` of its own): with Effect's default tracer nobody reads them, and two spans a node
  * cost more than a node on a warm chain.
  */
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import * as Metric from "effect/Metric"
@@ -16,7 +17,25 @@ import type { Backend } from "../../Snapshots.js"
 const defaultTracer = Effect.runSync(Effect.tracer)
 
 /** Whether the running fiber has an app tracer: step and task spans are made only then. */
-export const tracing: Effect.Effect<boolean> = Effect.map(Effect.tracer, (t) => t !== defaultTracer)
+export const tracing: Effect.Effect<boolean> = Effect.withFiberRuntime((fiber) => Effect.succeed(fiber.currentTracer !== defaultTracer))
+
+/**
+ * What a run reads of its fiber once, in one step of the run loop (each `yield*` of a service or
+ * a FiberRef is one more): its context, whether an app tracer is installed, whether it has metric
+ * labels of its own.
+ *
+ * @internal
+ */
+export const withRunFiber = <A, E, R>(
+  f: (fiber: { readonly context: Context.Context<never>; readonly traced: boolean; readonly labeled: boolean }) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
+  Effect.withFiberRuntime((fiber) =>
+    f({
+      context: fiber.currentContext,
+      traced: fiber.currentTracer !== defaultTracer,
+      labeled: fiber.getFiberRef(FiberRef.currentMetricLabels).length > 0
+    })
+  )
 
 /** The attributes of a step's span, and of a task's (with its node). @internal */
 export const spanAttributes = (
@@ -41,8 +60,8 @@ export const spanAttributes = (
  */
 export const operationSpan = (name: string, attributes: Record<string, unknown>) =>
 <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(tracing, (traced) =>
-    traced ? Effect.withSpan(self, name, { kind: "internal", captureStackTrace: false, attributes }) : self)
+  Effect.withFiberRuntime((fiber) =>
+    fiber.currentTracer !== defaultTracer ? Effect.withSpan(self, name, { kind: "internal", captureStackTrace: false, attributes }) : self)
 
 const stepsKey = MetricKey.counter("stategraph_steps_total", { description: "supersteps run", incremental: true })
 const tasksKey = MetricKey.counter("stategraph_tasks_total", { description: "node tasks run", incremental: true })
@@ -98,7 +117,7 @@ const hookOf = (
 }
 
 /** Whether the fiber has metric labels of its own (then updates go through `Metric.update`). */
-const labeled: Effect.Effect<boolean> = Effect.map(FiberRef.get(FiberRef.currentMetricLabels), (labels) => labels.length > 0)
+const labeled: Effect.Effect<boolean> = Effect.withFiberRuntime((fiber) => Effect.succeed(fiber.getFiberRef(FiberRef.currentMetricLabels).length > 0))
 
 /** Times `effect` when it succeeds or fails (an interrupted call is not recorded: one frame, not a finalizer). */
 const timedVia = <A, E>(record: (ms: number) => void, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
@@ -154,9 +173,20 @@ const labeledTimed = <A, E>(operation: string, effect: Effect.Effect<A, E>): Eff
     return Effect.ensuring(effect, Effect.suspend(() => Metric.update(histogram, performance.now() - started)))
   })
 
+/** Each store's two measured versions (direct, labeled), made once: a store lives as long as its layer. */
+const measured = new WeakMap<Backend, { direct?: Backend; labeled?: Backend }>()
+
 /** The store with its latency measured per operation (the engine's writes and reads). */
-export const measuredStore = (store: Backend): Effect.Effect<Backend> =>
-  Effect.map(labeled, (withLabels) => measuredWith(store, withLabels ? labeledTimed : direct))
+export const measuredStore = (store: Backend): Effect.Effect<Backend> => Effect.map(labeled, (withLabels) => measuredFor(store, withLabels))
+
+/** `measuredStore` when the caller knows whether the fiber has metric labels. @internal */
+export const measuredFor = (store: Backend, withLabels: boolean): Backend => {
+  let versions = measured.get(store)
+  if (versions === undefined) measured.set(store, versions = {})
+  return withLabels
+    ? (versions.labeled ??= measuredWith(store, labeledTimed))
+    : (versions.direct ??= measuredWith(store, direct))
+}
 
 /**
  * A run's counts, kept as plain numbers while it runs and added to the metrics once when it ends:
@@ -182,6 +212,10 @@ export const countStep = (tally: Tally, outcomes: ReadonlyArray<{ readonly _tag:
   }
 }
 
+/** The tasks counter's hook of one outcome (looked up once per outcome). */
+const taskHooks: Record<string, MetricHook.MetricHook<number, unknown>> = Object.create(null)
+const taskHookOf = (outcome: string) => (taskHooks[outcome] ??= hookOf(tasksKey, ["outcome", outcome]))
+
 /** Adds a run's counts to the metrics. */
 export const record = (tally: Tally): Effect.Effect<void> =>
   Effect.flatMap(labeled, (withLabels) => {
@@ -190,7 +224,7 @@ export const record = (tally: Tally): Effect.Effect<void> =>
         if (tally.steps > 0) hookOf(stepsKey).update(tally.steps)
         for (const outcome in tally.byOutcome) {
           const n = tally.byOutcome[outcome]!
-          if (n > 0) hookOf(tasksKey, ["outcome", outcome]).update(n)
+          if (n > 0) taskHookOf(outcome).update(n)
         }
         if (tally.retries > 0) hookOf(retriesKey).update(tally.retries)
         if (tally.interrupts > 0) hookOf(interruptsKey).update(tally.interrupts)
