@@ -5,6 +5,7 @@
  * @internal
  */
 import * as Clock from "effect/Clock"
+import { createHash } from "node:crypto"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -24,6 +25,7 @@ import {
   decodeConfig,
   InvalidPipelineTransition,
   type Orchestrator,
+  type OrchestrationRequest,
   type OrchestrationResponse,
   PipelineNotFound
 } from "./contract.js"
@@ -48,7 +50,63 @@ const prepareQueued = (graph: AnyCompiled, head: WorkflowSnapshotEncoded, thread
     return { encoded, tasks: [...tasks], nodes: [...new Set(pending.map((i) => i.node))] }
   })
 
-/** What a resume through the queue needs. */
+/**
+ * The id of a start on a named thread: a digest of the thread, the checkpoint it starts from and
+ * its input (encoded), so that a retry of the same start computes the same id.
+ */
+const startId = (graph: AnyCompiled, threadId: string, from: string | null, input: unknown): string => {
+  const encoded: Record<string, unknown> = {}
+  if (input !== null && typeof input === "object") {
+    const given = input as Record<string, unknown>
+    for (const c of graph.compiled.codecs) {
+      if (given[c.name] === undefined) continue
+      encoded[c.name] = Either.getOrElse(c.encodeUpdate(given[c.name]), () => given[c.name])
+    }
+  }
+  let text: string
+  try {
+    text = JSON.stringify([graph.id, graph.version, threadId, from, input === null ? null : encoded])
+  } catch {
+    // not JSON (a bigint the codecs left as is): no retry recognises this start
+    return Ids.make()
+  }
+  return `s${createHash("sha256").update(text).digest("hex").slice(0, 31)}`
+}
+
+/**
+ * Starts a pipeline's thread: its input checkpoint is committed holding the thread's lease for the
+ * pipeline, then the pipeline is written. A start cut off between the two (the database restarting)
+ * leaves the thread leased to a pipeline that does not exist; its retry recognises it — the head is
+ * an input checkpoint whose parent gives the retry the same start id, the lease is that id's, and
+ * no pipeline of that id exists — and completes that start, instead of being refused with
+ * `ThreadBusy` until the lease ends (and then adding the input a second time).
+ */
+const start = (deps: Deps, graph: AnyCompiled, request: OrchestrationRequest) =>
+  Effect.gen(function*() {
+    const { pipelines, store } = deps
+    if (request.threadId === undefined || request.initialSnapshot !== undefined) {
+      const pipelineId = Ids.make()
+      const threadId = request.threadId ?? pipelineId
+      if (request.threadId !== undefined) yield* ensureNoActivePipeline(threadId)
+      return { pipelineId, threadId, ...(yield* startThread(graph, store, threadId, pipelineId, request)) }
+    }
+    const threadId = request.threadId
+    const head = yield* store.load(threadId)
+    if (Option.isSome(head)) {
+      const own = startId(graph, threadId, head.value.parentCheckpointId, request.input)
+      const lease = (yield* store.leases({ threadId }))[0]
+      if (lease?.holder === own && Option.isNone(yield* pipelines.get(own))) {
+        const cp = decodeCheckpoint(graph.compiled, head.value)
+        if (Either.isLeft(cp)) return yield* Effect.fail(cp.left)
+        return { pipelineId: own, threadId, cp: cp.right, injected: [] }
+      }
+    }
+    yield* ensureNoActivePipeline(threadId)
+    const pipelineId = startId(graph, threadId, Option.isSome(head) ? head.value.checkpointId : null, request.input)
+    return { pipelineId, threadId, ...(yield* startThread(graph, store, threadId, pipelineId, request)) }
+  })
+
+/** What the start and the resume of an async pipeline need. */
 interface Deps {
   readonly store: Snapshots.Backend
   readonly pipelines: Pipelines["Type"]
@@ -161,10 +219,7 @@ export const makeAsync = Effect.gen(function*() {
         const graph = request.graph
         yield* graphs.register(graph)
         if (request.resume !== undefined && request.initialSnapshot === undefined) return yield* resumeAsync(deps, graph, request.resume, request.threadId)
-        const pipelineId = Ids.make()
-        const threadId = request.threadId ?? pipelineId
-        if (request.threadId !== undefined) yield* ensureNoActivePipeline(threadId)
-        const { cp, injected } = yield* startThread(graph, store, threadId, pipelineId, request)
+        const { cp, injected, pipelineId, threadId } = yield* start(deps, graph, request)
         const now = yield* Clock.currentTimeMillis
         const paused = cp.status === "paused"
         const done = cp.tasks.length === 0
