@@ -90,7 +90,7 @@ export interface Options<G extends ReadonlyArray<AnyCompiled> = ReadonlyArray<An
 export const layer = <const G extends ReadonlyArray<AnyCompiled>>(
   options: Options<G>
 ): Layer.Layer<HttpServer.HttpServer, unknown, SqlClient.SqlClient | Snapshots | ServicesOf<G[number]>> =>
-  internal.layer({ ...options, cors: options.cors ?? false }) as any
+  internal.layer({ ...options, cors: options.cors ?? false })
 
 /**
  * @since 0.1.0
@@ -127,7 +127,7 @@ export interface ExecutorOptions<G extends ReadonlyArray<AnyCompiled> = Readonly
  */
 export const layerExecutor = <const G extends ReadonlyArray<AnyCompiled>>(
   options: ExecutorOptions<G>
-): Layer.Layer<never, unknown, SqlClient.SqlClient | Snapshots | ServicesOf<G[number]>> => internal.executorLayer(options) as any
+): Layer.Layer<never, unknown, SqlClient.SqlClient | Snapshots | ServicesOf<G[number]>> => internal.executorLayer(options)
 
 /**
  * @since 0.1.0
@@ -150,7 +150,7 @@ export const layerSqlite = <const G extends ReadonlyArray<AnyCompiled>>(
   layer(options).pipe(
     Layer.provideMerge(SqliteSnapshots.layerClient()),
     Layer.provideMerge(SqliteSnapshots.layerSqlClient({ filename: options.filename }))
-  ) as any
+  )
 
 /**
  * Runs the SQLite server until interrupted (a runnable entry: `NodeRuntime.runMain(launchSqlite(…))`).

@@ -9,88 +9,54 @@
  *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
-import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
-import * as Schema from "effect/Schema"
+import type * as Schema from "effect/Schema"
+import { randomUUID } from "node:crypto"
 import type * as Channel from "./Channel.js"
 import type * as GraphError from "./GraphError.js"
-import { LeaseLost } from "./GraphError.js"
-import * as Interrupt from "./Interrupt.js"
-import { checkedAnswer } from "./internal/engine/answers.js"
-import { Configurable, CurrentActivity, CurrentTask, type JournalEntry, type TaskScope } from "./internal/task.js"
-import { Handoff } from "./internal/engine/handoff.js"
-import { withoutStack } from "./internal/pause.js"
-import type { AnyCompiled, CompiledGraph, HandoffTo, InterruptsOf } from "./StateGraph.js"
-import { randomUUID } from "node:crypto"
-import type { Backend } from "./Snapshots.js"
-import { Snapshots } from "./Snapshots.js"
+import type { LeaseLost } from "./GraphError.js"
+import type * as Interrupt from "./Interrupt.js"
+import { Configurable, CurrentActivity, CurrentTask } from "./internal/task.js"
+import { callImpl } from "./internal/task/call.js"
+import type { ActivityTimeout, ChildFailed, FanOutTimeout, JournalMismatch } from "./internal/task/errors.js"
+import { forEachImpl } from "./internal/task/forEach.js"
+import { activityImpl } from "./internal/task/journal.js"
+import { sleepIn } from "./internal/task/sleep.js"
+import type { CompiledGraph, HandoffTo, InterruptsOf } from "./StateGraph.js"
 
-/**
- * The journal no longer matches the node's calls (the code changed between runs).
- *
- * @since 0.1.0
- * @category errors
- */
-export class JournalMismatch extends Schema.TaggedError<JournalMismatch>()("JournalMismatch", {
-  taskId: Schema.String,
-  index: Schema.Number,
-  expected: Schema.String,
-  found: Schema.String
-}) {
-  override get message() {
-    return `journal of task ${this.taskId} does not match at call ${this.index}: the node now calls ${this.expected}, the journal holds ${this.found}`
-  }
-}
-
-/**
- * An activity ran longer than its `timeout`.
- *
- * @since 0.1.0
- * @category errors
- */
-export class ActivityTimeout extends Schema.TaggedError<ActivityTimeout>()("ActivityTimeout", {
-  name: Schema.String,
-  timeoutMillis: Schema.Number
-}) {}
-
-/**
- * A `forEach` ran out of time; `partial` holds the results that finished (by item index).
- *
- * @since 0.1.0
- * @category errors
- */
-export class FanOutTimeout<A = unknown> extends Data.TaggedError("FanOutTimeout")<{
-  readonly timeoutMillis: number
-  readonly partial: ReadonlyMap<number, A>
-}> {
-  override get message() {
-    return `fan-out timed out after ${this.timeoutMillis} ms with ${this.partial.size} results`
-  }
-}
-
-/**
- * A child graph failed; `error` is its typed error.
- *
- * @since 0.1.0
- * @category errors
- */
-export class ChildFailed<E = unknown> extends Data.TaggedError("ChildFailed")<{
-  readonly graphId: string
-  readonly threadId: string | undefined
-  readonly error: E
-}> {
-  override get message() {
-    const e = this.error as { readonly _tag?: unknown; readonly message?: unknown } | undefined
-    return `child graph "${this.graphId}" failed: ${e?._tag ?? ""} ${e?.message ?? String(e)}`
-  }
-}
+export {
+  /**
+   * An activity ran longer than its `timeout`.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  ActivityTimeout,
+  /**
+   * A child graph failed; `error` is its typed error.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  ChildFailed,
+  /**
+   * A `forEach` ran out of time; `partial` holds the results that finished (by item index).
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  FanOutTimeout,
+  /**
+   * The journal no longer matches the node's calls (the code changed between runs).
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  JournalMismatch
+} from "./internal/task/errors.js"
 
 /**
  * Whether `A` survives a JSON round trip as the same type: primitives, arrays and plain objects
@@ -142,65 +108,6 @@ export type ActivityOptionsFor<A, E> =
   & (IsJsonSafe<E> extends true ? {}
     : { readonly error: Schema.Schema<E, any, never> } | { readonly failure: Schema.Schema<E, any, never> })
 
-const json = Schema.Unknown as Schema.Schema<any, any, never>
-
-const mismatch = (scope: TaskScope, index: number, expected: string, found: JournalEntry) =>
-  new JournalMismatch({ taskId: scope.taskId, index, expected, found: `${found.type} "${found.name}"` })
-
-const corrupt = (scope: TaskScope, what: string, issue: ParseResult.ParseIssue) =>
-  Effect.dieMessage(`journal of task ${scope.taskId}: ${what} does not decode: ${ParseResult.TreeFormatter.formatIssueSync(issue)}`)
-
-const withTimeout = <A, E, R>(
-  effect: Effect.Effect<A, E, R>,
-  name: string,
-  timeout: Duration.DurationInput | undefined
-): Effect.Effect<A, E | ActivityTimeout, R> =>
-  timeout === undefined
-    ? effect
-    : Effect.timeoutFail(effect, {
-      duration: timeout,
-      onTimeout: () => new ActivityTimeout({ name, timeoutMillis: Duration.toMillis(timeout) })
-    })
-
-/** Encodes an exit of a child / activity for the journal; defects and interruptions are not journaled. */
-const encodeExit = <A, E>(
-  exit: Exit.Exit<A, E>,
-  success: Schema.Schema<A, any, never>,
-  failure: Schema.Schema<E, any, never>
-): Option.Option<{ readonly exit: "success" | "failure"; readonly value: unknown }> => {
-  if (Exit.isSuccess(exit)) {
-    const enc = ParseResult.encodeUnknownEither(success)(exit.value)
-    return Either.isRight(enc) ? Option.some({ exit: "success", value: enc.right }) : Option.none()
-  }
-  const error = Cause.failureOption(exit.cause)
-  if (Option.isNone(error)) return Option.none()
-  const enc = ParseResult.encodeUnknownEither(failure)(error.value)
-  return Either.isRight(enc) ? Option.some({ exit: "failure", value: enc.right }) : Option.none()
-}
-
-/**
- * A child that paused (it asked, its child graph paused) has not finished: it is not journaled,
- * it runs again when the task re-runs. (A durable sleep is a defect, never journaled.)
- */
-const isPause = (exit: Exit.Exit<unknown, unknown>): boolean => {
-  if (Exit.isSuccess(exit)) return false
-  const failure = Cause.failureOption(exit.cause)
-  return Option.isSome(failure) && (Interrupt.isInterrupt(failure.value) || failure.value instanceof ChildPaused)
-}
-
-const replay = <A, E>(
-  scope: TaskScope,
-  entry: { readonly exit: "success" | "failure"; readonly value: unknown },
-  success: Schema.Schema<A, any, never>,
-  failure: Schema.Schema<E, any, never>
-): Effect.Effect<A, E> => {
-  if (entry.exit === "success") {
-    const dec = ParseResult.decodeUnknownEither(success)(entry.value)
-    return Either.isRight(dec) ? Effect.succeed(dec.right) : corrupt(scope, "a result", dec.left)
-  }
-  const dec = ParseResult.decodeUnknownEither(failure)(entry.value)
-  return Either.isRight(dec) ? Effect.fail(dec.right) : corrupt(scope, "a failure", dec.left)
-}
 
 /**
  * Runs `effect` once per task execution and journals its result (success or typed failure).
@@ -218,56 +125,6 @@ export const activity = <A, E, R>(
     : [options: ActivityOptionsFor<A, E>]
 ): Effect.Effect<A, E | ActivityTimeout | JournalMismatch | LeaseLost, R> => activityImpl(name, effect, options[0])
 
-/**
- * A run that no longer holds its thread must not start a side effect: its lease ran out (it was
- * frozen, or its heartbeat could not reach the store), another run took the thread over, or an
- * operator broke the lease. Store writes are fenced anyway; this fences the outside world.
- */
-const leaseCheck = (scope: TaskScope): Effect.Effect<void, LeaseLost> => {
-  if (!scope.durable || scope.threadId === undefined || scope.runId === undefined || scope.store === undefined) return Effect.void
-  const threadId = scope.threadId
-  const runId = scope.runId
-  return Effect.flatMap(Effect.orDie((scope.store as Backend).leases({ threadId })), (found) => {
-    const lease = found[0]
-    return lease !== undefined && lease.holder === runId && lease.alive
-      ? Effect.void
-      : Effect.fail(new LeaseLost({ threadId, runId, ...(lease !== undefined && lease.holder !== runId ? { holder: lease.holder } : {}) }))
-  })
-}
-
-const activityImpl = <A, E, R>(
-  name: string,
-  effect: Effect.Effect<A, E, R>,
-  options: ActivityOptions<A, E> | undefined
-): Effect.Effect<A, E | ActivityTimeout | JournalMismatch | LeaseLost, R> =>
-  Effect.flatMap(CurrentTask, ({ scope }): Effect.Effect<A, E | ActivityTimeout | JournalMismatch | LeaseLost, R> => {
-    let run: Effect.Effect<A, E | ActivityTimeout, R> = withTimeout(effect, name, options?.timeout)
-    if (options?.retry !== undefined) run = Effect.retry(run, options.retry as any) as any
-    // one key for the activity, kept across its own retries
-    if (scope === undefined) return Effect.suspend(() => Effect.provideService(run, CurrentActivity, { key: randomUUID() }))
-    const success = options?.success ?? json
-    // a timeout is journaled as itself, whatever the activity's own errors are stored as
-    const failure = Schema.Union(ActivityTimeout, options?.error ?? options?.failure ?? json) as Schema.Schema<E | ActivityTimeout, any, never>
-    const index = scope.journalIndex++
-    const entry = scope.journal[index]
-    if (entry !== undefined && entry !== null) {
-      if (entry.type !== "activity" || entry.name !== name) {
-        return Effect.fail(mismatch(scope, index, `activity "${name}"`, entry))
-      }
-      return replay(scope, entry, success, failure)
-    }
-    // the journal slot names the call: the same thread, task and slot on every re-run
-    const key = `${scope.threadId ?? ""}/${scope.taskId}/${scope.path}${index}`
-    return Effect.zipRight(
-      leaseCheck(scope),
-      Effect.flatMap(Effect.exit(Effect.provideService(run, CurrentActivity, { key })), (exit) => {
-        const encoded = encodeExit(exit, success, failure)
-        if (Option.isNone(encoded)) return exit
-        scope.journal[index] = { name, type: "activity", ...encoded.value }
-        return Effect.zipRight(Effect.orDie(scope.persist), exit)
-      })
-    )
-  })
 
 /**
  * The idempotency key of the running activity, to pass to the outside system it calls (a
@@ -304,108 +161,6 @@ export interface ForEachOptions<A, E = unknown> {
   readonly error?: Schema.Schema<Exclude<E, ActivityTimeout | JournalMismatch | LeaseLost>, any, never>
 }
 
-type ChildEntry = { readonly exit: "success" | "failure"; readonly value: unknown }
-
-const forEachImpl = <In, A, E, R>(
-  items: Iterable<In>,
-  f: (item: In, index: number) => Effect.Effect<A, E, R>,
-  mode: "all" | "first" | "anyError",
-  options: ForEachOptions<A, E> | undefined
-): Effect.Effect<any, any, R> =>
-  Effect.flatMap(CurrentTask, ({ scope }) => {
-    const list = Array.from(items)
-    if (list.length === 0) return Effect.succeed(mode === "first" ? Option.none() : [])
-    const success = options?.success ?? json
-    const failure = Schema.Union(ActivityTimeout, JournalMismatch, LeaseLost, options?.error ?? json) as Schema.Schema<E, any, never>
-    const results = new Map<number, A>()
-    let children: Record<string, ChildEntry> = {}
-    let journals: Record<string, ReadonlyArray<JournalEntry>> = {}
-    let index = -1
-    if (scope !== undefined) {
-      index = scope.journalIndex++
-      const entry = scope.journal[index]
-      if (entry !== undefined && entry !== null) {
-        if (entry.type !== "forEach") return Effect.fail(mismatch(scope, index, "forEach", entry))
-        children = { ...entry.children }
-        journals = { ...entry.journals }
-      } else {
-        scope.journal[index] = { name: "forEach", type: "forEach", children: {} }
-      }
-    }
-    const lock = Effect.unsafeMakeSemaphore(1)
-    const save = (parent: TaskScope) => {
-      parent.journal[index] = { name: "forEach", type: "forEach", children, journals }
-      // children finish concurrently: persist one at a time, each with the latest journal
-      return lock.withPermits(1)(Effect.orDie(parent.persist))
-    }
-    const record = (i: number, exit: Exit.Exit<A, E>) =>
-      Effect.suspend(() => {
-        if (Exit.isSuccess(exit)) results.set(i, exit.value)
-        if (scope === undefined || isPause(exit)) return Effect.void
-        const encoded = encodeExit(exit, success, failure)
-        if (Option.isNone(encoded)) return Effect.void
-        children = { ...children, [String(i)]: encoded.value }
-        return save(scope)
-      })
-    /**
-     * A child runs in its own scope: its asks, activities, calls and sleeps are keyed by its item
-     * (`<forEach index>.<item>/`), so they are found again whatever order the children run or
-     * finish in; its journal lives in this forEach's entry.
-     */
-    const inScope = (parent: TaskScope, i: number, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
-      const journal: Array<JournalEntry> = [...(journals[String(i)] ?? [])]
-      const own: TaskScope = {
-        ...parent,
-        path: `${parent.path}${index}.${i}/`,
-        askIndex: 0,
-        journal,
-        journalIndex: 0,
-        persist: Effect.suspend(() => {
-          journals = { ...journals, [String(i)]: [...journal] }
-          return save(parent)
-        })
-      }
-      return Effect.provideService(effect, CurrentTask, { scope: own })
-    }
-    const child = (item: In, i: number): Effect.Effect<A, E, R> => {
-      const done = children[String(i)]
-      if (scope !== undefined && done !== undefined) {
-        return Effect.tap(replay(scope, done, success, failure), (a) => Effect.sync(() => results.set(i, a)))
-      }
-      const body = scope === undefined ? f(item, i) : inScope(scope, i, f(item, i))
-      return Effect.flatMap(Effect.exit(body), (exit) => Effect.zipRight(record(i, exit), exit))
-    }
-    let run: Effect.Effect<any, any, R>
-    if (mode === "first") {
-      const winner = Object.entries(children).find(([, c]) => c.exit === "success")
-      if (scope !== undefined && winner !== undefined) {
-        run = Effect.map(replay(scope, winner[1], success, failure), Option.some)
-      } else {
-        run = Effect.map(Effect.raceAll(list.map((item, i) => child(item, i))), Option.some)
-      }
-    } else if (mode === "anyError") {
-      run = Effect.forEach(list, child, { concurrency: options?.concurrency ?? "unbounded" })
-    } else {
-      run = Effect.flatMap(
-        Effect.forEach(list, (item, i) => Effect.exit(child(item, i)), { concurrency: options?.concurrency ?? "unbounded" }),
-        (exits): Effect.Effect<Array<A>, E> => {
-          const firstFailure = exits.find(Exit.isFailure)
-          return firstFailure !== undefined
-            ? Effect.failCause(firstFailure.cause)
-            : Effect.succeed(exits.map((e) => (e as Exit.Success<A, E>).value))
-        }
-      )
-    }
-    if (options?.timeout !== undefined) {
-      const millis = Duration.toMillis(options.timeout)
-      run = Effect.timeoutFail(run, {
-        duration: options.timeout,
-        onTimeout: () => new FanOutTimeout({ timeoutMillis: millis, partial: new Map(results) })
-      })
-    }
-    return run
-  })
-
 /**
  * Runs a child per item and gathers the results, each child journaled like an activity (a
  * re-run runs only the children that had not finished).
@@ -435,30 +190,6 @@ export const forEach: {
 // child graphs
 // ---------------------------------------------------------------------------------------------
 
-/** The marker a task fails with when its child graph paused (the loop reads the scope). */
-class ChildPaused extends Data.TaggedError("ChildPaused")<{ readonly threadId: string | undefined }> {}
-
-const encodeState = (graph: AnyCompiled, values: Record<string, unknown>) => {
-  const out: Record<string, unknown> = {}
-  for (const c of graph.compiled.codecs) {
-    if (values[c.name] === undefined) continue
-    out[c.name] = Either.getOrElse(c.encodeValue(values[c.name]), () => values[c.name])
-  }
-  return out
-}
-
-const decodeState = (graph: AnyCompiled, encoded: unknown): Either.Either<Record<string, unknown>, string> => {
-  const out: Record<string, unknown> = {}
-  const rec = (encoded ?? {}) as Record<string, unknown>
-  for (const c of graph.compiled.codecs) {
-    if (rec[c.name] === undefined) continue
-    const dec = c.decodeValue(rec[c.name])
-    if (Either.isLeft(dec)) return Either.left(`channel ${c.name}`)
-    out[c.name] = dec.right
-  }
-  return Either.right(out)
-}
-
 /**
  * The errors of a child graph seen from its parent: its interrupts surface as the parent's own
  * (answered through the parent's `resume`), everything else is a `ChildFailed`.
@@ -483,105 +214,11 @@ export const call = <S extends Channel.Channels, N extends string, E, R>(
   child: CompiledGraph<S, N, E, R>,
   input: Channel.Update<S>,
   options?: { readonly threadId?: string }
-): Effect.Effect<Channel.State<S>, CallError<E>, R> =>
-  Effect.flatMap(CurrentTask, ({ scope }): Effect.Effect<any, any, any> => {
-    const failed = (threadId: string | undefined) => (error: unknown) =>
-      new ChildFailed({ graphId: child.id, threadId, error })
-    if (scope === undefined || scope.store === undefined || scope.threadId === undefined) {
-      // nothing to persist: run the child inline; its interrupts cannot be resumed from here
-      return Effect.mapError(child.invoke(input), (e: any) =>
-        e?._tag === "GraphInterrupted" ? pauseWith(scope, undefined, e) : e instanceof Handoff ? e : failed(undefined)(e))
-    }
-    const index = scope.journalIndex++
-    const entry = scope.journal[index]
-    if (entry !== undefined && entry !== null && entry.type !== "call") {
-      return Effect.fail(mismatch(scope, index, "call", entry))
-    }
-    const threadId = options?.threadId ?? `${scope.threadId}::${scope.taskId}.${scope.path}${index}`
-    const store = scope.store as import("./Snapshots.js").Backend
-    if (entry?.type === "call" && entry.exit === "success") {
-      const dec = decodeState(child, entry.value)
-      return Either.isRight(dec) ? Effect.succeed(dec.right) : Effect.dieMessage(`journal of task ${scope.taskId}: child state does not decode (${dec.left})`)
-    }
-    const started = entry?.type === "call"
-    const run: Effect.Effect<any, any, any> = started
-      ? Effect.flatMap(child.getState(threadId), (state): Effect.Effect<any, any, any> => {
-        // a child that handed off to its parent is completed with its last step's tasks kept:
-        // continuing it re-runs that step, whose node hands off again
-        if (state.status === "completed" && state.next.length === 0) return Effect.succeed(state.values)
-        if (state.status !== "paused") return child.invoke(null, { threadId })
-        if (state.pauseReason === "sleeping") return child.invoke(null, { threadId })
-        // the parent checked and encoded these answers; the child's asking node decodes its own
-        const answers: Array<Interrupt.Answer<string, unknown>> = []
-        for (const i of state.interrupts) {
-          if (i.status !== "pending") continue
-          const given = scope.forwarded[i.id]
-          if (given !== undefined) answers.push(checkedAnswer(i.kind, i.id, given.value))
-        }
-        if (answers.length === 0) {
-          // still waiting on the child's questions
-          return Effect.fail(withoutStack(() =>
-            new Interrupt.GraphInterrupted<any>({
-              threadId,
-              checkpointId: state.checkpointId,
-              interrupts: state.interrupts.filter((i) => i.status === "pending")
-            })
-          ))
-        }
-        return child.resume({ threadId }, ...(answers as any))
-      })
-      : Effect.zipRight(
-        Effect.sync(() => {
-          scope.journal[index] = { name: child.id, type: "call", threadId }
-        }).pipe(Effect.zipRight(Effect.orDie(scope.persist))),
-        child.invoke(input, { threadId })
-      )
-    return run.pipe(
-      Effect.provideService(Snapshots, store),
-      Effect.tap((values) =>
-        Effect.suspend(() => {
-          scope.journal[index] = { name: child.id, type: "call", threadId, exit: "success", value: encodeState(child, values) }
-          return Effect.orDie(scope.persist)
-        })
-      ),
-      Effect.catchAll((e: any): Effect.Effect<never, unknown> =>
-        e?._tag === "GraphInterrupted"
-          ? Effect.flatMap(Effect.orDie(store.load(threadId)), (head) =>
-            Effect.fail(pauseWith(scope, threadId, e, Option.getOrUndefined(head)?.interrupts, child.compiled.kinds)))
-          : Effect.fail(e instanceof Handoff ? e : failed(threadId)(e))
-      )
-    )
-  }) as any
-
-const pauseWith = (
-  scope: TaskScope | undefined,
-  threadId: string | undefined,
-  error: Interrupt.GraphInterrupted<any>,
-  records?: ReadonlyArray<{ readonly id: string; readonly kind: string; readonly request: unknown; readonly node: string; readonly status: string }>,
-  kinds?: ReadonlyMap<string, Interrupt.AnyKind>
-) => {
-  if (scope !== undefined) {
-    // the parent decodes the child's requests with the child's kinds
-    for (const r of records ?? []) {
-      const kind = kinds?.get(r.kind)
-      if (kind !== undefined && !scope.kinds.has(r.kind)) scope.kinds.set(r.kind, kind)
-    }
-    // several child graphs may pause in one task (Task.forEach): their interrupts add up
-    scope.pause.child.push(
-      ...(records !== undefined
-        ? records.filter((r) => r.status === "pending").map((r) => ({ id: r.id, kind: r.kind, request: r.request, node: r.node }))
-        : error.interrupts.map((i: any) => ({ id: i.id, kind: i.kind, request: i.request, node: i.node })))
-    )
-  }
-  return scope === undefined ? error : new ChildPaused({ threadId })
-}
+): Effect.Effect<Channel.State<S>, CallError<E>, R> => callImpl(child, input, options)
 
 // ---------------------------------------------------------------------------------------------
 // durable sleep
 // ---------------------------------------------------------------------------------------------
-
-/** The marker of a durable sleep (a defect: user code cannot catch it by accident). */
-class SleepPause extends Data.TaggedError("SleepPause")<{ readonly wakeAt: number }> {}
 
 /**
  * Sleeps until `date`. In process (or under `TestClock`) it waits; on a persisted thread a
@@ -612,34 +249,6 @@ export const sleep = (duration: Duration.DurationInput): Effect.Effect<void> =>
     return Effect.flatMap(Clock.currentTimeMillis, (now) => sleepIn(scope, now, () => now + Duration.toMillis(duration)))
   })
 
-const sleepIn = (scope: TaskScope, now: number, target: () => number): Effect.Effect<void> => {
-  const index = scope.journalIndex++
-  const entry = scope.journal[index]
-  let wakeAt: number
-  let persist: Effect.Effect<void> = Effect.void
-  if (entry !== undefined && entry !== null) {
-    if (entry.type !== "sleep") return Effect.die(mismatch(scope, index, "sleep", entry))
-    wakeAt = entry.wakeAt
-  } else {
-    wakeAt = target()
-    scope.journal[index] = { name: "sleep", type: "sleep", wakeAt }
-    persist = Effect.orDie(scope.persist)
-  }
-  const remaining = wakeAt - now
-  if (remaining <= 0) return persist
-  if (!scope.durable || remaining <= scope.sleepThresholdMillis) {
-    return Effect.zipRight(persist, Effect.sleep(Duration.millis(remaining)))
-  }
-  return Effect.suspend(() => {
-    // several sleeping children (Task.forEach): the task wakes for the first of them
-    scope.pause.sleep = scope.pause.sleep === undefined ? wakeAt : Math.min(scope.pause.sleep, wakeAt)
-    return Effect.die(new SleepPause({ wakeAt }))
-  })
-}
-
-// ---------------------------------------------------------------------------------------------
-// streaming from a node
-// ---------------------------------------------------------------------------------------------
 
 /**
  * A part a node streams: chat deltas (`messages` mode) or anything (`custom` mode).

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Clock, Deferred, Effect, Option, Ref, Schema, Stream, TestClock } from "effect"
-import { Channel, Orchestrator, Pipeline, RunEvent, Send, StateGraph, Task, Worker } from "effect-stategraph"
-import { awaitPipeline, eventually, fullLayer, liveSleep, tempDb } from "./fixtures/orchestrator/setup.js"
+import { Chunk, Clock, Deferred, Effect, Layer, Option, Ref, Schema, Stream, TestClock } from "effect"
+import { Channel, GraphError, Orchestrator, Pipeline, RunEvent, Send, Snapshots, StateGraph, Task, Worker } from "effect-stategraph"
+import { awaitPipeline, eventually, fullLayer, liveSleep, storeLayer, tempDb } from "./fixtures/orchestrator/setup.js"
 
 const Log = { log: Channel.append(Schema.String) }
 
@@ -127,6 +127,55 @@ describe("async queue", () => {
       expect(after.status).toBe("completed")
       expect(after.output?.log).toEqual(["again", "a"])
     }).pipe(Effect.provide(fullLayer(tempDb()))))
+
+  it.effect("an async start cut off after it leased the thread, before its pipeline was written: its retry completes that start (not ThreadBusy until the lease ends), the input once", () => {
+    // the database connection is lost exactly once, when the start writes its pipeline
+    const cutOnce = Layer.effect(
+      Pipeline.Pipelines,
+      Effect.map(Pipeline.Pipelines, (real) => {
+        let cut = true
+        return {
+          ...real,
+          createPipeline: (pipeline, jobs) => {
+            if (!cut) return real.createPipeline(pipeline, jobs)
+            cut = false
+            return Effect.fail(new GraphError.StoreError({ operation: "createPipeline", cause: new Error("connection terminated") }))
+          }
+        } satisfies typeof real
+      })
+    )
+    const layer = Orchestrator.layer({ fallback: "async" }, Orchestrator.layerAsync).pipe(
+      Layer.provideMerge(cutOnce),
+      Layer.provideMerge(storeLayer(tempDb()))
+    )
+    return Effect.gen(function*() {
+      const graph = StateGraph.make({ id: "cut-start", state: Log }).pipe(
+        StateGraph.addNode("a", () => Effect.succeed({ log: ["a"] })),
+        StateGraph.addEdge(StateGraph.START, "a"),
+        StateGraph.compileSync()
+      )
+      const request = { workflowId: "cut-start", graph, input: { log: ["in"] }, threadId: "cut-1" }
+      const cut = yield* Effect.flip(Orchestrator.orchestrate(request, { id: "async" }))
+      expect(cut._tag).toBe("StoreError")
+      // the input checkpoint is written and the thread leased, by a pipeline that does not exist
+      const [lease] = yield* Snapshots.leases({ threadId: "cut-1" })
+      expect(lease?.alive).toBe(true)
+      expect(Option.isNone(yield* Pipeline.Pipelines.pipe(Effect.flatMap((p) => p.get(lease!.holder))))).toBe(true)
+      // another start (other input) is still refused while that lease lives
+      const other = yield* Effect.flip(Orchestrator.orchestrate({ ...request, input: { log: ["other"] } }, { id: "async" }))
+      expect(other._tag).toBe("ThreadBusy")
+      // the retry of the same start is that start: it writes its pipeline and runs it
+      const retried = yield* Orchestrator.orchestrate(request, { id: "async" })
+      expect(retried.status).toBe("running")
+      expect(retried.pipelineId).toBe(lease!.holder)
+      yield* Worker.start({ concurrency: 1, pollInterval: "5 millis" })
+      const p = yield* awaitPipeline(retried.pipelineId!, ["completed", "failed"])
+      expect(p.status).toBe("completed")
+      const state = yield* graph.getState("cut-1")
+      expect(state.values.log).toEqual(["in", "a"])
+      expect((yield* graph.history("cut-1")).length).toBe(2)
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  })
 
   it.effect("the backoff schedule: exponential, capped at maxDelay, maxAttempts - 1 retries", () =>
     Effect.gen(function*() {

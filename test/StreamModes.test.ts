@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Schema, Stream } from "effect"
+import { Effect, Option, Schema, Stream } from "effect"
 import { Channel, Interrupt, Snapshots, SqliteSnapshots, StateGraph, Task } from "effect-stategraph"
 import { scopedTempFile } from "./fixtures/tempFile.js"
 
@@ -38,6 +38,35 @@ const outer = StateGraph.make({ id: "s-outer", state }).pipe(
   StateGraph.compileSync()
 )
 
+/** A graph whose one node asks a question (the run pauses). */
+const asking = (id: string) =>
+  StateGraph.make({ id, state }).pipe(
+    StateGraph.addNode("ask", () => Effect.map(Interrupt.Text.ask({ prompt: "name?" }), (t) => ({ log: [t] }))),
+    StateGraph.addEdge(StateGraph.START, "ask"),
+    StateGraph.compileSync()
+  )
+
+/**
+ * Runs a stream to its end and gives the parts it streamed, with its failure when it failed (a
+ * pause, a node's error): the one way every test here reads a stream.
+ */
+const collect = <A, E, R>(stream: Stream.Stream<A, E, R>) =>
+  Effect.gen(function*() {
+    const parts: Array<A> = []
+    const exit = yield* Effect.either(Stream.runForEach(stream, (p) => Effect.sync(() => parts.push(p))))
+    return { parts, failure: exit._tag === "Left" ? Option.some(exit.left) : Option.none<E>() }
+  })
+
+/** The parts of a stream that must end without failing. */
+const partsOf = <A, E, R>(stream: Stream.Stream<A, E, R>) =>
+  Effect.flatMap(collect(stream), ({ failure, parts }) =>
+    Option.isSome(failure) ? Effect.dieMessage(`the stream failed: ${String(failure.value)}`) : Effect.succeed(parts))
+
+/** The parts of a stream that must fail (pause or error), with the failure. */
+const partsUntilFailure = <A, E, R>(stream: Stream.Stream<A, E, R>) =>
+  Effect.flatMap(collect(stream), ({ failure, parts }) =>
+    Option.isNone(failure) ? Effect.dieMessage("the stream did not fail") : Effect.succeed({ parts, failure: failure.value }))
+
 const chain = StateGraph.make({ id: "s-chain", state: { n: Channel.lastValue(Schema.Number) } }).pipe(
   StateGraph.addNode("a", (s) => Effect.succeed({ n: s.n + 1 })),
   StateGraph.addNode("b", (s) => Effect.succeed({ n: s.n * 10 })),
@@ -49,7 +78,7 @@ const chain = StateGraph.make({ id: "s-chain", state: { n: Channel.lastValue(Sch
 describe("stream modes", () => {
   it.effect("tasks: each task's start (with its input) and end (with its update)", () =>
     Effect.gen(function*() {
-      const parts = [...(yield* Stream.runCollect(chain.stream({ n: 1 }, { mode: "tasks" })))]
+      const parts = yield* partsOf(chain.stream({ n: 1 }, { mode: "tasks" }))
       expect(parts.map((p) => [p.event, p.node, p.event === "started" ? p.input : p.result])).toEqual([
         ["started", "a", { n: 1 }],
         ["finished", "a", { n: 2 }],
@@ -61,15 +90,7 @@ describe("stream modes", () => {
 
   it.effect("tasks: a failure and an interrupt say so", () =>
     Effect.gen(function*() {
-      const asks = StateGraph.make({ id: "s-asks", state }).pipe(
-        StateGraph.addNode("ask", () => Effect.map(Interrupt.Text.ask({ prompt: "name?" }), (t) => ({ log: [t] }))),
-        StateGraph.addEdge(StateGraph.START, "ask"),
-        StateGraph.compileSync()
-      )
-      const parts: Array<StateGraph.StreamPart<typeof state, "tasks">> = []
-      yield* Stream.runForEach(asks.stream({}, { threadId: "t-asks", mode: "tasks" }), (p) => Effect.sync(() => parts.push(p))).pipe(
-        Effect.flip
-      )
+      const { parts } = yield* partsUntilFailure(asking("s-asks").stream({}, { threadId: "t-asks", mode: "tasks" }))
       const finished = parts.find((p) => p.event === "finished")
       expect(finished?.event === "finished" && finished.status).toBe("interrupted")
       expect(finished?.event === "finished" && finished.interrupts.map((i) => i.kind)).toEqual(["Text"])
@@ -78,8 +99,8 @@ describe("stream modes", () => {
         StateGraph.addEdge(StateGraph.START, "bad"),
         StateGraph.compileSync()
       )
-      const failedParts: Array<StateGraph.StreamPart<typeof state, "tasks">> = []
-      yield* Stream.runForEach(fails.stream({}, { mode: "tasks" }), (p) => Effect.sync(() => failedParts.push(p))).pipe(Effect.flip)
+      const { failure, parts: failedParts } = yield* partsUntilFailure(fails.stream({}, { mode: "tasks" }))
+      expect(failure).toBe("boom")
       const last = failedParts[failedParts.length - 1]
       expect(last?.event === "finished" && [last.status, last.error]).toEqual(["failed", "\"boom\""])
     }).pipe(Effect.provide(Snapshots.layerMemory)))
@@ -87,7 +108,7 @@ describe("stream modes", () => {
   for (const [name, provide] of stores) {
     it.effect(`checkpoints on ${name}: each saved checkpoint as getState returns it, the input's first`, () =>
       provide(Effect.gen(function*() {
-        const parts = [...(yield* Stream.runCollect(chain.stream({ n: 1 }, { threadId: "t-cp", mode: "checkpoints" })))]
+        const parts = yield* partsOf(chain.stream({ n: 1 }, { threadId: "t-cp", mode: "checkpoints" }))
         expect(parts.map((p) => [p.checkpoint.values.n, p.checkpoint.next])).toEqual([[1, ["a"]], [2, ["b"]], [20, []]])
         const history = yield* chain.history("t-cp")
         expect(parts.map((p) => p.checkpoint.checkpointId)).toEqual(history.map((h) => h.checkpointId).reverse())
@@ -97,15 +118,8 @@ describe("stream modes", () => {
 
   it.effect("checkpoints: a pause is streamed as the paused checkpoint with its question", () =>
     Effect.gen(function*() {
-      const asks = StateGraph.make({ id: "s-asks-cp", state }).pipe(
-        StateGraph.addNode("ask", () => Effect.map(Interrupt.Text.ask({ prompt: "name?" }), (t) => ({ log: [t] }))),
-        StateGraph.addEdge(StateGraph.START, "ask"),
-        StateGraph.compileSync()
-      )
-      const parts: Array<StateGraph.StreamPart<typeof state, "checkpoints">> = []
-      yield* Stream.runForEach(asks.stream({}, { threadId: "t-pause", mode: "checkpoints" }), (p) => Effect.sync(() => parts.push(p))).pipe(
-        Effect.flip
-      )
+      const { failure, parts } = yield* partsUntilFailure(asking("s-asks-cp").stream({}, { threadId: "t-pause", mode: "checkpoints" }))
+      expect(failure._tag).toBe("GraphInterrupted")
       const last = parts[parts.length - 1]!.checkpoint
       expect(last.status).toBe("paused")
       expect(last.interrupts.map((i) => [i.kind, i.status])).toEqual([["Text", "pending"]])
@@ -113,10 +127,10 @@ describe("stream modes", () => {
 
   it.effect("debug: tasks and checkpoints as debug parts; several modes at once, in run order", () =>
     Effect.gen(function*() {
-      const parts = [...(yield* Stream.runCollect(chain.stream({ n: 1 }, { threadId: "t-dbg", mode: "debug" })))]
+      const parts = yield* partsOf(chain.stream({ n: 1 }, { threadId: "t-dbg", mode: "debug" }))
       expect(parts.map((p) => p.type)).toEqual(["checkpoint", "task", "task_result", "checkpoint", "task", "task_result", "checkpoint"])
       expect(parts.every((p) => p.mode === "debug" && !Number.isNaN(Date.parse(p.timestamp)))).toBe(true)
-      const mixed = [...(yield* Stream.runCollect(chain.stream({ n: 1 }, { threadId: "t-mix", mode: ["updates", "values", "debug", "tasks"] })))]
+      const mixed = yield* partsOf(chain.stream({ n: 1 }, { threadId: "t-mix", mode: ["updates", "values", "debug", "tasks"] }))
       expect(mixed.map((p) => p.mode === "debug" ? `debug:${p.type}` : p.mode === "tasks" ? `tasks:${p.event}` : p.mode)).toEqual([
         "debug:checkpoint",
         "tasks:started",
@@ -140,14 +154,14 @@ describe("stream modes", () => {
 describe("subgraph streaming", () => {
   it.effect("without subgraphs: only the graph's own parts", () =>
     Effect.gen(function*() {
-      const parts = [...(yield* Stream.runCollect(outer.stream({}, { mode: ["updates", "custom"] })))]
+      const parts = yield* partsOf(outer.stream({}, { mode: ["updates", "custom"] }))
       expect(parts.map((p) => p.mode === "updates" ? p.node : p.mode)).toEqual(["o1", "middle"])
     }))
 
   for (const [name, provide] of stores) {
     it.effect(`on ${name}: subgraphs: true streams nested parts with their namespace path, in every mode`, () =>
       provide(Effect.gen(function*() {
-        const parts = [...(yield* Stream.runCollect(outer.stream({}, { threadId: "t-sub", mode: ["updates", "custom", "values"], subgraphs: true })))]
+        const parts = yield* partsOf(outer.stream({}, { threadId: "t-sub", mode: ["updates", "custom", "values"], subgraphs: true }))
         const seen = parts.map((p) => {
           const ns = "namespace" in p ? p.namespace.map((n) => n.split(":")[0]).join("/") : ""
           return `${ns}|${p.mode}${p.mode === "updates" ? `:${p.node}` : p.mode === "custom" ? `:${String(p.data)}` : `:${(p.values.log as ReadonlyArray<string>).join(",")}`}`
@@ -175,7 +189,7 @@ describe("subgraph streaming", () => {
 
   it.effect("subgraphs with tasks and checkpoints modes: the child's checkpoints carry the child's thread", () =>
     Effect.gen(function*() {
-      const parts = [...(yield* Stream.runCollect(outer.stream({}, { threadId: "t-sub-cp", mode: "checkpoints", subgraphs: true })))]
+      const parts = yield* partsOf(outer.stream({}, { threadId: "t-sub-cp", mode: "checkpoints", subgraphs: true }))
       const threads = new Set(parts.map((p) => p.checkpoint.threadId))
       expect(threads.size).toBe(3)
       expect(parts.filter((p) => !("namespace" in p)).map((p) => p.checkpoint.threadId)).toEqual(["t-sub-cp", "t-sub-cp", "t-sub-cp"])

@@ -150,7 +150,7 @@ export const fromEngine = (e: unknown): NotFound | Conflict | Unprocessable | Un
     case "UnknownInterrupt":
     case "InterruptAlreadyAnswered":
     case "SnapshotVersionMismatch":
-      return new Unprocessable({ detail: message, code: tag, ...("issue" in (e as any) ? { issue: String((e as any).issue) } : {}) })
+      return new Unprocessable({ detail: message, code: tag, ...(typeof e === "object" && e !== null && "issue" in e ? { issue: String(e.issue) } : {}) })
     default:
       return new Unavailable({ detail: message })
   }

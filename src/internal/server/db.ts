@@ -80,7 +80,7 @@ export const migrate: Effect.Effect<void, unknown, SqlClient.SqlClient> = migrat
 // ---------------------------------------------------------------------------------------------
 
 /** @internal */
-export interface ThreadRow {
+export type ThreadRow = {
   readonly thread_id: string
   readonly graph_id: string | null
   readonly metadata: string
@@ -89,7 +89,7 @@ export interface ThreadRow {
 }
 
 /** @internal */
-export interface RunRow {
+export type RunRow = {
   readonly seq: number
   readonly run_id: string
   readonly thread_id: string
@@ -108,7 +108,7 @@ export interface RunRow {
 }
 
 /** @internal */
-export interface EventRow {
+export type EventRow = {
   readonly id: number
   readonly run_id: string
   readonly event: string
@@ -116,7 +116,7 @@ export interface EventRow {
 }
 
 /** @internal */
-export interface TokenRow {
+export type TokenRow = {
   readonly token_id: string
   readonly hash: string
   readonly name: string
@@ -138,7 +138,7 @@ export const make = (sql: SqlClient.SqlClient) => {
     // threads ------------------------------------------------------------------------------
     insertThread: (row: ThreadRow): E<boolean> =>
       Effect.map(
-        sql<{ thread_id: string }>`INSERT INTO stategraph_server_threads ${sql.insert(row as any)}
+        sql<{ thread_id: string }>`INSERT INTO stategraph_server_threads ${sql.insert(row)}
           ON CONFLICT (thread_id) DO NOTHING RETURNING thread_id`.withoutTransform,
         (rows) => rows.length > 0
       ),
@@ -147,7 +147,7 @@ export const make = (sql: SqlClient.SqlClient) => {
     listThreads: (): E<ReadonlyArray<ThreadRow>> =>
       sql<ThreadRow>`SELECT * FROM stategraph_server_threads ORDER BY created_at DESC`.withoutTransform,
     updateThread: (threadId: string, patch: { readonly metadata?: string; readonly graph_id?: string | null }, now: number) =>
-      sql`UPDATE stategraph_server_threads SET ${sql.update({ ...patch, updated_at: now } as any)} WHERE thread_id = ${threadId}`
+      sql`UPDATE stategraph_server_threads SET ${sql.update({ ...patch, updated_at: now })} WHERE thread_id = ${threadId}`
         .withoutTransform.pipe(Effect.asVoid),
     deleteThread: (threadId: string): E<void> =>
       sql.withTransaction(Effect.gen(function*() {
@@ -157,7 +157,7 @@ export const make = (sql: SqlClient.SqlClient) => {
       })),
     // runs ---------------------------------------------------------------------------------
     insertRun: (row: Omit<RunRow, "seq">): E<void> =>
-      sql`INSERT INTO stategraph_server_runs ${sql.insert(row as any)}`.withoutTransform.pipe(Effect.asVoid),
+      sql`INSERT INTO stategraph_server_runs ${sql.insert(row)}`.withoutTransform.pipe(Effect.asVoid),
     getRun: (runId: string): E<RunRow | undefined> =>
       Effect.map(sql<RunRow>`SELECT * FROM stategraph_server_runs WHERE run_id = ${runId}`.withoutTransform, one),
     listRuns: (threadId: string, limit: number, offset: number, status: string | undefined): E<ReadonlyArray<RunRow>> =>
@@ -221,7 +221,7 @@ export const make = (sql: SqlClient.SqlClient) => {
       })),
     // events -------------------------------------------------------------------------------
     appendEvents: (rows: ReadonlyArray<{ readonly run_id: string; readonly event: string; readonly data: string; readonly created_at: number }>): E<void> =>
-      rows.length === 0 ? Effect.void : sql`INSERT INTO stategraph_server_events ${sql.insert(rows as any)}`.withoutTransform.pipe(Effect.asVoid),
+      rows.length === 0 ? Effect.void : sql`INSERT INTO stategraph_server_events ${sql.insert(rows)}`.withoutTransform.pipe(Effect.asVoid),
     eventsAfter: (runId: string, after: number, limit: number): E<ReadonlyArray<EventRow>> =>
       sql<EventRow>`SELECT id, run_id, event, data FROM stategraph_server_events
         WHERE run_id = ${runId} AND id > ${after} ORDER BY id LIMIT ${limit}`.withoutTransform,
@@ -229,7 +229,7 @@ export const make = (sql: SqlClient.SqlClient) => {
       sql`DELETE FROM stategraph_server_events WHERE created_at < ${before}`.withoutTransform.pipe(Effect.asVoid),
     // tokens -------------------------------------------------------------------------------
     insertToken: (row: TokenRow): E<void> =>
-      sql`INSERT INTO stategraph_server_tokens ${sql.insert(row as any)}`.withoutTransform.pipe(Effect.asVoid),
+      sql`INSERT INTO stategraph_server_tokens ${sql.insert(row)}`.withoutTransform.pipe(Effect.asVoid),
     tokenByHash: (hash: string): E<TokenRow | undefined> =>
       Effect.map(sql<TokenRow>`SELECT * FROM stategraph_server_tokens WHERE hash = ${hash}`.withoutTransform, one),
     revokeToken: (tokenId: string, now: number): E<boolean> =>

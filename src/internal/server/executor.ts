@@ -109,7 +109,7 @@ const partsOf = (graph: AnyCompiled, kwargs: RunKwargs, threadId: string, head: 
     if (input === null && checkpointId === undefined && head?.status === "paused" && head.pauseReason === "breakpoint") {
       return graph.streamResume({ threadId, mode })
     }
-    return graph.stream(input as any, { threadId, mode, ...(checkpointId !== undefined ? { checkpointId } : {}) })
+    return graph.stream(input, { threadId, mode, ...(checkpointId !== undefined ? { checkpointId } : {}) })
   }))
 
 const messageOf = (e: unknown) =>
@@ -182,15 +182,16 @@ export const execute = (ctx: Shared, row: RunRow): Effect.Effect<void> =>
         }
         return { status: "success", events: [], result: after === undefined ? {} : resultOf(after) } as const
       }
-      const error = ended.result.left as any
-      if (error?._tag === "GraphInterrupted" && after !== undefined) {
+      const error: unknown = ended.result.left
+      const tag = typeof error === "object" && error !== null && "_tag" in error ? String(error._tag) : undefined
+      if (tag === "GraphInterrupted" && after !== undefined) {
         const interrupts = pendingInterrupts(after).map((i) => ({ id: i.id, value: i.request }))
         const events: Array<readonly [string, unknown]> = []
         if (kwargs.stream_mode.includes("updates")) events.push(["updates", { __interrupt__: interrupts }])
         if (kwargs.stream_mode.includes("values")) events.push(["values", { ...after.channels, __interrupt__: interrupts }])
         return { status: "interrupted", events, result: resultOf(after) } as const
       }
-      const failure = { error: String(error?._tag ?? "Error"), message: messageOf(error) }
+      const failure = { error: tag ?? "Error", message: messageOf(error) }
       return { status: "error", events: [["error", failure]], result: { __error__: failure } } as const
     }).pipe(
       Effect.catchAllCause((cause) => {

@@ -115,7 +115,7 @@ const depthOf = (value: unknown, limit: number): boolean => {
     const [v, d] = stack.pop()!
     if (typeof v !== "object" || v === null) continue
     if (d > limit) return false
-    for (const k in v) stack.push([(v as any)[k], d + 1])
+    for (const child of Object.values(v)) stack.push([child, d + 1])
   }
   return true
 }

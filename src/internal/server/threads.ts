@@ -233,7 +233,7 @@ export const ThreadsLive = HttpApiBuilder.group(Api, "threads", (handlers) =>
             if (yield* busyOf(ctx, path.thread_id)) return yield* new Conflict({ detail: `thread "${path.thread_id}" is busy with a run` })
             const values = yield* decodeUpdate(t.graph, payload.values, "values")
             const checkpointId = payload.checkpoint_id ?? payload.checkpoint?.checkpoint_id ?? undefined
-            const state = yield* t.graph.updateState(path.thread_id, values as any, {
+            const state = yield* t.graph.updateState(path.thread_id, values, {
               ...(payload.as_node != null ? { asNode: payload.as_node } : {}),
               ...(checkpointId !== undefined ? { checkpointId } : {})
             }).pipe(

@@ -27,14 +27,13 @@ const program = Effect.gen(function*() {
   for (let k = 0; k < count; k++) {
     const threadId = `t${me}-${k}`
     // a start that went through although its answer was lost is not started again; one cut off
-    // after it leased the thread (before its pipeline was written) is refused with ThreadBusy until
-    // that lease ends, then tried again
+    // after it leased the thread (before its pipeline was written) is completed by its retry
     const start = Effect.gen(function*() {
       if (Option.isSome(yield* pipelines.byThread(threadId))) return false
       yield* Orchestrator.orchestrate({ workflowId: graph.id, graph, input: { items: itemsOf(threadId) }, threadId }, { id: "async" })
       return true
     })
-    if (yield* patient(start, ["ThreadBusy"])) started++
+    if (yield* patient(start)) started++
   }
   const theirs = new Set(Array.from({ length: count }, (_, k) => `t${(me + 1) % peers}-${k}`))
   const done = new Set<string>()
