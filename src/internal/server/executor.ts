@@ -15,7 +15,7 @@ import type * as Interrupt from "../../Interrupt.js"
 import type { WorkflowSnapshotEncoded } from "../../Snapshot.js"
 import { type AnyCompiled, makeCompiled } from "../../StateGraph.js"
 import { StopAtStepBoundary } from "../engine/execute.js"
-import { loadCheckpoint, notify, type Shared, STEP, wake } from "./context.js"
+import { loadCheckpoint, notify, type Shared, STEP, STEP_TIMEOUT, wake } from "./context.js"
 import { deleteThreadRow, type RunRow } from "./db.js"
 import { decodeAnswers, decodeCommand, decodeUpdate } from "./input.js"
 import { resultOf, type RunKwargs } from "./runs.js"
@@ -131,11 +131,25 @@ export const execute = (ctx: Shared, row: RunRow): Effect.Effect<void> =>
       )
     const stop = yield* Deferred.make<string>()
     ctx.stops.set(runId, stop)
-    // "step" (double texting interrupt) stops the run at its next step boundary; any other
-    // action (cancel, rollback, the run deleted) stops it at once
+    // "step" (double texting interrupt) stops the run at its next step boundary — or at once
+    // when it has not reached one within `interruptTimeoutMillis` (a step that never ends); any
+    // other action (cancel, rollback, the run deleted) stops it at once
     const atOnce = yield* Deferred.make<string>()
+    const stepAsked = yield* Deferred.make<void>()
     let atStep = false
-    const onStop = (action: string) => action === STEP ? Effect.sync(() => void (atStep = true)) : Deferred.succeed(atOnce, action)
+    const onStop = (action: string) =>
+      action === STEP
+        ? Effect.zipRight(Effect.sync(() => void (atStep = true)), Deferred.succeed(stepAsked, undefined))
+        : Deferred.succeed(atOnce, action)
+    const stepTimeout = Effect.gen(function*() {
+      yield* Deferred.await(stepAsked)
+      yield* Effect.sleep(ctx.options.interruptTimeoutMillis)
+      if (yield* Deferred.succeed(atOnce, STEP_TIMEOUT)) {
+        yield* Effect.logWarning(
+          `effect-stategraph server: run ${runId} did not reach a step boundary within ${ctx.options.interruptTimeoutMillis} ms of a double-texting interrupt; stopped at once`
+        )
+      }
+    })
     // renew the lease; a stop request in the row (from any process) stops the run
     const watch = Effect.gen(function*() {
       while (true) {
@@ -199,7 +213,10 @@ export const execute = (ctx: Shared, row: RunRow): Effect.Effect<void> =>
       }),
       Effect.onExit(() => Effect.sync(() => ctx.stops.delete(runId))),
       (body) =>
-        Effect.flatMap(Effect.fork(Effect.zip(signalled, watch, { concurrent: true })), (w) => Effect.ensuring(body, Fiber.interrupt(w)))
+        Effect.flatMap(
+          Effect.fork(Effect.all([signalled, watch, stepTimeout], { concurrency: "unbounded", discard: true })),
+          (w) => Effect.ensuring(body, Fiber.interrupt(w))
+        )
     )
     const now = Date.now()
     yield* db.sql.withTransaction(Effect.gen(function*() {
