@@ -111,3 +111,16 @@ export const hangs = StateGraph.make({
   StateGraph.addConditionalEdges("tick", (s) => (s.label === "stuck" ? "tick" : StateGraph.END), ["tick", StateGraph.END]),
   StateGraph.compileSync()
 )
+
+/** nest → (the subgraph `inner`: deep) → END: a run whose parts come from a subgraph too */
+const nestedState = { log: Channel.append(Schema.String) }
+const inner = StateGraph.make({ id: "inner", state: nestedState }).pipe(
+  StateGraph.addNode("deep", () => Effect.succeed({ log: ["deep"] })),
+  StateGraph.addEdge(StateGraph.START, "deep"),
+  StateGraph.compileSync()
+)
+export const nested = StateGraph.make({ id: "nested", state: nestedState }).pipe(
+  StateGraph.addNode("sub", inner),
+  StateGraph.addEdge(StateGraph.START, "sub"),
+  StateGraph.compileSync()
+)
