@@ -59,6 +59,13 @@ export interface Options<G extends ReadonlyArray<AnyCompiled> = ReadonlyArray<An
   readonly pollMillis?: number | undefined
   /** how long a run stays its executor's without a renewal before another process takes it over (default 30 s) */
   readonly runLeaseMillis?: number | undefined
+  /**
+   * double texting `interrupt` stops the running run at its next step boundary; a run that has
+   * not reached one this long after the request (a step that never ends) is stopped at once, as
+   * `cancel` and `rollback` stop a run: its step in flight is abandoned, its finished steps stay
+   * (default 30 s)
+   */
+  readonly interruptTimeoutMillis?: number | undefined
   /** how long run events (the SSE log) are kept (default one day) */
   readonly eventRetentionMillis?: number | undefined
   /** the largest request body (default 1 MiB): larger is a 413 */
@@ -67,10 +74,16 @@ export interface Options<G extends ReadonlyArray<AnyCompiled> = ReadonlyArray<An
   readonly maxJsonDepth?: number | undefined
   /**
    * at most `requests` requests per `perMillis` for each token (default: no limit): a bucket per
-   * token in each process, refilled evenly; over it is a 429 with `Retry-After` (seconds).
-   * `/ok` is never limited
+   * token, refilled evenly; over it is a 429 with `Retry-After` (seconds). `/ok` is never limited.
+   * The bucket is in the database (`shared`, the default): every server process on it shares a
+   * token's budget, for one small write per request; `shared: false` keeps a bucket in each
+   * process's memory instead (no write, but N processes allow a token N times the limit)
    */
-  readonly rateLimit?: { readonly requests: number; readonly perMillis: number } | undefined
+  readonly rateLimit?: {
+    readonly requests: number
+    readonly perMillis: number
+    readonly shared?: boolean | undefined
+  } | undefined
   /** CORS for browser front ends (default off) */
   readonly cors?: {
     readonly allowedOrigins?: ReadonlyArray<string> | undefined
@@ -105,6 +118,13 @@ export interface ExecutorOptions<G extends ReadonlyArray<AnyCompiled> = Readonly
   readonly pollMillis?: number | undefined
   /** how long a run stays this process's without a renewal before another takes it over (default 30 s) */
   readonly runLeaseMillis?: number | undefined
+  /**
+   * double texting `interrupt` stops the running run at its next step boundary; a run that has
+   * not reached one this long after the request (a step that never ends) is stopped at once, as
+   * `cancel` and `rollback` stop a run: its step in flight is abandoned, its finished steps stay
+   * (default 30 s)
+   */
+  readonly interruptTimeoutMillis?: number | undefined
   /** how long run events (the SSE log) are kept (default one day) */
   readonly eventRetentionMillis?: number | undefined
 }

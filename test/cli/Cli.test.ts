@@ -175,6 +175,38 @@ describe("stategraph snapshots and graph", () => {
     expect((await cli("snapshots", "cleanup", "--older-than", "7d", "--status", "done")).code).toBe(2)
   })
 
+  it("cleanup on a terminal: a progress bar per batch on stderr, then the summary", async () => {
+    await seed("p-1", "p-2", "p-3")
+    for (const t of ["p-1", "p-2", "p-3"]) await cli("threads", "resume", t, "--answer", `{"approved":true}`)
+    const dry = await json("snapshots", "cleanup", "--older-than", "0s", "--status", "completed", "--dry-run")
+    expect(dry.candidates).toBeGreaterThan(3)
+    // stderr as a terminal: what the bar writes there
+    const written: Array<string> = []
+    const wasTTY = process.stderr.isTTY
+    Object.defineProperty(process.stderr, "isTTY", { value: true, configurable: true })
+    vi.spyOn(process.stderr, "write").mockImplementation((chunk: unknown) => (written.push(String(chunk)), true))
+    try {
+      const r = await cli("snapshots", "cleanup", "--older-than", "0s", "--status", "completed", "--batch-size", "2")
+      expect(r.code).toBe(0)
+      expect(r.out).toMatch(new RegExp(`^removed ${dry.candidates} checkpoints older than 0s of completed threads in \\d+ ms`))
+    } finally {
+      Object.defineProperty(process.stderr, "isTTY", { value: wasTTY, configurable: true })
+    }
+    const bars = written.filter((w) => w.startsWith("\r["))
+    // one bar per batch of two, counting up to the total, then a newline
+    expect(bars.length).toBe(Math.ceil(dry.candidates / 2))
+    expect(bars.at(-1)).toBe(`\r[${"#".repeat(30)}] ${dry.candidates}/${dry.candidates}`)
+    const counts = bars.map((b) => Number(/\] (\d+)\//.exec(b)![1]))
+    expect(counts).toEqual([...counts].sort((a, b) => a - b))
+    expect(written.at(-1)).toBe("\n")
+    // off a terminal: no bar
+    written.length = 0
+    await seed("p-4")
+    await cli("threads", "resume", "p-4", "--answer", `{"approved":true}`)
+    expect((await cli("snapshots", "cleanup", "--older-than", "0s", "--status", "completed", "--batch-size", "1")).code).toBe(0)
+    expect(written.filter((w) => w.startsWith("\r["))).toEqual([])
+  })
+
   it("graph list / mermaid; an unknown graph exits 3, a missing renderer 1", async () => {
     expect((await json("graph", "list")).map((g: { id: string }) => g.id)).toEqual(["cli-approval", "cli-two", "cli-crawl", "cli-stuck"])
     const drawing = await cli("graph", "mermaid", "cli-approval")

@@ -52,7 +52,7 @@ const poll = async <A>(what: string, f: () => Promise<A | undefined>, seconds = 
 }
 
 describe("stategraph dev", () => {
-  it("serves, runs a worker pool, restarts on a graph change and serves the new graph; exits 0 on SIGTERM", async () => {
+  it("serves (the inspector too), runs a worker pool, restarts on a graph change and serves the new graph; exits 0 on SIGTERM", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "srv2-dev-"))
     fs.mkdirSync(path.join(dir, "graphs"))
     fs.mkdirSync(path.join(dir, "node_modules"))
@@ -78,6 +78,11 @@ describe("stategraph dev", () => {
     const said = (url: string) =>
       new Client({ apiUrl: url, callerOptions: { maxRetries: 0 } }).runs.wait(null, "greet", { input: {} }) as Promise<{ msg: string }>
     expect(await said(url1)).toEqual({ msg: "v1" })
+    // the inspector is served by the same process
+    expect(stdout).toContain(`inspector: ${url1}/inspector`)
+    const page = await fetch(`${url1}/inspector`)
+    expect(page.status).toBe(200)
+    expect(page.headers.get("content-type")).toContain("text/html")
 
     // the worker pool: an async pipeline queued on the project's database completes
     const layers = Orchestrator.layer({ fallback: "async" }, Orchestrator.layerAsync).pipe(

@@ -62,7 +62,7 @@ describe("the stategraph bin, as a process", () => {
     expect((await run(["threads", "frobnicate"], project)).code).toBe(2)
   })
 
-  it("worker: runs queued jobs, one log line per job, and stops cleanly on SIGTERM", async () => {
+  it("worker: runs queued jobs, one log line per job, a periodic summary, and stops cleanly on SIGTERM", async () => {
     const layers = Orchestrator.layer({ fallback: "async" }, Orchestrator.layerAsync).pipe(
       Layer.provideMerge(Layer.mergeAll(Pipeline.layerSqlite({ filename: db }), Graphs.layer([crawl])))
     )
@@ -72,7 +72,7 @@ describe("the stategraph bin, as a process", () => {
         (r) => r.pipelineId!
       ).pipe(Effect.provide(layers))
     )
-    const child = spawn(process.execPath, ["--import", tsx, bin, "--config", config, "worker", "--concurrency", "2"], {
+    const child = spawn(process.execPath, ["--import", tsx, bin, "--config", config, "worker", "--concurrency", "2", "--summary-every", "200ms"], {
       cwd: dir,
       stdio: ["ignore", "pipe", "pipe"]
     })
@@ -81,6 +81,9 @@ describe("the stategraph bin, as a process", () => {
     const status = () => Effect.runPromise(Pipeline.pipelineStatus(pipelineId).pipe(Effect.provide(layers)))
     for (let i = 0; i < 600 && (await status()).status !== "completed"; i++) await new Promise((r) => setTimeout(r, 50))
     expect((await status()).status).toBe("completed")
+    // the periodic summary catches up with the five finished jobs
+    const summarized = () => stdout.split("\n").some((l) => l.includes('"message":"summary"') && l.includes('"completed":5'))
+    for (let i = 0; i < 600 && !summarized(); i++) await new Promise((r) => setTimeout(r, 50))
     const code = await new Promise<number | null>((resolve) => {
       child.on("close", (c) => resolve(c))
       child.kill("SIGTERM")
@@ -95,6 +98,9 @@ describe("the stategraph bin, as a process", () => {
       expect(typeof l.annotations.durationMs).toBe("number")
     }
     expect(lines.at(-1)).toMatchObject({ message: "worker stopped", annotations: { completed: 5, failed: 0 } })
+    const summaries = lines.filter((l) => l.message === "summary")
+    expect(summaries.length).toBeGreaterThanOrEqual(1)
+    expect(summaries.at(-1)).toMatchObject({ logLevel: "INFO", annotations: { completed: 5, failed: 0, retried: 0 } })
   })
 
   it("serve: answers /ok and the LangGraph SDK with a token made by `tokens create`, 401 once revoked, exits 0 on SIGTERM", async () => {

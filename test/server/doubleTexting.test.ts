@@ -4,7 +4,7 @@
  */
 import type { Client } from "@langchain/langgraph-sdk"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { gate, gated, resetGate, slow } from "./graphs.js"
+import { gate, gated, hangs, resetGate, slow, stuck } from "./graphs.js"
 import { type Running, start } from "./harness.js"
 
 let server: Running
@@ -110,5 +110,30 @@ describe("double texting", () => {
     await ticked(client, u.thread_id, r1.run_id, 3)
     const r2 = await client.runs.wait(u.thread_id, "slow", { input: { until: 1, delayMillis: 1, label: "second" }, multitaskStrategy: "rollback" })
     expect(r2).toMatchObject({ count: 1, label: "second" })
+  })
+})
+
+describe("double texting interrupt with a step that never ends", () => {
+  let quick: Running
+  beforeAll(async () => {
+    quick = await start([hangs], { interruptTimeoutMillis: 300 })
+  })
+  afterAll(() => quick.close())
+
+  it("after interruptTimeoutMillis the run is stopped at once: its finished step stays, the new run goes on from it", async () => {
+    const client = quick.client()
+    const t = await client.threads.create({ graphId: "hangs" })
+    const first = await client.runs.create(t.thread_id, "hangs", { input: { label: "stuck" } })
+    for (const deadline = Date.now() + 30_000; !stuck.entered;) {
+      if (Date.now() > deadline) throw new Error("the endless step did not start")
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    // the first run's second step never ends, so it never reaches a step boundary: without the
+    // time limit the second run would wait for ever
+    const second = await client.runs.wait(t.thread_id, "hangs", { input: { label: "after" }, multitaskStrategy: "interrupt" })
+    expect(second).toMatchObject({ count: 2, label: "after" })
+    expect((await client.runs.get(t.thread_id, first.run_id)).status).toBe("interrupted")
+    const history = (await client.threads.getHistory(t.thread_id, { limit: 100 })).map((h) => h.values as any)
+    expect(history.some((v) => v.label === "stuck" && v.count === 1)).toBe(true)
   })
 })

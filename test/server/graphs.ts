@@ -93,3 +93,34 @@ export const gated = StateGraph.make({
   StateGraph.addConditionalEdges("tick", (s) => (s.label === "held" ? "tick" : StateGraph.END), ["tick", StateGraph.END]),
   StateGraph.compileSync({ recursionLimit: 10_000 })
 )
+
+/**
+ * A "stuck" run ticks once, then its next step never ends (`stuck.entered` tells that it
+ * started); any other label ticks once and ends.
+ */
+export const stuck = { entered: false }
+export const hangs = StateGraph.make({
+  id: "hangs",
+  state: { count: Channel.reduce(Schema.Number, (a, b) => a + b, () => 0), label: Channel.lastValue(Schema.String) }
+}).pipe(
+  StateGraph.addNode("tick", (s) =>
+    s.label === "stuck" && s.count >= 1
+      ? Effect.zipRight(Effect.sync(() => void (stuck.entered = true)), Effect.never)
+      : Effect.succeed({ count: 1 })),
+  StateGraph.addEdge(StateGraph.START, "tick"),
+  StateGraph.addConditionalEdges("tick", (s) => (s.label === "stuck" ? "tick" : StateGraph.END), ["tick", StateGraph.END]),
+  StateGraph.compileSync()
+)
+
+/** nest → (the subgraph `inner`: deep) → END: a run whose parts come from a subgraph too */
+const nestedState = { log: Channel.append(Schema.String) }
+const inner = StateGraph.make({ id: "inner", state: nestedState }).pipe(
+  StateGraph.addNode("deep", () => Effect.succeed({ log: ["deep"] })),
+  StateGraph.addEdge(StateGraph.START, "deep"),
+  StateGraph.compileSync()
+)
+export const nested = StateGraph.make({ id: "nested", state: nestedState }).pipe(
+  StateGraph.addNode("sub", inner),
+  StateGraph.addEdge(StateGraph.START, "sub"),
+  StateGraph.compileSync()
+)

@@ -39,7 +39,9 @@ export interface Config {
     /** runs executed at once by a server process (default 4) */
     readonly executors?: number | undefined
     /** at most `requests` per `perMillis` for each token (default: no limit); over it is a 429 */
-    readonly rateLimit?: { readonly requests: number; readonly perMillis: number } | undefined
+    readonly rateLimit?: import("../../Server.js").Options["rateLimit"]
+    /** double texting `interrupt`: how long a run may take to reach its next step boundary before it is stopped at once (default 30 s; `serve` and `worker`) */
+    readonly interruptTimeoutMillis?: number | undefined
   } | undefined
   /** The services the graphs' nodes need (a mailer, a model…), provided to every run the CLI starts. */
   readonly layer?: Layer.Layer<any, any, never> | undefined

@@ -119,7 +119,8 @@ export const withServer = <A, E, R extends Store>(
         host: listen.host,
         auth: listen.auth,
         executors: listen.executors,
-        rateLimit: config.server.rateLimit
+        rateLimit: config.server.rateLimit,
+        interruptTimeoutMillis: config.server.interruptTimeoutMillis
       }) as Layer.Layer<HttpServer.HttpServer, unknown, SqlClient.SqlClient | Snapshots>).pipe(
         Layer.mapError((e) =>
           new CliError({

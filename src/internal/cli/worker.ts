@@ -108,7 +108,11 @@ export const worker = Command.make("worker", {
     if (o.concurrency < 1) return yield* new CliError({ reason: "Usage", message: "--concurrency must be at least 1" })
     const every = yield* parseAge(o.summaryEvery)
     // the server's runs too: API processes (`serve --executors 0`) queue them on this database
-    const runs = Server.layerExecutor({ graphs: config.graphs, executors: o.concurrency }) as Layer.Layer<never, unknown, Store>
+    const runs = Server.layerExecutor({
+      graphs: config.graphs,
+      executors: o.concurrency,
+      interruptTimeoutMillis: config.server.interruptTimeoutMillis
+    }) as Layer.Layer<never, unknown, Store>
     yield* pool(config, { concurrency: o.concurrency, every }).pipe(
       Effect.provide(config.layer === undefined ? runs : Layer.provide(runs, config.layer as Layer.Layer<any>)),
       Effect.provide(Layer.merge(logger(), storeLayer(config)))

@@ -25,14 +25,22 @@ export interface Resolved {
   readonly pollMillis: number
   /** how long a claimed run stays its executor's without renewal (ms) */
   readonly runLeaseMillis: number
+  /**
+   * how long a run asked to stop at its next step boundary (double texting `interrupt`) may take
+   * to reach it before it is stopped at once, its step in flight abandoned (ms)
+   */
+  readonly interruptTimeoutMillis: number
   /** how long run events are kept (ms) */
   readonly eventRetentionMillis: number
   readonly maxBodyBytes: number
   readonly maxJsonDepth: number
   /** false: every request is an administrator (development only) */
   readonly auth: boolean
-  /** at most `requests` per `perMillis` for each token (a bucket refilled evenly); undefined: no limit */
-  readonly rateLimit: { readonly requests: number; readonly perMillis: number } | undefined
+  /**
+   * at most `requests` per `perMillis` for each token (a bucket refilled evenly; `shared`: in the
+   * database, one budget for every process on it, else one in each process); undefined: no limit
+   */
+  readonly rateLimit: { readonly requests: number; readonly perMillis: number; readonly shared: boolean } | undefined
 }
 
 /** @internal */
@@ -54,6 +62,9 @@ export interface Shared {
 
 /** The stop action of double texting `interrupt`: the run ends at its next step boundary. @internal */
 export const STEP = "step"
+
+/** A `STEP` stop that found no step boundary within `interruptTimeoutMillis`: the run was stopped at once. @internal */
+export const STEP_TIMEOUT = "step-timeout"
 
 /** @internal */
 export class ServerContext extends Context.Tag("effect-stategraph/Server/Context")<ServerContext, Shared>() {}

@@ -72,8 +72,62 @@ const m0001 = Effect.gen(function*() {
   )`
 })
 
+/** The rate limit's buckets, one per token, shared by every server process on the database. */
+const m0002 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE IF NOT EXISTS stategraph_server_rate (
+    bucket TEXT PRIMARY KEY NOT NULL,
+    tokens DOUBLE PRECISION NOT NULL,
+    at DOUBLE PRECISION NOT NULL,
+    allowed INTEGER NOT NULL
+  )`
+})
+
 /** Runs the server's migrations (safe when several processes start at once). @internal */
-export const migrate: Effect.Effect<void, unknown, SqlClient.SqlClient> = migrateOnce({ "1_server": m0001 }, MIGRATIONS_TABLE)
+export const migrate: Effect.Effect<void, unknown, SqlClient.SqlClient> = migrateOnce(
+  { "1_server": m0001, "2_rate": m0002 },
+  MIGRATIONS_TABLE
+)
+
+/**
+ * Takes one request from the token bucket `bucket` (`requests` at most, refilled evenly over
+ * `perMillis`) in one statement, so concurrent requests of every process agree: the bucket is
+ * refilled for the time since its last request, then a request is taken if one is there.
+ * Returns whether it was, and what is left (to tell how long to wait).
+ *
+ * @internal
+ */
+export const takeRate = (
+  sql: SqlClient.SqlClient,
+  bucket: string,
+  limit: { readonly requests: number; readonly perMillis: number },
+  now: number
+): Effect.Effect<{ readonly allowed: boolean; readonly tokens: number }, SqlError> => {
+  const num = (n: number) => sql`CAST(${n} AS DOUBLE PRECISION)`
+  const cap = num(limit.requests)
+  const rate = num(limit.requests / limit.perMillis)
+  const t = num(now)
+  // the bucket refilled up to now (a clock behind the last request's refills nothing), at most full
+  const refilled = sql`(CASE
+    WHEN stategraph_server_rate.tokens + (CASE WHEN ${t} > stategraph_server_rate.at THEN ${t} - stategraph_server_rate.at ELSE 0 END) * ${rate} > ${cap}
+    THEN ${cap}
+    ELSE stategraph_server_rate.tokens + (CASE WHEN ${t} > stategraph_server_rate.at THEN ${t} - stategraph_server_rate.at ELSE 0 END) * ${rate}
+  END)`
+  return Effect.map(
+    sql<{ tokens: number; allowed: number }>`INSERT INTO stategraph_server_rate (bucket, tokens, at, allowed)
+      VALUES (${bucket}, ${num(limit.requests - 1)}, ${t}, 1)
+      ON CONFLICT (bucket) DO UPDATE SET
+        tokens = CASE WHEN ${refilled} >= 1 THEN ${refilled} - 1 ELSE ${refilled} END,
+        at = CASE WHEN ${t} > stategraph_server_rate.at THEN ${t} ELSE stategraph_server_rate.at END,
+        allowed = CASE WHEN ${refilled} >= 1 THEN 1 ELSE 0 END
+      RETURNING tokens, allowed`.withoutTransform,
+    (rows) => ({ allowed: Number(rows[0]?.allowed ?? 1) === 1, tokens: Number(rows[0]?.tokens ?? 0) })
+  )
+}
+
+/** Forgets buckets untouched for `perMillis`: they are full again, the same as none. @internal */
+export const pruneRate = (sql: SqlClient.SqlClient, before: number): Effect.Effect<void, SqlError> =>
+  sql`DELETE FROM stategraph_server_rate WHERE at < ${before}`.withoutTransform.pipe(Effect.asVoid)
 
 // ---------------------------------------------------------------------------------------------
 // rows

@@ -15,67 +15,15 @@ import type * as Interrupt from "../../Interrupt.js"
 import type { WorkflowSnapshotEncoded } from "../../Snapshot.js"
 import { type AnyCompiled, makeCompiled } from "../../StateGraph.js"
 import { StopAtStepBoundary } from "../engine/execute.js"
-import { loadCheckpoint, notify, type Shared, STEP, wake } from "./context.js"
+import { loadCheckpoint, notify, type Shared, STEP, STEP_TIMEOUT, wake } from "./context.js"
 import { deleteThreadRow, type RunRow } from "./db.js"
 import { decodeAnswers, decodeCommand, decodeUpdate } from "./input.js"
 import { resultOf, type RunKwargs } from "./runs.js"
+import { engineModes, toEvents } from "./streamEvents.js"
 import { pendingInterrupts } from "./views.js"
 
 /** END marks the end of a run's events; its data is the run's result. @internal */
 export const END_EVENT = "__end__"
-
-const engineModes = (modes: ReadonlyArray<string>) => {
-  const out = new Set<"values" | "updates" | "custom" | "events" | "messages">()
-  for (const m of modes) {
-    if (m === "values" || m === "updates" || m === "custom" || m === "events") out.add(m)
-    if (m === "messages" || m === "messages-tuple") out.add("messages")
-  }
-  return [...out]
-}
-
-const encodeValues = (graph: AnyCompiled, values: Record<string, unknown>, update: boolean) => {
-  const out: Record<string, unknown> = {}
-  for (const k of Object.keys(values)) {
-    const codec = graph.compiled.codecByName[k]
-    if (codec === undefined || values[k] === undefined) continue
-    const e = update ? codec.encodeUpdate(values[k]) : codec.encodeValue(values[k])
-    out[k] = Either.isRight(e) ? e.right : values[k]
-  }
-  return out
-}
-
-/**
- * A stream part as SSE events (name, data): LangGraph's shapes where it has one. `messages`
- * parts become `messages` events `[chunk, metadata]` (mode `messages-tuple`) and/or
- * `messages/metadata` + `messages/partial` with the text so far (mode `messages`).
- */
-const toEvents = (graph: AnyCompiled, modes: ReadonlyArray<string>, texts: Map<string, string>) => (part: any): ReadonlyArray<readonly [string, unknown]> => {
-  switch (part.mode) {
-    case "values":
-      return [["values", encodeValues(graph, part.values, false)]]
-    case "updates":
-      return [["updates", { [part.node]: encodeValues(graph, part.update ?? {}, true) }]]
-    case "custom":
-      return [["custom", part.data]]
-    case "events":
-      return [["events", { event: part.event._tag, data: part.event }]]
-    case "messages": {
-      const metadata = { langgraph_node: part.node, task_id: part.taskId }
-      const out: Array<readonly [string, unknown]> = []
-      if (modes.includes("messages-tuple")) out.push(["messages", [{ type: "AIMessageChunk", id: part.messageId, content: part.delta }, metadata]])
-      if (modes.includes("messages")) {
-        const before = texts.get(part.messageId)
-        if (before === undefined) out.push(["messages/metadata", { [part.messageId]: { metadata } }])
-        const text = (before ?? "") + part.delta
-        texts.set(part.messageId, text)
-        out.push(["messages/partial", [{ type: "ai", id: part.messageId, content: text }]])
-      }
-      return out
-    }
-    default:
-      return []
-  }
-}
 
 /** The graph with this run's breakpoints added (the same version: breakpoints are run policy). */
 const withBreakpoints = (graph: AnyCompiled, kwargs: RunKwargs): AnyCompiled => {
@@ -94,22 +42,23 @@ const withBreakpoints = (graph: AnyCompiled, kwargs: RunKwargs): AnyCompiled => 
 const partsOf = (graph: AnyCompiled, kwargs: RunKwargs, threadId: string, head: WorkflowSnapshotEncoded | undefined, checkpointId: string | undefined) =>
   Stream.unwrap(Effect.gen(function*() {
     const mode = engineModes(kwargs.stream_mode)
+    const subgraphs = kwargs.stream_subgraphs === true
     const command = kwargs.command
     if (command?.resume !== undefined) {
       const answers = yield* decodeAnswers(graph, head, command.resume)
-      return graph.streamResume({ threadId, mode }, ...(answers as ReadonlyArray<Interrupt.Answer<any, any>>))
+      return graph.streamResume({ threadId, mode, subgraphs }, ...(answers as ReadonlyArray<Interrupt.Answer<any, any>>))
     }
     if (command !== undefined && (command.update != null || command.goto != null)) {
       const cmd = yield* decodeCommand(graph, command.update, command.goto)
       yield* graph.updateState(threadId, cmd as any)
-      return graph.stream(null, { threadId, mode })
+      return graph.stream(null, { threadId, mode, subgraphs })
     }
     const input = kwargs.input === undefined ? null : yield* decodeUpdate(graph, kwargs.input, "input")
     // continuing a thread paused at a breakpoint: LangGraph sends no input; here it is a resume without answers
     if (input === null && checkpointId === undefined && head?.status === "paused" && head.pauseReason === "breakpoint") {
-      return graph.streamResume({ threadId, mode })
+      return graph.streamResume({ threadId, mode, subgraphs })
     }
-    return graph.stream(input, { threadId, mode, ...(checkpointId !== undefined ? { checkpointId } : {}) })
+    return graph.stream(input, { threadId, mode, subgraphs, ...(checkpointId !== undefined ? { checkpointId } : {}) })
   }))
 
 const messageOf = (e: unknown) =>
@@ -131,11 +80,25 @@ export const execute = (ctx: Shared, row: RunRow): Effect.Effect<void> =>
       )
     const stop = yield* Deferred.make<string>()
     ctx.stops.set(runId, stop)
-    // "step" (double texting interrupt) stops the run at its next step boundary; any other
-    // action (cancel, rollback, the run deleted) stops it at once
+    // "step" (double texting interrupt) stops the run at its next step boundary — or at once
+    // when it has not reached one within `interruptTimeoutMillis` (a step that never ends); any
+    // other action (cancel, rollback, the run deleted) stops it at once
     const atOnce = yield* Deferred.make<string>()
+    const stepAsked = yield* Deferred.make<void>()
     let atStep = false
-    const onStop = (action: string) => action === STEP ? Effect.sync(() => void (atStep = true)) : Deferred.succeed(atOnce, action)
+    const onStop = (action: string) =>
+      action === STEP
+        ? Effect.zipRight(Effect.sync(() => void (atStep = true)), Deferred.succeed(stepAsked, undefined))
+        : Deferred.succeed(atOnce, action)
+    const stepTimeout = Effect.gen(function*() {
+      yield* Deferred.await(stepAsked)
+      yield* Effect.sleep(ctx.options.interruptTimeoutMillis)
+      if (yield* Deferred.succeed(atOnce, STEP_TIMEOUT)) {
+        yield* Effect.logWarning(
+          `effect-stategraph server: run ${runId} did not reach a step boundary within ${ctx.options.interruptTimeoutMillis} ms of a double-texting interrupt; stopped at once`
+        )
+      }
+    })
     // renew the lease; a stop request in the row (from any process) stops the run
     const watch = Effect.gen(function*() {
       while (true) {
@@ -160,7 +123,7 @@ export const execute = (ctx: Shared, row: RunRow): Effect.Effect<void> =>
       if (!started) yield* db.setBase(runId, head?.checkpointId ?? null)
       // what the dead executor committed stays: its input is not sent again, the thread is continued
       const continued = started && head !== undefined && head.checkpointId !== row.base_checkpoint
-      const asked: RunKwargs = continued ? { stream_mode: kwargs.stream_mode, stateless: kwargs.stateless, on_completion: kwargs.on_completion } : kwargs
+      const asked: RunKwargs = continued ? { stream_mode: kwargs.stream_mode, stream_subgraphs: kwargs.stream_subgraphs, stateless: kwargs.stateless, on_completion: kwargs.on_completion } : kwargs
       const checkpointId = continued ? undefined : kwargs.checkpoint_id ?? kwargs.rollback?.to ?? undefined
       const run = continued && head.status !== "running" && head.status !== "pending"
         ? (head.status === "paused" ? Effect.fail({ _tag: "GraphInterrupted" }) : head.status === "failed" ? Effect.fail({ _tag: "RunFailed", message: head.error ?? "failed" }) : Effect.void)
@@ -200,7 +163,10 @@ export const execute = (ctx: Shared, row: RunRow): Effect.Effect<void> =>
       }),
       Effect.onExit(() => Effect.sync(() => ctx.stops.delete(runId))),
       (body) =>
-        Effect.flatMap(Effect.fork(Effect.zip(signalled, watch, { concurrent: true })), (w) => Effect.ensuring(body, Fiber.interrupt(w)))
+        Effect.flatMap(
+          Effect.fork(Effect.all([signalled, watch, stepTimeout], { concurrency: "unbounded", discard: true })),
+          (w) => Effect.ensuring(body, Fiber.interrupt(w))
+        )
     )
     const now = Date.now()
     yield* db.sql.withTransaction(Effect.gen(function*() {

@@ -33,7 +33,8 @@ import { AssistantsLive, SystemLive, ThreadsLive } from "./threads.js"
 import * as Tokens from "./tokens.js"
 
 /** @internal */
-export interface Config extends Partial<{ readonly [K in keyof Resolved]: Resolved[K] | undefined }> {
+export interface Config extends Partial<{ readonly [K in Exclude<keyof Resolved, "rateLimit">]: Resolved[K] | undefined }> {
+  readonly rateLimit?: { readonly requests: number; readonly perMillis: number; readonly shared?: boolean | undefined } | undefined
   readonly graphs: ReadonlyArray<AnyCompiled>
   readonly port?: number | undefined
   readonly host?: string | undefined
@@ -44,6 +45,7 @@ const defaults: Resolved = {
   executors: 4,
   pollMillis: 100,
   runLeaseMillis: 30_000,
+  interruptTimeoutMillis: 30_000,
   eventRetentionMillis: 24 * 60 * 60 * 1000,
   maxBodyBytes: 1024 * 1024,
   maxJsonDepth: 64,
@@ -56,13 +58,18 @@ export const resolve = (config: Config): Resolved => ({
   executors: config.executors ?? defaults.executors,
   pollMillis: config.pollMillis ?? defaults.pollMillis,
   runLeaseMillis: config.runLeaseMillis ?? defaults.runLeaseMillis,
+  interruptTimeoutMillis: Math.max(0, config.interruptTimeoutMillis ?? defaults.interruptTimeoutMillis),
   eventRetentionMillis: config.eventRetentionMillis ?? defaults.eventRetentionMillis,
   maxBodyBytes: config.maxBodyBytes ?? defaults.maxBodyBytes,
   maxJsonDepth: config.maxJsonDepth ?? defaults.maxJsonDepth,
   auth: config.auth ?? defaults.auth,
   rateLimit: config.rateLimit === undefined || config.rateLimit === null
     ? undefined
-    : { requests: Math.max(1, Math.floor(config.rateLimit.requests)), perMillis: Math.max(1, config.rateLimit.perMillis) }
+    : {
+      requests: Math.max(1, Math.floor(config.rateLimit.requests)),
+      perMillis: Math.max(1, config.rateLimit.perMillis),
+      shared: config.rateLimit.shared ?? true
+    }
 })
 
 /** The shared context; starts the executors and the event-log retention. @internal */
@@ -88,10 +95,14 @@ export const contextLayer = (config: Config) =>
         stops: new Map()
       }
       if (options.executors > 0) yield* Effect.forkScoped(loop(shared))
+      const limit = options.rateLimit
       yield* Effect.forkScoped(
-        Effect.ignore(shared.db.deleteEventsBefore(Date.now() - options.eventRetentionMillis)).pipe(
-          Effect.repeat(Schedule.spaced("1 minute"))
-        )
+        Effect.suspend(() =>
+          Effect.ignore(Effect.zip(
+            shared.db.deleteEventsBefore(Date.now() - options.eventRetentionMillis),
+            limit?.shared === true ? Db.pruneRate(sql, Date.now() - limit.perMillis) : Effect.void
+          ))
+        ).pipe(Effect.repeat(Schedule.spaced("1 minute")))
       )
       return shared
     })
@@ -127,31 +138,49 @@ const tokenKey = (headers: Readonly<Record<string, string | undefined>>) => {
   return token === undefined || token === "" ? "anonymous" : createHash("sha256").update(token).digest("base64url")
 }
 
+type Limit = NonNullable<Resolved["rateLimit"]>
+
 /**
- * A token bucket per token, in this process: `requests` at once, refilled evenly over
+ * A token bucket per token, in this process's memory: `requests` at once, refilled evenly over
  * `perMillis`. Returns how long to wait (ms) when the request is refused, else 0.
  */
-const makeRateLimiter = (limit: { readonly requests: number; readonly perMillis: number }) => {
+const processLimiter = (limit: Limit) => {
   const buckets = new Map<string, { tokens: number; at: number }>()
   const rate = limit.requests / limit.perMillis
-  return (key: string, now: number): number => {
-    let b = buckets.get(key)
-    if (b === undefined) {
-      // forget full buckets now and then: they are the same as no bucket
-      if (buckets.size >= 10_000) {
-        for (const [k, v] of buckets) if (v.tokens + (now - v.at) * rate >= limit.requests) buckets.delete(k)
+  return (key: string, now: number): Effect.Effect<number> =>
+    Effect.sync(() => {
+      let b = buckets.get(key)
+      if (b === undefined) {
+        // forget full buckets now and then: they are the same as no bucket
+        if (buckets.size >= 10_000) {
+          for (const [k, v] of buckets) if (v.tokens + (now - v.at) * rate >= limit.requests) buckets.delete(k)
+        }
+        buckets.set(key, b = { tokens: limit.requests, at: now })
+      } else {
+        b.tokens = Math.min(limit.requests, b.tokens + Math.max(0, now - b.at) * rate)
+        b.at = Math.max(b.at, now)
       }
-      buckets.set(key, b = { tokens: limit.requests, at: now })
-    } else {
-      b.tokens = Math.min(limit.requests, b.tokens + (now - b.at) * rate)
-      b.at = now
-    }
-    if (b.tokens >= 1) {
-      b.tokens -= 1
-      return 0
-    }
-    return Math.ceil((1 - b.tokens) / rate)
-  }
+      if (b.tokens >= 1) {
+        b.tokens -= 1
+        return 0
+      }
+      return Math.ceil((1 - b.tokens) / rate)
+    })
+}
+
+/**
+ * The same bucket in the database (`stategraph_server_rate`), taken from in one statement: every
+ * server process on the database shares a token's budget. A database that does not answer is a
+ * 503, as for any other request.
+ */
+const sharedLimiter = (limit: Limit) => {
+  const rate = limit.requests / limit.perMillis
+  return (key: string, now: number): Effect.Effect<number, string, SqlClient.SqlClient> =>
+    Effect.flatMap(SqlClient.SqlClient, (sql) =>
+      Db.takeRate(sql, key, limit, now).pipe(
+        Effect.map((r) => (r.allowed ? 0 : Math.ceil((1 - r.tokens) / rate))),
+        Effect.mapError((e) => `the rate limit: ${e.message}`)
+      ))
 }
 
 /**
@@ -159,14 +188,16 @@ const makeRateLimiter = (limit: { readonly requests: number; readonly perMillis:
  * `maxJsonDepth` a 400 — before any handler runs (the body is read once and cached).
  */
 const limits = (options: Resolved) => {
-  const limited = options.rateLimit === undefined ? undefined : makeRateLimiter(options.rateLimit)
+  const limit = options.rateLimit
+  const limited = limit === undefined ? undefined : limit.shared ? sharedLimiter(limit) : processLimiter(limit)
   return HttpMiddleware.make((app) =>
     Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       if (limited !== undefined && request.url !== "/ok") {
-        const wait = limited(tokenKey(request.headers), Date.now())
-        if (wait > 0) {
-          const seconds = Math.max(1, Math.ceil(wait / 1000))
+        const wait = yield* Effect.either(limited(tokenKey(request.headers), Date.now()))
+        if (Either.isLeft(wait)) return refuse(503, "Unavailable", wait.left)
+        if (wait.right > 0) {
+          const seconds = Math.max(1, Math.ceil(wait.right / 1000))
           return HttpServerResponse.unsafeJson(
             { _tag: "TooManyRequests", detail: `more than ${options.rateLimit!.requests} requests in ${options.rateLimit!.perMillis} ms with this token; retry in ${seconds} s` },
             { status: 429, headers: { "retry-after": String(seconds) } }

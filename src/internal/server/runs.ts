@@ -22,6 +22,8 @@ export interface RunKwargs {
   readonly input?: unknown
   readonly command?: { readonly resume?: unknown; readonly update?: unknown; readonly goto?: string | ReadonlyArray<string> | null | undefined }
   readonly stream_mode: ReadonlyArray<string>
+  /** stream the parts of subgraphs too, as `mode|node:taskId` events */
+  readonly stream_subgraphs?: boolean | undefined
   readonly interrupt_before?: "*" | ReadonlyArray<string>
   readonly interrupt_after?: "*" | ReadonlyArray<string>
   readonly checkpoint_id?: string
@@ -113,6 +115,7 @@ export const createRun = (ctx: Shared, principal: Principal, threadId: string | 
       ...(payload.input !== undefined && payload.input !== null ? { input: payload.input } : {}),
       ...(command !== undefined ? { command } : {}),
       stream_mode,
+      ...(payload.stream_subgraphs === true ? { stream_subgraphs: true } : {}),
       ...(interrupt_before !== undefined ? { interrupt_before } : {}),
       ...(interrupt_after !== undefined ? { interrupt_after } : {}),
       ...(checkpointId !== undefined ? { checkpoint_id: checkpointId } : {}),
