@@ -184,4 +184,39 @@ describe("the packed package in a fresh app", () => {
     const copies = (await exec("npm", ["ls", "effect", "--all", "--parseable"], app)).trim().split("\n")
     expect(new Set(copies)).toEqual(new Set([path.join(app, "node_modules", "effect")]))
   }, 600_000)
+
+  it("the installed package serves the inspector: its page, modules and vendored Preact, no CDN", async () => {
+    const files = (await exec("tar", ["tzf", tarball], root)).split("\n")
+    expect(files).toContain("package/src/internal/inspector/assets/app.js")
+    expect(files).toContain("package/dist/internal/inspector/static.js")
+    // a server on the installed package (platform-node comes with the CLI packages installed above)
+    // raw: the regular expression reaches the script as written
+    const script = String.raw`
+      import * as HttpServer from "@effect/platform/HttpServer"
+      import { Context, Effect, Layer } from "effect"
+      import { Server } from "effect-stategraph"
+      import { graph } from "./graph.mjs"
+      const files = ["/inspector", "/inspector/assets/app.js", "/inspector/assets/thread.js", "/inspector/assets/forms.js",
+        "/inspector/assets/graph.js", "/inspector/assets/api.js", "/inspector/assets/ui.js", "/inspector/assets/style.css",
+        "/inspector/vendor/preact.mjs", "/inspector/vendor/hooks.mjs", "/inspector/vendor/htm.mjs", "/inspector/api/session"]
+      const program = Effect.scoped(Effect.gen(function*() {
+        const ctx = yield* Layer.build(Server.layerSqlite({ graphs: [graph], port: 0, host: "127.0.0.1", auth: false, filename: "inspector.db" }))
+        const base = "http://127.0.0.1:" + Context.get(ctx, HttpServer.HttpServer).address.port
+        return yield* Effect.promise(() => Promise.all(files.map(async (f) => {
+          const res = await fetch(base + f)
+          const body = await res.text()
+          const etag = res.headers.get("etag")
+          const again = etag === null ? 0 : (await fetch(base + f, { headers: { "if-none-match": etag } })).status
+          return { f, status: res.status, etag: etag !== null, again, cdn: /(?:src|href)=["']https?:|from\s*["']https?:|import\(\s*["']https?:|"imports":\{[^}]*https?:/.test(body), body: f.endsWith("session") ? JSON.parse(body) : body.length }
+        })))
+      }))
+      console.log(JSON.stringify(await Effect.runPromise(program)))`
+    const served = JSON.parse(await exec("node", ["--input-type=module", "-e", script], app)) as Array<any>
+    for (const r of served) {
+      expect(r, r.f).toMatchObject({ status: 200, cdn: false })
+      if (r.f !== "/inspector/api/session") expect(r, r.f).toMatchObject({ etag: true, again: 304, body: expect.any(Number) })
+    }
+    expect(served.every((r) => typeof r.body !== "number" || r.body > 0)).toBe(true)
+    expect(served.at(-1).body.graphs.map((g: any) => g.graph_id)).toEqual(["consumer-post"])
+  })
 })

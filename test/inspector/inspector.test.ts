@@ -7,30 +7,18 @@
  */
 import { Redacted } from "effect"
 import { Server } from "effect-stategraph"
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
-import { type Browser, chromium, type Page } from "playwright-core"
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
+import type { Browser } from "playwright-core"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Running, start } from "../server/harness.js"
+import { apiOf, launch, openPage, shot, shots } from "./browser.js"
 import { expense } from "./graphs.js"
-
-const shots = process.env.INSPECTOR_SHOTS ?? fs.mkdtempSync(path.join(os.tmpdir(), "insp-shots-"))
-fs.mkdirSync(shots, { recursive: true })
 
 let server: Running
 let browser: Browser
 let viewToken = ""
 let paused = ""
 
-const api = async (method: string, p: string, body?: unknown, token = server.token) => {
-  const res = await fetch(server.url + p, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {})
-  })
-  return { status: res.status, body: await res.json().catch(() => null) as any }
-}
+const api = (method: string, p: string, body?: unknown, token = server.token) => apiOf(server)(method, p, body, token)
 
 /** A thread run until it pauses (or ends), by the API. */
 const thread = async (item: string) => {
@@ -40,26 +28,14 @@ const thread = async (item: string) => {
   return t.body.thread_id as string
 }
 
-const open = async (token: string, hash: string, viewport = { width: 1280, height: 900 }) => {
-  const page = await browser.newPage({ viewport })
-  page.on("pageerror", (e) => console.error("page error:", e.message))
-  await page.goto(`${server.url}/inspector#token=${encodeURIComponent(token)}`)
-  await page.waitForSelector("[data-testid=who]")
-  if (hash !== "") await page.evaluate((h) => ((globalThis as any).location.hash = h), hash)
-  return page
-}
-
-const shot = (page: Page, name: string) => page.screenshot({ path: path.join(shots, `inspector-${name}.png`), fullPage: true })
+const open = async (token: string, hash: string) => (await openPage(browser, server, token, hash)).page
 
 beforeAll(async () => {
   server = await start([expense])
   viewToken = Redacted.value((await server.run(Server.createToken({ name: "viewer", permissions: ["view"] }))).token)
   paused = await thread("train ticket")
   await thread("hotel")
-  browser = await chromium.launch({
-    executablePath: inject("chromium"),
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-  })
+  browser = await launch()
   console.log(`inspector screenshots: ${shots}`)
 }, 120_000)
 
@@ -177,5 +153,18 @@ describe("the inspector", () => {
     const resume = await api("POST", `/threads/${other}/runs`, { assistant_id: "expense", command: { resume: { amount: 5, reason: "x" } } }, viewToken)
     expect(resume.status).toBe(403)
     expect((await api("POST", "/inspector/api/cleanup", { older_than_ms: 0, statuses: ["completed"], dry_run: true }, viewToken)).status).toBe(403)
+  })
+  it("an edit token without delete: answers and edits state, sees no cleanup, and is refused one", async () => {
+    const editToken = Redacted.value((await server.run(Server.createToken({ name: "editor", permissions: ["view", "edit"] }))).token)
+    const other = await thread("bus")
+    const page = await open(editToken, `#/thread/${other}`)
+    await page.waitForSelector("form.question [data-action=answer]")
+    expect(await page.locator("[data-action=update-state]").count()).toBe(1)
+    expect(await page.locator("a[href='#/cleanup']").count()).toBe(0)
+    await page.evaluate(() => ((globalThis as any).location.hash = "#/cleanup"))
+    await page.waitForSelector("text=Cleaning up needs the delete permission on every graph.")
+    expect(await page.locator("[data-action=dry-run]").count()).toBe(0)
+    await page.close()
+    expect((await api("POST", "/inspector/api/cleanup", { older_than_ms: 0, statuses: ["completed"], dry_run: true }, editToken)).status).toBe(403)
   })
 })

@@ -34,7 +34,7 @@ const StartRun = ({ session }) => {
   }
   const channels = graphs.find((g) => g.graph_id === graph)?.channels ?? {}
   return html`<details class="start"><summary>Start a run</summary><form onSubmit=${submit}>
-    <div class="field"><label for="start-graph">Graph</label><select id="start-graph" onChange=${(e) => setGraph(e.target.value)}>
+    <div class="field"><label for="start-graph">Graph to run</label><select id="start-graph" onChange=${(e) => setGraph(e.target.value)}>
       ${graphs.map((g) => html`<option value=${g.graph_id}>${g.graph_id}</option>`)}</select></div>
     <div class="field"><label for="start-input">Input (JSON; channels: ${Object.keys(channels).join(", ")})</label>
       <textarea id="start-input" class="mono" rows="3" aria-describedby="start-issue" onInput=${(e) => setInput(e.target.value)}>${input}</textarea>
@@ -49,7 +49,7 @@ const Threads = ({ session }) => {
   const [offset, setOffset] = useState(0)
   const [page, setPage] = useState(null)
   useEffect(() => {
-    const t = setTimeout(() => call("POST", "/inspector/api/threads", { q, graph_id: graph || null, status: status || null, limit: PAGE, offset }).then((r) => setPage(r.body)), 150)
+    const t = setTimeout(() => call("POST", "/inspector/api/threads", { q, graph_id: graph || null, status: status || null, limit: PAGE, offset }).then((r) => setPage({ ...r.body, offset })), 150)
     return () => clearTimeout(t)
   }, [q, graph, status, offset])
   const filter = (s) => { setStatus(s); setOffset(0) }
@@ -70,7 +70,7 @@ const Threads = ({ session }) => {
         <td><span class=${`status ${t.status}`}>${t.status}</span></td><td>${t.questions || ""}</td><td>${when(t.updated_at)}</td></tr>`)}
       </tbody></table>
       <nav class="pages" aria-label="Pages"><button disabled=${offset === 0} onClick=${() => setOffset(Math.max(0, offset - PAGE))}>Previous</button>
-        <span>${page.total === 0 ? "no threads" : `${offset + 1}–${Math.min(offset + PAGE, page.total)} of ${page.total}`}</span>
+        <span>${page.total === 0 ? "no threads" : `${page.offset + 1}–${Math.min(page.offset + PAGE, page.total)} of ${page.total}`}</span>
         <button disabled=${offset + PAGE >= page.total} onClick=${() => setOffset(offset + PAGE)}>Next</button></nav>`}</section>`
 }
 

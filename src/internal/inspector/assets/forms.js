@@ -51,21 +51,25 @@ export const Question = ({ q, answer }) => {
   const [busy, setBusy] = useState(false)
   const qid = `q-${q.id}`
   const request = q.value ?? {}
-  const schema = request.jsonSchema ?? (q.kind === "Text" || q.kind === "Confirmation" || q.kind === "Choice" ? undefined : q.response_schema)
-  const names = Object.keys(schema?.properties ?? {})
+  // a Form carries its JSON Schema in the request: fields from it; any other kind: the JSON editor
+  const schema = request.jsonSchema
+  const fields = schema?.type === "object" && Object.keys(schema.properties ?? {}).length > 0
+  const editor = !["Confirmation", "Choice", "Text"].includes(q.kind) && !fields
+  const names = fields ? Object.keys(schema.properties) : []
   const send = async (value) => {
     setBusy(true)
     const r = await answer(value)
     setBusy(false)
     if (r.ok) return setIssues({})
     const issue = r.body?.issue ?? r.body?.detail ?? `HTTP ${r.status}`
-    const field = fieldOf(issue, names)
+    const field = editor ? "json" : fieldOf(issue, names)
     setIssues(field ? { [field]: issue } : { _form: issue })
   }
   const submit = (e) => {
     e.preventDefault()
     if (q.kind === "Text") return send(text)
-    if (schema?.type === "object" && names.length > 0) {
+    if (q.kind === "Choice") return send({ selected: values.selected ?? [] })
+    if (fields) {
       const out = {}
       for (const n of names) {
         const v = values[n]
@@ -74,7 +78,7 @@ export const Question = ({ q, answer }) => {
       }
       return send(out)
     }
-    try { return send(JSON.parse(raw)) } catch (err) { setIssues({ _form: `not JSON: ${err.message}` }) }
+    try { return send(JSON.parse(raw)) } catch (err) { setIssues({ json: `not JSON: ${err.message}` }) }
   }
   const title = request.message ?? request.prompt ?? q.kind
   let body
@@ -84,20 +88,22 @@ export const Question = ({ q, answer }) => {
       <button type="button" data-action="cancel" disabled=${busy} onClick=${() => send({ confirmed: false })}>${request.cancelLabel ?? "No"}</button></div>`
   } else if (q.kind === "Choice") {
     const picked = values.selected ?? []
-    body = html`<fieldset><legend>${request.multiple ? "Pick one or more" : "Pick one"}</legend>
+    body = html`<fieldset aria-describedby=${issues._form ? `${qid}-issue` : undefined}><legend>${request.multiple ? "Pick one or more" : "Pick one"}</legend>
       ${(request.options ?? []).map((o) => html`<label class="option"><input type=${request.multiple ? "checkbox" : "radio"} name=${qid}
         checked=${picked.includes(o.value)} onChange=${(e) => setValues({ selected: request.multiple ? (e.target.checked ? [...picked, o.value] : picked.filter((p) => p !== o.value)) : [o.value] })} /> ${o.label}</label>`)}
-      </fieldset><button type="button" data-action="answer" disabled=${busy} onClick=${() => send({ selected: picked })}>Answer</button>`
+      </fieldset><button type="submit" data-action="answer" disabled=${busy}>Answer</button>`
   } else if (q.kind === "Text") {
     body = html`<div class="field"><label for=${`${qid}-text`}>Answer</label>
       <textarea id=${`${qid}-text`} rows="3" placeholder=${request.placeholder ?? ""} onInput=${(e) => setText(e.target.value)}>${text}</textarea></div>
       <button type="submit" data-action="answer" disabled=${busy}>Answer</button>`
-  } else if (schema?.type === "object" && names.length > 0) {
+  } else if (fields) {
     body = html`<${SchemaFields} qid=${qid} schema=${schema} values=${values} setValues=${setValues} issues=${issues} />
       <button type="submit" data-action="answer" disabled=${busy}>Answer</button>`
   } else {
-    body = html`<div class="field"><label for=${`${qid}-json`}>Answer (JSON)</label>
-      <textarea id=${`${qid}-json`} rows="4" class="mono" onInput=${(e) => setRaw(e.target.value)}>${raw}</textarea>
+    body = html`<div class="field ${issues.json ? "invalid" : ""}"><label for=${`${qid}-json`}>Answer (JSON)</label>
+      <textarea id=${`${qid}-json`} rows="4" class="mono" aria-describedby=${issues.json ? `${qid}-json-issue` : undefined}
+        onInput=${(e) => setRaw(e.target.value)}>${raw}</textarea>
+      <${Issue} id=${`${qid}-json-issue`} text=${issues.json} />
       ${q.response_schema ? html`<details><summary>Answer schema</summary><pre>${json(q.response_schema)}</pre></details>` : null}</div>
       <button type="submit" data-action="answer" disabled=${busy}>Answer</button>`
   }

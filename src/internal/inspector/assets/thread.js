@@ -47,7 +47,7 @@ const NodeStates = ({ states }) => {
   const rows = Object.values(states ?? {}).sort((a, b) => (a.executionOrder || 1e9) - (b.executionOrder || 1e9))
   return html`<table class="nodes"><caption>Node states (FlowDrop)</caption>
     <thead><tr><th scope="col">node</th><th scope="col">status</th><th scope="col">order</th><th scope="col">attempts</th><th scope="col">injected</th><th scope="col">output / error</th></tr></thead>
-    <tbody>${rows.map((n) => html`<tr><td>${n.nodeId}</td><td><span class=${`status ${n.status}`}>${n.status}</span></td><td>${n.executionOrder}</td>
+    <tbody>${rows.map((n) => html`<tr><td>${n.nodeId}</td><td><span class=${`status ${n.status}`}>${n.status}</span></td><td>${n.executionOrder || ""}</td>
       <td>${n.attempts}</td><td>${n.injected ? "yes" : "no"}</td><td class="mono">${n.error ?? JSON.stringify(n.output ?? null)}</td></tr>`)}</tbody></table>`
 }
 
@@ -108,14 +108,15 @@ export const ThreadView = ({ session, threadId }) => {
   const graph = session.graphs.find((g) => g.graph_id === graphId)
   const edit = can(session, "edit")
   const paused = (state.tasks ?? []).filter((t) => t.interrupts.length > 0).map((t) => t.name)
-  const start = async (body, what) => {
+  // `quiet`: the caller shows a refusal itself (an answer's issue goes next to its field)
+  const start = async (body, what, quiet = false) => {
     const r = await call("POST", `${base}/runs`, { assistant_id: graphId, stream_mode: ["values", "updates", "messages"], ...body })
-    if (!r.ok) { setNotice(`${what}: ${r.body?.issue ?? r.body?.detail ?? r.status}`); return r }
+    if (!r.ok) { if (!quiet) setNotice(`${what}: ${r.body?.issue ?? r.body?.detail ?? r.status}`); return r }
     setNotice(`${what}: run ${r.body.run_id} started`)
     follow(r.body)
     return r
   }
-  const answer = (value) => start({ command: { resume: value } }, "answer")
+  const answer = (value) => start({ command: { resume: value } }, "answer", true)
   const cancel = async () => {
     const r = await call("POST", `${base}/runs/${enc(live.run.run_id)}/cancel`)
     setNotice(r.ok ? "cancel requested" : `cancel: ${r.body?.detail}`)
@@ -153,11 +154,12 @@ export const ThreadView = ({ session, threadId }) => {
           <div class="field"><label for="upd-values">Values (JSON)</label><textarea id="upd-values" class="mono" rows="3" onInput=${(e) => setUpdate(e.target.value)}>${update}</textarea></div>
           <button type="submit" data-action="update-state">Update state</button></form></section>` : null}
         <section aria-labelledby="runs-h"><h2 id="runs-h">Runs and pipelines</h2>
-          <table><thead><tr><th scope="col">run</th><th scope="col">status</th><th scope="col">created</th></tr></thead>
-          <tbody>${data.runs.map((r) => html`<tr><td><code>${r.run_id.slice(0, 8)}</code></td><td><span class=${`status ${r.status}`}>${r.status}</span></td><td>${when(r.created_at)}</td></tr>`)}</tbody></table>
-          ${data.pipelines?.pipelines?.map(({ pipeline, jobs }) => html`<h3>Pipeline <code>${pipeline.id.slice(0, 8)}</code> (${pipeline.orchestrator}) <span class=${`status ${pipeline.status}`}>${pipeline.status}</span></h3>
-            <table><thead><tr><th scope="col">job</th><th scope="col">node</th><th scope="col">step</th><th scope="col">status</th><th scope="col">attempts</th></tr></thead>
-            <tbody>${jobs.map((j) => html`<tr><td><code>${j.id.slice(0, 8)}</code></td><td>${j.node}</td><td>${j.step}</td><td><span class=${`status ${j.status}`}>${j.status}</span></td><td>${j.attempts}/${j.maxAttempts}</td></tr>`)}</tbody></table>`)}
+          ${data.runs.length === 0 ? html`<p class="muted">No runs of this server on the thread.</p>` : html`<table class="runs"><thead><tr><th scope="col">run</th><th scope="col">status</th><th scope="col">created</th></tr></thead>
+          <tbody>${data.runs.map((r) => html`<tr><td><code title=${r.run_id}>${r.run_id.slice(0, 8)}</code></td><td><span class=${`status ${r.status}`}>${r.status}</span></td><td>${when(r.created_at)}</td></tr>`)}</tbody></table>`}
+          ${data.pipelines?.pipelines?.map(({ pipeline, jobs }) => html`<h3 data-testid="pipeline">Pipeline <code>${pipeline.id.slice(0, 8)}</code> (${pipeline.orchestrator}) <span class=${`status ${pipeline.status}`}>${pipeline.status}</span></h3>
+            <table class="jobs"><thead><tr><th scope="col">job</th><th scope="col">node</th><th scope="col">step</th><th scope="col">status</th><th scope="col">attempts</th><th scope="col">injected</th><th scope="col">error</th></tr></thead>
+            <tbody>${jobs.map((j) => html`<tr><td><code title=${j.id}>…${j.id.slice(-6)}</code></td><td>${j.node}</td><td>${j.step}</td><td><span class=${`status ${j.status}`}>${j.status}</span></td>
+              <td>${j.attempts}/${j.maxAttempts}</td><td>${j.injected ? "yes" : "no"}</td><td class="mono">${j.error ?? ""}</td></tr>`)}</tbody></table>`)}
           ${data.pipelines && !data.pipelines.available ? html`<p class="muted">No pipeline store on this server: its runs are the server's queue above.</p>` : null}
         </section>
       </div>
