@@ -48,9 +48,13 @@ export interface Options {
   /** how long an operation waits while another connection holds the write lock (default 5000 ms) */
   readonly busyTimeoutMillis?: number | undefined
   /**
-   * When a run releases its thread after at least this many commits since the last time, the WAL
-   * is checkpointed and truncated: short runs (chat turns) keep the WAL small, long runs are not
-   * slowed down. Default 8; `0` leaves it to SQLite's automatic checkpoints.
+   * WAL checkpoints: with `layer`, every this many commits a passive checkpoint runs in a
+   * background thread (the store never waits for its disk flushes), and when a run releases its
+   * thread after as many commits since the last time the WAL file is emptied, so short runs (chat
+   * turns) keep the file small; when the background thread falls behind (the WAL over 64 KiB),
+   * the store empties it on its own connection. With `layerClient` / `make`, the release's
+   * checkpoint runs on the store's connection. Default 8; `0` leaves it all to SQLite's automatic
+   * checkpoints.
    */
   readonly walCheckpointAfterCommits?: number | undefined
 }
@@ -151,9 +155,9 @@ const pragmas = (config: Config) =>
   }).pipe(Effect.mapError(toStoreError("open")))
 
 /**
- * A SQLite client for `filename`, set up for the store: WAL journal, `synchronous = NORMAL` (a
- * commit survives a process crash; the last ones may be lost on power loss), `busy_timeout`,
- * `journal_size_limit`.
+ * A SQLite client for `filename`, set up for the store: WAL journal, `synchronous` (`NORMAL` by
+ * default: a commit survives a process crash, the last ones may be lost on power loss; `FULL`
+ * with `synchronous: "full"`), `busy_timeout`, `journal_size_limit`.
  *
  * @since 0.1.0
  * @category layers
@@ -179,9 +183,10 @@ export const layerSqlClient = (
 
 /**
  * The embedded default: a store in the SQLite file `filename` (created with its directory when
- * missing), WAL mode, `synchronous = NORMAL`, `busy_timeout`. The store owns the client's
+ * missing), WAL mode, `synchronous` (default `NORMAL`), `busy_timeout`. The store owns the client's
  * connection; while another process holds the write lock, it waits in fiber sleeps (up to
- * `busyTimeoutMillis`) rather than blocking the thread.
+ * `busyTimeoutMillis`) rather than blocking the thread. Its WAL checkpoints run in a background
+ * thread with a connection of its own (see `walCheckpointAfterCommits`).
  *
  * @since 0.1.0
  * @category layers
