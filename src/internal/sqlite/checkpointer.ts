@@ -19,8 +19,9 @@ export interface Checkpointer {
   /**
    * Asks for a checkpoint, and with `truncate` for the WAL file to be emptied after it; requests
    * made while one runs are merged into the next. A truncate request answers `false` when the
-   * WAL file is already above `inlineAboveBytes` (the worker fell behind): the caller should
-   * empty it itself, so the file stays bounded however busy the machine is.
+   * WAL file is already above `inlineAboveBytes` (the worker fell behind) or the thread could not
+   * be started: the caller should empty it itself too, so the file stays bounded however busy
+   * the machine is.
    */
   readonly request: (truncate: boolean) => boolean
 }
@@ -73,10 +74,49 @@ parentPort.on("message", (m) => {
 })
 `
 
+interface Running {
+  readonly worker: Worker
+  alive: boolean
+}
+
+/** The worker, or undefined when it cannot be started (SQLite's automatic checkpoints remain). */
+const spawn = (filename: string, synchronous: "NORMAL" | "FULL"): Running | undefined => {
+  try {
+    const driver = createRequire(import.meta.url).resolve("better-sqlite3")
+    const worker = new Worker(WORKER, { eval: true, workerData: { driver, filename, synchronous } })
+    // never keeps the process alive; a failure to open leaves the store to SQLite's checkpoints
+    worker.unref()
+    const running: Running = { worker, alive: true }
+    worker.on("error", () => {
+      running.alive = false
+    })
+    worker.on("exit", () => {
+      running.alive = false
+    })
+    return running
+  } catch {
+    return undefined
+  }
+}
+
+/** Ends the worker: it finishes a checkpoint in progress, closes its connection and exits. */
+const stop = (running: Running): Effect.Effect<void> =>
+  !running.alive ? Effect.void : Effect.async<void>((resume) => {
+    const timer = setTimeout(() => {
+      void running.worker.terminate().finally(() => resume(Effect.void))
+    }, 2000)
+    running.worker.once("exit", () => {
+      clearTimeout(timer)
+      resume(Effect.void)
+    })
+    running.worker.postMessage("close")
+  })
+
 /**
- * Starts the checkpointer of `filename` for the scope; closed (its connection closed, the thread
- * ended) when the scope closes. Undefined when the worker cannot be started: SQLite's automatic
- * checkpoints remain.
+ * The checkpointer of `filename` for the scope. Its thread starts at the first request (a store
+ * that never makes `walCheckpointAfterCommits` commits costs nothing: a worker thread is ~10 MB
+ * of RSS here) and ends when the scope closes. A request answers `false` when the thread cannot
+ * be started.
  *
  * @internal
  */
@@ -84,56 +124,31 @@ export const start = (
   filename: string,
   synchronous: "NORMAL" | "FULL",
   inlineAboveBytes: number
-): Effect.Effect<Checkpointer | undefined, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      try {
-        const walBytes = () => {
-          try {
-            return fs.statSync(filename + "-wal").size
-          } catch {
-            return 0
-          }
+): Effect.Effect<Checkpointer, never, Scope.Scope> =>
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.sync(() => ({ running: undefined as Running | undefined, failed: false })),
+      (state) => (state.running === undefined ? Effect.void : stop(state.running))
+    ),
+    (state): Checkpointer => {
+      const walBytes = () => {
+        try {
+          return fs.statSync(filename + "-wal").size
+        } catch {
+          return 0
         }
-        const driver = createRequire(import.meta.url).resolve("better-sqlite3")
-        const worker = new Worker(WORKER, { eval: true, workerData: { driver, filename, synchronous } })
-        // never keeps the process alive; a failure to open leaves the store to SQLite's checkpoints
-        worker.unref()
-        let alive = true
-        worker.on("error", () => {
-          alive = false
-        })
-        worker.on("exit", () => {
-          alive = false
-        })
-        return {
-          worker,
-          checkpointer: {
-            request: (truncate) => {
-              if (!alive) return false
-              if (truncate && walBytes() > inlineAboveBytes) return false
-              worker.postMessage(truncate ? "truncate" : "passive")
-              return true
-            }
-          } satisfies Checkpointer,
-          isAlive: () => alive
-        }
-      } catch {
-        return undefined
       }
-    }),
-    (started) =>
-      started === undefined || !started.isAlive()
-        ? Effect.void
-        : Effect.async<void>((resume) => {
-          // the worker finishes a checkpoint in progress, closes its connection and exits
-          const timer = setTimeout(() => {
-            void started.worker.terminate().finally(() => resume(Effect.void))
-          }, 2000)
-          started.worker.once("exit", () => {
-            clearTimeout(timer)
-            resume(Effect.void)
-          })
-          started.worker.postMessage("close")
-        })
-  ).pipe(Effect.map((started) => started?.checkpointer))
+      return {
+        request: (truncate) => {
+          if (state.running === undefined && !state.failed) {
+            state.running = spawn(filename, synchronous)
+            state.failed = state.running === undefined
+          }
+          if (state.running === undefined || !state.running.alive) return false
+          state.running.worker.postMessage(truncate ? "truncate" : "passive")
+          // fallen behind: the caller empties the WAL too (whoever gets the lock first does it)
+          return !(truncate && walBytes() > inlineAboveBytes)
+        }
+      }
+    }
+  )
