@@ -274,6 +274,14 @@ out.push("")
 out.push("ratio: LangGraph ÷ ours for times, sizes and RSS; ours ÷ LangGraph for throughputs (so > 1 = ours better).")
 out.push("peak RSS: process.resourceUsage().maxRSS of that side's child process (module loading + scenario).")
 for (const s of selected) out.push(`  ${s.id}: ${s.title}`)
+// what each side's SQLite runs with: the comparison is only fair when the reader knows
+if (selected.some((s) => !s.id.endsWith("-pg") && s.id !== "pg-commit" && s.id !== "chain" && s.id !== "chain-steady")) {
+  out.push(
+    "SQLite settings: ours SqliteSnapshots.layer defaults — WAL, synchronous = NORMAL (a commit survives a killed " +
+      "process, not a power loss), WAL checkpoints in a background thread; LangGraph SqliteSaver.fromConnString — WAL, " +
+      "synchronous = FULL (better-sqlite3's default: each commit fsynced), SQLite's automatic checkpoints (1,000 pages)."
+  )
+}
 // the issue's Postgres target: a durable step ≤ 2× a bare single-row commit on the same server
 const commitRuns = results.get("pg-commit")?.ours ?? []
 const loopPgRuns = results.get("loop-pg")?.ours ?? []

@@ -227,6 +227,18 @@ const MAIN_SCENARIOS: ReadonlyArray<Scenario> = [
     metrics: [cyclesPerSecond(4000)]
   },
   {
+    // both sides fsync each commit (LangGraph's SqliteSaver runs better-sqlite3's default,
+    // synchronous = FULL): the same durability on both sides, power loss included
+    id: "interrupt-full",
+    title: "interrupt + resume on 300 threads, SQLite, both sides synchronous = FULL (ours: synchronous: \"full\")",
+    sqlite: true,
+    run: {
+      ours: async (dir) => (await ours()).interruptResume({ threads: 300, dir, synchronous: "full" }),
+      langgraph: async (dir) => (await langgraph()).interruptResume({ threads: 300, dir })
+    },
+    metrics: [cyclesPerSecond(4000)]
+  },
+  {
     // not one of the project's scenarios: the same cycles with all 300 threads in flight at once
     // (a server answering many users), on both sides; our store commits the writes that runs
     // issue at the same moment in one transaction (group commit)

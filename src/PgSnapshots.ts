@@ -95,7 +95,13 @@ export const make = (options?: Options): Effect.Effect<Backend, StoreError, SqlC
     )
     return internal.makeWith(
       PgDb.make(sql),
-      { name: "PgSnapshots", system: "postgresql", sql: Statements.make(schema) },
+      {
+        name: "PgSnapshots",
+        system: "postgresql",
+        sql: Statements.make(schema),
+        commitOne: Statements.commitOne(schema),
+        settleOne: Statements.settleOne(schema)
+      },
       { appendFanout: options?.appendFanout, walCheckpointAfterCommits: 0 }
     )
   })

@@ -225,6 +225,8 @@ export interface InterruptResumeOptions {
   walCheckpointAfterCommits?: number
   /** all threads' cycles started at once (`Promise.all`) instead of one after another */
   concurrent?: boolean
+  /** the SQLite store's `synchronous` (default: the store's, "normal") */
+  synchronous?: "normal" | "full"
   /** the store: SQLite (default), the in-memory one or Postgres (`pg`) */
   store?: "sqlite" | "memory" | "pg"
   /** the Postgres database's URL (store "pg") */
@@ -238,7 +240,7 @@ class Ok extends Interrupt.Tag("BenchOk", {
 
 /** Returns cycles/second; a cycle = invoke-until-pause + resume-until-end. */
 export async function interruptResume(opts: InterruptResumeOptions): Promise<number> {
-  const { concurrent = false, dir, pg, store = "sqlite", threads = 300, walCheckpointAfterCommits } = opts
+  const { concurrent = false, dir, pg, store = "sqlite", synchronous, threads = 300, walCheckpointAfterCommits } = opts
   const graph = StateGraph.make({ id: "bench-interrupt", state: { answer: Channel.lastValue(Schema.String) } }).pipe(
     StateGraph.addNode("ask", () => Effect.map(Ok.ask({ question: "ok?" }), (answer) => ({ answer }))),
     StateGraph.addEdge(StateGraph.START, "ask"),
@@ -251,9 +253,9 @@ export async function interruptResume(opts: InterruptResumeOptions): Promise<num
       ? Snapshots.layerMemory
       : store === "pg"
       ? await pgLayer(pg)
-      : walCheckpointAfterCommits === undefined
+      : walCheckpointAfterCommits === undefined && synchronous === undefined
       ? sqliteLayer(file)
-      : SqliteSnapshots.layer({ filename: file, walCheckpointAfterCommits })
+      : SqliteSnapshots.layer({ filename: file, walCheckpointAfterCommits, synchronous })
   )
 
   const cycle = async (id: string) => {

@@ -229,3 +229,104 @@ WHERE t.status IN (SELECT jsonb_array_elements_text($1::jsonb)) AND c.created_at
 ${limit(3)}`
   }
 }
+
+/**
+ * The common commit in one statement (no `BEGIN`/`COMMIT`; a data-modifying CTE is atomic): the
+ * compare-and-set on the thread's row (an `UPDATE` whose `WHERE` is the check; with `claim`, the
+ * thread free or the run's and not paused, or a new thread row when none exists and no head is
+ * expected), then, only when it won, the execution row, the blobs and the checkpoint. A refused
+ * compare-and-set returns no row. A fenced run's claim is refused by the threads' trigger (the
+ * row stays unchanged, so nothing is returned). Parameters: those of SQLite's `commitOne`.
+ *
+ * @internal
+ */
+export const commitOne = (schema: string): string => {
+  const t = (name: string) => `"${schema}".stategraph_${name}`
+  const threads = t("threads")
+  return `WITH moved AS (
+  UPDATE ${threads} t SET head = $4::text, status = $10::text, wake_at = $12::double precision,
+    updated_at = $11::double precision,
+    run_id = CASE WHEN $20::int = 1 THEN NULL ELSE $2::text END,
+    lease_until = CASE WHEN $20::int = 1 THEN 0 WHEN $23::int = 1 THEN $24::double precision ELSE t.lease_until END,
+    workflow_id = CASE WHEN $23::int = 1 THEN $7::text ELSE t.workflow_id END
+  WHERE t.thread_id = $1::text AND t.head IS NOT DISTINCT FROM $3::text
+    AND CASE WHEN $23::int = 1
+      THEN (t.run_id IS NULL OR t.run_id = $2::text OR t.lease_until <= $25::double precision) AND t.status <> 'paused'
+      ELSE t.run_id = $2::text END
+  RETURNING t.thread_id
+), created AS (
+  INSERT INTO ${threads} (thread_id, workflow_id, head, status, wake_at, updated_at, run_id, lease_until)
+  SELECT $1::text, $7::text, $4::text, $10::text, $12::double precision, $11::double precision,
+    CASE WHEN $20::int = 1 THEN NULL ELSE $2::text END, CASE WHEN $20::int = 1 THEN 0 ELSE $24::double precision END
+  WHERE $23::int = 1 AND $3::text IS NULL AND NOT EXISTS (SELECT 1 FROM ${threads} WHERE thread_id = $1::text)
+  ON CONFLICT (thread_id) DO NOTHING
+  RETURNING thread_id
+), won AS (
+  SELECT thread_id FROM moved UNION ALL SELECT thread_id FROM created
+), execution AS (
+  INSERT INTO ${t("executions")} (execution_id, thread_id, initial_input)
+  SELECT $6::text, thread_id, $21::text FROM won WHERE $22::int = 1
+  ON CONFLICT DO NOTHING
+), blobs AS (
+  INSERT INTO ${t("blobs")} (thread_id, channel, blob_id, prev, data)
+  SELECT w.thread_id, b ->> 0, $4::text, b ->> 1, b ->> 2 FROM won w, jsonb_array_elements($19::jsonb) b
+), checkpoint AS (
+  INSERT INTO ${t("checkpoints")} (thread_id, checkpoint_id, parent_id, execution_id, workflow_id, workflow_version,
+    step, status, created_at, wake_at, pause_reason, error, interrupts, node_states, channels, body)
+  SELECT thread_id, $4::text, $5::text, $6::text, $7::text, $8::text, $9::int, $10::text, $11::double precision,
+    $12::double precision, $13::text, $14::text, $15::text, $16::text, $17::text, $18::text FROM won
+)
+SELECT 1 AS won FROM won`
+}
+
+/**
+ * A settle in one statement, when it answers no pending interrupt (a pause, a run's records, a
+ * claim without `pending`): one `UPDATE` of the thread's row is the check (the run holds the
+ * thread, or with `claim` the thread is free or the run's and its head is the checkpoint, which
+ * exists) and the claim, the status patch's thread columns and the release at once; only when it
+ * won, the task records (the last of a task id, in write order) and the checkpoint's patch. A
+ * refusal returns no row. A claiming settle that answers pending interrupts stays a transaction:
+ * their check must read the checkpoint after the thread row is locked, which one statement's
+ * snapshot cannot. Parameters: those of SQLite's `settle` (`pending` unused, always null here).
+ *
+ * @internal
+ */
+export const settleOne = (schema: string): string => {
+  const t = (name: string) => `"${schema}".stategraph_${name}`
+  return `WITH target AS (
+  SELECT c.wake_at FROM ${t("checkpoints")} c WHERE c.thread_id = $1::text AND c.checkpoint_id = $3::text
+), won AS (
+  UPDATE ${t("threads")} t SET
+    run_id = CASE WHEN $15::int = 1 THEN NULL ELSE $2::text END,
+    lease_until = CASE WHEN $15::int = 1 THEN 0 WHEN $16::int = 1 THEN $18::double precision ELSE t.lease_until END,
+    workflow_id = CASE WHEN $16::int = 1 THEN $17::text ELSE t.workflow_id END,
+    updated_at = CASE WHEN $5::int = 1 THEN $19::double precision ELSE t.updated_at END,
+    status = CASE WHEN $5::int = 1 AND t.head = $3::text THEN $6::text ELSE t.status END,
+    wake_at = CASE WHEN $5::int = 1 AND t.head = $3::text
+      THEN (CASE WHEN $13::int = 1 THEN $14::double precision ELSE (SELECT wake_at FROM target) END)
+      ELSE t.wake_at END
+  WHERE t.thread_id = $1::text AND EXISTS (SELECT 1 FROM target) AND $20::text IS NULL
+    AND CASE WHEN $16::int = 1
+      THEN (t.run_id IS NULL OR t.run_id = $2::text OR t.lease_until <= $19::double precision) AND t.head = $3::text
+      ELSE t.run_id = $2::text END
+  RETURNING t.thread_id
+), records AS (
+  INSERT INTO ${t("tasks")} (thread_id, checkpoint_id, task_id, record)
+  SELECT w.thread_id, $3::text, d.task_id, d.record
+  FROM won w, (
+    SELECT DISTINCT ON (x.r ->> 0) x.r ->> 0 AS task_id, x.r ->> 1 AS record, x.n
+    FROM jsonb_array_elements($4::jsonb) WITH ORDINALITY AS x(r, n)
+    ORDER BY x.r ->> 0, x.n DESC
+  ) d
+  ORDER BY d.n
+  ON CONFLICT (thread_id, checkpoint_id, task_id) DO UPDATE SET record = excluded.record,
+    seq = nextval('${t("task_seq")}')
+), patched AS (
+  UPDATE ${t("checkpoints")} c SET status = $6::text, interrupts = $7::text, node_states = coalesce($8::text, c.node_states),
+    error = CASE WHEN $9::int = 1 THEN $10::text ELSE c.error END,
+    pause_reason = CASE WHEN $11::int = 1 THEN $12::text ELSE c.pause_reason END,
+    wake_at = CASE WHEN $13::int = 1 THEN $14::double precision ELSE c.wake_at END
+  FROM won w WHERE $5::int = 1 AND c.thread_id = w.thread_id AND c.checkpoint_id = $3::text
+)
+SELECT 1 AS won FROM won`
+}

@@ -18,6 +18,8 @@ import { corrupt, decodeChannelMap, formatIssue } from "./rows.js"
 /** @internal */
 export const make = (ctx: Context) => {
   const { busy, db, executions, fanout, inputText, maps, noteCommit, one, remember, Sql, walCheckpoint } = ctx
+  /** the one-statement commit: SQLite's (refused by its trigger's RAISE) or Postgres' (refused: no row) */
+  const oneCommit = one?.commit ?? ctx.dialect.commitOne
 
 
   /** The stored initial input of the commit's execution, noting the execution when new. */
@@ -196,7 +198,7 @@ export const make = (ctx: Context) => {
    */
   const planOne = (req: CommitRequest): { readonly params: ReadonlyArray<unknown>; readonly done: () => void } | undefined => {
     const s = req.snapshot
-    if (one === undefined || s.pendingWrites.length > 0) return undefined
+    if (oneCommit === undefined || s.pendingWrites.length > 0) return undefined
     let base: Blobs.ChannelMap | undefined
     if (s.parentCheckpointId === null) base = req.expectedHead === null ? {} : undefined
     else if (s.parentCheckpointId === req.expectedHead) base = maps.get(req.threadId + "\u0000" + s.parentCheckpointId)
@@ -249,9 +251,14 @@ export const make = (ctx: Context) => {
     const plan = planOne(req)
     const done = plan === undefined
       ? commitMany(req)
-      : db.writeOnce("commit", one!.commit, plan.params).pipe(
+      : one !== undefined
+      ? db.writeOnce("commit", oneCommit!, plan.params).pipe(
         Effect.catchIf(isBusyRaise, () => busy(req.threadId)),
         Effect.map(plan.done)
+      )
+      : Effect.flatMap(
+        db.writeOnce("commit", oneCommit!, plan.params),
+        (rows) => (rows.length === 0 ? busy(req.threadId) : Effect.sync(plan.done))
       )
     return req.release ? Effect.zipLeft(done, walCheckpoint) : done
   }
@@ -310,7 +317,9 @@ export const make = (ctx: Context) => {
       Effect.forEach(requests, (req) => {
         const plan = planOne(req)
         if (plan === undefined) return commitManyIn(tx, req)
-        return Effect.map(tx.all(one!.commit, plan.params), plan.done)
+        return one !== undefined
+          ? Effect.map(tx.all(oneCommit!, plan.params), plan.done)
+          : Effect.flatMap(tx.all(oneCommit!, plan.params), (rows) => (rows.length === 0 ? busy(req.threadId) : Effect.sync(plan.done)))
       }, { discard: true })).pipe(
         Effect.catchIf((e): e is StoreError => e._tag === "StoreError" && isBusyRaise(e), () => busy(requests[0]!.threadId)),
         Effect.tapError(() => forget)

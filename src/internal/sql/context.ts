@@ -65,15 +65,43 @@ export const make = (db: Db.Db, dialect: Dialect, options: Options = {}): Contex
 
   const busy = (threadId: string) => Effect.fail(new ThreadBusy({ threadId }))
   const checkpointAfter = Math.max(0, Math.floor(options.walCheckpointAfterCommits ?? 8))
+  const background = checkpointAfter === 0 ? undefined : options.requestCheckpoint
   let commitsSinceCheckpoint = 0
-  const walCheckpoint = Effect.suspend(() => {
-    if (checkpointAfter === 0 || commitsSinceCheckpoint < checkpointAfter) return Effect.void
-    commitsSinceCheckpoint = 0
-    // TRUNCATE empties the WAL file; on a busy database (another process reading or writing) it
-    // gives up at once (the store's connection has busy_timeout 0) and SQLite's own
-    // auto-checkpoint takes over
-    return Effect.ignore(db.once("checkpoint", "PRAGMA wal_checkpoint(TRUNCATE)", []))
+  let commitsSincePassive = 0
+  const noteCommit = background === undefined
+    ? () => {
+      commitsSinceCheckpoint++
+    }
+    : () => {
+      commitsSinceCheckpoint++
+      // a passive checkpoint in the background thread: the store never waits for it
+      if (++commitsSincePassive >= checkpointAfter) {
+        commitsSincePassive = 0
+        background(false)
+      }
+    }
+  // TRUNCATE empties the WAL file; on a busy database (another process reading or writing, the
+  // background checkpointer's pass) it gives up at once (the store's connection has busy_timeout
+  // 0): the next release tries again, and SQLite's own auto-checkpoint bounds the WAL meanwhile
+  const truncateHere = Effect.matchEffect(db.once("checkpoint", "PRAGMA wal_checkpoint(TRUNCATE)", []), {
+    onFailure: () => Effect.void,
+    onSuccess: (rows) =>
+      Effect.sync(() => {
+        if (Number(rows[0]?.busy ?? 0) === 0) commitsSinceCheckpoint = 0
+      })
   })
+  const walCheckpoint = background !== undefined
+    ? Effect.suspend(() => {
+      if (commitsSinceCheckpoint < checkpointAfter) return Effect.void
+      commitsSincePassive = 0
+      if (!background(true)) return truncateHere
+      commitsSinceCheckpoint = 0
+      return Effect.void
+    })
+    : Effect.suspend(() => {
+      if (checkpointAfter === 0 || commitsSinceCheckpoint < checkpointAfter) return Effect.void
+      return truncateHere
+    })
   return {
     db,
     dialect,
@@ -85,9 +113,7 @@ export const make = (db: Db.Db, dialect: Dialect, options: Options = {}): Contex
     executions,
     inputText,
     busy,
-    noteCommit: () => {
-      commitsSinceCheckpoint++
-    },
+    noteCommit,
     walCheckpoint
   }
 }

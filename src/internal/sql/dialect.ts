@@ -16,6 +16,14 @@ export interface Options {
    * the steps of a long run; default 8. `0` leaves it all to SQLite's automatic checkpoints.
    */
   readonly walCheckpointAfterCommits?: number | undefined
+  /**
+   * Asks a background checkpointer for a WAL checkpoint (SQLite, `sqlite/checkpointer.ts`): then
+   * every `walCheckpointAfterCommits` commits ask it for a passive one, a run that releases its
+   * thread after as many commits since the last time for one that empties the WAL file, and no
+   * checkpoint runs on the store's own connection (the JavaScript thread never waits for their
+   * disk flushes) unless the checkpointer answers `false` (it fell behind: the WAL is emptied here).
+   */
+  readonly requestCheckpoint?: ((truncate: boolean) => boolean) | undefined
 }
 
 /**
@@ -46,6 +54,18 @@ export interface Dialect {
   readonly system: "sqlite" | "postgresql"
   readonly sql: Statements
   readonly oneStatement?: { readonly commit: string; readonly settle: string; readonly busyMessage: string } | undefined
+  /**
+   * The common commit as one statement that refuses by returning no row (Postgres: a
+   * data-modifying CTE), with the parameters of SQLite's `commitOne`. Used when `oneStatement`
+   * is not given.
+   */
+  readonly commitOne?: string | undefined
+  /**
+   * A settle that answers no pending interrupt, as one statement that refuses by returning no
+   * row (Postgres), with the parameters of SQLite's `settle`. Used when `oneStatement` is not
+   * given; other settles are a transaction.
+   */
+  readonly settleOne?: string | undefined
 }
 
 /** @internal */

@@ -64,36 +64,62 @@ export const make = (ctx: Context, isBusyRaise: (e: StoreError) => boolean) => {
         if (release) yield* tx.all(Sql.release, [threadId, runId])
       }))
 
-  /** SQLite: one statement, the settle view's trigger does it all, atomically */
-  const settleOne = (one: NonNullable<Context["one"]>): Backend["settle"] => (threadId, runId, checkpointId, { claim, patch, records, release }) =>
-    Effect.suspend(() => {
-      const now = Date.now()
-      return db.writeOnce("settle", one.settle, [
-        threadId,
-        runId,
-        checkpointId,
-        JSON.stringify(records.map((r) => [r.taskId, JSON.stringify(r)])),
-        patch !== undefined ? 1 : 0,
-        patch?.status ?? null,
-        patch !== undefined ? JSON.stringify(patch.interrupts) : null,
-        patch?.nodeStates === undefined ? null : JSON.stringify(patch.nodeStates),
-        patch !== undefined && "error" in patch ? 1 : 0,
-        patch?.error ?? null,
-        patch !== undefined && "pauseReason" in patch ? 1 : 0,
-        patch?.pauseReason ?? null,
-        patch !== undefined && "wakeAt" in patch ? 1 : 0,
-        patch?.wakeAt ?? null,
-        release ? 1 : 0,
-        claim !== undefined ? 1 : 0,
-        claim?.workflowId ?? null,
-        claim !== undefined ? now + claim.leaseMillis : 0,
-        now,
-        claim?.pending === undefined ? null : JSON.stringify(claim.pending)
-      ]).pipe(
-        Effect.catchIf(isBusyRaise, () => busy(threadId)),
-        Effect.zipLeft(release ? walCheckpoint : Effect.void)
-      )
-    })
+  const settleParams = (
+    threadId: string,
+    runId: string,
+    checkpointId: string,
+    { claim, patch, records, release }: Parameters<Backend["settle"]>[3]
+  ) => {
+    const now = Date.now()
+    return [
+      threadId,
+      runId,
+      checkpointId,
+      JSON.stringify(records.map((r) => [r.taskId, JSON.stringify(r)])),
+      patch !== undefined ? 1 : 0,
+      patch?.status ?? null,
+      patch !== undefined ? JSON.stringify(patch.interrupts) : null,
+      patch?.nodeStates === undefined ? null : JSON.stringify(patch.nodeStates),
+      patch !== undefined && "error" in patch ? 1 : 0,
+      patch?.error ?? null,
+      patch !== undefined && "pauseReason" in patch ? 1 : 0,
+      patch?.pauseReason ?? null,
+      patch !== undefined && "wakeAt" in patch ? 1 : 0,
+      patch?.wakeAt ?? null,
+      release ? 1 : 0,
+      claim !== undefined ? 1 : 0,
+      claim?.workflowId ?? null,
+      claim !== undefined ? now + claim.leaseMillis : 0,
+      now,
+      claim?.pending === undefined ? null : JSON.stringify(claim.pending)
+    ]
+  }
 
-  return { settle: one === undefined ? settleTx : settleOne(one), setStatusIn }
+  /** SQLite: one statement, the settle view's trigger does it all, atomically */
+  const settleOne = (one: NonNullable<Context["one"]>): Backend["settle"] => (threadId, runId, checkpointId, input) =>
+    Effect.suspend(() =>
+      db.writeOnce("settle", one.settle, settleParams(threadId, runId, checkpointId, input)).pipe(
+        Effect.catchIf(isBusyRaise, () => busy(threadId)),
+        Effect.zipLeft(input.release ? walCheckpoint : Effect.void)
+      )
+    )
+
+  /**
+   * Postgres: one statement (refused: no row) unless the settle answers pending interrupts,
+   * whose check needs the thread row locked first (a transaction)
+   */
+  const settleRows = (text: string): Backend["settle"] => (threadId, runId, checkpointId, input) =>
+    input.claim?.pending !== undefined && input.claim.pending.length > 0
+      ? settleTx(threadId, runId, checkpointId, input)
+      : Effect.suspend(() =>
+        Effect.flatMap(
+          db.writeOnce("settle", text, settleParams(threadId, runId, checkpointId, { ...input, claim: input.claim && { ...input.claim, pending: undefined } })),
+          (rows) => (rows.length === 0 ? busy(threadId) : Effect.void)
+        )
+      )
+
+  return {
+    settle: one !== undefined ? settleOne(one) : ctx.dialect.settleOne !== undefined ? settleRows(ctx.dialect.settleOne) : settleTx,
+    setStatusIn
+  }
 }
