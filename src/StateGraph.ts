@@ -55,6 +55,8 @@ export type {
   InterruptedOf,
   NodesOf,
   OutputOf,
+  ResumeUpdate,
+  RunCommand,
   StateOf,
   ThreadState
 } from "./internal/stategraph/model.js"

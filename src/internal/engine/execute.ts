@@ -15,6 +15,8 @@ import type { Compiled } from "../graph.js"
 import * as Ids from "../ids.js"
 import * as algo from "./algo.js"
 import { answerRecords, type Prepared, prepareAnswers } from "./answers.js"
+import { commandCheckpoint, resumedCheckpoint } from "./command.js"
+import { isCommand } from "../../Command.js"
 import { advanced, emptyCheckpoint, forked, imported } from "./checkpoints.js"
 import { channelWrites, decodeCheckpoint, loadCheckpoint, toEncoded, wholeWrites } from "./codec.js"
 import { makeCommitter } from "./durability.js"
@@ -78,6 +80,10 @@ const inputCheckpoint = (
     }
     return { cp, writes: channelWrites(applied.right, base.checkpointId === "") }
   })
+
+/** New input's checkpoint: a `Command` routes (`commandCheckpoint`), anything else is the input. */
+const startCheckpoint: typeof inputCheckpoint = (compiled, base, input, options) =>
+  isCommand(input) ? commandCheckpoint(compiled, base, input, options) : inputCheckpoint(compiled, base, input, options)
 
 const pendingIds = (cp: Checkpoint) => cp.interrupts.filter((i) => i.status === "pending").map((i) => i.id)
 
@@ -149,7 +155,7 @@ const executeWith = (
   if (store === undefined || threadId === undefined) {
     if (request._tag !== "Input") return Effect.dieMessage("resume and continue need a threadId and a Snapshots store")
     return Effect.flatMap(
-      inputCheckpoint(compiled, emptyCheckpoint(compiled), request.input, { fresh: true, executionId: "", metadata }),
+      startCheckpoint(compiled, emptyCheckpoint(compiled), request.input, { fresh: true, executionId: "", metadata }),
       ({ cp }) => Effect.zipRight(emitCheckpoint(run, cp), cycle(run, cp, null))
     )
   }
@@ -163,7 +169,7 @@ const executeWith = (
   const startWith = (input: unknown, base: Checkpoint | undefined, head: string | null, claimNow: boolean) =>
     Effect.gen(function*() {
       const options = { fresh: base === undefined, executionId: Ids.make(), metadata }
-      const { cp, writes } = yield* inputCheckpoint(compiled, base ?? emptyCheckpoint(compiled), input, options)
+      const { cp, writes } = yield* startCheckpoint(compiled, base ?? emptyCheckpoint(compiled), input, options)
       const snapshot = toEncoded(compiled, threadId, cp)
       yield* store.commit({ threadId, runId: run.runId, expectedHead: head, snapshot, writes, ...(claimNow ? { claim } : {}) })
       if (claimNow) yield* heartbeat(run, store)
@@ -228,6 +234,16 @@ const executeWith = (
     if (request._tag !== "Resume") return yield* continueFrom(base, head, forking)
     const prepared = prepareAnswers(base, threadId, request.answers, compiled.kinds)
     if (Either.isLeft(prepared)) return yield* Effect.fail(prepared.left)
+    if (request.update !== undefined) {
+      // answers and update as one checkpoint, then the paused step
+      const next = resumedCheckpoint(compiled, base, prepared.right, request.update)
+      if (Either.isLeft(next)) return yield* Effect.fail(next.left)
+      const { cp, writes } = next.right
+      const snapshot = { ...toEncoded(compiled, threadId, cp), pendingWrites: cp.pending }
+      yield* store.commit({ threadId, runId: run.runId, expectedHead: head, snapshot, writes })
+      yield* emitCheckpoint(run, cp)
+      return yield* cycle(run, cp, cp.checkpointId, prepared.right)
+    }
     return yield* resumeFrom(base, head, prepared.right, (records, patch) =>
       store.settle(threadId, run.runId, base.checkpointId, { records, patch }))
   })
@@ -262,7 +278,7 @@ const executeWith = (
   })
 
   const claimWithFirstWrite = config.checkpointId === undefined &&
-    (request._tag === "Resume" || (request._tag === "Input" && request.input !== null && request.input !== undefined))
+    ((request._tag === "Resume" && request.update === undefined) || (request._tag === "Input" && request.input !== null && request.input !== undefined))
   return holding(run, store, threadId, claimWithFirstWrite ? withFirstWrite : claimed)
 }
 

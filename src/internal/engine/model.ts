@@ -117,7 +117,12 @@ export type RunEvent =
 export type RunRequest =
   | { readonly _tag: "Input"; readonly input: unknown }
   | { readonly _tag: "Continue" }
-  | { readonly _tag: "Resume"; readonly answers: ReadonlyArray<Interrupt.Answer<string, unknown>> }
+  | {
+    readonly _tag: "Resume"
+    readonly answers: ReadonlyArray<Interrupt.Answer<string, unknown>>
+    /** a state update committed with the answers, as one checkpoint */
+    readonly update?: unknown
+  }
 
 /**
  * The caller's run policy: where an orchestrator stops the engine short of the end. A plain

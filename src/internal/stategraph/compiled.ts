@@ -95,6 +95,9 @@ const withStore = <A, E, R>(
   f: (store: Backend | undefined) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, any> => threadId === undefined ? f(undefined) : Effect.flatMap(Snapshots, f)
 
+const resumeRequest = (options: { readonly update?: unknown }, answers: ReadonlyArray<any>): RunRequest =>
+  options.update === undefined ? { _tag: "Resume", answers } : { _tag: "Resume", answers, update: options.update }
+
 /** @internal */
 export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
   /** A span per public operation, named after it, with the graph and the thread. */
@@ -153,9 +156,9 @@ export const makeCompiled = (compiled: internalGraph.Compiled): AnyCompiled => {
       Effect.map(run({ _tag: "Input", input }, options, {}), output).pipe(span("invoke", options?.threadId))) as any,
     stream: ((input: unknown, options?: RunOptions & { readonly mode?: StreamMode | ReadonlyArray<StreamMode> }) =>
       streamOf({ _tag: "Input", input }, options)) as any,
-    streamResume: ((options: any, ...answers: ReadonlyArray<any>) => streamOf({ _tag: "Resume", answers }, options)) as any,
+    streamResume: ((options: any, ...answers: ReadonlyArray<any>) => streamOf(resumeRequest(options, answers), options)) as any,
     resume: (options, ...answers) =>
-      Effect.map(run({ _tag: "Resume", answers }, options, {}), output).pipe(
+      Effect.map(run(resumeRequest(options, answers), options, {}), output).pipe(
         span("resume", options.threadId)
       ) as any,
     getState: (threadId, options) => threads.getState(compiled)(threadId, options).pipe(span("getState", threadId)),

@@ -6,6 +6,7 @@
 import type * as Effect from "effect/Effect"
 import type * as Stream from "effect/Stream"
 import type * as Channel from "../../Channel.js"
+import type { Command } from "../../Command.js"
 import type * as GraphError from "../../GraphError.js"
 import type * as Interrupt from "../../Interrupt.js"
 import type { Snapshots } from "../../Snapshots.js"
@@ -77,22 +78,25 @@ export interface CompiledGraph<S extends Channels, N extends string, E, R, In ex
   /** @internal */
   readonly compiled: internalGraph.Compiled
 
-  /** Runs from `input` (or, with `null`, continues the thread) to the end and returns the state. */
+  /**
+   * Runs from `input` (or, with `null`, continues the thread) to the end and returns the state.
+   * A `Command` as input writes its update (any channel) and runs its `goto` targets next.
+   */
   readonly invoke: {
     (
-      input: InputOf<S, In> | null,
+      input: InputOf<S, In> | RunCommand<S, N> | null,
       options: RunOptions & { readonly threadId: string }
     ): Effect.Effect<OutputOf<S, Out>, RunError<E>, R | Snapshots>
-    (input: InputOf<S, In>, options?: RunOptions): Effect.Effect<OutputOf<S, Out>, RunError<E>, R>
+    (input: InputOf<S, In> | RunCommand<S, N>, options?: RunOptions): Effect.Effect<OutputOf<S, Out>, RunError<E>, R>
   }
   /** Streams the run's values, updates or events. */
   readonly stream: {
     <const M extends StreamMode = "values", const Sub extends boolean = false>(
-      input: InputOf<S, In> | null,
+      input: InputOf<S, In> | RunCommand<S, N> | null,
       options: RunOptions & StreamOptions<M, Sub> & { readonly threadId: string }
     ): Stream.Stream<StreamPartOf<S, M, Sub>, RunError<E>, R | Snapshots>
     <const M extends StreamMode = "values", const Sub extends boolean = false>(
-      input: InputOf<S, In>,
+      input: InputOf<S, In> | RunCommand<S, N>,
       options?: RunOptions & StreamOptions<M, Sub>
     ): Stream.Stream<StreamPartOf<S, M, Sub>, RunError<E>, R>
   }
@@ -101,12 +105,12 @@ export interface CompiledGraph<S extends Channels, N extends string, E, R, In ex
   // compiler compare compiled graphs member by member)
   /** `resume`, streamed: answers pending interrupts and streams the continued run like `stream`. */
   streamResume<const M extends StreamMode = "values", const Sub extends boolean = false>(
-    options: ResumeOptions & StreamOptions<M, Sub>,
+    options: ResumeOptions & ResumeUpdate<S> & StreamOptions<M, Sub>,
     ...answers: ReadonlyArray<Interrupt.AnswerFor<InterruptsOf<E>>>
   ): Stream.Stream<StreamPartOf<S, M, Sub>, RunError<E> | GraphError.ResumeError, R | Snapshots>
   /** Answers pending interrupts and continues the thread. */
   resume(
-    options: ResumeOptions,
+    options: ResumeOptions & ResumeUpdate<S>,
     ...answers: ReadonlyArray<Interrupt.AnswerFor<InterruptsOf<E>>>
   ): Effect.Effect<OutputOf<S, Out>, RunError<E> | GraphError.ResumeError, R | Snapshots>
   /** The state at the head (or at `checkpointId`). */
@@ -159,6 +163,33 @@ export interface CompiledGraph<S extends Channels, N extends string, E, R, In ex
   readonly clearCache: (nodes?: ReadonlyArray<N>) => Effect.Effect<void>
   /** The graph as a Mermaid flowchart. */
   readonly toMermaid: () => string
+}
+
+/**
+ * A `Command` given to `invoke` or `stream` on a thread: `Command.goto(…)` routes to nodes of the
+ * graph (or `END`, or `Send`s to them), `Command.update(…)` writes the state's channels, both as
+ * one step before the run goes on (see `invoke`).
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type RunCommand<S extends Channels, N extends string> = Command<Channel.Update<S>, N | END> & {
+  /** not a `Command.parent` (a subgraph node's output) */
+  readonly graph?: never
+}
+
+/**
+ * The state update `resume` and `streamResume` may apply with the answers, in the same step.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ResumeUpdate<S extends Channels> {
+  /**
+   * written to the state (any channel) with the answers, as one checkpoint before the paused
+   * step runs again: all or nothing (a wrong answer or update writes neither)
+   */
+  readonly update?: Channel.Update<S> | undefined
 }
 
 /**
