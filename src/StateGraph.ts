@@ -63,6 +63,7 @@ export type {
 
 export type {
   AddInput,
+  CheckListed,
   CheckOutput,
   CheckUpdate,
   GotosOf,

@@ -49,3 +49,36 @@ describe("Command as run input (types)", () => {
     expect(Effect.isEffect(ok)).toBe(true)
   })
 })
+
+describe("a list of updates (types)", () => {
+  it("each item of a node's list is checked as an update or a command", () => {
+    const base = StateGraph.make({
+      id: "types-list",
+      state: { n: Channel.lastValue(Schema.Number), log: Channel.append(Schema.String) }
+    })
+    const ok = base.pipe(
+      StateGraph.addNode("a", () => Effect.succeed([{ log: ["x"] }, { log: ["y"] }, Command.goto("b", { n: 1 })])),
+      StateGraph.addNode("b", () => Effect.succeed({ n: 2 })),
+      StateGraph.addEdge(StateGraph.START, "a"),
+      StateGraph.compile()
+    )
+    base.pipe(
+      StateGraph.addNode("a", () =>
+        // @ts-expect-error WrongUpdate<"log", readonly string[]>
+        Effect.succeed([{ log: ["x"] }, { log: "y" }]))
+    )
+    base.pipe(
+      StateGraph.addNode("a", () =>
+        // @ts-expect-error NotAChannel<"nope">
+        Effect.succeed([{ log: ["x"] }, { nope: 1 }]))
+    )
+    // a goto in the list names a node: "c" is not one
+    base.pipe(
+      StateGraph.addNode("a", () => Effect.succeed([Command.goto("c")])),
+      StateGraph.addEdge(StateGraph.START, "a"),
+      // @ts-expect-error a Command routes to an undeclared node: "c"
+      StateGraph.compile()
+    )
+    expect(Effect.isEffect(ok)).toBe(true)
+  })
+})

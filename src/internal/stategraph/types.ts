@@ -68,8 +68,22 @@ export type CheckOutput<S extends Channels, O> = [O] extends [void | undefined] 
   // for the parent graph: its update is checked by the parent, its targets when the parent compiles
   : O extends ParentCommand<any, any> ? O
   : O extends Command<infer U, infer N> ? Command<CheckUpdate<S, U>, N>
-  : O extends ReadonlyArray<any> ? NotAnUpdate
+  // several updates (or commands) at once: each is checked
+  : O extends ReadonlyArray<infer I> ? ReadonlyArray<CheckListed<S, I>>
   : O extends object ? CheckUpdate<S, O>
+  : NotAnUpdate
+
+/**
+ * An item of a node's list of updates: an update or a `Command`, checked as a node's output is
+ * (a list inside a list, or a `Command.parent`, is not an update).
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type CheckListed<S extends Channels, I> = I extends ParentCommand<any, any> ? NotAnUpdate
+  : I extends Command<infer U, infer N> ? Command<CheckUpdate<S, U>, N>
+  : I extends ReadonlyArray<any> ? NotAnUpdate
+  : I extends object ? CheckUpdate<S, I>
   : NotAnUpdate
 
 /**
@@ -93,6 +107,7 @@ export type ValidOutput<S extends Channel.Channels, O> = {
 export type NodeOutput<S extends Channels> =
   | Channel.Update<S>
   | Command<Channel.Update<S>, string>
+  | ReadonlyArray<Channel.Update<S> | Command<Channel.Update<S>, string>>
   | ParentCommand<object, string>
   | void
   | undefined
@@ -116,7 +131,9 @@ type Channels = Channel.Channels
  * @since 0.1.0
  * @category type-level
  */
-export type GotosOf<O> = O extends ParentCommand<any, any> ? never : O extends Command<any, infer N> ? N : never
+export type GotosOf<O> = O extends ParentCommand<any, any> ? never : O extends Command<any, infer N> ? N
+  : O extends ReadonlyArray<infer I> ? GotosOf<I>
+  : never
 
 /**
  * Marks, in a graph's error type, the parent nodes its nodes hand off to with `Command.parent`:
