@@ -85,6 +85,12 @@ const inputCheckpoint = (
 const startCheckpoint: typeof inputCheckpoint = (compiled, base, input, options) =>
   isCommand(input) ? commandCheckpoint(compiled, base, input, options) : inputCheckpoint(compiled, base, input, options)
 
+/** The `values` part of the state with the input applied, before the first step (as LangGraph's first part). */
+const emitInput = (run: Run, cp: Checkpoint): Effect.Effect<void, unknown, unknown> =>
+  run.config.emit !== undefined && run.modes.has("values")
+    ? run.config.emit({ mode: "values", step: cp.step, values: algo.releasedValues(run.compiled, cp.values) })
+    : Effect.void
+
 const pendingIds = (cp: Checkpoint) => cp.interrupts.filter((i) => i.status === "pending").map((i) => i.id)
 
 const noPolicy: RunPolicy = {}
@@ -156,7 +162,7 @@ const executeWith = (
     if (request._tag !== "Input") return Effect.dieMessage("resume and continue need a threadId and a Snapshots store")
     return Effect.flatMap(
       startCheckpoint(compiled, emptyCheckpoint(compiled), request.input, { fresh: true, executionId: "", metadata }),
-      ({ cp }) => Effect.zipRight(emitCheckpoint(run, cp), cycle(run, cp, null))
+      ({ cp }) => Effect.zipRight(Effect.zipRight(emitCheckpoint(run, cp), emitInput(run, cp)), cycle(run, cp, null))
     )
   }
   const claim = { workflowId: compiled.id, leaseMillis: compiled.leaseMillis }
@@ -174,6 +180,7 @@ const executeWith = (
       yield* store.commit({ threadId, runId: run.runId, expectedHead: head, snapshot, writes, ...(claimNow ? { claim } : {}) })
       if (claimNow) yield* heartbeat(run, store)
       yield* emitCheckpoint(run, cp)
+      yield* emitInput(run, cp)
       return yield* cycle(run, cp, cp.checkpointId)
     })
 
