@@ -31,7 +31,8 @@ describe("input and output channels", () => {
       const st = yield* qa.getState("io-1")
       expect(st.values.notes).toEqual(["about tea"])
       const parts = yield* Stream.runCollect(qa.stream({ question: "cake" }, { mode: "values" }))
-      expect([...parts].map((p) => p.values)).toEqual([{ answer: "" }, { answer: "cake: about cake" }])
+      // the input applied first (its output channels: the answer is not written yet), then each step
+      expect([...parts].map((p) => p.values)).toEqual([{ answer: "" }, { answer: "" }, { answer: "cake: about cake" }])
     }).pipe(Effect.provide(Snapshots.layerMemory)))
 
   it.effect("a private channel as input is refused (typed, and at run time)", () =>

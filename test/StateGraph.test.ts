@@ -36,7 +36,7 @@ describe("StateGraph engine", () => {
       expect(out.log).toEqual(["in", "a", "b", "in", "a", "b"])
       expect(seen).toEqual([["in"], ["in", "a"], ["in", "a", "b"]])
       const parts = yield* Stream.runCollect(graph.stream({ log: ["x"] }, { mode: "values" }))
-      expect([...parts].map((p) => (p as { values: { log: ReadonlyArray<string> } }).values.log.length)).toEqual([2, 3, 6])
+      expect([...parts].map((p) => (p as { values: { log: ReadonlyArray<string> } }).values.log.length)).toEqual([1, 2, 3, 6])
       // the thread reads back as it ran, and a second run continues it
       const again = yield* graph.invoke({ log: ["more"] }, { threadId: "held" })
       expect(again.log.length).toBe(2 * (6 + 1 + 2))
@@ -479,7 +479,8 @@ describe("StateGraph engine", () => {
         StateGraph.compile()
       )
       const values = yield* Stream.runCollect(graph.stream({ n: 1 }, { mode: "values" }))
-      expect(Array.from(values).map((p) => p.values.n)).toEqual([2, 20])
+      // the input applied first (as LangGraph), then each step
+      expect(Array.from(values).map((p) => p.values.n)).toEqual([1, 2, 20])
       const updates = yield* Stream.runCollect(graph.stream({ n: 1 }, { mode: "updates" }))
       expect(Array.from(updates).map((p) => [p.node, p.update])).toEqual([["a", { n: 2 }], ["b", { n: 20 }]])
       const events = yield* Stream.runCollect(graph.stream({ n: 1 }, { mode: "events", threadId: "e" }))

@@ -133,6 +133,7 @@ describe("stream modes", () => {
       const mixed = yield* partsOf(chain.stream({ n: 1 }, { threadId: "t-mix", mode: ["updates", "values", "debug", "tasks"] }))
       expect(mixed.map((p) => p.mode === "debug" ? `debug:${p.type}` : p.mode === "tasks" ? `tasks:${p.event}` : p.mode)).toEqual([
         "debug:checkpoint",
+        "values",
         "tasks:started",
         "debug:task",
         "tasks:finished",
@@ -166,11 +167,15 @@ describe("subgraph streaming", () => {
           const ns = "namespace" in p ? p.namespace.map((n) => n.split(":")[0]).join("/") : ""
           return `${ns}|${p.mode}${p.mode === "updates" ? `:${p.node}` : p.mode === "custom" ? `:${String(p.data)}` : `:${(p.values.log as ReadonlyArray<string>).join(",")}`}`
         })
+        // each graph's first values part is its input applied
         expect(seen).toEqual([
+          "|values:",
           "|updates:o1",
           "|values:o1",
+          "middle|values:o1",
           "middle|updates:m1",
           "middle|values:o1,m1",
+          "middle/inner|values:o1,m1",
           "middle/inner|custom:from i1",
           "middle/inner|updates:i1",
           "middle/inner|values:o1,m1,i1",

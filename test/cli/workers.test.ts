@@ -100,8 +100,8 @@ describe("API and worker processes apart", () => {
     const all: Array<any> = await collect(client.runs.joinStream(thread.thread_id, runId))
     expect([...seen, ...rest].map((e) => e.id)).toEqual(all.map((e) => e.id))
     const values = all.filter((e) => e.event === "values").map((e) => e.data)
-    // the thread had counted to 1: this run counts on from there, each step once
-    expect(values.map((v) => v.count)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])
+    // the thread had counted to 1: the input applied (1), then this run counts on from there, each step once
+    expect(values.map((v) => v.count)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])
     // every step ran in the worker process, none in the API process
     const pids = new Set(values.map((v) => v.pid))
     expect([...pids]).toEqual([worker.child.pid])

@@ -39,7 +39,8 @@ describe("API and worker processes apart", () => {
     const rest: Array<any> = await collect(worker.client(apiOnly.token).runs.joinStream(t.thread_id, run.run_id, { lastEventId: seen.at(-1)!.id }))
     const all: Array<any> = await collect(client.runs.joinStream(t.thread_id, run.run_id))
     expect([...seen, ...rest].map((e) => e.id)).toEqual(all.map((e) => e.id))
-    expect(all.filter((e) => e.event === "values").map((e) => e.data.count)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])
+    // the input applied (count 0), then each step
+    expect(all.filter((e) => e.event === "values").map((e) => e.data.count)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])
   })
 
   it("a cancel sent to the API stops the run in the worker", async () => {

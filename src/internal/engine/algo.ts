@@ -59,10 +59,58 @@ export const normalizeOutput = (
   output: unknown
 ): Either.Either<TaskOutput, InvalidUpdate> => {
   if (output === undefined || output === null) return Either.right(EMPTY)
+  if (Array.isArray(output)) return normalizeList(compiled, node, output)
   const command = isCommand(output)
   const writes = validateUpdate(compiled, node, command ? output.update : output)
   if (Either.isLeft(writes)) return Either.left(writes.left)
   return Either.right({ writes: writes.right, gotos: command ? output.goto as ReadonlyArray<string | Send> : noGotos })
+}
+
+/**
+ * A list of updates (or commands) from one node: their writes in order — several to one channel
+ * meet in its reducer, as two tasks' writes do (two to a last-value channel are an
+ * `InvalidUpdate` when applied) — and their gotos together.
+ */
+const normalizeList = (compiled: Compiled, node: string, outputs: ReadonlyArray<unknown>): Either.Either<TaskOutput, InvalidUpdate> => {
+  const writes: Array<readonly [string, unknown]> = []
+  const gotos: Array<string | Send> = []
+  for (const item of outputs) {
+    if (Array.isArray(item) || (isCommand(item) && (item as { graph?: unknown }).graph !== undefined)) {
+      const what = Array.isArray(item) ? "a list inside a list" : "a Command.parent"
+      return Either.left(new InvalidUpdate({ node, channel: "*", issue: `a node's list of updates holds updates and commands, not ${what}` }))
+    }
+    const one = normalizeOutput(compiled, node, item)
+    if (Either.isLeft(one)) return one
+    for (const w of one.right.writes) writes.push(w)
+    for (const g of one.right.gotos) gotos.push(g)
+  }
+  return Either.right({ writes, gotos })
+}
+
+/**
+ * A task's writes as the update objects it returned: one object while no channel repeats, a new
+ * one where a channel is written again (a node that returned a list of updates). @internal
+ */
+export const updatesOf = (writes: ReadonlyArray<readonly [string, unknown]>): Array<Record<string, unknown>> => {
+  const out: Array<Record<string, unknown>> = [{}]
+  for (const [k, v] of writes) {
+    if (k in out[out.length - 1]!) out.push({})
+    out[out.length - 1]![k] = v
+  }
+  return out
+}
+
+/**
+ * A task's writes as one update object: a channel written several times gets its writes' items
+ * together when they are lists (append, messages), else its last write. @internal
+ */
+export const mergedUpdate = (writes: ReadonlyArray<readonly [string, unknown]>): Record<string, unknown> => {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of writes) {
+    const before = out[k]
+    out[k] = Array.isArray(before) && Array.isArray(v) ? [...before, ...v] : v
+  }
+  return out
 }
 
 /** The result of applying a step's writes. @internal */

@@ -15,6 +15,8 @@ import type { Compiled } from "../graph.js"
 import * as Ids from "../ids.js"
 import * as algo from "./algo.js"
 import { answerRecords, type Prepared, prepareAnswers } from "./answers.js"
+import { commandCheckpoint, resumedCheckpoint } from "./command.js"
+import { isCommand } from "../../Command.js"
 import { advanced, emptyCheckpoint, forked, imported } from "./checkpoints.js"
 import { channelWrites, decodeCheckpoint, loadCheckpoint, toEncoded, wholeWrites } from "./codec.js"
 import { makeCommitter } from "./durability.js"
@@ -84,6 +86,24 @@ function* inputCheckpoint(
 }
 
 const startFinished = [{ node: START }]
+
+/** New input's checkpoint: a `Command` routes (`commandCheckpoint`), anything else is the input. */
+function* startCheckpoint(
+  compiled: Compiled,
+  base: Checkpoint,
+  input: unknown,
+  options: { readonly fresh: boolean; readonly executionId: string; readonly metadata: Record<string, unknown> }
+): Gen<{ readonly cp: Checkpoint; readonly writes: ReadonlyArray<ChannelWrite> }> {
+  return isCommand(input)
+    ? yield* commandCheckpoint(compiled, base, input, options)
+    : yield* inputCheckpoint(compiled, base, input, options)
+}
+
+/** The `values` part of the state with the input applied, before the first step (as LangGraph's first part). */
+const emitInput = (run: Run, cp: Checkpoint): Effect.Effect<void, unknown, unknown> =>
+  run.config.emit !== undefined && run.modes.has("values")
+    ? run.config.emit({ mode: "values", step: cp.step, values: algo.releasedValues(run.compiled, cp.values) })
+    : Effect.void
 
 const pendingIds = (cp: Checkpoint) => cp.interrupts.filter((i) => i.status === "pending").map((i) => i.id)
 
@@ -157,8 +177,9 @@ const executeWith = (
   if (store === undefined || threadId === undefined) {
     if (request._tag !== "Input") return Effect.dieMessage("resume and continue need a threadId and a Snapshots store")
     return Effect.gen(function*() {
-      const { cp } = yield* inputCheckpoint(compiled, emptyCheckpoint(compiled), request.input, { fresh: true, executionId: "", metadata })
+      const { cp } = yield* startCheckpoint(compiled, emptyCheckpoint(compiled), request.input, { fresh: true, executionId: "", metadata })
       if (streamsCheckpoints) yield* emitCheckpoint(run, cp)
+      if (config.emit !== undefined) yield* emitInput(run, cp)
       return yield* cycle(run, cp, null)
     })
   }
@@ -171,7 +192,7 @@ const executeWith = (
   /** New input on `base` (none: a new thread): commits the input checkpoint — taking the claim with it when asked — then runs. */
   const startWith = function*(input: unknown, base: Checkpoint | undefined, head: string | null, claimNow: boolean): Gen<RunOutcome> {
     const options = { fresh: base === undefined, executionId: Ids.make(), metadata }
-    const { cp, writes } = yield* inputCheckpoint(compiled, base ?? emptyCheckpoint(compiled), input, options)
+    const { cp, writes } = yield* startCheckpoint(compiled, base ?? emptyCheckpoint(compiled), input, options)
     const snapshot = toEncoded(compiled, threadId, cp)
     const runId = run.runId
     yield* store.commit(
@@ -181,6 +202,7 @@ const executeWith = (
     )
     if (claimNow) yield* heartbeat(run, store)
     if (streamsCheckpoints) yield* emitCheckpoint(run, cp)
+    if (config.emit !== undefined) yield* emitInput(run, cp)
     return yield* cycle(run, cp, cp.checkpointId)
   }
 
@@ -240,6 +262,16 @@ const executeWith = (
     if (request._tag !== "Resume") return yield* continueFrom(base, head, forking)
     const prepared = prepareAnswers(base, threadId, request.answers, compiled.kinds)
     if (Either.isLeft(prepared)) return yield* Effect.fail(prepared.left)
+    if (request.update !== undefined) {
+      // answers and update as one checkpoint, then the paused step
+      const next = resumedCheckpoint(compiled, base, prepared.right, request.update)
+      if (Either.isLeft(next)) return yield* Effect.fail(next.left)
+      const { cp, writes } = next.right
+      const snapshot = { ...toEncoded(compiled, threadId, cp), pendingWrites: cp.pending }
+      yield* store.commit({ threadId, runId: run.runId, expectedHead: head, snapshot, writes })
+      yield* emitCheckpoint(run, cp)
+      return yield* cycle(run, cp, cp.checkpointId, prepared.right)
+    }
     return yield* resumeFrom(base, head, prepared.right, (records, patch) =>
       store.settle(threadId, run.runId, base.checkpointId, { records, patch }))
   })
@@ -275,7 +307,7 @@ const executeWith = (
   })
 
   const claimWithFirstWrite = config.checkpointId === undefined &&
-    (request._tag === "Resume" || (request._tag === "Input" && request.input !== null && request.input !== undefined))
+    ((request._tag === "Resume" && request.update === undefined) || (request._tag === "Input" && request.input !== null && request.input !== undefined))
   return holding(run, store, threadId, claimWithFirstWrite ? withFirstWrite : claimed)
 }
 

@@ -405,11 +405,10 @@ const noRoutes: ReadonlyArray<ReadonlyArray<string | Send>> = []
 
 /** The `updates` stream parts of a step's finished tasks. */
 const emitUpdates = (ctx: Ctx, step: number, finished: ReadonlyArray<Finished>) =>
-  Effect.forEach(finished, (f) => {
-    const update: Record<string, unknown> = {}
-    for (const [k, v] of f.writes) update[k] = v
-    return ctx.run.config.emit!({ mode: "updates", step, node: f.node, taskId: f.taskId, update })
-  }, { discard: true })
+  Effect.forEach(finished, (f) =>
+    // a node that returned a list of updates: one part per update
+    Effect.forEach(algo.updatesOf(f.writes), (update) =>
+      ctx.run.config.emit!({ mode: "updates", step, node: f.node, taskId: f.taskId, update }), { discard: true }), { discard: true })
 
 /** Pauses the run at `at`: records the interrupts (and the step's task records), status `paused`. */
 function* pause(

@@ -50,8 +50,11 @@ export type StreamPart =
   | TaskPart
   | { readonly mode: "checkpoints"; readonly checkpoint: ThreadStateOf }
 
-/** A `tasks` stream part: a task started (with its input) or finished (with its result). @internal */
-export type TaskPart =
+/**
+ * A `tasks` stream part: a task started (with its input) or finished (with its result, an update
+ * of type `U`). Public as `StateGraph.TaskPart<S>` (with `U` the state's update). @internal
+ */
+export type TaskPart<U = Record<string, unknown>> =
   | {
     readonly mode: "tasks"
     readonly event: "started"
@@ -68,7 +71,7 @@ export type TaskPart =
     readonly taskId: string
     /** `handoff`: the task's child graph handed off to its parent (`result` is the update) */
     readonly status: "done" | "failed" | "interrupted" | "sleeping" | "handoff"
-    readonly result?: Record<string, unknown> | undefined
+    readonly result?: U | undefined
     readonly error?: string | undefined
     readonly interrupts: ReadonlyArray<{ readonly id: string; readonly kind: string; readonly request: unknown }>
     /** for a node with a cache policy: whether the result came from the cache */
@@ -115,7 +118,12 @@ export type RunEvent =
 export type RunRequest =
   | { readonly _tag: "Input"; readonly input: unknown }
   | { readonly _tag: "Continue" }
-  | { readonly _tag: "Resume"; readonly answers: ReadonlyArray<Interrupt.Answer<string, unknown>> }
+  | {
+    readonly _tag: "Resume"
+    readonly answers: ReadonlyArray<Interrupt.Answer<string, unknown>>
+    /** a state update committed with the answers, as one checkpoint */
+    readonly update?: unknown
+  }
 
 /**
  * The caller's run policy: where an orchestrator stops the engine short of the end. A plain

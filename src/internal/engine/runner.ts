@@ -388,9 +388,7 @@ const taskFinished = (run: TaskRun, o: TaskOutcome, cache: "hit" | "miss" | unde
   } as const
   switch (o._tag) {
     case "Done": {
-      const result: Record<string, unknown> = {}
-      for (const [k, v] of o.output.writes) result[k] = v
-      return { ...base, status: "done", result, interrupts: [] }
+      return { ...base, status: "done", result: algo.mergedUpdate(o.output.writes), interrupts: [] }
     }
     case "Failed":
       return o.error instanceof Handoff
