@@ -124,3 +124,13 @@ export const nested = StateGraph.make({ id: "nested", state: nestedState }).pipe
   StateGraph.addEdge(StateGraph.START, "sub"),
   StateGraph.compileSync()
 )
+
+/** vet (asks Approval about the draft, and logs the verdict with the draft it saw) → END */
+export const vet = StateGraph.make({
+  id: "vet",
+  state: { draft: Channel.lastValue(Schema.String), log: Channel.append(Schema.String) }
+}).pipe(
+  StateGraph.addNode("vet", (s) => Effect.map(Approval.ask({ draft: s.draft }), (a) => ({ log: [`${a.approved ? "approved" : "rejected"} ${s.draft}`] }))),
+  StateGraph.addEdge(StateGraph.START, "vet"),
+  StateGraph.compileSync({ interrupts: [Approval] })
+)

@@ -45,21 +45,27 @@ const partsOf = (graph: AnyCompiled, kwargs: RunKwargs, threadId: string, head: 
     const mode = engineModes(kwargs.stream_mode)
     const subgraphs = kwargs.stream_subgraphs === true
     const command = kwargs.command
+    const at = checkpointId !== undefined ? { checkpointId } : {}
     if (command?.resume !== undefined) {
+      // answers and an update are one checkpoint: a refused one writes nothing
       const answers = yield* decodeAnswers(graph, head, command.resume)
-      return graph.streamResume({ threadId, mode, subgraphs }, ...(answers as ReadonlyArray<Interrupt.Answer<any, any>>))
+      const update = command.update != null ? yield* decodeUpdate(graph, command.update, "command.update") : undefined
+      return graph.streamResume(
+        { threadId, mode, subgraphs, ...(update !== undefined ? { update } : {}) },
+        ...(answers as ReadonlyArray<Interrupt.Answer<any, any>>)
+      )
     }
     if (command !== undefined && (command.update != null || command.goto != null)) {
+      // a Command as the run's input: its update and next step as one checkpoint, then the run
       const cmd = yield* decodeCommand(graph, command.update, command.goto)
-      yield* graph.updateState(threadId, cmd as any)
-      return graph.stream(null, { threadId, mode, subgraphs })
+      return graph.stream(cmd as any, { threadId, mode, subgraphs, ...at })
     }
     const input = kwargs.input === undefined ? null : yield* decodeUpdate(graph, kwargs.input, "input")
     // continuing a thread paused at a breakpoint: LangGraph sends no input; here it is a resume without answers
     if (input === null && checkpointId === undefined && head?.status === "paused" && head.pauseReason === "breakpoint") {
       return graph.streamResume({ threadId, mode, subgraphs })
     }
-    return graph.stream(input, { threadId, mode, subgraphs, ...(checkpointId !== undefined ? { checkpointId } : {}) })
+    return graph.stream(input, { threadId, mode, subgraphs, ...at })
   }))
 
 const messageOf = (e: unknown) =>

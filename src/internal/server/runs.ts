@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { randomUUID } from "node:crypto"
 import type { WorkflowSnapshotEncoded } from "../../Snapshot.js"
+import type { AnyCompiled } from "../../StateGraph.js"
 import type { Principal } from "./api.js"
 import { authorize, graphOf, loadCheckpoint, notify, type Shared, sqlOr503, STEP, unavailable, waitForRun, wake } from "./context.js"
 import { endEvent, type RunRow } from "./db.js"
@@ -70,6 +71,38 @@ const breakpoints = (graph: { readonly nodes: ReadonlyArray<string> }, b: "*" | 
 }
 
 /**
+ * Checks `command` as the executor will run it: `resume` (with `update`: one checkpoint, so both
+ * are checked here) answers a paused thread; `update` / `goto` alone are a `Command` as the run's
+ * input, which a paused thread refuses (answer it with `resume`) unless the run forks.
+ */
+const checkCommand = (
+  graph: AnyCompiled,
+  head: WorkflowSnapshotEncoded | undefined,
+  command: NonNullable<M.RunCreate["command"]>,
+  checkpointId: string | undefined
+) =>
+  Effect.gen(function*() {
+    if (command.resume !== undefined) {
+      yield* decodeAnswers(graph, head, command.resume)
+      if (command.goto != null) {
+        return yield* new Unprocessable({
+          detail: "command.goto cannot go with command.resume: a resume continues the paused step (answer first, then send a run with command.goto)",
+          issue: "goto with resume"
+        })
+      }
+      if (command.update != null) yield* decodeUpdate(graph, command.update, "command.update")
+      return
+    }
+    if (command.update == null && command.goto == null) return
+    yield* decodeCommand(graph, command.update, command.goto)
+    if (head?.status === "paused" && checkpointId === undefined) {
+      return yield* new Conflict({
+        detail: `thread "${head.threadId}" is paused: answer it with command.resume (which may carry command.update)`
+      })
+    }
+  })
+
+/**
  * Checks and queues a run on `threadId` (none: a stateless run on a thread of its own, deleted
  * when it ends unless `on_completion: "keep"`).
  *
@@ -96,14 +129,8 @@ export const createRun = (ctx: Shared, principal: Principal, threadId: string | 
     const interrupt_after = yield* breakpoints(graph, payload.interrupt_after, "interrupt_after")
     if (payload.input !== undefined && payload.input !== null) yield* decodeUpdate(graph, payload.input, "input")
     const command = payload.command ?? undefined
-    if (command !== undefined) {
-      if (command.resume !== undefined) yield* decodeAnswers(graph, head, command.resume)
-      if (command.update != null || command.goto != null) {
-        if (head === undefined) return yield* new Conflict({ detail: "command.update / goto need a thread with a checkpoint" })
-        yield* decodeCommand(graph, command.update, command.goto)
-      }
-    }
     const checkpointId = payload.checkpoint_id ?? payload.checkpoint?.checkpoint_id ?? undefined
+    if (command !== undefined) yield* checkCommand(graph, head, command, checkpointId)
     if (checkpointId !== undefined) {
       const at = yield* loadCheckpoint(ctx, tid, checkpointId)
       if (at === undefined) return yield* new NotFound({ detail: `checkpoint "${checkpointId}" of thread "${tid}" not found` })
