@@ -114,6 +114,194 @@ const copyPlain = (v: unknown, depth: number): unknown => {
   }
 }
 
+const leaseOf = (t: ThreadEntry, now: number): Lease => ({
+  threadId: t.threadId,
+  workflowId: t.workflowId,
+  holder: t.runId!,
+  until: t.leaseUntil,
+  alive: t.leaseUntil > now
+})
+
+const summary = (t: ThreadEntry): ThreadSummary => {
+  const head = t.head === null ? undefined : t.checkpoints.get(t.head)
+  return {
+    threadId: t.threadId,
+    workflowId: t.workflowId,
+    head: t.head,
+    status: head?.status ?? "pending",
+    updatedAt: t.updatedAt,
+    wakeAt: head?.wakeAt
+  }
+}
+
+/** The lineage from a checkpoint; a link to a checkpoint that is not here is corruption. */
+const lineage = (t: ThreadEntry, from: string | null) => {
+  const out: Array<WorkflowSnapshotEncoded> = []
+  const seen = new Set<string>()
+  let id = from
+  while (id !== null && !seen.has(id)) {
+    seen.add(id)
+    const cp = t.checkpoints.get(id)
+    if (cp === undefined) {
+      if (out.length === 0) break
+      return Effect.fail(new CorruptSnapshot({ threadId: t.threadId, issue: `the lineage links to checkpoint ${id}, which is missing` }))
+    }
+    out.push(cp)
+    id = cp.parentCheckpointId
+  }
+  return Effect.succeed(out)
+}
+
+/** Checkpoints whose parent was deleted start the lineage now (as the durable stores do). */
+const cutOrphans = (t: ThreadEntry) => {
+  for (const [id, cp] of t.checkpoints) {
+    if (cp.parentCheckpointId !== null && !t.checkpoints.has(cp.parentCheckpointId)) {
+      t.checkpoints.set(id, { ...cp, parentCheckpointId: null })
+    }
+  }
+}
+
+/** The claim taken with a run's first write: the thread must be free (or the run's) at `head`. */
+const claimAtIn = (threads: Map<string, ThreadEntry>) => (threadId: string, runId: string, claim: ClaimOptions, head: string | null): boolean => {
+  const now = Date.now()
+  let t = threads.get(threadId)
+  if (t === undefined) {
+    if (head !== null) return false
+    t = { threadId, workflowId: claim.workflowId, head: null, runId: undefined, leaseUntil: 0, fenced: undefined, updatedAt: now, checkpoints: new Map() }
+    threads.set(threadId, t)
+  }
+  if (t.runId !== undefined && t.runId !== runId && t.leaseUntil > now) return false
+  if (t.head !== head || t.fenced === runId) return false
+  t.runId = runId
+  t.leaseUntil = now + claim.leaseMillis
+  t.workflowId = claim.workflowId
+  return true
+}
+
+type Others = "load" | "history" | "listByThread" | "listByWorkflow" | "listThreads" | "dueSleepers" | "delete" | "deleteThread" | "cleanup" | "leases" | "releaseLease"
+
+/** The reads, deletes, cleanup and leases of the memory store, on its threads. */
+const othersOf = (threads: Map<string, ThreadEntry>): Pick<Backend, Others> => ({
+  load: (threadId, checkpointId) =>
+    Effect.sync(() => {
+      const t = threads.get(threadId)
+      if (t === undefined) return Option.none()
+      const id = checkpointId ?? t.head
+      return id === null ? Option.none() : Option.fromNullable(t.checkpoints.get(id))
+    }),
+  history: (threadId, options) =>
+    Effect.suspend(() => {
+      const t = threads.get(threadId)
+      if (t === undefined) return Effect.succeed([])
+      return Effect.map(lineage(t, options?.checkpointId ?? t.head), (rows) => applyList(rows, options))
+    }),
+  listByThread: (threadId, options) =>
+    Effect.sync(() => {
+      const t = threads.get(threadId)
+      if (t === undefined) return []
+      const rows = [...t.checkpoints.values()].sort((a, b) => (a.checkpointId < b.checkpointId ? 1 : -1))
+      return applyList(rows, options)
+    }),
+  listByWorkflow: (workflowId, options) =>
+    Effect.sync(() => {
+      const rows: Array<WorkflowSnapshotEncoded> = []
+      for (const t of threads.values()) {
+        if (t.workflowId !== workflowId || t.head === null) continue
+        const head = t.checkpoints.get(t.head)
+        if (head !== undefined) rows.push(head)
+      }
+      rows.sort((a, b) => (a.checkpointId < b.checkpointId ? 1 : -1))
+      return applyList(rows, options)
+    }),
+  listThreads: (options) =>
+    Effect.sync(() => {
+      const out = [...threads.values()]
+        .filter((t) => t.head !== null)
+        .map(summary)
+        .filter((s) => statusMatches(s.status, options?.status))
+        .filter((s) => options?.workflowId === undefined || s.workflowId === options.workflowId)
+        .sort((a, b) => b.updatedAt - a.updatedAt)
+      return options?.limit === undefined ? out : out.slice(0, options.limit)
+    }),
+  dueSleepers: (now, limit) =>
+    Effect.sync(() => {
+      const out = [...threads.values()]
+        .map(summary)
+        .filter((s) => s.status === "paused" && s.wakeAt !== undefined && s.wakeAt <= now)
+        .sort((a, b) => a.wakeAt! - b.wakeAt!)
+      return limit === undefined ? out : out.slice(0, limit)
+    }),
+  delete: (executionId) =>
+    Effect.sync(() => {
+      let n = 0
+      for (const t of threads.values()) {
+        for (const [id, cp] of t.checkpoints) {
+          if (cp.executionId === executionId) {
+            t.checkpoints.delete(id)
+            n++
+          }
+        }
+        // checkpoints whose parent is gone start their own lineage: values are stored whole here
+        cutOrphans(t)
+        if (t.head !== null && !t.checkpoints.has(t.head)) {
+          const rest = [...t.checkpoints.keys()].sort()
+          t.head = rest.length === 0 ? null : rest[rest.length - 1]!
+        }
+      }
+      return n
+    }),
+  deleteThread: (threadId) =>
+    Effect.sync(() => {
+      const t = threads.get(threadId)
+      if (t === undefined) return 0
+      threads.delete(threadId)
+      return t.checkpoints.size
+    }),
+  cleanup: ({ dryRun, olderThan, onBatch, statuses }) =>
+    Effect.suspend(() => {
+      const wanted = statuses ?? ["completed", "failed"]
+      let n = 0
+      for (const t of threads.values()) {
+        if (t.head === null) continue
+        const head = t.checkpoints.get(t.head)!
+        if (!wanted.includes(head.status)) continue
+        // keep the head (and so the thread); drop older checkpoints. Memory values are stored
+        // whole per checkpoint, so the head never needs its ancestors.
+        for (const [id, cp] of t.checkpoints) {
+          if (id !== t.head && cp.createdAt < olderThan) {
+            if (dryRun !== true) t.checkpoints.delete(id)
+            n++
+          }
+        }
+        if (dryRun !== true) cutOrphans(t)
+      }
+      return onBatch !== undefined && dryRun !== true && n > 0 ? Effect.as(onBatch(n), n) : Effect.succeed(n)
+    }),
+  leases: (options) =>
+    Effect.sync(() => {
+      const now = Date.now()
+      return [...threads.values()]
+        .filter((t) => t.runId !== undefined)
+        .filter((t) => options?.threadId === undefined || t.threadId === options.threadId)
+        .filter((t) => options?.workflowId === undefined || t.workflowId === options.workflowId)
+        .map((t) => leaseOf(t, now))
+        .sort((a, b) => (a.threadId < b.threadId ? -1 : a.threadId > b.threadId ? 1 : 0))
+    }),
+  releaseLease: (threadId, options) =>
+    Effect.suspend(() => {
+      const t = threads.get(threadId)
+      if (t === undefined || t.runId === undefined) return Effect.succeed(Option.none())
+      const lease = leaseOf(t, Date.now())
+      if (lease.alive && options?.force !== true) {
+        return Effect.fail(new LeaseHeld({ threadId, holder: lease.holder, leaseUntil: lease.until }))
+      }
+      t.fenced = t.runId
+      t.runId = undefined
+      t.leaseUntil = 0
+      return Effect.succeed(Option.some(lease))
+    })
+})
+
 export const make = (): Backend => {
   const threads = new Map<string, ThreadEntry>()
 
@@ -132,69 +320,7 @@ export const make = (): Backend => {
     )
   }
 
-  const leaseOf = (t: ThreadEntry, now: number): Lease => ({
-    threadId: t.threadId,
-    workflowId: t.workflowId,
-    holder: t.runId!,
-    until: t.leaseUntil,
-    alive: t.leaseUntil > now
-  })
-
-  const summary = (t: ThreadEntry): ThreadSummary => {
-    const head = t.head === null ? undefined : t.checkpoints.get(t.head)
-    return {
-      threadId: t.threadId,
-      workflowId: t.workflowId,
-      head: t.head,
-      status: head?.status ?? "pending",
-      updatedAt: t.updatedAt,
-      wakeAt: head?.wakeAt
-    }
-  }
-
-  /** The lineage from a checkpoint; a link to a checkpoint that is not here is corruption. */
-  const lineage = (t: ThreadEntry, from: string | null) => {
-    const out: Array<WorkflowSnapshotEncoded> = []
-    const seen = new Set<string>()
-    let id = from
-    while (id !== null && !seen.has(id)) {
-      seen.add(id)
-      const cp = t.checkpoints.get(id)
-      if (cp === undefined) {
-        if (out.length === 0) break
-        return Effect.fail(new CorruptSnapshot({ threadId: t.threadId, issue: `the lineage links to checkpoint ${id}, which is missing` }))
-      }
-      out.push(cp)
-      id = cp.parentCheckpointId
-    }
-    return Effect.succeed(out)
-  }
-
-  /** Checkpoints whose parent was deleted start the lineage now (as the durable stores do). */
-  const cutOrphans = (t: ThreadEntry) => {
-    for (const [id, cp] of t.checkpoints) {
-      if (cp.parentCheckpointId !== null && !t.checkpoints.has(cp.parentCheckpointId)) {
-        t.checkpoints.set(id, { ...cp, parentCheckpointId: null })
-      }
-    }
-  }
-
-  /** The claim taken with a run's first write: the thread must be free (or the run's) at `head`. */
-  const claimAt = (threadId: string, runId: string, claim: ClaimOptions, head: string | null): boolean => {
-    const now = Date.now()
-    let t = threads.get(threadId)
-    if (t === undefined) {
-      if (head !== null) return false
-      t = { threadId, workflowId: claim.workflowId, head: null, runId: undefined, leaseUntil: 0, fenced: undefined, updatedAt: now, checkpoints: new Map() }
-      threads.set(threadId, t)
-    }
-    if (t.runId !== undefined && t.runId !== runId && t.leaseUntil > now) return false
-    if (t.head !== head || t.fenced === runId) return false
-    t.runId = runId
-    t.leaseUntil = now + claim.leaseMillis
-    t.workflowId = claim.workflowId
-    return true
-  }
+  const claimAt = claimAtIn(threads)
 
   const releaseNow = (threadId: string, runId: string): void => {
     const t = owned(threadId, runId)
@@ -204,7 +330,7 @@ export const make = (): Backend => {
     if (t.head === null) threads.delete(threadId)
   }
 
-  const backend: Backend = {
+  const backend: Omit<Backend, Others> = {
     claim: (threadId, runId, { leaseMillis, workflowId }) =>
       Effect.suspend(() => {
         const now = Date.now()
@@ -308,125 +434,7 @@ export const make = (): Backend => {
         t.checkpoints.set(checkpointId, patched(cp, patch))
         t.updatedAt = Date.now()
         return Effect.void
-      }),
-    load: (threadId, checkpointId) =>
-      Effect.sync(() => {
-        const t = threads.get(threadId)
-        if (t === undefined) return Option.none()
-        const id = checkpointId ?? t.head
-        return id === null ? Option.none() : Option.fromNullable(t.checkpoints.get(id))
-      }),
-    history: (threadId, options) =>
-      Effect.suspend(() => {
-        const t = threads.get(threadId)
-        if (t === undefined) return Effect.succeed([])
-        return Effect.map(lineage(t, options?.checkpointId ?? t.head), (rows) => applyList(rows, options))
-      }),
-    listByThread: (threadId, options) =>
-      Effect.sync(() => {
-        const t = threads.get(threadId)
-        if (t === undefined) return []
-        const rows = [...t.checkpoints.values()].sort((a, b) => (a.checkpointId < b.checkpointId ? 1 : -1))
-        return applyList(rows, options)
-      }),
-    listByWorkflow: (workflowId, options) =>
-      Effect.sync(() => {
-        const rows: Array<WorkflowSnapshotEncoded> = []
-        for (const t of threads.values()) {
-          if (t.workflowId !== workflowId || t.head === null) continue
-          const head = t.checkpoints.get(t.head)
-          if (head !== undefined) rows.push(head)
-        }
-        rows.sort((a, b) => (a.checkpointId < b.checkpointId ? 1 : -1))
-        return applyList(rows, options)
-      }),
-    listThreads: (options) =>
-      Effect.sync(() => {
-        const out = [...threads.values()]
-          .filter((t) => t.head !== null)
-          .map(summary)
-          .filter((s) => statusMatches(s.status, options?.status))
-          .filter((s) => options?.workflowId === undefined || s.workflowId === options.workflowId)
-          .sort((a, b) => b.updatedAt - a.updatedAt)
-        return options?.limit === undefined ? out : out.slice(0, options.limit)
-      }),
-    dueSleepers: (now, limit) =>
-      Effect.sync(() => {
-        const out = [...threads.values()]
-          .map(summary)
-          .filter((s) => s.status === "paused" && s.wakeAt !== undefined && s.wakeAt <= now)
-          .sort((a, b) => a.wakeAt! - b.wakeAt!)
-        return limit === undefined ? out : out.slice(0, limit)
-      }),
-    delete: (executionId) =>
-      Effect.sync(() => {
-        let n = 0
-        for (const t of threads.values()) {
-          for (const [id, cp] of t.checkpoints) {
-            if (cp.executionId === executionId) {
-              t.checkpoints.delete(id)
-              n++
-            }
-          }
-          // checkpoints whose parent is gone start their own lineage: values are stored whole here
-          cutOrphans(t)
-          if (t.head !== null && !t.checkpoints.has(t.head)) {
-            const rest = [...t.checkpoints.keys()].sort()
-            t.head = rest.length === 0 ? null : rest[rest.length - 1]!
-          }
-        }
-        return n
-      }),
-    deleteThread: (threadId) =>
-      Effect.sync(() => {
-        const t = threads.get(threadId)
-        if (t === undefined) return 0
-        threads.delete(threadId)
-        return t.checkpoints.size
-      }),
-    cleanup: ({ dryRun, olderThan, onBatch, statuses }) =>
-      Effect.suspend(() => {
-        const wanted = statuses ?? ["completed", "failed"]
-        let n = 0
-        for (const t of threads.values()) {
-          if (t.head === null) continue
-          const head = t.checkpoints.get(t.head)!
-          if (!wanted.includes(head.status)) continue
-          // keep the head (and so the thread); drop older checkpoints. Memory values are stored
-          // whole per checkpoint, so the head never needs its ancestors.
-          for (const [id, cp] of t.checkpoints) {
-            if (id !== t.head && cp.createdAt < olderThan) {
-              if (dryRun !== true) t.checkpoints.delete(id)
-              n++
-            }
-          }
-          if (dryRun !== true) cutOrphans(t)
-        }
-        return onBatch !== undefined && dryRun !== true && n > 0 ? Effect.as(onBatch(n), n) : Effect.succeed(n)
-      }),
-    leases: (options) =>
-      Effect.sync(() => {
-        const now = Date.now()
-        return [...threads.values()]
-          .filter((t) => t.runId !== undefined)
-          .filter((t) => options?.threadId === undefined || t.threadId === options.threadId)
-          .filter((t) => options?.workflowId === undefined || t.workflowId === options.workflowId)
-          .map((t) => leaseOf(t, now))
-          .sort((a, b) => (a.threadId < b.threadId ? -1 : a.threadId > b.threadId ? 1 : 0))
-      }),
-    releaseLease: (threadId, options) =>
-      Effect.suspend(() => {
-        const t = threads.get(threadId)
-        if (t === undefined || t.runId === undefined) return Effect.succeed(Option.none())
-        const lease = leaseOf(t, Date.now())
-        if (lease.alive && options?.force !== true) {
-          return Effect.fail(new LeaseHeld({ threadId, holder: lease.holder, leaseUntil: lease.until }))
-        }
-        t.fenced = t.runId
-        t.runId = undefined
-        t.leaseUntil = 0
-        return Effect.succeed(Option.some(lease))
       })
   }
-  return backend
+  return { ...backend, ...othersOf(threads) }
 }

@@ -12,8 +12,8 @@ export const DEFAULT_SCHEMA = "stategraph"
 /** A schema name we accept: a plain lowercase identifier (no quoting surprises). @internal */
 export const validSchema = (schema: string): boolean => /^[a-z_][a-z0-9_]{0,62}$/.test(schema)
 
-/** @internal */
-export const make = (schema: string): Statements => {
+/** The table names and the fragments the statements share. */
+const parts = (schema: string) => {
   const t = (name: string) => `"${schema}".stategraph_${name}`
   const threads = t("threads")
   const checkpoints = t("checkpoints")
@@ -40,6 +40,14 @@ ON CONFLICT (thread_id) DO UPDATE SET run_id = excluded.run_id, lease_until = ex
 
   const THREAD = `thread_id, workflow_id, head, status, updated_at, wake_at`
 
+  return { t, threads, checkpoints, blobs, tasks, executions, fenced, C, CP, filters, limit, upsertThread, THREAD }
+}
+
+type Parts = ReturnType<typeof parts>
+
+/** The statements that write (and the checks they run), in `make`'s order. */
+const writes = (p: Parts) => {
+  const { t, threads, checkpoints, blobs, tasks, executions, fenced, C, upsertThread } = p
   return {
     claim: `${upsertThread}
 WHERE t.run_id IS NULL OR t.run_id = excluded.run_id OR t.lease_until <= $6::double precision
@@ -120,8 +128,14 @@ RETURNING status, wake_at`,
     touchThread: `UPDATE ${threads} SET updated_at = $1,
   status = CASE WHEN head = $2::text THEN $3::text ELSE status END,
   wake_at = CASE WHEN head = $4::text THEN $5::double precision ELSE wake_at END
-WHERE thread_id = $6`,
+WHERE thread_id = $6`
+  }
+}
 
+/** The statements that read and clean up. */
+const reads = (p: Parts) => {
+  const { threads, checkpoints, blobs, tasks, executions, C, CP, filters, limit, THREAD } = p
+  return {
     loadOne: `SELECT ${CP} FROM ${checkpoints} c
 WHERE c.thread_id = $1 AND c.checkpoint_id = coalesce($2::text, (SELECT head FROM ${threads} WHERE thread_id = $3))`,
 
@@ -228,6 +242,12 @@ WHERE t.status IN (SELECT jsonb_array_elements_text($1::jsonb)) AND c.created_at
   AND c.checkpoint_id <> t.head
 ${limit(3)}`
   }
+}
+
+/** @internal */
+export const make = (schema: string): Statements => {
+  const p = parts(schema)
+  return { ...writes(p), ...reads(p) }
 }
 
 /**

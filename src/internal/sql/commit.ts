@@ -15,179 +15,182 @@ import type { Context } from "./context.js"
 import type * as Db from "./db.js"
 import { corrupt, decodeChannelMap, formatIssue } from "./rows.js"
 
+/** The stored initial input of the commit's execution, noting the execution when new. */
+const executionInputOf = ({ executions, Sql }: Context) => (tx: Db.Tx, threadId: string, executionId: string, input: string | null) => {
+  const known = executions.get(threadId)
+  if (known !== undefined && known.executionId === executionId) return Effect.succeed(known.input)
+  const note = (stored: string | null) => {
+    executions.delete(threadId)
+    executions.set(threadId, { executionId, input: stored })
+    // bounded: a process serving many threads keeps only the recent ones
+    if (executions.size > 4096) executions.delete(executions.keys().next().value!)
+    if (executions.size > 4096) executions.delete(executions.keys().next().value!)
+    return stored
+  }
+  return Effect.flatMap(tx.all(Sql.noteExecution, [executionId, threadId, input]), (inserted) =>
+    inserted.length > 0
+      ? Effect.succeed(note(input))
+      : Effect.map(tx.all(Sql.executionInput, [executionId, threadId]), (rows) => note(rows[0]?.initial_input ?? null)))
+}
+
+/** Takes the claim inside a write transaction: the thread must be free (or the run's) at `head`. */
+const claimInOf = ({ busy, Sql }: Context) => (tx: Db.Tx, threadId: string, runId: string, claim: ClaimOptions, head: string | null) => {
+  const now = Date.now()
+  return Effect.flatMap(
+    tx.all(Sql.claimAt, [threadId, claim.workflowId, now, runId, now + claim.leaseMillis, now, head]),
+    (rows) => (rows.length === 0 || (rows[0].head ?? null) !== head ? busy(threadId) : Effect.void)
+  )
+}
+
+const storedMapOf = ({ Sql }: Context) => (tx: Db.Tx, threadId: string, checkpointId: string) =>
+  Effect.flatMap(tx.all(Sql.channelsOf, [threadId, checkpointId]), (rows) => {
+    if (rows.length === 0) return Effect.succeed(undefined)
+    const decoded = decodeChannelMap(rows[0].channels)
+    return Either.isLeft(decoded)
+      ? Effect.fail(new StoreError({ operation: "commit", cause: corrupt(threadId, checkpointId, formatIssue(decoded.left)) }))
+      : Effect.succeed(decoded.right as Blobs.ChannelMap)
+  })
+
+/** The items of the `count` newest blobs of a chain (oldest first) and the blob below them. */
+const mergeableOf = ({ Sql }: Context) => (tx: Db.Tx, threadId: string, channel: string, top: string, count: number) =>
+  Effect.flatMap(tx.all(Sql.chain, [threadId, channel, top, threadId, channel, count]), (rows) => {
+    if (rows.length < count || rows[count - 1].prev === null) {
+      return Effect.fail(
+        new StoreError({
+          operation: "commit",
+          cause: corrupt(threadId, undefined, `channel "${channel}": the chain below blob ${top} is broken`)
+        })
+      )
+    }
+    const items: Array<unknown> = []
+    try {
+      for (let i = count - 1; i >= 0; i--) {
+        const part = JSON.parse(rows[i].data)
+        if (!Array.isArray(part)) throw new Error(`blob ${rows[i].blob_id} is not an array`)
+        for (const x of part) items.push(x)
+      }
+    } catch (e) {
+      return Effect.fail(
+        new StoreError({ operation: "commit", cause: corrupt(threadId, undefined, `channel "${channel}": ${(e as Error).message}`) })
+      )
+    }
+    return Effect.succeed({ items, below: rows[count - 1].prev as string })
+  })
+
+/**
+ * What a write of a channel stores: its new entry, and the blob row to insert (none for an
+ * inline value), or `merge` when the append carries into a merge of older blobs.
+ */
+const planChannelOf = ({ fanout }: Context) => (
+  checkpointId: string,
+  write: Blobs.Pending,
+  previous: Blobs.Entry | undefined
+):
+  | { readonly entry: Blobs.Entry; readonly blob?: { readonly prev: string | null; readonly data: string } }
+  | { readonly merge: number; readonly top: string; readonly n: number } =>
+{
+  if (write._tag === "set" || previous === undefined || Blobs.isInline(previous)) {
+    // a whole value: the written one, or an inline value with the new items appended
+    const value = write._tag === "set"
+      ? write.value
+      : previous !== undefined && Blobs.isInline(previous) && Array.isArray(previous.v)
+      ? previous.v.concat(write.items)
+      : write.items
+    const json = JSON.stringify(value)
+    if (json === undefined) return { entry: {} }
+    if (json.length <= Blobs.INLINE_MAX) return { entry: { v: JSON.parse(json) } }
+    return { entry: [checkpointId, 0], blob: { prev: null, data: json } }
+  }
+  const [top, n] = previous
+  const c = Blobs.carries(n, fanout)
+  if (c === 0) return { entry: [checkpointId, n + 1], blob: { prev: top, data: JSON.stringify(write.items) } }
+  return { merge: c * (fanout - 1), top, n }
+}
+
+const checkpointBody = (s: WorkflowSnapshotEncoded, sameInput: boolean) =>
+  JSON.stringify({
+    versions: s.versions,
+    tasks: s.tasks,
+    joins: s.joins,
+    metadata: s.metadata,
+    ...(sameInput ? { executionInput: 1 } : { initialInput: s.initialInput })
+  })
+
+/** The checkpoint row's columns after thread_id (both commit paths write the same row). */
+const checkpointRow = (s: WorkflowSnapshotEncoded, map: Blobs.ChannelMap, inputInExecutions: boolean) => [
+  s.checkpointId,
+  s.parentCheckpointId,
+  s.executionId,
+  s.workflowId,
+  s.workflowVersion,
+  s.step,
+  s.status,
+  s.createdAt,
+  s.wakeAt ?? null,
+  s.pauseReason ?? null,
+  s.error ?? null,
+  JSON.stringify(s.interrupts),
+  JSON.stringify(s.nodeStates),
+  JSON.stringify(map),
+  checkpointBody(s, inputInExecutions)
+]
+
+/**
+ * The channels a new checkpoint inherits: its parent's. A parent that was never stored (a run
+ * with `exit` durability links to its last in-memory step) falls back to the head it replaces.
+ */
+const baseMapOf = (ctx: Context) => (
+  tx: Db.Tx,
+  req: CommitRequest
+): Effect.Effect<{ readonly map: Blobs.ChannelMap; readonly parent: string | null }, SqlError | StoreError> => {
+  const parent = req.snapshot.parentCheckpointId
+  if (parent === null) return Effect.succeed({ map: {}, parent })
+  if (parent === req.expectedHead) {
+    const cached = ctx.maps.get(req.threadId + "\u0000" + parent)
+    if (cached !== undefined) return Effect.succeed({ map: cached, parent })
+  }
+  return Effect.flatMap(storedMapOf(ctx)(tx, req.threadId, parent), (map) => {
+    if (map !== undefined) return Effect.succeed({ map, parent })
+    // the parent was never stored: the checkpoint follows the head it replaces, in values and
+    // in lineage (a stored link always names a stored checkpoint)
+    if (req.expectedHead === null || req.expectedHead === parent) return Effect.succeed({ map: {}, parent: req.expectedHead })
+    return Effect.map(storedMapOf(ctx)(tx, req.threadId, req.expectedHead), (m) => ({ map: m ?? {}, parent: req.expectedHead }))
+  })
+}
+
+const writeChannelOf = (ctx: Context) => (
+  tx: Db.Tx,
+  threadId: string,
+  checkpointId: string,
+  channel: string,
+  write: Blobs.Pending,
+  previous: Blobs.Entry | undefined
+): Effect.Effect<Blobs.Entry, SqlError | StoreError> => {
+  const plan = planChannelOf(ctx)(checkpointId, write, previous)
+  if ("entry" in plan) {
+    return plan.blob === undefined
+      ? Effect.succeed(plan.entry)
+      : Effect.as(tx.all(ctx.Sql.insertBlob, [threadId, channel, checkpointId, plan.blob.prev, plan.blob.data]), plan.entry)
+  }
+  return Effect.flatMap(mergeableOf(ctx)(tx, threadId, channel, plan.top, plan.merge), ({ below, items }) => {
+    for (const x of (write as Extract<Blobs.Pending, { _tag: "append" }>).items) items.push(x)
+    return Effect.as(
+      tx.all(ctx.Sql.insertBlob, [threadId, channel, checkpointId, below, JSON.stringify(items)]),
+      [checkpointId, plan.n + 1] as const
+    )
+  })
+}
+
 /** @internal */
 export const make = (ctx: Context) => {
-  const { busy, db, executions, fanout, inputText, maps, noteCommit, one, remember, Sql, walCheckpoint } = ctx
+  const { busy, db, executions, inputText, maps, noteCommit, one, remember, Sql, walCheckpoint } = ctx
   /** the one-statement commit: SQLite's (refused by its trigger's RAISE) or Postgres' (refused: no row) */
   const oneCommit = one?.commit ?? ctx.dialect.commitOne
-
-
-  /** The stored initial input of the commit's execution, noting the execution when new. */
-  const executionInput = (tx: Db.Tx, threadId: string, executionId: string, input: string | null) => {
-    const known = executions.get(threadId)
-    if (known !== undefined && known.executionId === executionId) return Effect.succeed(known.input)
-    const note = (stored: string | null) => {
-      executions.delete(threadId)
-      executions.set(threadId, { executionId, input: stored })
-      // bounded: a process serving many threads keeps only the recent ones
-      if (executions.size > 4096) executions.delete(executions.keys().next().value!)
-      if (executions.size > 4096) executions.delete(executions.keys().next().value!)
-      return stored
-    }
-    return Effect.flatMap(tx.all(Sql.noteExecution, [executionId, threadId, input]), (inserted) =>
-      inserted.length > 0
-        ? Effect.succeed(note(input))
-        : Effect.map(tx.all(Sql.executionInput, [executionId, threadId]), (rows) => note(rows[0]?.initial_input ?? null)))
-  }
-
-
-  /** Takes the claim inside a write transaction: the thread must be free (or the run's) at `head`. */
-  const claimIn = (tx: Db.Tx, threadId: string, runId: string, claim: ClaimOptions, head: string | null) => {
-    const now = Date.now()
-    return Effect.flatMap(
-      tx.all(Sql.claimAt, [threadId, claim.workflowId, now, runId, now + claim.leaseMillis, now, head]),
-      (rows) => (rows.length === 0 || (rows[0].head ?? null) !== head ? busy(threadId) : Effect.void)
-    )
-  }
-
-  const storedMap = (tx: Db.Tx, threadId: string, checkpointId: string) =>
-    Effect.flatMap(tx.all(Sql.channelsOf, [threadId, checkpointId]), (rows) => {
-      if (rows.length === 0) return Effect.succeed(undefined)
-      const decoded = decodeChannelMap(rows[0].channels)
-      return Either.isLeft(decoded)
-        ? Effect.fail(new StoreError({ operation: "commit", cause: corrupt(threadId, checkpointId, formatIssue(decoded.left)) }))
-        : Effect.succeed(decoded.right as Blobs.ChannelMap)
-    })
-
-  /**
-   * The channels a new checkpoint inherits: its parent's. A parent that was never stored (a run
-   * with `exit` durability links to its last in-memory step) falls back to the head it replaces.
-   */
-  const baseMap = (
-    tx: Db.Tx,
-    req: CommitRequest
-  ): Effect.Effect<{ readonly map: Blobs.ChannelMap; readonly parent: string | null }, SqlError | StoreError> => {
-    const parent = req.snapshot.parentCheckpointId
-    if (parent === null) return Effect.succeed({ map: {}, parent })
-    if (parent === req.expectedHead) {
-      const cached = maps.get(req.threadId + "\u0000" + parent)
-      if (cached !== undefined) return Effect.succeed({ map: cached, parent })
-    }
-    return Effect.flatMap(storedMap(tx, req.threadId, parent), (map) => {
-      if (map !== undefined) return Effect.succeed({ map, parent })
-      // the parent was never stored: the checkpoint follows the head it replaces, in values and
-      // in lineage (a stored link always names a stored checkpoint)
-      if (req.expectedHead === null || req.expectedHead === parent) return Effect.succeed({ map: {}, parent: req.expectedHead })
-      return Effect.map(storedMap(tx, req.threadId, req.expectedHead), (m) => ({ map: m ?? {}, parent: req.expectedHead }))
-    })
-  }
-
-  /** The items of the `count` newest blobs of a chain (oldest first) and the blob below them. */
-  const mergeable = (tx: Db.Tx, threadId: string, channel: string, top: string, count: number) =>
-    Effect.flatMap(tx.all(Sql.chain, [threadId, channel, top, threadId, channel, count]), (rows) => {
-      if (rows.length < count || rows[count - 1].prev === null) {
-        return Effect.fail(
-          new StoreError({
-            operation: "commit",
-            cause: corrupt(threadId, undefined, `channel "${channel}": the chain below blob ${top} is broken`)
-          })
-        )
-      }
-      const items: Array<unknown> = []
-      try {
-        for (let i = count - 1; i >= 0; i--) {
-          const part = JSON.parse(rows[i].data)
-          if (!Array.isArray(part)) throw new Error(`blob ${rows[i].blob_id} is not an array`)
-          for (const x of part) items.push(x)
-        }
-      } catch (e) {
-        return Effect.fail(
-          new StoreError({ operation: "commit", cause: corrupt(threadId, undefined, `channel "${channel}": ${(e as Error).message}`) })
-        )
-      }
-      return Effect.succeed({ items, below: rows[count - 1].prev as string })
-    })
-
-  /**
-   * What a write of a channel stores: its new entry, and the blob row to insert (none for an
-   * inline value), or `merge` when the append carries into a merge of older blobs.
-   */
-  const planChannel = (
-    checkpointId: string,
-    write: Blobs.Pending,
-    previous: Blobs.Entry | undefined
-  ):
-    | { readonly entry: Blobs.Entry; readonly blob?: { readonly prev: string | null; readonly data: string } }
-    | { readonly merge: number; readonly top: string; readonly n: number } =>
-  {
-    if (write._tag === "set" || previous === undefined || Blobs.isInline(previous)) {
-      // a whole value: the written one, or an inline value with the new items appended
-      const value = write._tag === "set"
-        ? write.value
-        : previous !== undefined && Blobs.isInline(previous) && Array.isArray(previous.v)
-        ? previous.v.concat(write.items)
-        : write.items
-      const json = JSON.stringify(value)
-      if (json === undefined) return { entry: {} }
-      if (json.length <= Blobs.INLINE_MAX) return { entry: { v: JSON.parse(json) } }
-      return { entry: [checkpointId, 0], blob: { prev: null, data: json } }
-    }
-    const [top, n] = previous
-    const c = Blobs.carries(n, fanout)
-    if (c === 0) return { entry: [checkpointId, n + 1], blob: { prev: top, data: JSON.stringify(write.items) } }
-    return { merge: c * (fanout - 1), top, n }
-  }
-
-  const writeChannel = (
-    tx: Db.Tx,
-    threadId: string,
-    checkpointId: string,
-    channel: string,
-    write: Blobs.Pending,
-    previous: Blobs.Entry | undefined
-  ): Effect.Effect<Blobs.Entry, SqlError | StoreError> => {
-    const plan = planChannel(checkpointId, write, previous)
-    if ("entry" in plan) {
-      return plan.blob === undefined
-        ? Effect.succeed(plan.entry)
-        : Effect.as(tx.all(Sql.insertBlob, [threadId, channel, checkpointId, plan.blob.prev, plan.blob.data]), plan.entry)
-    }
-    return Effect.flatMap(mergeable(tx, threadId, channel, plan.top, plan.merge), ({ below, items }) => {
-      for (const x of (write as Extract<Blobs.Pending, { _tag: "append" }>).items) items.push(x)
-      return Effect.as(
-        tx.all(Sql.insertBlob, [threadId, channel, checkpointId, below, JSON.stringify(items)]),
-        [checkpointId, plan.n + 1] as const
-      )
-    })
-  }
-
-  const checkpointBody = (s: WorkflowSnapshotEncoded, sameInput: boolean) =>
-    JSON.stringify({
-      versions: s.versions,
-      tasks: s.tasks,
-      joins: s.joins,
-      metadata: s.metadata,
-      ...(sameInput ? { executionInput: 1 } : { initialInput: s.initialInput })
-    })
-
-  /** The checkpoint row's columns after thread_id (both commit paths write the same row). */
-  const checkpointRow = (s: WorkflowSnapshotEncoded, map: Blobs.ChannelMap, inputInExecutions: boolean) => [
-    s.checkpointId,
-    s.parentCheckpointId,
-    s.executionId,
-    s.workflowId,
-    s.workflowVersion,
-    s.step,
-    s.status,
-    s.createdAt,
-    s.wakeAt ?? null,
-    s.pauseReason ?? null,
-    s.error ?? null,
-    JSON.stringify(s.interrupts),
-    JSON.stringify(s.nodeStates),
-    JSON.stringify(map),
-    checkpointBody(s, inputInExecutions)
-  ]
+  const executionInput = executionInputOf(ctx)
+  const claimIn = claimInOf(ctx)
+  const planChannel = planChannelOf(ctx)
+  const baseMap = baseMapOf(ctx)
+  const writeChannel = writeChannelOf(ctx)
 
   const isBusyRaise = (e: StoreError) => one !== undefined && String((e.cause as any)?.cause?.message ?? "").includes(one.busyMessage)
 

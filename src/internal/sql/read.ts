@@ -28,119 +28,147 @@ import {
   validateSnapshot
 } from "./rows.js"
 
+const decodeRows = (threadId: string | undefined, raw: ReadonlyArray<unknown>) => {
+  const out: Array<CheckpointRow> = []
+  for (const r of raw) {
+    const decoded = decodeCheckpointRow(r)
+    if (Either.isLeft(decoded)) {
+      const row = r as any
+      return Either.left(
+        corrupt(
+          typeof row?.thread_id === "string" ? row.thread_id : threadId ?? "",
+          typeof row?.checkpoint_id === "string" ? row.checkpoint_id : undefined,
+          formatIssue(decoded.left)
+        )
+      )
+    }
+    out.push(decoded.right)
+  }
+  return Either.right(out)
+}
+
+/** Rebuilds the snapshots of rows of one thread: channel values from blobs, pending task records. */
+/**
+ * `givenTasks`: the rows' task records, already read with them (the one-statement load);
+ * otherwise they are read here.
+ */
+const materializeIn = (
+  { fanout, Sql }: Context,
+  tx: Db.Tx,
+  threadId: string,
+  rows: ReadonlyArray<CheckpointRow>,
+  givenTasks?: ReadonlyArray<{ readonly checkpoint_id: string; readonly record: unknown }>
+): Effect.Effect<ReadonlyArray<WorkflowSnapshotEncoded>, CorruptSnapshot | SqlError> =>
+  Effect.gen(function*() {
+    if (rows.length === 0) return []
+    const seeds: Array<readonly [string, string]> = []
+    const seen = new Set<string>()
+    for (const row of rows) {
+      for (const channel in row.channels) {
+        const entry = row.channels[channel]!
+        if (Blobs.isInline(entry)) continue
+        const id = entry[0]
+        const k = channel + "\u0000" + id
+        if (!seen.has(k)) {
+          seen.add(k)
+          seeds.push([channel, id])
+        }
+      }
+    }
+    const blobRows = seeds.length === 0 ? [] : yield* tx.all(Sql.blobs, [JSON.stringify(seeds), threadId, threadId])
+    const blobs = decodeBlobRows(blobRows)
+    if (Either.isLeft(blobs)) return yield* Effect.fail(corrupt(threadId, undefined, formatIssue(blobs.left)))
+    const reader = Blobs.makeReader(blobs.right, fanout)
+    const taskRows = givenTasks ??
+      (yield* tx.all(Sql.tasksOf, [threadId, JSON.stringify(rows.map((r) => r.checkpoint_id))]))
+    const tasks = new Map<string, Array<unknown>>()
+    for (const t of taskRows) {
+      const decoded = decodeTaskRow(t)
+      if (Either.isLeft(decoded)) {
+        return yield* Effect.fail(corrupt(threadId, t?.checkpoint_id, `task record: ${formatIssue(decoded.left)}`))
+      }
+      const list = tasks.get(decoded.right.checkpoint_id)
+      if (list === undefined) tasks.set(decoded.right.checkpoint_id, [decoded.right.record])
+      else list.push(decoded.right.record)
+    }
+    const out: Array<WorkflowSnapshotEncoded> = []
+    for (const row of rows) {
+      const channels: Record<string, unknown> = {}
+      try {
+        for (const channel in row.channels) channels[channel] = reader.value(channel, row.channels[channel]!)
+      } catch (e) {
+        if (e instanceof Blobs.BrokenChain) return yield* Effect.fail(corrupt(threadId, row.checkpoint_id, e.issue))
+        throw e
+      }
+      const candidate: Record<string, unknown> = {
+        executionId: row.execution_id,
+        workflowId: row.workflow_id,
+        workflowVersion: row.workflow_version,
+        threadId: row.thread_id,
+        checkpointId: row.checkpoint_id,
+        parentCheckpointId: row.parent_id,
+        step: row.step,
+        status: row.status,
+        createdAt: row.created_at,
+        channels,
+        versions: row.body.versions,
+        tasks: row.body.tasks,
+        joins: row.body.joins,
+        nodeStates: row.node_states,
+        interrupts: row.interrupts,
+        pendingWrites: tasks.get(row.checkpoint_id) ?? [],
+        metadata: row.body.metadata
+      }
+      if (row.body.executionInput === 1) {
+        if (row.execution_input === null) {
+          return yield* Effect.fail(corrupt(threadId, row.checkpoint_id, "the execution's initial input is missing"))
+        }
+        candidate.initialInput = row.execution_input
+      } else if (row.body.initialInput !== undefined) candidate.initialInput = row.body.initialInput
+      if (row.error !== null) candidate.error = row.error
+      if (row.pause_reason !== null) candidate.pauseReason = row.pause_reason
+      if (row.wake_at !== null) candidate.wakeAt = row.wake_at
+      // validated with the model's schema; the stored (encoded) form is returned as it was written
+      const decoded = validateSnapshot(candidate)
+      if (Either.isLeft(decoded)) return yield* Effect.fail(corrupt(threadId, row.checkpoint_id, formatIssue(decoded.left)))
+      const snapshot = candidate as unknown as WorkflowSnapshotEncoded
+      const dangling = danglingInterrupt(snapshot)
+      if (dangling !== undefined) return yield* Effect.fail(corrupt(threadId, row.checkpoint_id, dangling))
+      out.push(snapshot)
+    }
+    return out
+  })
+
+const summary = (r: typeof ThreadRow.Type): ThreadSummary => ({
+  threadId: r.thread_id,
+  workflowId: r.workflow_id,
+  head: r.head,
+  status: r.status,
+  updatedAt: r.updated_at,
+  wakeAt: r.wake_at ?? undefined
+})
+
+/** `materialize` with every input given reads nothing */
+const noTx: Db.Tx = { all: () => Effect.dieMessage("Snapshots: a load without a transaction read more") }
+
+/** The task records folded into the load's row (a JSON array of the records' texts, in write order). */
+const taskRecordsOf = (row: CheckpointRow, folded: unknown) => {
+  const texts = typeof folded === "string" ? Either.try(() => JSON.parse(folded) as unknown) : Either.right(undefined)
+  if (Either.isLeft(texts) || !Array.isArray(texts.right)) {
+    return Either.left(corrupt(row.thread_id, row.checkpoint_id, "task records: not a JSON array"))
+  }
+  return Either.right(texts.right.map((record) => ({ checkpoint_id: row.checkpoint_id, record })))
+}
+
 /** @internal */
 export const make = (ctx: Context) => {
-  const { db, fanout, remember, Sql } = ctx
-
-  const decodeRows = (threadId: string | undefined, raw: ReadonlyArray<unknown>) => {
-    const out: Array<CheckpointRow> = []
-    for (const r of raw) {
-      const decoded = decodeCheckpointRow(r)
-      if (Either.isLeft(decoded)) {
-        const row = r as any
-        return Either.left(
-          corrupt(
-            typeof row?.thread_id === "string" ? row.thread_id : threadId ?? "",
-            typeof row?.checkpoint_id === "string" ? row.checkpoint_id : undefined,
-            formatIssue(decoded.left)
-          )
-        )
-      }
-      out.push(decoded.right)
-    }
-    return Either.right(out)
-  }
-
-  /** Rebuilds the snapshots of rows of one thread: channel values from blobs, pending task records. */
-  /**
-   * `givenTasks`: the rows' task records, already read with them (the one-statement load);
-   * otherwise they are read here.
-   */
+  const { db, remember, Sql } = ctx
   const materialize = (
     tx: Db.Tx,
     threadId: string,
     rows: ReadonlyArray<CheckpointRow>,
     givenTasks?: ReadonlyArray<{ readonly checkpoint_id: string; readonly record: unknown }>
-  ): Effect.Effect<ReadonlyArray<WorkflowSnapshotEncoded>, CorruptSnapshot | SqlError> =>
-    Effect.gen(function*() {
-      if (rows.length === 0) return []
-      const seeds: Array<readonly [string, string]> = []
-      const seen = new Set<string>()
-      for (const row of rows) {
-        for (const channel in row.channels) {
-          const entry = row.channels[channel]!
-          if (Blobs.isInline(entry)) continue
-          const id = entry[0]
-          const k = channel + "\u0000" + id
-          if (!seen.has(k)) {
-            seen.add(k)
-            seeds.push([channel, id])
-          }
-        }
-      }
-      const blobRows = seeds.length === 0 ? [] : yield* tx.all(Sql.blobs, [JSON.stringify(seeds), threadId, threadId])
-      const blobs = decodeBlobRows(blobRows)
-      if (Either.isLeft(blobs)) return yield* Effect.fail(corrupt(threadId, undefined, formatIssue(blobs.left)))
-      const reader = Blobs.makeReader(blobs.right, fanout)
-      const taskRows = givenTasks ??
-        (yield* tx.all(Sql.tasksOf, [threadId, JSON.stringify(rows.map((r) => r.checkpoint_id))]))
-      const tasks = new Map<string, Array<unknown>>()
-      for (const t of taskRows) {
-        const decoded = decodeTaskRow(t)
-        if (Either.isLeft(decoded)) {
-          return yield* Effect.fail(corrupt(threadId, t?.checkpoint_id, `task record: ${formatIssue(decoded.left)}`))
-        }
-        const list = tasks.get(decoded.right.checkpoint_id)
-        if (list === undefined) tasks.set(decoded.right.checkpoint_id, [decoded.right.record])
-        else list.push(decoded.right.record)
-      }
-      const out: Array<WorkflowSnapshotEncoded> = []
-      for (const row of rows) {
-        const channels: Record<string, unknown> = {}
-        try {
-          for (const channel in row.channels) channels[channel] = reader.value(channel, row.channels[channel]!)
-        } catch (e) {
-          if (e instanceof Blobs.BrokenChain) return yield* Effect.fail(corrupt(threadId, row.checkpoint_id, e.issue))
-          throw e
-        }
-        const candidate: Record<string, unknown> = {
-          executionId: row.execution_id,
-          workflowId: row.workflow_id,
-          workflowVersion: row.workflow_version,
-          threadId: row.thread_id,
-          checkpointId: row.checkpoint_id,
-          parentCheckpointId: row.parent_id,
-          step: row.step,
-          status: row.status,
-          createdAt: row.created_at,
-          channels,
-          versions: row.body.versions,
-          tasks: row.body.tasks,
-          joins: row.body.joins,
-          nodeStates: row.node_states,
-          interrupts: row.interrupts,
-          pendingWrites: tasks.get(row.checkpoint_id) ?? [],
-          metadata: row.body.metadata
-        }
-        if (row.body.executionInput === 1) {
-          if (row.execution_input === null) {
-            return yield* Effect.fail(corrupt(threadId, row.checkpoint_id, "the execution's initial input is missing"))
-          }
-          candidate.initialInput = row.execution_input
-        } else if (row.body.initialInput !== undefined) candidate.initialInput = row.body.initialInput
-        if (row.error !== null) candidate.error = row.error
-        if (row.pause_reason !== null) candidate.pauseReason = row.pause_reason
-        if (row.wake_at !== null) candidate.wakeAt = row.wake_at
-        // validated with the model's schema; the stored (encoded) form is returned as it was written
-        const decoded = validateSnapshot(candidate)
-        if (Either.isLeft(decoded)) return yield* Effect.fail(corrupt(threadId, row.checkpoint_id, formatIssue(decoded.left)))
-        const snapshot = candidate as unknown as WorkflowSnapshotEncoded
-        const dangling = danglingInterrupt(snapshot)
-        if (dangling !== undefined) return yield* Effect.fail(corrupt(threadId, row.checkpoint_id, dangling))
-        out.push(snapshot)
-      }
-      return out
-    })
+  ) => materializeIn(ctx, tx, threadId, rows, givenTasks)
 
   /** Materializes rows that may belong to several threads, keeping their order. */
   const materializeMany = (tx: Db.Tx, rows: ReadonlyArray<CheckpointRow>) =>
@@ -164,15 +192,6 @@ export const make = (ctx: Context) => {
         const rows = decodeRows(threadId, raw)
         return Either.isLeft(rows) ? Effect.fail(rows.left) : materializeMany(tx, byMetadata(rows.right, options))
       }))
-
-  const summary = (r: typeof ThreadRow.Type): ThreadSummary => ({
-    threadId: r.thread_id,
-    workflowId: r.workflow_id,
-    head: r.head,
-    status: r.status,
-    updatedAt: r.updated_at,
-    wakeAt: r.wake_at ?? undefined
-  })
 
   const summaries = (operation: string, sql: string, params: ReadonlyArray<unknown>) =>
     Effect.flatMap(db.once(operation, sql, params), (raw) => {
@@ -199,18 +218,6 @@ export const make = (ctx: Context) => {
   const loaded = (threadId: string, row: CheckpointRow, snapshot: WorkflowSnapshotEncoded) => {
     remember(threadId, row.checkpoint_id, row.channels as Blobs.ChannelMap)
     return Option.some(snapshot)
-  }
-
-  /** `materialize` with every input given reads nothing */
-  const noTx: Db.Tx = { all: () => Effect.dieMessage("Snapshots: a load without a transaction read more") }
-
-  /** The task records folded into the load's row (a JSON array of the records' texts, in write order). */
-  const taskRecordsOf = (row: CheckpointRow, folded: unknown) => {
-    const texts = typeof folded === "string" ? Either.try(() => JSON.parse(folded) as unknown) : Either.right(undefined)
-    if (Either.isLeft(texts) || !Array.isArray(texts.right)) {
-      return Either.left(corrupt(row.thread_id, row.checkpoint_id, "task records: not a JSON array"))
-    }
-    return Either.right(texts.right.map((record) => ({ checkpoint_id: row.checkpoint_id, record })))
   }
 
   const load: Backend["load"] = (threadId, checkpointId) =>

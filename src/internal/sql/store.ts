@@ -20,7 +20,7 @@ import * as Cleanup from "./cleanup.js"
 import * as Commit from "./commit.js"
 import * as Context from "./context.js"
 import type * as Db from "./db.js"
-import { type Dialect, type Options, sqliteDialect } from "./dialect.js"
+import { type Dialect, type Options, type Statements, sqliteDialect } from "./dialect.js"
 import * as Read from "./read.js"
 import { filterParams, limitParam, statusParam } from "./rows.js"
 import * as Settle from "./settle.js"
@@ -35,31 +35,23 @@ export const make = (
   options: Options = {}
 ): Backend => makeWith(SqliteDb.make(client, exclusive, options.busyTimeoutMillis ?? 5000), sqliteDialect, options)
 
-/** The store on a dialect's executor and statements. @internal */
-export const makeWith = (db: Db.Db, dialect: Dialect, options: Options = {}): Backend => {
-  const ctx = Context.make(db, dialect, options)
-  const { busy, Sql, walCheckpoint } = ctx
-  const { commit, commitAll, isBusyRaise } = Commit.make(ctx)
-  const { history, load, query, summaries } = Read.make(ctx)
-  const { setStatusIn, settle } = Settle.make(ctx, isBusyRaise)
-  const { cleanup, delete: deleteExecution, deleteThread } = Cleanup.make(ctx)
+const toLeases = (rows: ReadonlyArray<any>): ReadonlyArray<Lease> => {
+  const now = Date.now()
+  return rows.map((r) => ({
+    threadId: r.thread_id,
+    workflowId: r.workflow_id,
+    holder: r.run_id,
+    until: Number(r.lease_until),
+    alive: Number(r.lease_until) > now
+  }))
+}
 
-  const toLeases = (rows: ReadonlyArray<any>): ReadonlyArray<Lease> => {
-    const now = Date.now()
-    return rows.map((r) => ({
-      threadId: r.thread_id,
-      workflowId: r.workflow_id,
-      holder: r.run_id,
-      until: Number(r.lease_until),
-      alive: Number(r.lease_until) > now
-    }))
-  }
-
-  /**
-   * A refusal names who holds the thread and until when: read after the refusing statement (never
-   * inside its transaction), and only on that path.
-   */
-  const naming = <A extends ReadonlyArray<any>, B, E>(f: (...args: A) => Effect.Effect<B, E>) => (...args: A) =>
+/**
+ * A refusal names who holds the thread and until when: read after the refusing statement (never
+ * inside its transaction), and only on that path.
+ */
+const naming = (db: Db.Db, Sql: Statements) =>
+  <A extends ReadonlyArray<any>, B, E>(f: (...args: A) => Effect.Effect<B, E>) => (...args: A) =>
     Effect.catchIf(
       f(...args),
       (e): e is E & ThreadBusy => e instanceof ThreadBusy && e.holder === undefined,
@@ -72,6 +64,45 @@ export const makeWith = (db: Db.Db, dialect: Dialect, options: Options = {}): Ba
           )
         )
     )
+
+/** The backend with its refusals naming the holder and a span on each operation off the hot path. */
+const instrument = (backend: Backend, db: Db.Db, dialect: Dialect): Backend => {
+  const named = naming(db, dialect.sql)
+  // a span for each operation off the hot path (claim, commit, putTask, setStatus and release
+  // run once per step or per run and stay lean)
+  const spanOptions = { attributes: { "db.system.name": dialect.system }, kind: "client", captureStackTrace: false } as const
+  const traced = <A extends ReadonlyArray<any>, B, E>(name: string, f: (...args: A) => Effect.Effect<B, E>) => (...args: A) =>
+    Effect.withSpan(f(...args), `${dialect.name}.${name}`, spanOptions)
+  return {
+    ...backend,
+    claim: named(backend.claim),
+    commit: named(backend.commit),
+    commitAll: named(backend.commitAll),
+    settle: named(backend.settle),
+    putTask: named(backend.putTask),
+    setStatus: named(backend.setStatus),
+    leases: traced("leases", backend.leases),
+    releaseLease: traced("releaseLease", backend.releaseLease),
+    load: traced("load", backend.load),
+    history: traced("history", backend.history),
+    listByThread: traced("listByThread", backend.listByThread),
+    listByWorkflow: traced("listByWorkflow", backend.listByWorkflow),
+    listThreads: traced("listThreads", backend.listThreads),
+    dueSleepers: traced("dueSleepers", backend.dueSleepers),
+    delete: traced("delete", backend.delete),
+    deleteThread: traced("deleteThread", backend.deleteThread),
+    cleanup: traced("cleanup", backend.cleanup)
+  }
+}
+
+/** The store on a dialect's executor and statements. @internal */
+export const makeWith = (db: Db.Db, dialect: Dialect, options: Options = {}): Backend => {
+  const ctx = Context.make(db, dialect, options)
+  const { busy, Sql, walCheckpoint } = ctx
+  const { commit, commitAll, isBusyRaise } = Commit.make(ctx)
+  const { history, load, query, summaries } = Read.make(ctx)
+  const { setStatusIn, settle } = Settle.make(ctx, isBusyRaise)
+  const { cleanup, delete: deleteExecution, deleteThread } = Cleanup.make(ctx)
 
   const backend: Backend = {
     leases: (options) =>
@@ -167,29 +198,5 @@ export const makeWith = (db: Db.Db, dialect: Dialect, options: Options = {}): Ba
 
     cleanup
   }
-  // a span for each operation off the hot path (claim, commit, putTask, setStatus and release
-  // run once per step or per run and stay lean)
-  const spanOptions = { attributes: { "db.system.name": dialect.system }, kind: "client", captureStackTrace: false } as const
-  const traced = <A extends ReadonlyArray<any>, B, E>(name: string, f: (...args: A) => Effect.Effect<B, E>) => (...args: A) =>
-    Effect.withSpan(f(...args), `${dialect.name}.${name}`, spanOptions)
-  return {
-    ...backend,
-    claim: naming(backend.claim),
-    commit: naming(backend.commit),
-    commitAll: naming(backend.commitAll),
-    settle: naming(backend.settle),
-    putTask: naming(backend.putTask),
-    setStatus: naming(backend.setStatus),
-    leases: traced("leases", backend.leases),
-    releaseLease: traced("releaseLease", backend.releaseLease),
-    load: traced("load", backend.load),
-    history: traced("history", backend.history),
-    listByThread: traced("listByThread", backend.listByThread),
-    listByWorkflow: traced("listByWorkflow", backend.listByWorkflow),
-    listThreads: traced("listThreads", backend.listThreads),
-    dueSleepers: traced("dueSleepers", backend.dueSleepers),
-    delete: traced("delete", backend.delete),
-    deleteThread: traced("deleteThread", backend.deleteThread),
-    cleanup: traced("cleanup", backend.cleanup)
-  }
+  return instrument(backend, db, dialect)
 }
